@@ -1,0 +1,395 @@
+//! `RunEvent`: the only seam between the runner and whatever shows the run.
+//!
+//! The runner emits these in the order things happened; reporters (the `--ci` printer, the
+//! summary, later the TUI and JUnit/JSON) consume them and never talk to processes. Everything
+//! here is plain data plus the wording of outcomes, so it is shared by every reporter.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::plan::{EnvId, LeakPolicy};
+
+/// Which pipe a chunk of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// stdout, or both streams when they share one pipe.
+    Stdout,
+    /// stderr when `stderr = "separate"`.
+    Stderr,
+}
+
+/// Why the runner began shutting down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownCause {
+    /// A signal to runall (SIGINT, SIGTERM, SIGHUP, SIGQUIT) or the TUI's Ctrl-C key (SIGINT).
+    Signal(i32),
+    /// runall's own stdout was closed (a pipe reader went away): handled like SIGHUP.
+    OutputClosed,
+    /// `--fail-fast`: this env failed.
+    FailFast(EnvId),
+}
+
+/// What stopped an env before it finished on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// Shutdown of the whole run.
+    Interrupted,
+    /// The env's own `timeout` expired.
+    TimedOut(Duration),
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal.
+    Signal {
+        /// Signal number.
+        signal: i32,
+        /// The kernel wrote a core dump.
+        core_dumped: bool,
+    },
+}
+
+/// How an env's commands went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvStatus {
+    /// Every command exited 0.
+    Passed,
+    /// Command number `command` (0-based) ended unsuccessfully.
+    Failed {
+        /// Index of the failing command.
+        command: usize,
+        /// How it ended.
+        exit: ExitKind,
+    },
+    /// Command number `command` could not be started.
+    SpawnFailed {
+        /// Index of the command.
+        command: usize,
+        /// The OS error text.
+        error: String,
+    },
+    /// Not started because a dependency did not pass.
+    Skipped {
+        /// Name of the dependency.
+        dependency: String,
+    },
+    /// Not started because the run was shutting down.
+    NotRun,
+}
+
+/// A process that still held an env's pipe (or stayed in its group) after the env's main
+/// process exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeakedProcess {
+    /// Its pid.
+    pub pid: i32,
+    /// Its command line, as far as /proc told.
+    pub command: String,
+}
+
+/// Final result of one env.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvResult {
+    /// How the commands went.
+    pub status: EnvStatus,
+    /// Set when runall stopped the env (shutdown or timeout).
+    pub stopped_by: Option<StopCause>,
+    /// Wall time from first spawn to the last reap (zero when never started).
+    pub duration: Duration,
+    /// Processes found holding the pipe or left in the group; all were killed.
+    pub leaked: Vec<LeakedProcess>,
+    /// The env's policy for leaks, copied so a result can be judged on its own.
+    pub on_leak: LeakPolicy,
+    /// The env's log file.
+    pub log_path: PathBuf,
+}
+
+/// The one-word class of a result, used for colours, counts and the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Passed.
+    Passed,
+    /// Failed, timed out, or failed to spawn.
+    Failed,
+    /// Skipped because a dependency did not pass.
+    Skipped,
+    /// Stopped or never started because the run was interrupted.
+    Interrupted,
+}
+
+impl EnvResult {
+    /// The result's class.
+    pub fn verdict(&self) -> Verdict {
+        match (&self.status, self.stopped_by) {
+            (EnvStatus::Skipped { .. }, _) => Verdict::Skipped,
+            (EnvStatus::NotRun, _) | (_, Some(StopCause::Interrupted)) => Verdict::Interrupted,
+            (_, Some(StopCause::TimedOut(_))) => Verdict::Failed,
+            (EnvStatus::Passed, None) => {
+                if self.on_leak == LeakPolicy::Fail && !self.leaked.is_empty() {
+                    Verdict::Failed
+                } else {
+                    Verdict::Passed
+                }
+            }
+            (EnvStatus::Failed { .. } | EnvStatus::SpawnFailed { .. }, None) => Verdict::Failed,
+        }
+    }
+
+    /// A short human description: "passed", "exit 3", "killed by SIGKILL", "timed out after 10s
+    /// (killed by SIGTERM)", "skipped: lint failed", "passed (leaked 1 process)".
+    pub fn describe(&self) -> String {
+        let base = match &self.status {
+            EnvStatus::Passed => "passed".to_owned(),
+            EnvStatus::Failed { command, exit } => {
+                if *command > 0 {
+                    format!("{exit} (command {})", command + 1)
+                } else {
+                    exit.to_string()
+                }
+            }
+            EnvStatus::SpawnFailed { command, error } => {
+                format!("spawn failed (command {}): {error}", command + 1)
+            }
+            EnvStatus::Skipped { dependency } => format!("skipped: {dependency} did not pass"),
+            EnvStatus::NotRun => "not run".to_owned(),
+        };
+        let mut text = match self.stopped_by {
+            None => base,
+            Some(StopCause::Interrupted) => format!("interrupted ({base})"),
+            Some(StopCause::TimedOut(after)) => {
+                format!("timed out after {} ({base})", format_duration(after))
+            }
+        };
+        if !self.leaked.is_empty() {
+            let n = self.leaked.len();
+            let plural = if n == 1 { "process" } else { "processes" };
+            text.push_str(&format!(" (leaked {n} {plural})"));
+        }
+        text
+    }
+}
+
+impl fmt::Display for ExitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Code(code) => write!(f, "exit {code}"),
+            Self::Signal {
+                signal,
+                core_dumped,
+            } => {
+                write!(f, "killed by {}", signal_name(signal))?;
+                if core_dumped {
+                    f.write_str(", core dumped")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `SIGTERM` for 15, `signal 77` for anything unnamed.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        10 => "SIGUSR1",
+        11 => "SIGSEGV",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        17 => "SIGCHLD",
+        18 => "SIGCONT",
+        19 => "SIGSTOP",
+        20 => "SIGTSTP",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_owned()
+}
+
+/// Compact duration: `850ms`, `12.3s`, `4m05s`, `1h02m`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if ms < 3_600_000 {
+        let s = d.as_secs();
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        let m = d.as_secs() / 60;
+        format!("{}h{:02}m", m / 60, m % 60)
+    }
+}
+
+/// Progress of a shutdown, so `--ci` can say what runall is waiting for and on whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShutdownStep {
+    /// Sent `signal` to the env's process group (leader `pid`).
+    Signalled {
+        /// Leader pid (= process group id).
+        pid: i32,
+        /// The signal sent.
+        signal: i32,
+    },
+    /// The main process exited but `holders` still keep its output pipe open.
+    Draining {
+        /// Pids found holding the pipe (may be empty when /proc could not tell).
+        holders: Vec<i32>,
+    },
+    /// The drain deadline passed; runall closed its read ends of the pipe.
+    PipeClosed {
+        /// Pids still holding the pipe when it was closed.
+        holders: Vec<i32>,
+    },
+}
+
+/// Everything the runner reports, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEvent {
+    /// The env's first command is about to be spawned.
+    EnvStarted {
+        /// Which env.
+        env: EnvId,
+    },
+    /// A command of the env was spawned (its pid is also its process group id).
+    CommandStarted {
+        /// Which env.
+        env: EnvId,
+        /// Index of the command in the env.
+        index: usize,
+        /// The child's pid.
+        pid: i32,
+    },
+    /// Bytes read from a child's pipe, in read order (already written to the env's log).
+    Output {
+        /// Which env.
+        env: EnvId,
+        /// Which pipe.
+        stream: Stream,
+        /// The bytes, exactly as read.
+        bytes: Vec<u8>,
+    },
+    /// The env ended (or was skipped): its final result.
+    EnvFinished {
+        /// Which env.
+        env: EnvId,
+        /// The result.
+        result: EnvResult,
+    },
+    /// The run started shutting down (first signal, closed output, fail-fast).
+    ShutdownStarted {
+        /// Why.
+        cause: ShutdownCause,
+        /// 1 for the first request, 2 for the second (kill everything now).
+        count: u32,
+    },
+    /// A step of an env's shutdown.
+    Shutdown {
+        /// Which env.
+        env: EnvId,
+        /// What happened.
+        step: ShutdownStep,
+    },
+    /// Every env finished and every child was reaped.
+    RunFinished {
+        /// Why the run ended early, if it did.
+        cause: Option<ShutdownCause>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(status: EnvStatus, stopped_by: Option<StopCause>) -> EnvResult {
+        EnvResult {
+            status,
+            stopped_by,
+            duration: Duration::ZERO,
+            leaked: Vec::new(),
+            on_leak: LeakPolicy::Warn,
+            log_path: PathBuf::from("x.log"),
+        }
+    }
+
+    #[test]
+    fn describes_precise_outcomes() {
+        let failed = |exit| EnvStatus::Failed { command: 0, exit };
+        assert_eq!(result(EnvStatus::Passed, None).describe(), "passed");
+        assert_eq!(result(failed(ExitKind::Code(3)), None).describe(), "exit 3");
+        let killed = ExitKind::Signal {
+            signal: 9,
+            core_dumped: false,
+        };
+        assert_eq!(result(failed(killed), None).describe(), "killed by SIGKILL");
+        let segv = ExitKind::Signal {
+            signal: 11,
+            core_dumped: true,
+        };
+        assert_eq!(
+            result(failed(segv), None).describe(),
+            "killed by SIGSEGV, core dumped"
+        );
+        let term = ExitKind::Signal {
+            signal: 15,
+            core_dumped: false,
+        };
+        let timed = result(
+            failed(term),
+            Some(StopCause::TimedOut(Duration::from_secs(10))),
+        );
+        assert_eq!(timed.describe(), "timed out after 10.0s (killed by SIGTERM)");
+        assert_eq!(timed.verdict(), Verdict::Failed);
+        let interrupted = result(failed(ExitKind::Code(130)), Some(StopCause::Interrupted));
+        assert_eq!(interrupted.describe(), "interrupted (exit 130)");
+        assert_eq!(interrupted.verdict(), Verdict::Interrupted);
+    }
+
+    #[test]
+    fn leak_policy_decides_verdict() {
+        let mut r = result(EnvStatus::Passed, None);
+        r.leaked.push(LeakedProcess {
+            pid: 42,
+            command: "sleep 100".into(),
+        });
+        assert_eq!(r.verdict(), Verdict::Passed);
+        assert_eq!(r.describe(), "passed (leaked 1 process)");
+        r.on_leak = LeakPolicy::Fail;
+        assert_eq!(r.verdict(), Verdict::Failed);
+    }
+
+    #[test]
+    fn skipped_names_dependency() {
+        let r = result(
+            EnvStatus::Skipped {
+                dependency: "lint".into(),
+            },
+            None,
+        );
+        assert_eq!(r.verdict(), Verdict::Skipped);
+        assert_eq!(r.describe(), "skipped: lint did not pass");
+    }
+
+    #[test]
+    fn durations_are_compact() {
+        assert_eq!(format_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(format_duration(Duration::from_millis(12_340)), "12.3s");
+        assert_eq!(format_duration(Duration::from_secs(245)), "4m05s");
+        assert_eq!(format_duration(Duration::from_secs(3720)), "1h02m");
+    }
+}
