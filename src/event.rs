@@ -4,7 +4,7 @@
 //! summary, later the TUI and JUnit/JSON) consume them and never talk to processes. Everything
 //! here is plain data plus the wording of outcomes, so it is shared by every reporter.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -127,7 +127,6 @@ impl EnvResult {
         match (&self.status, self.stopped_by) {
             (EnvStatus::Skipped { .. }, _) => Verdict::Skipped,
             (EnvStatus::NotRun, _) | (_, Some(StopCause::Interrupted)) => Verdict::Interrupted,
-            (_, Some(StopCause::TimedOut(_))) => Verdict::Failed,
             (EnvStatus::Passed, None) => {
                 if self.on_leak == LeakPolicy::Fail && !self.leaked.is_empty() {
                     Verdict::Failed
@@ -135,7 +134,8 @@ impl EnvResult {
                     Verdict::Passed
                 }
             }
-            (EnvStatus::Failed { .. } | EnvStatus::SpawnFailed { .. }, None) => Verdict::Failed,
+            (_, Some(StopCause::TimedOut(_)))
+            | (EnvStatus::Failed { .. } | EnvStatus::SpawnFailed { .. }, None) => Verdict::Failed,
         }
     }
 
@@ -167,7 +167,7 @@ impl EnvResult {
         if !self.leaked.is_empty() {
             let n = self.leaked.len();
             let plural = if n == 1 { "process" } else { "processes" };
-            text.push_str(&format!(" (leaked {n} {plural})"));
+            let _ = write!(text, " (leaked {n} {plural})");
         }
         text
     }
@@ -353,7 +353,10 @@ mod tests {
             failed(term),
             Some(StopCause::TimedOut(Duration::from_secs(10))),
         );
-        assert_eq!(timed.describe(), "timed out after 10.0s (killed by SIGTERM)");
+        assert_eq!(
+            timed.describe(),
+            "timed out after 10.0s (killed by SIGTERM)"
+        );
         assert_eq!(timed.verdict(), Verdict::Failed);
         let interrupted = result(failed(ExitKind::Code(130)), Some(StopCause::Interrupted));
         assert_eq!(interrupted.describe(), "interrupted (exit 130)");

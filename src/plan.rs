@@ -4,9 +4,12 @@
 //! (names, globs, `label:NAME`, `--no-deps`, posargs). It is pure data: nothing here touches
 //! processes, terminals or the clock, so every rule is unit-tested in this file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::config::{Config, EnvConfig, RawCommand};
 
 /// Index of an env in [`Plan::envs`]; stable for the whole run.
 pub type EnvId = usize;
@@ -106,5 +109,736 @@ impl Default for Timeouts {
             terminate: Duration::from_secs(3),
             leak: Duration::from_millis(500),
         }
+    }
+}
+
+/// What the command line asked to run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Selection {
+    /// Env names, globs (`py*`, `lint-?`) or `label:NAME`; empty selects every env.
+    pub patterns: Vec<String>,
+    /// Envs to drop (same syntax); a pattern here that matches nothing is not an error.
+    pub exclude: Vec<String>,
+    /// Run only the selection, not the envs it depends on.
+    pub no_deps: bool,
+    /// The words after `--`, substituted for `{posargs}`.
+    pub posargs: Vec<String>,
+    /// `--jobs`, which beats `settings.jobs`.
+    pub jobs: Option<usize>,
+    /// `--log-dir`, kept as given; defaults to `<root>/.runall/logs`.
+    pub log_dir: Option<PathBuf>,
+    /// Used when neither `--jobs` nor `settings.jobs` is set (the number of CPUs).
+    pub default_jobs: usize,
+}
+
+/// Why a selection cannot become a plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A name or glob pattern matched no env.
+    #[error("no env matches `{pattern}` (envs: {})", env_list(envs))]
+    NoMatch {
+        /// The pattern as given.
+        pattern: String,
+        /// Every env in the config, in file order.
+        envs: Vec<String>,
+    },
+    /// A `label:NAME` pattern matched no env.
+    #[error("no env has label `{label}`")]
+    NoLabel {
+        /// The label, without `label:`.
+        label: String,
+    },
+    /// A glob pattern does not parse.
+    #[error("invalid pattern `{pattern}`: {message}")]
+    BadPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What the glob parser said.
+        message: String,
+    },
+    /// Exclusions (or an empty config) left nothing to run.
+    #[error("no env selected")]
+    NothingSelected,
+    /// The effective job count is 0.
+    #[error("--jobs must be at least 1")]
+    ZeroJobs,
+    /// An argv command became empty after `{posargs}` substitution.
+    #[error("env `{env}`: command {number} is empty after {{posargs}} substitution")]
+    EmptyArgv {
+        /// The env's name.
+        env: String,
+        /// 1-based position of the command in the env.
+        number: usize,
+    },
+}
+
+fn env_list(envs: &[String]) -> String {
+    if envs.is_empty() {
+        "none defined".to_owned()
+    } else {
+        envs.join(", ")
+    }
+}
+
+/// Builds the plan: selection and exclusion, the dependency closure, file order, job count,
+/// log folder, working directories and `{posargs}` substitution.
+///
+/// Exclusion applies after the dependency closure, so `--exclude lint` also keeps `lint` out
+/// when a selected env depends on it; like `--no-deps`, a `depends` entry on an env outside the
+/// plan is dropped.
+pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> {
+    let jobs = resolve_jobs(selection.jobs, config.settings.jobs, selection.default_jobs)?;
+    let envs = &config.envs;
+    let index: HashMap<&str, usize> = envs
+        .iter()
+        .enumerate()
+        .map(|(i, env)| (env.name.as_str(), i))
+        .collect();
+    let chosen = choose(envs, &index, selection)?;
+
+    // Old index → new index, for the envs that made it into the plan.
+    let mut new_id: Vec<Option<EnvId>> = vec![None; envs.len()];
+    let mut next = 0;
+    for (slot, &keep) in new_id.iter_mut().zip(&chosen) {
+        if keep {
+            *slot = Some(next);
+            next += 1;
+        }
+    }
+    if next == 0 {
+        return Err(PlanError::NothingSelected);
+    }
+
+    let mut specs = Vec::with_capacity(next);
+    for (env, _) in envs.iter().zip(&chosen).filter(|(_, keep)| **keep) {
+        let mut commands = Vec::with_capacity(env.commands.len());
+        for (number, raw) in env.commands.iter().enumerate() {
+            let command = substitute(raw, &selection.posargs);
+            if matches!(&command, CommandSpec::Argv(argv) if argv.is_empty()) {
+                return Err(PlanError::EmptyArgv {
+                    env: env.name.clone(),
+                    number: number + 1,
+                });
+            }
+            commands.push(command);
+        }
+        specs.push(EnvSpec {
+            name: env.name.clone(),
+            description: env.description.clone(),
+            commands,
+            cwd: env
+                .change_dir
+                .as_ref()
+                .map_or_else(|| config.root.clone(), |dir| config.root.join(dir)),
+            set_env: env.set_env.clone(),
+            depends: env
+                .depends
+                .iter()
+                .filter_map(|dep| index.get(dep.as_str()).and_then(|&d| new_id[d]))
+                .collect(),
+            labels: env.labels.clone(),
+            stderr: env.stderr,
+            timeout: env.timeout,
+            on_leak: env.on_leak,
+        });
+    }
+
+    Ok(Plan {
+        envs: specs,
+        jobs,
+        log_dir: selection
+            .log_dir
+            .clone()
+            .unwrap_or_else(|| config.root.join(".runall").join("logs")),
+        timeouts: config.settings.timeouts,
+    })
+}
+
+/// Which envs (by index into `envs`) the plan keeps: the patterns' matches, closed over
+/// `depends` unless `no_deps`, minus the exclusions.
+fn choose(
+    envs: &[EnvConfig],
+    index: &HashMap<&str, usize>,
+    selection: &Selection,
+) -> Result<Vec<bool>, PlanError> {
+    let mut chosen = vec![selection.patterns.is_empty(); envs.len()];
+    for pattern in &selection.patterns {
+        let matcher = Matcher::new(pattern)?;
+        let mut any = false;
+        for (slot, env) in chosen.iter_mut().zip(envs) {
+            if matcher.matches(env) {
+                *slot = true;
+                any = true;
+            }
+        }
+        if !any {
+            return Err(match matcher {
+                Matcher::Label(label) => PlanError::NoLabel {
+                    label: label.to_owned(),
+                },
+                Matcher::Glob(_) => PlanError::NoMatch {
+                    pattern: pattern.clone(),
+                    envs: envs.iter().map(|env| env.name.clone()).collect(),
+                },
+            });
+        }
+    }
+
+    if !selection.no_deps {
+        let mut pending: Vec<usize> = (0..envs.len()).filter(|&i| chosen[i]).collect();
+        while let Some(i) = pending.pop() {
+            for dep in &envs[i].depends {
+                if let Some(&d) = index.get(dep.as_str())
+                    && !chosen[d]
+                {
+                    chosen[d] = true;
+                    pending.push(d);
+                }
+            }
+        }
+    }
+
+    for pattern in &selection.exclude {
+        let matcher = Matcher::new(pattern)?;
+        for (slot, env) in chosen.iter_mut().zip(envs) {
+            if matcher.matches(env) {
+                *slot = false;
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// The job count: `--jobs`, else `settings.jobs`, else the default (the number of CPUs).
+pub fn resolve_jobs(
+    cli: Option<usize>,
+    settings: Option<usize>,
+    default: usize,
+) -> Result<usize, PlanError> {
+    match cli.or(settings).unwrap_or(default) {
+        0 => Err(PlanError::ZeroJobs),
+        jobs => Ok(jobs),
+    }
+}
+
+/// One selection pattern, parsed.
+enum Matcher<'a> {
+    /// `label:NAME`.
+    Label(&'a str),
+    /// An exact name or a glob (an exact name is a glob without wildcards).
+    Glob(glob::Pattern),
+}
+
+impl<'a> Matcher<'a> {
+    fn new(pattern: &'a str) -> Result<Self, PlanError> {
+        if let Some(label) = pattern.strip_prefix("label:") {
+            return Ok(Self::Label(label));
+        }
+        glob::Pattern::new(pattern)
+            .map(Self::Glob)
+            .map_err(|err| PlanError::BadPattern {
+                pattern: pattern.to_owned(),
+                message: err.msg.to_owned(),
+            })
+    }
+
+    fn matches(&self, env: &EnvConfig) -> bool {
+        match self {
+            Self::Label(label) => env.labels.iter().any(|l| l == label),
+            Self::Glob(glob) => glob.matches(&env.name),
+        }
+    }
+}
+
+/// Replaces `{posargs}` / `{posargs:default}` in one command (tox's convention).
+///
+/// In an argv, an element that is exactly the placeholder becomes zero or more elements (the
+/// default split on whitespace when there are no posargs); inside a larger element it becomes
+/// the posargs joined with spaces. In a shell string it becomes the posargs, each shell-quoted,
+/// or the default text verbatim.
+pub fn substitute(command: &RawCommand, posargs: &[String]) -> CommandSpec {
+    match command {
+        RawCommand::Shell(text) => CommandSpec::Shell(replace_posargs(text, |default| {
+            if posargs.is_empty() {
+                default.unwrap_or("").to_owned()
+            } else {
+                posargs
+                    .iter()
+                    .map(|arg| shell_quote(arg))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        })),
+        RawCommand::Argv(argv) => {
+            let mut out = Vec::with_capacity(argv.len() + posargs.len());
+            for word in argv {
+                match find_posargs(word, 0) {
+                    Some(found) if found.start == 0 && found.end == word.len() => {
+                        if posargs.is_empty() {
+                            let default = found.default.unwrap_or("");
+                            out.extend(default.split_whitespace().map(str::to_owned));
+                        } else {
+                            out.extend(posargs.iter().cloned());
+                        }
+                    }
+                    Some(_) => out.push(replace_posargs(word, |default| {
+                        if posargs.is_empty() {
+                            default.unwrap_or("").to_owned()
+                        } else {
+                            posargs.join(" ")
+                        }
+                    })),
+                    None => out.push(word.clone()),
+                }
+            }
+            CommandSpec::Argv(out)
+        }
+    }
+}
+
+/// One `{posargs}` or `{posargs:default}` in a string.
+struct Placeholder<'a> {
+    start: usize,
+    end: usize,
+    default: Option<&'a str>,
+}
+
+/// The first placeholder at or after byte `from`.
+fn find_posargs(text: &str, from: usize) -> Option<Placeholder<'_>> {
+    const OPEN: &str = "{posargs";
+    let mut at = from;
+    while let Some(found) = text.get(at..).and_then(|rest| rest.find(OPEN)) {
+        let start = at + found;
+        let after = start + OPEN.len();
+        let rest = &text[after..];
+        if rest.starts_with('}') {
+            return Some(Placeholder {
+                start,
+                end: after + 1,
+                default: None,
+            });
+        }
+        if let Some(body) = rest.strip_prefix(':')
+            && let Some(close) = body.find('}')
+        {
+            return Some(Placeholder {
+                start,
+                end: after + 1 + close + 1,
+                default: Some(&body[..close]),
+            });
+        }
+        at = after;
+    }
+    None
+}
+
+/// `text` with every placeholder replaced by `with(default)`.
+fn replace_posargs(text: &str, with: impl Fn(Option<&str>) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some(found) = find_posargs(text, at) {
+        out.push_str(&text[at..found.start]);
+        out.push_str(&with(found.default));
+        at = found.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// `word` as one `sh` word: unquoted if made only of `[A-Za-z0-9_./=:,+@%-]`, else in single
+/// quotes with `'` written as `'\''`.
+pub fn shell_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./=:,+-@%".contains(c));
+    if safe {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The body printed by `runall list`: one block per env, in file order, blocks separated by a
+/// blank line. Commands are shown before `{posargs}` substitution, each after `$ `.
+pub fn list_text(config: &Config) -> String {
+    // Writing to a `String` cannot fail, so the `fmt::Result`s below are ignored.
+    let mut out = String::new();
+    for (i, env) in config.envs.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&env.name);
+        out.push('\n');
+        if let Some(description) = &env.description {
+            for line in description.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        if !env.labels.is_empty() {
+            let _ = writeln!(out, "  labels: {}", env.labels.join(", "));
+        }
+        if !env.depends.is_empty() {
+            let _ = writeln!(out, "  depends: {}", env.depends.join(", "));
+        }
+        for command in &env.commands {
+            let _ = writeln!(out, "  $ {}", command.display());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config;
+
+    const TOML: &str = r#"
+[env_run_base]
+set_env = { CI = "1" }
+
+[env.lint]
+description = "clippy, warnings are errors"
+commands = ["cargo clippy --all-targets -- -D warnings"]
+labels = ["fast", "static"]
+
+[env.unit]
+commands = [["cargo", "test", "{posargs}"], "echo done"]
+change_dir = "crates/core"
+depends = ["lint"]
+labels = ["fast"]
+
+[env.py311]
+commands = ["pytest {posargs:tests}"]
+depends = ["unit"]
+
+[env.py312]
+commands = [["pytest", "{posargs:-x tests}"]]
+
+[env.docs]
+description = """two
+lines"""
+commands = ["mkdocs build"]
+depends = ["lint", "py312"]
+"#;
+
+    fn config() -> Config {
+        config::parse(Path::new("/proj/runall.toml"), TOML).unwrap()
+    }
+
+    fn select(patterns: &[&str]) -> Selection {
+        Selection {
+            patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+            default_jobs: 8,
+            ..Selection::default()
+        }
+    }
+
+    fn names(plan: &Plan) -> Vec<&str> {
+        plan.envs.iter().map(|env| env.name.as_str()).collect()
+    }
+
+    fn words(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn empty_selection_takes_every_env_in_file_order() {
+        let plan = build(&config(), &select(&[])).unwrap();
+        assert_eq!(names(&plan), ["lint", "unit", "py311", "py312", "docs"]);
+        assert_eq!(plan.envs[1].depends, [0]);
+        assert_eq!(plan.envs[2].depends, [1]);
+        assert_eq!(plan.envs[4].depends, [0, 3]);
+        assert_eq!(plan.jobs, 8);
+        assert_eq!(plan.log_dir, PathBuf::from("/proj/.runall/logs"));
+        assert_eq!(plan.timeouts, Timeouts::default());
+        assert_eq!(plan.envs[0].cwd, PathBuf::from("/proj"));
+        assert_eq!(plan.envs[1].cwd, PathBuf::from("/proj/crates/core"));
+        assert_eq!(plan.envs[1].set_env["CI"], "1");
+        assert_eq!(
+            plan.envs[0].description.as_deref(),
+            Some("clippy, warnings are errors")
+        );
+    }
+
+    #[test]
+    fn selection_by_name_glob_and_label_keeps_file_order() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&["lint"], &["lint"]),
+            (&["py312", "lint"], &["lint", "py312"]),
+            (&["py31?"], &["lint", "unit", "py311", "py312"]),
+            (&["py*"], &["lint", "unit", "py311", "py312"]),
+            (&["label:static"], &["lint"]),
+            (&["label:fast"], &["lint", "unit"]),
+            (&["[l]*", "lint"], &["lint"]),
+        ];
+        for (patterns, want) in cases {
+            let plan = build(&config(), &select(patterns)).unwrap();
+            assert_eq!(names(&plan), *want, "{patterns:?}");
+        }
+    }
+
+    #[test]
+    fn dependencies_are_closed_transitively_unless_no_deps() {
+        let plan = build(&config(), &select(&["py311"])).unwrap();
+        assert_eq!(names(&plan), ["lint", "unit", "py311"]);
+        assert_eq!(plan.envs[2].depends, [1]);
+        assert_eq!(plan.envs[1].depends, [0]);
+
+        let plan = build(&config(), &select(&["docs"])).unwrap();
+        assert_eq!(names(&plan), ["lint", "py312", "docs"]);
+        assert_eq!(plan.envs[2].depends, [0, 1]);
+
+        let mut selection = select(&["docs", "lint"]);
+        selection.no_deps = true;
+        let plan = build(&config(), &selection).unwrap();
+        assert_eq!(names(&plan), ["lint", "docs"]);
+        // `py312` is outside the plan, so only the edge to `lint` stays.
+        assert_eq!(plan.envs[1].depends, [0]);
+
+        let mut selection = select(&["py311"]);
+        selection.no_deps = true;
+        let plan = build(&config(), &selection).unwrap();
+        assert_eq!(names(&plan), ["py311"]);
+        assert!(plan.envs[0].depends.is_empty());
+    }
+
+    #[test]
+    fn exclude_applies_after_the_closure() {
+        let mut selection = select(&[]);
+        selection.exclude = words(&["py*", "nothing-matches-this"]);
+        let plan = build(&config(), &selection).unwrap();
+        assert_eq!(names(&plan), ["lint", "unit", "docs"]);
+        assert_eq!(plan.envs[2].depends, [0]);
+
+        let mut selection = select(&["py311"]);
+        selection.exclude = words(&["label:static"]);
+        let plan = build(&config(), &selection).unwrap();
+        assert_eq!(names(&plan), ["unit", "py311"]);
+        assert!(plan.envs[0].depends.is_empty());
+        assert_eq!(plan.envs[1].depends, [0]);
+
+        let mut selection = select(&["lint"]);
+        selection.exclude = words(&["lint"]);
+        assert_eq!(
+            build(&config(), &selection).unwrap_err(),
+            PlanError::NothingSelected
+        );
+    }
+
+    #[test]
+    fn unmatched_patterns_are_errors() {
+        let cases = [
+            (
+                "foo",
+                "no env matches `foo` (envs: lint, unit, py311, py312, docs)",
+            ),
+            (
+                "x*",
+                "no env matches `x*` (envs: lint, unit, py311, py312, docs)",
+            ),
+            ("label:slow", "no env has label `slow`"),
+            ("py[", "invalid pattern `py[`: invalid range pattern"),
+        ];
+        for (pattern, want) in cases {
+            let err = build(&config(), &select(&["lint", pattern])).unwrap_err();
+            assert_eq!(err.to_string(), want, "{pattern}");
+        }
+        let empty = config::parse(Path::new("runall.toml"), "").unwrap();
+        assert_eq!(
+            build(&empty, &select(&["a"])).unwrap_err().to_string(),
+            "no env matches `a` (envs: none defined)"
+        );
+        assert_eq!(
+            build(&empty, &select(&[])).unwrap_err().to_string(),
+            "no env selected"
+        );
+    }
+
+    #[test]
+    fn jobs_precedence() {
+        let cases = [
+            (Some(2), Some(3), 8, Ok(2)),
+            (None, Some(3), 8, Ok(3)),
+            (None, None, 8, Ok(8)),
+            (Some(1), None, 8, Ok(1)),
+            (Some(0), Some(3), 8, Err(PlanError::ZeroJobs)),
+            (None, None, 0, Err(PlanError::ZeroJobs)),
+        ];
+        for (cli, settings, default, want) in cases {
+            assert_eq!(
+                resolve_jobs(cli, settings, default),
+                want,
+                "{cli:?} {settings:?} {default}"
+            );
+        }
+        assert_eq!(PlanError::ZeroJobs.to_string(), "--jobs must be at least 1");
+
+        let config = config::parse(Path::new("/p/runall.toml"), "[settings]\njobs = 3\n").unwrap();
+        let mut selection = select(&[]);
+        selection.jobs = Some(0);
+        assert_eq!(build(&config, &selection), Err(PlanError::ZeroJobs));
+    }
+
+    #[test]
+    fn settings_jobs_and_log_dir_flow_into_the_plan() {
+        let text = "[settings]\njobs = 3\nleak_timeout = \"1s\"\n[env.a]\ncommands = [\"x\"]\n";
+        let config = config::parse(Path::new("/p/runall.toml"), text).unwrap();
+        let mut selection = select(&[]);
+        let plan = build(&config, &selection).unwrap();
+        assert_eq!(plan.jobs, 3);
+        assert_eq!(plan.timeouts.leak, Duration::from_secs(1));
+        selection.jobs = Some(5);
+        selection.log_dir = Some(PathBuf::from("out/logs"));
+        let plan = build(&config, &selection).unwrap();
+        assert_eq!(plan.jobs, 5);
+        assert_eq!(plan.log_dir, PathBuf::from("out/logs"));
+    }
+
+    fn argv(words: &[&str]) -> RawCommand {
+        RawCommand::Argv(words.iter().map(|w| (*w).to_owned()).collect())
+    }
+
+    fn shell(text: &str) -> RawCommand {
+        RawCommand::Shell(text.to_owned())
+    }
+
+    #[test]
+    fn posargs_in_argv_commands() {
+        let cases: &[(RawCommand, &[&str], &[&str])] = &[
+            (argv(&["t", "{posargs}"]), &[], &["t"]),
+            (
+                argv(&["t", "{posargs}", "z"]),
+                &["a b", "c"],
+                &["t", "a b", "c", "z"],
+            ),
+            (
+                argv(&["t", "{posargs:-x tests}"]),
+                &[],
+                &["t", "-x", "tests"],
+            ),
+            (argv(&["t", "{posargs:-x tests}"]), &["k"], &["t", "k"]),
+            (argv(&["t", "{posargs:}"]), &[], &["t"]),
+            (
+                argv(&["t", "--k={posargs}"]),
+                &["a", "b"],
+                &["t", "--k=a b"],
+            ),
+            (argv(&["t", "--k={posargs:d e}"]), &[], &["t", "--k=d e"]),
+            (argv(&["t", "--k={posargs}"]), &[], &["t", "--k="]),
+            (argv(&["t", "{posargs}{posargs}"]), &["a"], &["t", "aa"]),
+            (
+                argv(&["t", "{posargsx}", "{posargs:x"]),
+                &["a"],
+                &["t", "{posargsx}", "{posargs:x"],
+            ),
+        ];
+        for (command, posargs, want) in cases {
+            assert_eq!(
+                substitute(command, &words(posargs)),
+                CommandSpec::Argv(words(want)),
+                "{command:?} {posargs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn posargs_in_shell_commands() {
+        let cases: &[(RawCommand, &[&str], &str)] = &[
+            (shell("pytest {posargs}"), &[], "pytest "),
+            (shell("pytest {posargs:tests -x}"), &[], "pytest tests -x"),
+            (
+                shell("pytest {posargs:tests}"),
+                &["-k", "a b"],
+                "pytest -k 'a b'",
+            ),
+            (
+                shell("echo {posargs}"),
+                &["it's", "", "a/b=c:d,e+f-g@h%i", "$HOME", "*"],
+                r"echo 'it'\''s' '' a/b=c:d,e+f-g@h%i '$HOME' '*'",
+            ),
+            (
+                shell("echo {posargs} && echo {posargs:x}"),
+                &["1"],
+                "echo 1 && echo 1",
+            ),
+            (shell("no placeholder"), &["1"], "no placeholder"),
+        ];
+        for (command, posargs, want) in cases {
+            assert_eq!(
+                substitute(command, &words(posargs)),
+                CommandSpec::Shell((*want).to_owned()),
+                "{command:?} {posargs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn posargs_flow_into_the_plan_and_an_empty_argv_is_an_error() {
+        let mut selection = select(&["unit"]);
+        selection.no_deps = true;
+        selection.posargs = words(&["--", "--nocapture"]);
+        let plan = build(&config(), &selection).unwrap();
+        assert_eq!(
+            plan.envs[0].commands,
+            [
+                CommandSpec::Argv(words(&["cargo", "test", "--", "--nocapture"])),
+                CommandSpec::Shell("echo done".to_owned()),
+            ]
+        );
+
+        let text = "[env.a]\ncommands = [\"true\", [\"{posargs}\"]]\n";
+        let config = config::parse(Path::new("/p/runall.toml"), text).unwrap();
+        assert_eq!(
+            build(&config, &select(&[])).unwrap_err().to_string(),
+            "env `a`: command 2 is empty after {posargs} substitution"
+        );
+        let mut selection = select(&[]);
+        selection.posargs = words(&["ls"]);
+        let plan = build(&config, &selection).unwrap();
+        assert_eq!(plan.envs[0].commands[1], CommandSpec::Argv(words(&["ls"])));
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("plain-1.0_x/y"), "plain-1.0_x/y");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a;b"), "'a;b'");
+        assert_eq!(shell_quote("~"), "'~'");
+        assert_eq!(shell_quote("'"), r"''\'''");
+    }
+
+    #[test]
+    fn list_text_shows_every_env_in_file_order() {
+        assert_eq!(
+            list_text(&config()),
+            "\
+lint
+  clippy, warnings are errors
+  labels: fast, static
+  $ cargo clippy --all-targets -- -D warnings
+
+unit
+  labels: fast
+  depends: lint
+  $ cargo test {posargs}
+  $ echo done
+
+py311
+  depends: unit
+  $ pytest {posargs:tests}
+
+py312
+  $ pytest '{posargs:-x tests}'
+
+docs
+  two
+  lines
+  depends: lint, py312
+  $ mkdocs build
+"
+        );
     }
 }

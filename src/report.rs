@@ -1,1 +1,522 @@
-//! Stub: replaced by the report helper.
+//! The run's outcome: [`Summary`] folds the [`RunEvent`] stream into each env's final result,
+//! counts verdicts, decides the exit code and writes the end-of-run table.
+//!
+//! Pure: no processes, no terminal, no clock. Text goes to any `impl Write`; colour is an
+//! explicit flag. Live printing of a run belongs to the reporters ([`ci`] for `--ci`); signal exit
+//! codes (130 and friends) belong to the caller, which knows how runall itself was stopped.
+
+pub mod ci;
+
+use std::fmt;
+use std::io::{self, Write};
+
+use crate::event::{EnvResult, EnvStatus, RunEvent, ShutdownCause, Verdict, format_duration};
+use crate::plan::{EnvId, Plan};
+
+/// ANSI: back to the default style.
+const RESET: &str = "\x1b[0m";
+/// ANSI: bold.
+const BOLD: &str = "\x1b[1m";
+/// ANSI: dim (markers that are not the child's bytes).
+const DIM: &str = "\x1b[2m";
+/// ANSI: green (passed).
+const GREEN: &str = "\x1b[32m";
+/// ANSI: red (failed).
+const RED: &str = "\x1b[31m";
+/// ANSI: yellow (skipped, interrupted, unfinished, shutdown notices).
+const YELLOW: &str = "\x1b[33m";
+
+/// The colour of a verdict; `None` (no result yet) reads like an interruption.
+fn verdict_colour(verdict: Option<Verdict>) -> &'static str {
+    match verdict {
+        Some(Verdict::Passed) => GREEN,
+        Some(Verdict::Failed) => RED,
+        Some(Verdict::Skipped | Verdict::Interrupted) | None => YELLOW,
+    }
+}
+
+/// Whether the env's commands were started at all (skipped and not-run envs have no log and no
+/// duration).
+fn ran(result: &EnvResult) -> bool {
+    !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun)
+}
+
+/// How many envs ended in each verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// [`Verdict::Passed`].
+    pub passed: usize,
+    /// [`Verdict::Failed`].
+    pub failed: usize,
+    /// [`Verdict::Skipped`].
+    pub skipped: usize,
+    /// [`Verdict::Interrupted`].
+    pub interrupted: usize,
+    /// Envs of the plan with no `EnvFinished` (only when the run itself broke off).
+    pub unfinished: usize,
+}
+
+impl Counts {
+    /// Every env of the plan.
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.skipped + self.interrupted + self.unfinished
+    }
+
+    /// The parts of the counts line: passed and failed always, the rest only when non-zero.
+    fn parts(&self) -> impl Iterator<Item = (usize, &'static str, &'static str)> {
+        [
+            (self.passed, "passed", GREEN, true),
+            (self.failed, "failed", RED, true),
+            (self.skipped, "skipped", YELLOW, false),
+            (self.interrupted, "interrupted", YELLOW, false),
+            (self.unfinished, "not finished", YELLOW, false),
+        ]
+        .into_iter()
+        .filter(|&(n, _, _, always)| always || n > 0)
+        .map(|(n, word, colour, _)| (n, word, colour))
+    }
+
+    /// The counts line, coloured when asked (a part is coloured only when non-zero).
+    fn write<W: Write + ?Sized>(&self, out: &mut W, color: bool) -> io::Result<()> {
+        for (i, (n, word, paint)) in self.parts().enumerate() {
+            if i > 0 {
+                out.write_all(b", ")?;
+            }
+            if color && n > 0 {
+                write!(out, "{paint}{n} {word}{RESET}")?;
+            } else {
+                write!(out, "{n} {word}")?;
+            }
+        }
+        out.write_all(b"\n")
+    }
+}
+
+/// `3 passed, 1 failed` then `, 1 skipped`, `, 2 interrupted`, `, 1 not finished` when non-zero.
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (n, word, _)) in self.parts().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{n} {word}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One env as the summary knows it.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    started: bool,
+    result: Option<EnvResult>,
+}
+
+/// What the run came to: every env's final result and why the run stopped early, if it did.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    envs: Vec<Entry>,
+    cause: Option<ShutdownCause>,
+}
+
+impl Summary {
+    /// An empty summary for `plan`: no env finished yet.
+    pub fn new(plan: &Plan) -> Self {
+        let envs = plan
+            .envs
+            .iter()
+            .map(|spec| Entry {
+                name: spec.name.clone(),
+                started: false,
+                result: None,
+            })
+            .collect();
+        Self { envs, cause: None }
+    }
+
+    /// Takes in one event: keeps `EnvFinished` results, notes started envs and keeps the first
+    /// shutdown cause seen (`ShutdownStarted`, else `RunFinished`). Unknown env ids are ignored.
+    pub fn record(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::EnvStarted { env } => {
+                if let Some(entry) = self.envs.get_mut(*env) {
+                    entry.started = true;
+                }
+            }
+            RunEvent::EnvFinished { env, result } => {
+                if let Some(entry) = self.envs.get_mut(*env) {
+                    entry.result = Some(result.clone());
+                }
+            }
+            RunEvent::ShutdownStarted { cause, .. }
+            | RunEvent::RunFinished { cause: Some(cause) } => {
+                self.cause.get_or_insert(*cause);
+            }
+            RunEvent::CommandStarted { .. }
+            | RunEvent::Output { .. }
+            | RunEvent::Shutdown { .. }
+            | RunEvent::RunFinished { cause: None } => {}
+        }
+    }
+
+    /// The env's final result, once it finished.
+    pub fn result(&self, env: EnvId) -> Option<&EnvResult> {
+        self.envs.get(env)?.result.as_ref()
+    }
+
+    /// Whether the env was started (an `EnvStarted` was seen).
+    pub fn started(&self, env: EnvId) -> bool {
+        self.envs.get(env).is_some_and(|entry| entry.started)
+    }
+
+    /// Why the run stopped early: the first cause reported.
+    pub fn cause(&self) -> Option<ShutdownCause> {
+        self.cause
+    }
+
+    /// Envs per verdict; envs without a result count as `unfinished`.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for entry in &self.envs {
+            match entry.result.as_ref().map(EnvResult::verdict) {
+                Some(Verdict::Passed) => counts.passed += 1,
+                Some(Verdict::Failed) => counts.failed += 1,
+                Some(Verdict::Skipped) => counts.skipped += 1,
+                Some(Verdict::Interrupted) => counts.interrupted += 1,
+                None => counts.unfinished += 1,
+            }
+        }
+        counts
+    }
+
+    /// 0 when every env finished and passed, else 1. Exit codes for runall being signalled are
+    /// the caller's.
+    pub fn exit_code(&self) -> u8 {
+        let all_passed = self.envs.iter().all(|entry| {
+            entry
+                .result
+                .as_ref()
+                .is_some_and(|result| result.verdict() == Verdict::Passed)
+        });
+        u8::from(!all_passed)
+    }
+
+    /// The env whose failure stopped the run under `--fail-fast`.
+    pub fn fail_fast_env(&self) -> Option<EnvId> {
+        match self.cause {
+            Some(ShutdownCause::FailFast(env)) => Some(env),
+            _ => None,
+        }
+    }
+
+    /// The end-of-run table: a header row, one row per env in plan order (name, outcome, duration
+    /// or `-` when never started, log path or `-`), then the counts line (see [`Counts`]).
+    /// Outcomes and counts are coloured by verdict when `color` is set.
+    pub fn write_table<W: Write + ?Sized>(&self, out: &mut W, color: bool) -> io::Result<()> {
+        struct Row {
+            name: String,
+            outcome: String,
+            verdict: Option<Verdict>,
+            time: String,
+            log: String,
+        }
+        let rows: Vec<Row> = self
+            .envs
+            .iter()
+            .map(|entry| {
+                let ran = entry.result.as_ref().filter(|result| ran(result));
+                Row {
+                    name: entry.name.clone(),
+                    outcome: match &entry.result {
+                        Some(result) => result.describe(),
+                        None if entry.started => "did not finish".to_owned(),
+                        None => "not run".to_owned(),
+                    },
+                    verdict: entry.result.as_ref().map(EnvResult::verdict),
+                    time: ran.map_or_else(|| "-".to_owned(), |r| format_duration(r.duration)),
+                    log: ran.map_or_else(|| "-".to_owned(), |r| r.log_path.display().to_string()),
+                }
+            })
+            .collect();
+        let width = |header: &str, cell: fn(&Row) -> &str| {
+            rows.iter()
+                .map(|row| cell(row).chars().count())
+                .chain([header.len()])
+                .max()
+                .unwrap_or(0)
+        };
+        let name_w = width("env", |row| &row.name);
+        let outcome_w = width("result", |row| &row.outcome);
+        let time_w = width("time", |row| &row.time);
+
+        if color {
+            out.write_all(BOLD.as_bytes())?;
+        }
+        write!(
+            out,
+            "{:<name_w$}  {:<outcome_w$}  {:>time_w$}  log",
+            "env", "result", "time"
+        )?;
+        if color {
+            out.write_all(RESET.as_bytes())?;
+        }
+        out.write_all(b"\n")?;
+        for row in &rows {
+            write!(out, "{:<name_w$}  ", row.name)?;
+            let pad = outcome_w.saturating_sub(row.outcome.chars().count());
+            if color {
+                let paint = verdict_colour(row.verdict);
+                write!(out, "{paint}{}{RESET}", row.outcome)?;
+            } else {
+                out.write_all(row.outcome.as_bytes())?;
+            }
+            writeln!(out, "{:pad$}  {:>time_w$}  {}", "", row.time, row.log)?;
+        }
+        self.counts().write(out, color)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::event::{ExitKind, LeakedProcess, StopCause};
+    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+
+    fn plan(names: &[&str]) -> Plan {
+        Plan {
+            envs: names
+                .iter()
+                .map(|name| EnvSpec {
+                    name: (*name).to_owned(),
+                    description: None,
+                    commands: vec![CommandSpec::Shell(format!("make {name}"))],
+                    cwd: PathBuf::from("/tmp"),
+                    set_env: BTreeMap::new(),
+                    depends: Vec::new(),
+                    labels: Vec::new(),
+                    stderr: StderrMode::Merged,
+                    timeout: None,
+                    on_leak: LeakPolicy::Warn,
+                })
+                .collect(),
+            jobs: 2,
+            log_dir: PathBuf::from(".runall/logs"),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    fn result(name: &str, status: EnvStatus, millis: u64) -> EnvResult {
+        EnvResult {
+            status,
+            stopped_by: None,
+            duration: Duration::from_millis(millis),
+            leaked: Vec::new(),
+            on_leak: LeakPolicy::Warn,
+            log_path: PathBuf::from(format!(".runall/logs/{name}.log")),
+        }
+    }
+
+    fn finished(env: EnvId, result: EnvResult) -> RunEvent {
+        RunEvent::EnvFinished { env, result }
+    }
+
+    fn failed(code: i32) -> EnvStatus {
+        EnvStatus::Failed {
+            command: 0,
+            exit: ExitKind::Code(code),
+        }
+    }
+
+    #[test]
+    fn all_passed_exits_zero() {
+        let mut summary = Summary::new(&plan(&["unit", "lint"]));
+        summary.record(&finished(0, result("unit", EnvStatus::Passed, 1200)));
+        assert_eq!(summary.exit_code(), 1, "lint has not finished yet");
+        summary.record(&finished(1, result("lint", EnvStatus::Passed, 500)));
+        assert_eq!(summary.exit_code(), 0);
+        assert_eq!(summary.counts().to_string(), "2 passed, 0 failed");
+        assert_eq!(
+            summary.result(1).map(EnvResult::describe).as_deref(),
+            Some("passed")
+        );
+        assert_eq!(summary.result(2), None);
+    }
+
+    #[test]
+    fn empty_plan_exits_zero() {
+        let summary = Summary::new(&plan(&[]));
+        assert_eq!(summary.exit_code(), 0);
+        assert_eq!(summary.counts().total(), 0);
+    }
+
+    #[test]
+    fn any_failure_skip_or_interruption_exits_one() {
+        let statuses = [
+            (failed(3), None),
+            (
+                EnvStatus::Skipped {
+                    dependency: "lint".into(),
+                },
+                None,
+            ),
+            (EnvStatus::NotRun, None),
+            (EnvStatus::Passed, Some(StopCause::Interrupted)),
+        ];
+        for (status, stopped_by) in statuses {
+            let mut summary = Summary::new(&plan(&["unit", "lint"]));
+            summary.record(&finished(0, result("unit", EnvStatus::Passed, 1)));
+            let mut r = result("lint", status.clone(), 1);
+            r.stopped_by = stopped_by;
+            summary.record(&finished(1, r));
+            assert_eq!(summary.exit_code(), 1, "{status:?} {stopped_by:?}");
+        }
+    }
+
+    #[test]
+    fn leak_with_fail_policy_fails_the_run() {
+        let mut summary = Summary::new(&plan(&["unit"]));
+        let mut r = result("unit", EnvStatus::Passed, 1);
+        r.leaked.push(LeakedProcess {
+            pid: 7,
+            command: "sleep 100".into(),
+        });
+        summary.record(&finished(0, r.clone()));
+        assert_eq!(summary.exit_code(), 0, "warn policy keeps the verdict");
+        r.on_leak = LeakPolicy::Fail;
+        summary.record(&finished(0, r));
+        assert_eq!(summary.exit_code(), 1);
+    }
+
+    #[test]
+    fn counts_by_verdict() {
+        let mut summary = Summary::new(&plan(&["a", "b", "c", "d", "e", "f"]));
+        summary.record(&finished(0, result("a", EnvStatus::Passed, 1)));
+        summary.record(&finished(1, result("b", failed(1), 1)));
+        summary.record(&finished(
+            2,
+            result(
+                "c",
+                EnvStatus::Skipped {
+                    dependency: "b".into(),
+                },
+                0,
+            ),
+        ));
+        summary.record(&finished(3, result("d", EnvStatus::NotRun, 0)));
+        let mut stopped = result("e", failed(130), 1);
+        stopped.stopped_by = Some(StopCause::Interrupted);
+        summary.record(&finished(4, stopped));
+        let counts = summary.counts();
+        assert_eq!(
+            counts,
+            Counts {
+                passed: 1,
+                failed: 1,
+                skipped: 1,
+                interrupted: 2,
+                unfinished: 1,
+            }
+        );
+        assert_eq!(counts.total(), 6);
+        assert_eq!(
+            counts.to_string(),
+            "1 passed, 1 failed, 1 skipped, 2 interrupted, 1 not finished"
+        );
+    }
+
+    #[test]
+    fn first_cause_wins_and_names_fail_fast_env() {
+        let mut summary = Summary::new(&plan(&["unit", "lint"]));
+        assert_eq!(summary.cause(), None);
+        assert_eq!(summary.fail_fast_env(), None);
+        summary.record(&RunEvent::ShutdownStarted {
+            cause: ShutdownCause::FailFast(1),
+            count: 1,
+        });
+        summary.record(&RunEvent::ShutdownStarted {
+            cause: ShutdownCause::Signal(2),
+            count: 2,
+        });
+        summary.record(&RunEvent::RunFinished {
+            cause: Some(ShutdownCause::Signal(2)),
+        });
+        assert_eq!(summary.cause(), Some(ShutdownCause::FailFast(1)));
+        assert_eq!(summary.fail_fast_env(), Some(1));
+
+        let mut summary = Summary::new(&plan(&["unit"]));
+        summary.record(&RunEvent::RunFinished {
+            cause: Some(ShutdownCause::OutputClosed),
+        });
+        assert_eq!(summary.cause(), Some(ShutdownCause::OutputClosed));
+        assert_eq!(summary.fail_fast_env(), None);
+    }
+
+    #[test]
+    fn ignores_unknown_envs() {
+        let mut summary = Summary::new(&plan(&["unit"]));
+        summary.record(&finished(5, result("x", EnvStatus::Passed, 1)));
+        summary.record(&RunEvent::EnvStarted { env: 9 });
+        assert_eq!(summary.counts().unfinished, 1);
+        assert!(!summary.started(9));
+    }
+
+    fn table_summary() -> Summary {
+        let mut summary = Summary::new(&plan(&["unit", "lint", "docs", "e2e"]));
+        summary.record(&RunEvent::EnvStarted { env: 0 });
+        summary.record(&finished(0, result("unit", EnvStatus::Passed, 1234)));
+        summary.record(&RunEvent::EnvStarted { env: 1 });
+        summary.record(&finished(1, result("lint", failed(3), 500)));
+        summary.record(&finished(
+            2,
+            result(
+                "docs",
+                EnvStatus::Skipped {
+                    dependency: "lint".into(),
+                },
+                0,
+            ),
+        ));
+        summary.record(&RunEvent::EnvStarted { env: 3 });
+        summary
+    }
+
+    #[test]
+    fn table_lists_envs_in_plan_order() {
+        let mut out = Vec::new();
+        table_summary().write_table(&mut out, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\
+env   result                       time  log
+unit  passed                       1.2s  .runall/logs/unit.log
+lint  exit 3                      500ms  .runall/logs/lint.log
+docs  skipped: lint did not pass      -  -
+e2e   did not finish                  -  -
+1 passed, 1 failed, 1 skipped, 1 not finished
+"
+        );
+    }
+
+    #[test]
+    fn table_colours_verdicts() {
+        let mut summary = Summary::new(&plan(&["unit", "lint"]));
+        summary.record(&finished(0, result("unit", EnvStatus::Passed, 1234)));
+        summary.record(&finished(1, result("lint", failed(3), 500)));
+        let mut out = Vec::new();
+        summary.write_table(&mut out, true).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\
+\x1b[1menv   result   time  log\x1b[0m
+unit  \x1b[32mpassed\x1b[0m   1.2s  .runall/logs/unit.log
+lint  \x1b[31mexit 3\x1b[0m  500ms  .runall/logs/lint.log
+\x1b[32m1 passed\x1b[0m, \x1b[31m1 failed\x1b[0m
+"
+        );
+    }
+}

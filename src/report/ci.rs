@@ -1,0 +1,1468 @@
+//! The headless `--ci` printer: turns the [`RunEvent`] stream into plain lines on any
+//! `impl Write`, and writes the summary table and the tails of failed logs at the end.
+//!
+//! It owns the wording and layout of `--ci` output and nothing else: it never flushes per line
+//! (the caller wraps stdout in a large `BufWriter` and calls [`CiReporter::flush`] when its event
+//! queue runs dry), never reads the clock (every call takes `now`) and never touches processes.
+//!
+//! # Prefixed mode (the default)
+//!
+//! Every output line is printed as `<env> | <line>`, the name right-padded to the longest name of
+//! the plan. Lines of `Stream::Stderr` (only sent for `stderr = "separate"`) are tagged with `!`
+//! instead: `<env> ! <line>`. With colour on, the name and the tag are coloured per env (six
+//! colours, in turn) and reset after.
+//!
+//! Output is line-atomic: a line of one env is never split by or interleaved with another env's
+//! bytes. Complete lines are written straight from the event's bytes; only a trailing incomplete
+//! piece is copied into a per env and stream buffer to wait for its newline. A waiting piece is
+//! printed when its env finishes, followed by `  [no newline at end]`, or as soon as it grows
+//! past `partial_cap` bytes, followed by `  [line continues]` (cut at a UTF-8 boundary when
+//! there is one nearby; the rest keeps waiting). The cap bounds only what is buffered: a
+//! complete line is always printed whole.
+//!
+//! A line holding `\r` (a progress bar) is printed as its last frame: the text after its last
+//! `\r`, where trailing `\r`s are ignored (so CRLF prints without the CR, and `50%\r` prints
+//! `50%`). Every other byte passes through untouched, invalid UTF-8 and escape sequences
+//! included: the log file on disk is the byte-exact record, this is its readable view.
+//!
+//! Each command start prints `<env> | $ <command>`; an env's end prints `<env> | ✔ passed in
+//! 1.2s`, `<env> | ✘ exit 3 in 500ms` or `<env> | ⊘ skipped: lint did not pass`, then one line per
+//! leaked process.
+//!
+//! # Grouped mode
+//!
+//! Output is not printed live. A line `runall: started <env>` marks each start; when an env
+//! finishes its whole log file is streamed between `──── <env>: <outcome> (<time>) ────` and
+//! `──── end of <env> ────` (with `only_failed`, envs that passed get the header line only).
+//!
+//! # Both modes
+//!
+//! Shutdown progress is printed at once, one quiet line per step (`runall: received SIGINT: …`,
+//! `<env> | → sent SIGTERM to process group 1234`, …). When no line was printed for `heartbeat`
+//! while envs run, [`CiReporter::tick`] prints `runall: still running: unit (2m05s), lint
+//! (10.0s)`, since CI systems kill jobs that stay silent. [`CiReporter::finish`] writes the
+//! summary table (see [`Summary::write_table`]) and the last lines of every env that ran and did
+//! not pass.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use memchr::{memchr, memchr2_iter, memrchr, memrchr_iter};
+
+use super::{DIM, RESET, Summary, YELLOW, ran, verdict_colour};
+use crate::event::{
+    EnvResult, RunEvent, ShutdownCause, ShutdownStep, Stream, Verdict, format_duration, signal_name,
+};
+use crate::plan::{CommandSpec, EnvId, Plan};
+
+/// How much of a log's end is read for its tail.
+const TAIL_WINDOW: u64 = 64 * 1024;
+/// Read size when streaming a log in grouped mode.
+const READ_CHUNK: usize = 64 * 1024;
+/// Env name colours, given out in plan order: cyan, yellow, green, magenta, blue, bright cyan.
+const NAME_COLOURS: [&str; 6] = [
+    "\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[96m",
+];
+/// A rule framing grouped output and tails.
+const RULE: &str = "────";
+
+/// How output lines are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputMode {
+    /// Live, each line prefixed with its env's name.
+    #[default]
+    Prefixed,
+    /// Each env's whole output at once, from its log, when it finishes.
+    Grouped,
+}
+
+/// Knobs of the `--ci` printer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiOptions {
+    /// Prefixed or grouped.
+    pub output: OutputMode,
+    /// Emit ANSI colours.
+    pub color: bool,
+    /// Grouped: print the output only of envs that did not pass.
+    pub only_failed: bool,
+    /// Lines of each failed env's log shown after the summary (0: none).
+    pub tail_lines: usize,
+    /// Prefixed: longest incomplete line kept waiting for its newline, in bytes.
+    pub partial_cap: usize,
+    /// Longest silence while envs run before a still-running line (zero: never).
+    pub heartbeat: Duration,
+}
+
+impl Default for CiOptions {
+    fn default() -> Self {
+        Self {
+            output: OutputMode::Prefixed,
+            color: false,
+            only_failed: false,
+            tail_lines: 20,
+            partial_cap: 64 * 1024,
+            heartbeat: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the printer keeps per env.
+struct EnvState {
+    name: String,
+    commands: Vec<String>,
+    /// `<name padded> | ` (coloured when asked): stdout lines and status lines.
+    prefix: Vec<u8>,
+    /// `<name padded> ! `: stderr lines.
+    err_prefix: Vec<u8>,
+    /// Incomplete trailing line, per stream (stdout, stderr).
+    partial: [Vec<u8>; 2],
+    started: Option<Instant>,
+    finished: bool,
+}
+
+impl EnvState {
+    fn running(&self) -> bool {
+        self.started.is_some() && !self.finished
+    }
+}
+
+/// The suffixes printed after a line that had no newline.
+struct Marks {
+    no_newline: Vec<u8>,
+    continues: Vec<u8>,
+}
+
+impl Marks {
+    fn new(color: bool) -> Self {
+        let mark = |text: &str| {
+            if color {
+                format!("{DIM}{text}{RESET}").into_bytes()
+            } else {
+                text.as_bytes().to_vec()
+            }
+        };
+        Self {
+            no_newline: mark("  [no newline at end]"),
+            continues: mark("  [line continues]"),
+        }
+    }
+}
+
+/// The `--ci` printer. Feed it every event with [`handle`](Self::handle), call
+/// [`tick`](Self::tick) by [`next_tick`](Self::next_tick), then [`finish`](Self::finish).
+pub struct CiReporter<W: Write> {
+    out: W,
+    options: CiOptions,
+    envs: Vec<EnvState>,
+    marks: Marks,
+    /// When the last line was printed (heartbeat clock).
+    last_line: Instant,
+    /// Reused read buffer for streaming logs.
+    scratch: Vec<u8>,
+}
+
+impl<W: Write> CiReporter<W> {
+    /// A printer for `plan` writing to `out`; `now` starts the heartbeat clock.
+    pub fn new(plan: &Plan, options: CiOptions, out: W, now: Instant) -> Self {
+        let width = plan
+            .envs
+            .iter()
+            .map(|spec| spec.name.chars().count())
+            .max()
+            .unwrap_or(0);
+        let prefix = |index: usize, name: &str, tag: char| {
+            if options.color {
+                let colour = NAME_COLOURS[index % NAME_COLOURS.len()];
+                format!("{colour}{name:<width$} {tag}{RESET} ").into_bytes()
+            } else {
+                format!("{name:<width$} {tag} ").into_bytes()
+            }
+        };
+        let envs = plan
+            .envs
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| EnvState {
+                name: spec.name.clone(),
+                commands: spec.commands.iter().map(CommandSpec::display).collect(),
+                prefix: prefix(index, &spec.name, '|'),
+                err_prefix: prefix(index, &spec.name, '!'),
+                partial: [Vec::new(), Vec::new()],
+                started: None,
+                finished: false,
+            })
+            .collect();
+        Self {
+            out,
+            marks: Marks::new(options.color),
+            options,
+            envs,
+            last_line: now,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Prints what `event` calls for. Events naming an env outside the plan are ignored.
+    pub fn handle(&mut self, event: &RunEvent, now: Instant) -> io::Result<()> {
+        let wrote = match event {
+            RunEvent::Output { env, stream, bytes } => self.output(*env, *stream, bytes)?,
+            RunEvent::EnvStarted { env } => self.env_started(*env, now)?,
+            RunEvent::CommandStarted { env, index, .. } => self.command_started(*env, *index)?,
+            RunEvent::EnvFinished { env, result } => self.env_finished(*env, result)?,
+            RunEvent::ShutdownStarted { cause, count } => {
+                self.shutdown_started(*cause, *count)?;
+                true
+            }
+            RunEvent::Shutdown { env, step } => self.shutdown_step(*env, step)?,
+            RunEvent::RunFinished { .. } => false,
+        };
+        if wrote {
+            self.last_line = now;
+        }
+        Ok(())
+    }
+
+    /// Prints the still-running line when it is due (see [`next_tick`](Self::next_tick)).
+    pub fn tick(&mut self, now: Instant) -> io::Result<()> {
+        match self.next_tick() {
+            Some(due) if now >= due => {}
+            _ => return Ok(()),
+        }
+        self.out.write_all(b"runall: still running: ")?;
+        let running = self.envs.iter().filter_map(|env| Some((env, env.started?)));
+        let running = running.filter(|(env, _)| !env.finished);
+        for (i, (env, started)) in running.enumerate() {
+            if i > 0 {
+                self.out.write_all(b", ")?;
+            }
+            let elapsed = now.saturating_duration_since(started);
+            write!(self.out, "{} ({})", env.name, format_duration(elapsed))?;
+        }
+        self.out.write_all(b"\n")?;
+        self.last_line = now;
+        Ok(())
+    }
+
+    /// When [`tick`](Self::tick) next has something to print: `heartbeat` after the last line,
+    /// while some env runs. `None` when nothing runs or the heartbeat is off.
+    pub fn next_tick(&self) -> Option<Instant> {
+        if self.options.heartbeat.is_zero() || !self.envs.iter().any(EnvState::running) {
+            return None;
+        }
+        self.last_line.checked_add(self.options.heartbeat)
+    }
+
+    /// Ends the report: prints any line still waiting for its newline, the summary table and
+    /// counts, then the last `tail_lines` lines of every env that ran and did not pass.
+    pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        for env in 0..self.envs.len() {
+            self.flush_partials(env)?;
+        }
+        self.out.write_all(b"\n")?;
+        summary.write_table(&mut self.out, self.options.color)?;
+        if self.options.tail_lines == 0 {
+            return Ok(());
+        }
+        for env in 0..self.envs.len() {
+            let Some(result) = summary.result(env) else {
+                continue;
+            };
+            if ran(result) && result.verdict() != Verdict::Passed {
+                self.write_tail(env, result)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes `out` (call it when the event queue is momentarily empty).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The sink back.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn output(&mut self, env: EnvId, stream: Stream, bytes: &[u8]) -> io::Result<bool> {
+        if self.options.output == OutputMode::Grouped {
+            // The log file has every byte; grouped mode prints from it at the env's end.
+            return Ok(false);
+        }
+        let Some(state) = self.envs.get_mut(env) else {
+            return Ok(false);
+        };
+        let (prefix, partial) = match stream {
+            Stream::Stdout => (&state.prefix, &mut state.partial[0]),
+            Stream::Stderr => (&state.err_prefix, &mut state.partial[1]),
+        };
+        let mut pump = Pump {
+            out: &mut self.out,
+            prefix,
+            cap: self.options.partial_cap,
+            marks: &self.marks,
+        };
+        pump.push(partial, bytes)
+    }
+
+    fn env_started(&mut self, env: EnvId, now: Instant) -> io::Result<bool> {
+        let Some(state) = self.envs.get_mut(env) else {
+            return Ok(false);
+        };
+        state.started = Some(now);
+        if self.options.output == OutputMode::Prefixed {
+            // The command line that follows says it.
+            return Ok(false);
+        }
+        writeln!(self.out, "runall: started {}", state.name)?;
+        Ok(true)
+    }
+
+    fn command_started(&mut self, env: EnvId, index: usize) -> io::Result<bool> {
+        if self.options.output == OutputMode::Grouped {
+            return Ok(false);
+        }
+        let Some(state) = self.envs.get(env) else {
+            return Ok(false);
+        };
+        let Some(command) = state.commands.get(index) else {
+            return Ok(false);
+        };
+        self.out.write_all(&state.prefix)?;
+        writeln!(self.out, "$ {command}")?;
+        Ok(true)
+    }
+
+    fn env_finished(&mut self, env: EnvId, result: &EnvResult) -> io::Result<bool> {
+        let Some(state) = self.envs.get_mut(env) else {
+            return Ok(false);
+        };
+        state.finished = true;
+        let verdict = result.verdict();
+        let colour = self.options.color.then(|| verdict_colour(Some(verdict)));
+        match self.options.output {
+            OutputMode::Prefixed => {
+                self.flush_partials(env)?;
+                let symbol = match verdict {
+                    Verdict::Passed => "✔",
+                    _ if !ran(result) => "⊘",
+                    Verdict::Failed | Verdict::Interrupted | Verdict::Skipped => "✘",
+                };
+                let mut text = format!("{symbol} {}", result.describe());
+                if ran(result) {
+                    text.push_str(" in ");
+                    text.push_str(&format_duration(result.duration));
+                }
+                self.env_line(env, colour, &text)?;
+            }
+            OutputMode::Grouped => {
+                let name = &self.envs[env].name;
+                let time = if ran(result) {
+                    format!(" ({})", format_duration(result.duration))
+                } else {
+                    String::new()
+                };
+                let header = format!("{RULE} {name}: {}{time} {RULE}", result.describe());
+                write_coloured(&mut self.out, colour, &header)?;
+                let body = ran(result) && !(self.options.only_failed && verdict == Verdict::Passed);
+                if body {
+                    self.copy_log(&result.log_path)?;
+                    let footer = format!("{RULE} end of {} {RULE}", self.envs[env].name);
+                    write_coloured(&mut self.out, colour, &footer)?;
+                }
+            }
+        }
+        for leaked in &result.leaked {
+            let text = format!("⚠ leaked pid {}: {} (killed)", leaked.pid, leaked.command);
+            self.env_line(env, None, &text)?;
+        }
+        Ok(true)
+    }
+
+    fn shutdown_started(&mut self, cause: ShutdownCause, count: u32) -> io::Result<()> {
+        let text = if count >= 2 {
+            "second interrupt: killing every env now".to_owned()
+        } else {
+            match cause {
+                ShutdownCause::Signal(signal) => {
+                    let running = self.envs.iter().filter(|env| env.running()).count();
+                    let signal = signal_name(signal);
+                    match running {
+                        0 => format!("received {signal}: stopping"),
+                        1 => format!(
+                            "received {signal}: stopping 1 running env \
+                             (press Ctrl-C again to kill it now)"
+                        ),
+                        n => format!(
+                            "received {signal}: stopping {n} running envs \
+                             (press Ctrl-C again to kill them now)"
+                        ),
+                    }
+                }
+                ShutdownCause::OutputClosed => "output closed: stopping".to_owned(),
+                ShutdownCause::FailFast(env) => {
+                    let name = self.envs.get(env).map_or("an env", |env| env.name.as_str());
+                    format!("--fail-fast: {name} failed, stopping")
+                }
+            }
+        };
+        let colour = self.options.color.then_some(YELLOW);
+        write_coloured(&mut self.out, colour, &format!("runall: {text}"))
+    }
+
+    fn shutdown_step(&mut self, env: EnvId, step: &ShutdownStep) -> io::Result<bool> {
+        if env >= self.envs.len() {
+            return Ok(false);
+        }
+        let text = match step {
+            ShutdownStep::Signalled { pid, signal } => {
+                format!("→ sent {} to process group {pid}", signal_name(*signal))
+            }
+            ShutdownStep::Draining { holders } if holders.is_empty() => {
+                "… main process exited; waiting for its output to close".to_owned()
+            }
+            ShutdownStep::Draining { holders } => format!(
+                "… main process exited; waiting for {} holding its output",
+                pids(holders)
+            ),
+            ShutdownStep::PipeClosed { holders } if holders.is_empty() => {
+                "✂ closed its output".to_owned()
+            }
+            ShutdownStep::PipeClosed { holders } => {
+                format!("✂ closed its output: still held by {}", pids(holders))
+            }
+        };
+        self.env_line(env, None, &text)?;
+        Ok(true)
+    }
+
+    /// `<prefix><text>\n`, the text coloured when `colour` is given.
+    fn env_line(&mut self, env: EnvId, colour: Option<&str>, text: &str) -> io::Result<()> {
+        let Some(state) = self.envs.get(env) else {
+            return Ok(());
+        };
+        self.out.write_all(&state.prefix)?;
+        write_coloured(&mut self.out, colour, text)
+    }
+
+    /// Prints the env's incomplete lines, marked as lacking their newline.
+    fn flush_partials(&mut self, env: EnvId) -> io::Result<()> {
+        let Some(state) = self.envs.get_mut(env) else {
+            return Ok(());
+        };
+        let [out_partial, err_partial] = &mut state.partial;
+        for (prefix, partial) in [
+            (&state.prefix, out_partial),
+            (&state.err_prefix, err_partial),
+        ] {
+            if !partial.is_empty() {
+                write_line(
+                    &mut self.out,
+                    prefix,
+                    frame(partial),
+                    &self.marks.no_newline,
+                )?;
+                partial.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams a whole log file to `out`; a read error is reported in the output, not returned.
+    fn copy_log(&mut self, path: &Path) -> io::Result<()> {
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(error) => return self.log_error(path, &error),
+        };
+        self.scratch.resize(READ_CHUNK, 0);
+        let mut last = b'\n';
+        loop {
+            let n = match file.read(&mut self.scratch) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    if last != b'\n' {
+                        self.out.write_all(b"\n")?;
+                    }
+                    return self.log_error(path, &error);
+                }
+            };
+            self.out.write_all(&self.scratch[..n])?;
+            last = self.scratch[n - 1];
+        }
+        if last != b'\n' {
+            self.out.write_all(&self.marks.no_newline)?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    fn log_error(&mut self, path: &Path, error: &io::Error) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "runall: cannot read log {}: {error}",
+            path.display()
+        )
+    }
+
+    /// `──── last N lines of <env> (<log>) ────` and those lines.
+    fn write_tail(&mut self, env: EnvId, result: &EnvResult) -> io::Result<()> {
+        let name = self.envs.get(env).map_or("", |env| env.name.as_str());
+        let path = &result.log_path;
+        let colour = self
+            .options
+            .color
+            .then(|| verdict_colour(Some(result.verdict())));
+        let (data, cut) = match read_tail(path, TAIL_WINDOW) {
+            Ok(tail) => tail,
+            Err(error) => return self.log_error(path, &error),
+        };
+        let (lines, complete) = last_lines(&data, cut, self.options.tail_lines);
+        let header = match lines.len() {
+            0 => format!("{RULE} no output from {name} ({}) {RULE}", path.display()),
+            1 => format!("{RULE} last line of {name} ({}) {RULE}", path.display()),
+            n => format!(
+                "{RULE} last {n} lines of {name} ({}) {RULE}",
+                path.display()
+            ),
+        };
+        write_coloured(&mut self.out, colour, &header)?;
+        let last = lines.len().saturating_sub(1);
+        for (i, line) in lines.iter().enumerate() {
+            let mark: &[u8] = if i == last && !complete {
+                &self.marks.no_newline
+            } else {
+                b""
+            };
+            write_line(&mut self.out, b"", frame(line), mark)?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits one stream's bytes into prefixed lines.
+struct Pump<'a, W> {
+    out: &'a mut W,
+    prefix: &'a [u8],
+    cap: usize,
+    marks: &'a Marks,
+}
+
+impl<W: Write> Pump<'_, W> {
+    /// Prints every line `bytes` completes and keeps the incomplete rest in `partial`. Returns
+    /// whether anything was printed.
+    fn push(&mut self, partial: &mut Vec<u8>, bytes: &[u8]) -> io::Result<bool> {
+        let mut wrote = false;
+        let mut rest = bytes;
+        if !partial.is_empty() {
+            let Some(nl) = memchr(b'\n', rest) else {
+                return self.keep(partial, rest);
+            };
+            let (head, tail) = frame_joined(partial, &rest[..nl]);
+            self.out.write_all(self.prefix)?;
+            self.out.write_all(head)?;
+            self.out.write_all(tail)?;
+            self.out.write_all(b"\n")?;
+            partial.clear();
+            rest = &rest[nl + 1..];
+            wrote = true;
+        }
+        // Hot path: one pass finds both newlines and carriage returns; lines without `\r` go
+        // out as they are, straight from the event's bytes.
+        let mut start = 0;
+        let mut has_cr = false;
+        for pos in memchr2_iter(b'\n', b'\r', rest) {
+            if rest[pos] == b'\r' {
+                has_cr = true;
+                continue;
+            }
+            let line = &rest[start..pos];
+            self.out.write_all(self.prefix)?;
+            self.out
+                .write_all(if has_cr { frame(line) } else { line })?;
+            self.out.write_all(b"\n")?;
+            start = pos + 1;
+            has_cr = false;
+            wrote = true;
+        }
+        let tail = &rest[start..];
+        if !tail.is_empty() {
+            wrote |= self.keep(partial, tail)?;
+        }
+        Ok(wrote)
+    }
+
+    /// Buffers an incomplete piece; prints cap-sized parts while the buffer is over the cap.
+    fn keep(&mut self, partial: &mut Vec<u8>, piece: &[u8]) -> io::Result<bool> {
+        partial.extend_from_slice(piece);
+        if memchr(b'\r', piece).is_some() {
+            compact(partial);
+        }
+        let mut start = 0;
+        while partial.len() - start > self.cap {
+            let cut = start + utf8_cut(&partial[start..], self.cap);
+            write_line(
+                self.out,
+                self.prefix,
+                frame(&partial[start..cut]),
+                &self.marks.continues,
+            )?;
+            start = cut;
+        }
+        partial.drain(..start);
+        Ok(start > 0)
+    }
+}
+
+/// `prefix line mark\n`.
+fn write_line<W: Write + ?Sized>(
+    out: &mut W,
+    prefix: &[u8],
+    line: &[u8],
+    mark: &[u8],
+) -> io::Result<()> {
+    out.write_all(prefix)?;
+    out.write_all(line)?;
+    out.write_all(mark)?;
+    out.write_all(b"\n")
+}
+
+/// `text\n`, coloured when `colour` is given.
+fn write_coloured<W: Write + ?Sized>(
+    out: &mut W,
+    colour: Option<&str>,
+    text: &str,
+) -> io::Result<()> {
+    match colour {
+        Some(colour) => writeln!(out, "{colour}{text}{RESET}"),
+        None => writeln!(out, "{text}"),
+    }
+}
+
+/// `pid 77` or `pids 77, 78`.
+fn pids(holders: &[i32]) -> String {
+    let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
+    let word = if holders.len() == 1 { "pid" } else { "pids" };
+    format!("{word} {}", list.join(", "))
+}
+
+/// `bytes` without its trailing carriage returns.
+fn trim_cr(bytes: &[u8]) -> &[u8] {
+    let mut end = bytes.len();
+    while end > 0 && bytes[end - 1] == b'\r' {
+        end -= 1;
+    }
+    &bytes[..end]
+}
+
+/// The last frame of a line (without its `\n`): the text after its last `\r`, trailing `\r`s
+/// ignored.
+fn frame(line: &[u8]) -> &[u8] {
+    let line = trim_cr(line);
+    match memrchr(b'\r', line) {
+        Some(pos) => &line[pos + 1..],
+        None => line,
+    }
+}
+
+/// The last frame of the line `head` + `tail` (without its `\n`), as two slices, without
+/// copying.
+fn frame_joined<'a>(head: &'a [u8], tail: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+    let tail = trim_cr(tail);
+    if tail.is_empty() {
+        return (frame(head), &[]);
+    }
+    if let Some(pos) = memrchr(b'\r', tail) {
+        return (&[], &tail[pos + 1..]);
+    }
+    let start = memrchr(b'\r', head).map_or(0, |pos| pos + 1);
+    (&head[start..], tail)
+}
+
+/// Drops frames of an incomplete line that can no longer be shown: everything up to its last
+/// `\r` that has text after it. A run of trailing `\r`s is kept as one.
+fn compact(partial: &mut Vec<u8>) {
+    let text_end = trim_cr(partial).len();
+    let trailing_cr = text_end < partial.len();
+    let start = memrchr(b'\r', &partial[..text_end]).map_or(0, |pos| pos + 1);
+    partial.truncate(text_end);
+    partial.drain(..start);
+    if trailing_cr {
+        partial.push(b'\r');
+    }
+}
+
+/// Where to cut `bytes` (longer than `cap`) near `cap`: backs off up to three bytes so a UTF-8
+/// sequence is not split; never returns 0.
+fn utf8_cut(bytes: &[u8], cap: usize) -> usize {
+    let is_continuation = |b: u8| b & 0xC0 == 0x80;
+    let cap = cap.min(bytes.len()).max(1);
+    (cap.saturating_sub(3).max(1)..=cap)
+        .rev()
+        .find(|&cut| cut == bytes.len() || !is_continuation(bytes[cut]))
+        .unwrap_or(cap)
+}
+
+/// The last `window` bytes of a file, and whether its start was cut off.
+fn read_tail(path: &Path, window: u64) -> io::Result<(Vec<u8>, bool)> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(window);
+    file.seek(SeekFrom::Start(start))?;
+    let mut data = Vec::new();
+    file.take(window).read_to_end(&mut data)?;
+    Ok((data, start > 0))
+}
+
+/// The last `n` lines of `data` (without their `\n`), and whether the last one was complete.
+/// When `cut` (the data starts mid-file), a first line lacking its start is dropped unless it is
+/// all there is.
+fn last_lines(data: &[u8], cut: bool, n: usize) -> (Vec<&[u8]>, bool) {
+    if n == 0 || data.is_empty() {
+        return (Vec::new(), true);
+    }
+    let (body, complete) = match data.strip_suffix(b"\n") {
+        Some(body) => (body, true),
+        None => (data, false),
+    };
+    let mut start = if cut {
+        memchr(b'\n', body).map_or(0, |pos| pos + 1)
+    } else {
+        0
+    };
+    if let Some(pos) = memrchr_iter(b'\n', body).nth(n.saturating_sub(1)) {
+        start = start.max(pos + 1);
+    }
+    (body[start..].split(|&b| b == b'\n').collect(), complete)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::event::{EnvStatus, ExitKind, LeakedProcess, StopCause};
+    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+
+    fn plan_in(names: &[&str], log_dir: &Path) -> Plan {
+        Plan {
+            envs: names
+                .iter()
+                .map(|name| EnvSpec {
+                    name: (*name).to_owned(),
+                    description: None,
+                    commands: vec![
+                        CommandSpec::Shell(format!("make {name}")),
+                        CommandSpec::Argv(vec!["echo".into(), "done".into()]),
+                    ],
+                    cwd: PathBuf::from("/tmp"),
+                    set_env: BTreeMap::new(),
+                    depends: Vec::new(),
+                    labels: Vec::new(),
+                    stderr: StderrMode::Merged,
+                    timeout: None,
+                    on_leak: LeakPolicy::Warn,
+                })
+                .collect(),
+            jobs: 3,
+            log_dir: log_dir.to_owned(),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    fn plan() -> Plan {
+        plan_in(&["unit", "lint", "docs-site"], Path::new(".runall/logs"))
+    }
+
+    fn reporter(options: CiOptions) -> CiReporter<Vec<u8>> {
+        CiReporter::new(&plan(), options, Vec::new(), Instant::now())
+    }
+
+    fn out(env: EnvId, bytes: &[u8]) -> RunEvent {
+        RunEvent::Output {
+            env,
+            stream: Stream::Stdout,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    fn err(env: EnvId, bytes: &[u8]) -> RunEvent {
+        RunEvent::Output {
+            env,
+            stream: Stream::Stderr,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    fn result(log_path: &Path, status: EnvStatus, millis: u64) -> EnvResult {
+        EnvResult {
+            status,
+            stopped_by: None,
+            duration: Duration::from_millis(millis),
+            leaked: Vec::new(),
+            on_leak: LeakPolicy::Warn,
+            log_path: log_path.to_owned(),
+        }
+    }
+
+    fn exit(code: i32) -> EnvStatus {
+        EnvStatus::Failed {
+            command: 0,
+            exit: ExitKind::Code(code),
+        }
+    }
+
+    fn finished(env: EnvId, result: EnvResult) -> RunEvent {
+        RunEvent::EnvFinished { env, result }
+    }
+
+    fn feed(reporter: &mut CiReporter<Vec<u8>>, events: &[RunEvent]) {
+        let now = Instant::now();
+        for event in events {
+            reporter.handle(event, now).unwrap();
+        }
+    }
+
+    fn text(reporter: CiReporter<Vec<u8>>) -> String {
+        String::from_utf8(reporter.into_inner()).unwrap()
+    }
+
+    fn printed(events: &[RunEvent]) -> String {
+        let mut r = reporter(CiOptions::default());
+        feed(&mut r, events);
+        text(r)
+    }
+
+    #[test]
+    fn lines_stay_whole_across_interleaved_chunks() {
+        let got = printed(&[
+            out(0, b"hel"),
+            out(1, b"a\nb"),
+            out(0, b"lo\nwor"),
+            out(2, b"x"),
+            out(1, b"c\n"),
+            out(0, b"ld\nfoo\nbar\n"),
+            out(2, b"y\n"),
+        ]);
+        assert_eq!(
+            got,
+            "\
+lint      | a
+unit      | hello
+lint      | bc
+unit      | world
+unit      | foo
+unit      | bar
+docs-site | xy
+"
+        );
+    }
+
+    #[test]
+    fn every_split_of_the_input_prints_the_same() {
+        let input: &[u8] = b"one\r\ntwo 10%\r20%\r\nthree\n\nfour\n";
+        let expected = printed(&[out(0, input)]);
+        assert_eq!(
+            expected,
+            "unit      | one\nunit      | 20%\nunit      | three\nunit      | \nunit      | four\n"
+        );
+        for a in 0..=input.len() {
+            for b in a..=input.len() {
+                let chunks = [&input[..a], &input[a..b], &input[b..]];
+                let events: Vec<RunEvent> = chunks.iter().map(|c| out(0, c)).collect();
+                assert_eq!(printed(&events), expected, "split at {a}, {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn carriage_returns_print_the_last_frame() {
+        let got = printed(&[
+            out(0, b"10%\r20%\r30%\n"),
+            out(0, b"crlf\r\n"),
+            out(0, b"done\r\r\n"),
+            out(0, b"\rlead\n"),
+            out(0, b"50%\r"),
+            out(0, b"\n"),
+            out(0, b"a\r"),
+            out(0, b"b\n"),
+        ]);
+        assert_eq!(
+            got,
+            "\
+unit      | 30%
+unit      | crlf
+unit      | done
+unit      | lead
+unit      | 50%
+unit      | b
+"
+        );
+    }
+
+    #[test]
+    fn progress_without_newline_keeps_only_its_last_frame() {
+        let mut r = reporter(CiOptions {
+            partial_cap: 16,
+            ..CiOptions::default()
+        });
+        for i in 0..100 {
+            feed(&mut r, &[out(0, format!("\r{i}%").as_bytes())]);
+        }
+        assert!(r.envs[0].partial[0].len() <= 3, "frames are compacted");
+        feed(&mut r, &[out(0, b"\r")]);
+        feed(
+            &mut r,
+            &[finished(
+                0,
+                result(Path::new("u.log"), EnvStatus::Passed, 2000),
+            )],
+        );
+        assert_eq!(
+            text(r),
+            "unit      | 99%  [no newline at end]\nunit      | ✔ passed in 2.0s\n"
+        );
+    }
+
+    #[test]
+    fn partial_line_is_printed_when_its_env_ends() {
+        let got = printed(&[
+            out(0, b"first\nno-newline-at-end"),
+            err(0, b"oops"),
+            out(1, b"lint line\n"),
+            finished(0, result(Path::new("u.log"), exit(3), 500)),
+        ]);
+        assert_eq!(
+            got,
+            "\
+unit      | first
+lint      | lint line
+unit      | no-newline-at-end  [no newline at end]
+unit      ! oops  [no newline at end]
+unit      | ✘ exit 3 in 500ms
+"
+        );
+    }
+
+    #[test]
+    fn long_partial_line_is_cut_at_the_cap() {
+        let mut r = reporter(CiOptions {
+            partial_cap: 8,
+            ..CiOptions::default()
+        });
+        feed(
+            &mut r,
+            &[
+                out(0, b"abcdefghijkl"),
+                out(0, b"mnopqrstuvwxyz0123456789"),
+                out(0, b"!\n"),
+                out(0, b"this complete line is longer than the cap\n"),
+            ],
+        );
+        assert_eq!(
+            text(r),
+            "\
+unit      | abcdefgh  [line continues]
+unit      | ijklmnop  [line continues]
+unit      | qrstuvwx  [line continues]
+unit      | yz012345  [line continues]
+unit      | 6789!
+unit      | this complete line is longer than the cap
+"
+        );
+    }
+
+    #[test]
+    fn cap_cut_keeps_utf8_sequences_whole() {
+        let mut r = reporter(CiOptions {
+            partial_cap: 4,
+            ..CiOptions::default()
+        });
+        feed(&mut r, &[out(0, "abcé€x".as_bytes()), out(0, b"\n")]);
+        assert_eq!(
+            text(r),
+            "\
+unit      | abc  [line continues]
+unit      | é  [line continues]
+unit      | €x
+"
+        );
+        assert_eq!(utf8_cut(b"\x80\x80\x80\x80\x80\x80", 4), 4);
+        assert_eq!(utf8_cut(b"ab", 0), 1);
+    }
+
+    #[test]
+    fn invalid_utf8_and_control_bytes_pass_through() {
+        let mut r = reporter(CiOptions::default());
+        feed(
+            &mut r,
+            &[
+                out(0, b"ok \xff\xfe \xc3\x28 end\n"),
+                out(0, b"a\0b\x1b[31mred\x1b[0m\n\xff"),
+                finished(0, result(Path::new("u.log"), EnvStatus::Passed, 5)),
+            ],
+        );
+        let expected: &[u8] = b"unit      | ok \xff\xfe \xc3\x28 end\n\
+unit      | a\0b\x1b[31mred\x1b[0m\n\
+unit      | \xff  [no newline at end]\n\
+unit      | \xe2\x9c\x94 passed in 5ms\n";
+        assert_eq!(r.into_inner(), expected);
+    }
+
+    #[test]
+    fn stderr_lines_are_tagged() {
+        let got = printed(&[
+            out(1, b"to stdout\n"),
+            err(1, b"to stderr\n"),
+            out(1, b"par"),
+            err(1, b"tial\n"),
+            out(1, b"t\n"),
+        ]);
+        assert_eq!(
+            got,
+            "\
+lint      | to stdout
+lint      ! to stderr
+lint      ! tial
+lint      | part
+"
+        );
+    }
+
+    #[test]
+    fn colour_wraps_name_and_tag() {
+        let mut r = reporter(CiOptions {
+            color: true,
+            ..CiOptions::default()
+        });
+        feed(
+            &mut r,
+            &[
+                out(0, b"u\n"),
+                err(1, b"l\n"),
+                out(2, b"d"),
+                finished(2, result(Path::new("d.log"), exit(1), 1500)),
+            ],
+        );
+        assert_eq!(
+            text(r),
+            "\
+\x1b[36munit      |\x1b[0m u
+\x1b[33mlint      !\x1b[0m l
+\x1b[32mdocs-site |\x1b[0m d\x1b[2m  [no newline at end]\x1b[0m
+\x1b[32mdocs-site |\x1b[0m \x1b[31m✘ exit 1 in 1.5s\x1b[0m
+"
+        );
+    }
+
+    #[test]
+    fn commands_and_outcomes_get_one_line_each() {
+        let mut leaky = result(Path::new("u.log"), EnvStatus::Passed, 1234);
+        leaky.leaked.push(LeakedProcess {
+            pid: 77,
+            command: "sleep 100".into(),
+        });
+        let mut stopped = result(Path::new("l.log"), exit(130), 61_000);
+        stopped.stopped_by = Some(StopCause::Interrupted);
+        let got = printed(&[
+            RunEvent::EnvStarted { env: 0 },
+            RunEvent::CommandStarted {
+                env: 0,
+                index: 0,
+                pid: 10,
+            },
+            RunEvent::CommandStarted {
+                env: 0,
+                index: 1,
+                pid: 11,
+            },
+            RunEvent::CommandStarted {
+                env: 0,
+                index: 9,
+                pid: 12,
+            },
+            finished(0, leaky),
+            finished(1, stopped),
+            finished(
+                2,
+                result(
+                    Path::new("d.log"),
+                    EnvStatus::Skipped {
+                        dependency: "lint".into(),
+                    },
+                    0,
+                ),
+            ),
+            finished(7, result(Path::new("x.log"), EnvStatus::Passed, 0)),
+        ]);
+        assert_eq!(
+            got,
+            "\
+unit      | $ make unit
+unit      | $ echo done
+unit      | ✔ passed (leaked 1 process) in 1.2s
+unit      | ⚠ leaked pid 77: sleep 100 (killed)
+lint      | ✘ interrupted (exit 130) in 1m01s
+docs-site | ⊘ skipped: lint did not pass
+"
+        );
+    }
+
+    #[test]
+    fn shutdown_steps_are_one_quiet_line_each() {
+        let started = |env| RunEvent::EnvStarted { env };
+        let shutdown = |env, step| RunEvent::Shutdown { env, step };
+        let got = printed(&[
+            started(0),
+            started(1),
+            started(2),
+            out(0, b"half"),
+            RunEvent::ShutdownStarted {
+                cause: ShutdownCause::Signal(2),
+                count: 1,
+            },
+            shutdown(
+                0,
+                ShutdownStep::Signalled {
+                    pid: 1234,
+                    signal: 15,
+                },
+            ),
+            shutdown(
+                1,
+                ShutdownStep::Draining {
+                    holders: vec![77, 78],
+                },
+            ),
+            shutdown(1, ShutdownStep::Draining { holders: vec![] }),
+            shutdown(2, ShutdownStep::PipeClosed { holders: vec![77] }),
+            shutdown(2, ShutdownStep::PipeClosed { holders: vec![] }),
+            RunEvent::ShutdownStarted {
+                cause: ShutdownCause::Signal(2),
+                count: 2,
+            },
+            RunEvent::RunFinished { cause: None },
+        ]);
+        assert_eq!(
+            got,
+            "\
+runall: received SIGINT: stopping 3 running envs (press Ctrl-C again to kill them now)
+unit      | → sent SIGTERM to process group 1234
+lint      | … main process exited; waiting for pids 77, 78 holding its output
+lint      | … main process exited; waiting for its output to close
+docs-site | ✂ closed its output: still held by pid 77
+docs-site | ✂ closed its output
+runall: second interrupt: killing every env now
+"
+        );
+    }
+
+    #[test]
+    fn shutdown_causes_are_named() {
+        let got = printed(&[
+            RunEvent::EnvStarted { env: 0 },
+            RunEvent::ShutdownStarted {
+                cause: ShutdownCause::Signal(15),
+                count: 1,
+            },
+            RunEvent::ShutdownStarted {
+                cause: ShutdownCause::OutputClosed,
+                count: 1,
+            },
+            RunEvent::ShutdownStarted {
+                cause: ShutdownCause::FailFast(1),
+                count: 1,
+            },
+        ]);
+        assert_eq!(
+            got,
+            "\
+runall: received SIGTERM: stopping 1 running env (press Ctrl-C again to kill it now)
+runall: output closed: stopping
+runall: --fail-fast: lint failed, stopping
+"
+        );
+    }
+
+    fn grouped(only_failed: bool) -> CiOptions {
+        CiOptions {
+            output: OutputMode::Grouped,
+            only_failed,
+            ..CiOptions::default()
+        }
+    }
+
+    fn write_log(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = dir.join(format!("{name}.log"));
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn grouped_prints_each_log_at_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let unit = write_log(dir.path(), "unit", b"u1\nu2\n");
+        let lint = write_log(dir.path(), "lint", b"l1\r\nl2 \xff");
+        let docs = dir.path().join("docs-site.log");
+        for only_failed in [false, true] {
+            let mut r = reporter(grouped(only_failed));
+            feed(
+                &mut r,
+                &[
+                    RunEvent::EnvStarted { env: 0 },
+                    RunEvent::CommandStarted {
+                        env: 0,
+                        index: 0,
+                        pid: 10,
+                    },
+                    RunEvent::EnvStarted { env: 1 },
+                    out(0, b"live output is not printed\n"),
+                    RunEvent::EnvStarted { env: 2 },
+                    finished(1, result(&lint, exit(3), 1200)),
+                    finished(0, result(&unit, EnvStatus::Passed, 800)),
+                    finished(2, result(&docs, exit(1), 5)),
+                ],
+            );
+            let body = format!(
+                "\
+runall: started unit
+runall: started lint
+runall: started docs-site
+──── lint: exit 3 (1.2s) ────
+l1\r
+l2 \u{fffd}  [no newline at end]
+──── end of lint ────
+──── unit: passed (800ms) ────
+{}──── docs-site: exit 1 (5ms) ────
+runall: cannot read log {}: No such file or directory (os error 2)
+──── end of docs-site ────
+",
+                if only_failed {
+                    ""
+                } else {
+                    "u1\nu2\n──── end of unit ────\n"
+                },
+                docs.display()
+            );
+            let got = r.into_inner();
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                body,
+                "only_failed={only_failed}"
+            );
+            assert!(got.windows(4).any(|w| w == b"l2 \xff"), "bytes kept as is");
+        }
+    }
+
+    #[test]
+    fn grouped_streams_large_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = b"0123456789abcdefghijklmnopqrstuvwxyz\n";
+        let log: Vec<u8> = line.repeat(10_000);
+        let path = write_log(dir.path(), "unit", &log);
+        let mut r = reporter(grouped(false));
+        feed(&mut r, &[finished(0, result(&path, exit(1), 5))]);
+        let got = r.into_inner();
+        let header = "──── unit: exit 1 (5ms) ────\n".as_bytes();
+        let footer = "──── end of unit ────\n".as_bytes();
+        assert_eq!(got, [header, &log, footer].concat());
+    }
+
+    #[test]
+    fn grouped_skipped_env_gets_its_header_only() {
+        let mut r = reporter(grouped(false));
+        let skipped = EnvStatus::Skipped {
+            dependency: "lint".into(),
+        };
+        feed(
+            &mut r,
+            &[finished(2, result(Path::new("nope.log"), skipped, 0))],
+        );
+        assert_eq!(text(r), "──── docs-site: skipped: lint did not pass ────\n");
+    }
+
+    #[test]
+    fn heartbeat_fires_after_a_silent_period() {
+        let t0 = Instant::now();
+        let secs = |s| t0 + Duration::from_secs(s);
+        let mut r = CiReporter::new(&plan(), grouped(false), Vec::new(), t0);
+        assert_eq!(r.next_tick(), None, "nothing runs yet");
+        r.handle(&RunEvent::EnvStarted { env: 0 }, secs(5)).unwrap();
+        assert_eq!(r.next_tick(), Some(secs(65)));
+        r.handle(&RunEvent::EnvStarted { env: 1 }, secs(55))
+            .unwrap();
+        assert_eq!(r.next_tick(), Some(secs(115)));
+        r.tick(secs(100)).unwrap();
+        r.tick(secs(115)).unwrap();
+        assert_eq!(r.next_tick(), Some(secs(175)));
+        r.handle(&out(0, b"not printed in grouped mode\n"), secs(120))
+            .unwrap();
+        r.tick(secs(176)).unwrap();
+        let log = Path::new("/nonexistent/unit.log");
+        let skipped = EnvStatus::Skipped {
+            dependency: "x".into(),
+        };
+        r.handle(&finished(0, result(log, skipped.clone(), 0)), secs(180))
+            .unwrap();
+        r.handle(&finished(1, result(log, skipped, 0)), secs(181))
+            .unwrap();
+        assert_eq!(r.next_tick(), None, "nothing runs any more");
+        r.tick(secs(1000)).unwrap();
+        assert_eq!(
+            text(r),
+            "\
+runall: started unit
+runall: started lint
+runall: still running: unit (1m50s), lint (1m00s)
+runall: still running: unit (2m51s), lint (2m01s)
+──── unit: skipped: x did not pass ────
+──── lint: skipped: x did not pass ────
+"
+        );
+    }
+
+    #[test]
+    fn heartbeat_counts_printed_lines_and_can_be_off() {
+        let t0 = Instant::now();
+        let secs = |s| t0 + Duration::from_secs(s);
+        let mut r = CiReporter::new(&plan(), CiOptions::default(), Vec::new(), t0);
+        r.handle(&RunEvent::EnvStarted { env: 0 }, secs(1)).unwrap();
+        assert_eq!(
+            r.next_tick(),
+            Some(secs(60)),
+            "prefixed start prints nothing"
+        );
+        r.handle(&out(0, b"partial"), secs(30)).unwrap();
+        assert_eq!(r.next_tick(), Some(secs(60)), "nothing printed yet");
+        r.handle(&out(0, b"\n"), secs(40)).unwrap();
+        assert_eq!(r.next_tick(), Some(secs(100)));
+
+        let options = CiOptions {
+            heartbeat: Duration::ZERO,
+            ..CiOptions::default()
+        };
+        let mut r = CiReporter::new(&plan(), options, Vec::new(), t0);
+        r.handle(&RunEvent::EnvStarted { env: 0 }, secs(1)).unwrap();
+        assert_eq!(r.next_tick(), None);
+    }
+
+    #[test]
+    fn finish_prints_table_counts_and_tails() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_in(&["unit", "lint", "docs-site"], dir.path());
+        let lines = (1..=25)
+            .map(|i| format!("line {i}\n"))
+            .collect::<Vec<_>>()
+            .concat();
+        let unit = write_log(dir.path(), "unit", lines.as_bytes());
+        let lint = write_log(dir.path(), "lint", b"only\r\nbar 50%\r100%");
+        let events = [
+            RunEvent::EnvStarted { env: 0 },
+            finished(0, result(&unit, exit(2), 3000)),
+            RunEvent::EnvStarted { env: 1 },
+            out(1, b"tail"),
+            finished(
+                2,
+                result(
+                    &dir.path().join("docs-site.log"),
+                    EnvStatus::Skipped {
+                        dependency: "unit".into(),
+                    },
+                    0,
+                ),
+            ),
+        ];
+        let mut r = CiReporter::new(&plan, CiOptions::default(), Vec::new(), Instant::now());
+        let mut summary = Summary::new(&plan);
+        for event in &events {
+            r.handle(event, Instant::now()).unwrap();
+            summary.record(event);
+        }
+        let mut interrupted = result(&lint, exit(130), 400);
+        interrupted.stopped_by = Some(StopCause::Interrupted);
+        summary.record(&finished(1, interrupted));
+        r.finish(&summary).unwrap();
+        let (u, l) = (unit.display(), lint.display());
+        let tail = (6..=25)
+            .map(|i| format!("line {i}\n"))
+            .collect::<Vec<_>>()
+            .concat();
+        let expected = format!(
+            "\
+unit      | ✘ exit 2 in 3.0s
+docs-site | ⊘ skipped: unit did not pass
+lint      | tail  [no newline at end]
+
+env        result                       time  log
+unit       exit 2                       3.0s  {u}
+lint       interrupted (exit 130)      400ms  {l}
+docs-site  skipped: unit did not pass      -  -
+0 passed, 1 failed, 1 skipped, 1 interrupted
+──── last 20 lines of unit ({u}) ────
+{tail}──── last 2 lines of lint ({l}) ────
+only
+100%  [no newline at end]
+"
+        );
+        assert_eq!(text(r), expected);
+    }
+
+    #[test]
+    fn missing_log_tail_is_reported_not_fatal() {
+        let mut r = reporter(CiOptions::default());
+        let mut summary = Summary::new(&plan());
+        summary.record(&finished(
+            0,
+            result(Path::new("/nonexistent/unit.log"), exit(1), 1),
+        ));
+        r.finish(&summary).unwrap();
+        let got = text(r);
+        assert!(
+            got.ends_with(
+                "runall: cannot read log /nonexistent/unit.log: \
+                 No such file or directory (os error 2)\n"
+            ),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn tails_read_only_the_end_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_log(dir.path(), "big", b"aaaa\nbbbb\ncccc\ndddd");
+        let (data, cut) = read_tail(&path, 12).unwrap();
+        assert_eq!((data.as_slice(), cut), (&b"bb\ncccc\ndddd"[..], true));
+        assert_eq!(
+            last_lines(&data, cut, 20),
+            (vec![&b"cccc"[..], &b"dddd"[..]], false)
+        );
+        assert_eq!(last_lines(&data, cut, 1), (vec![&b"dddd"[..]], false));
+        let (data, cut) = read_tail(&path, 100).unwrap();
+        assert!(!cut);
+        assert_eq!(last_lines(&data, cut, 3).0.len(), 3);
+        assert_eq!(last_lines(b"", false, 3), (vec![], true));
+        assert_eq!(last_lines(b"\n", false, 3), (vec![&b""[..]], true));
+        assert_eq!(last_lines(b"a\nb\n", false, 0), (vec![], true));
+        assert_eq!(
+            last_lines(b"one giant line", true, 3),
+            (vec![&b"one giant line"[..]], false)
+        );
+    }
+
+    #[test]
+    fn frames_join_across_pieces() {
+        assert_eq!(frame(b"a\rb\r"), b"b");
+        assert_eq!(frame(b"\r\r"), b"");
+        assert_eq!(frame_joined(b"ab", b"cd"), (&b"ab"[..], &b"cd"[..]));
+        assert_eq!(frame_joined(b"ab\r", b"cd\r"), (&b""[..], &b"cd"[..]));
+        assert_eq!(frame_joined(b"x\rab", b""), (&b"ab"[..], &b""[..]));
+        assert_eq!(frame_joined(b"x\rab", b"c\rd"), (&b""[..], &b"d"[..]));
+        let mut partial = b"1%\r2%\r\r\r".to_vec();
+        compact(&mut partial);
+        assert_eq!(partial, b"2%\r");
+    }
+}

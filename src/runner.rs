@@ -1,0 +1,1013 @@
+//! The runner: owns every child process, pumps their output and drives their lifecycle.
+//!
+//! One thread (started by [`start`]) owns a `polling::Poller` holding every child's pipe read
+//! ends and pidfds, and is the only reader. It writes every byte to the env's log file, then
+//! emits [`RunEvent`]s over a channel whose in-flight output is bounded per env (credits): when
+//! a consumer falls behind, that env's pipes are simply not re-armed, so the children wait on
+//! full pipes and memory stays bounded. Control messages (shutdown) arrive on a separate
+//! channel plus `Poller::notify`, so they never wait behind queued output.
+//!
+//! Lifecycle per command: spawn (own session) → running → exit seen on the pidfd (not reaped)
+//! → drain to EOF within the leak deadline (then TERM, KILL, close) → sweep the group and
+//! adopted orphans → reap → next command or `EnvFinished`. The runner knows nothing about how
+//! events are shown.
+
+pub mod sys;
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use polling::{Event, Events, Poller};
+
+use crate::event::{
+    EnvResult, EnvStatus, ExitKind, LeakedProcess, RunEvent, ShutdownCause, ShutdownStep,
+    StopCause, Stream, Verdict,
+};
+use crate::plan::{CommandSpec, EnvId, Plan, StderrMode};
+
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
+/// Most bytes read from one pipe per readiness event before yielding to the other pipes.
+const FAIRNESS_BUDGET: usize = 256 * 1024;
+/// Most output bytes of one env queued for the consumer before its pipes are paused.
+const CREDIT_LIMIT: usize = 1024 * 1024;
+/// After a leak was signalled, how long to keep draining before the next step.
+const LEAK_STEP: Duration = Duration::from_secs(1);
+/// Drain deadline once a second shutdown request killed everything.
+const KILL_DRAIN: Duration = Duration::from_millis(500);
+/// Exit check period on kernels without pidfd.
+const FALLBACK_TICK: Duration = Duration::from_millis(50);
+/// Retry period for reaping processes that were just killed.
+const REAP_TICK: Duration = Duration::from_millis(10);
+/// How long the last sweep waits for killed strays to die before giving up on reaping them.
+const FINAL_REAP_WAIT: Duration = Duration::from_secs(2);
+
+/// Poller keys: three per env slot (pipe 0, pipe 1, pidfd).
+const KEYS_PER_ENV: usize = 3;
+const PIDFD_KIND: usize = 2;
+
+/// Messages to the runner thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Start (or escalate) the shutdown ladder.
+    Shutdown(ShutdownCause),
+}
+
+/// Options that are not part of the plan.
+#[derive(Debug, Clone, Default)]
+pub struct RunnerOptions {
+    /// Unique per run; set as `RUNALL_RUN_ID` in every child.
+    pub run_id: String,
+    /// Stop everything at the first failing env.
+    pub fail_fast: bool,
+    /// Extra environment for every child (e.g. `FORCE_COLOR`), before the env's `set_env`.
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// Sends control messages to the runner and wakes it. Cheap to clone.
+#[derive(Clone)]
+pub struct Handle {
+    tx: Sender<Control>,
+    poller: Arc<Poller>,
+}
+
+impl Handle {
+    /// Send a control message; ignored once the runner has finished.
+    pub fn send(&self, control: Control) {
+        // A closed channel means the runner already finished: nothing left to control.
+        let _ = self.tx.send(control);
+        let _ = self.poller.notify();
+    }
+}
+
+/// Per-env count of output bytes sent but not yet received by the consumer.
+struct Credits {
+    outstanding: Vec<AtomicUsize>,
+    poller: Arc<Poller>,
+}
+
+impl Credits {
+    fn take(&self, env: EnvId, n: usize) {
+        if let Some(c) = self.outstanding.get(env) {
+            c.fetch_add(n, Ordering::AcqRel);
+        }
+    }
+
+    fn release(&self, env: EnvId, n: usize) {
+        if let Some(c) = self.outstanding.get(env) {
+            let before = c.fetch_sub(n, Ordering::AcqRel);
+            if before >= CREDIT_LIMIT && before - n < CREDIT_LIMIT {
+                // The runner may be waiting with this env's pipes paused.
+                let _ = self.poller.notify();
+            }
+        }
+    }
+
+    fn available(&self, env: EnvId) -> bool {
+        self.outstanding
+            .get(env)
+            .is_none_or(|c| c.load(Ordering::Acquire) < CREDIT_LIMIT)
+    }
+}
+
+/// The consumer's end of the event stream. Receiving an `Output` event returns its credit,
+/// which is what lets the runner read that env's pipes again.
+pub struct EventStream {
+    rx: Receiver<RunEvent>,
+    credits: Arc<Credits>,
+}
+
+impl EventStream {
+    fn released(&self, event: RunEvent) -> RunEvent {
+        if let RunEvent::Output { env, bytes, .. } = &event {
+            self.credits.release(*env, bytes.len());
+        }
+        event
+    }
+
+    /// Wait up to `timeout` for the next event.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<RunEvent, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout).map(|e| self.released(e))
+    }
+
+    /// The next event if one is queued.
+    pub fn try_recv(&self) -> Result<RunEvent, TryRecvError> {
+        self.rx.try_recv().map(|e| self.released(e))
+    }
+}
+
+/// Start the runner thread for `plan`. Creates the log folder first, so an unusable log folder
+/// is reported before anything is spawned.
+pub fn start(
+    plan: Plan,
+    options: RunnerOptions,
+) -> io::Result<(Handle, EventStream, JoinHandle<()>)> {
+    fs::create_dir_all(&plan.log_dir)?;
+    let poller = Arc::new(Poller::new()?);
+    let (control_tx, control_rx) = mpsc::channel();
+    let (event_tx, event_rx) = mpsc::channel();
+    let credits = Arc::new(Credits {
+        outstanding: plan.envs.iter().map(|_| AtomicUsize::new(0)).collect(),
+        poller: Arc::clone(&poller),
+    });
+    sys::become_subreaper();
+    let envs = plan
+        .envs
+        .iter()
+        .map(|spec| EnvRun {
+            phase: Phase::Pending,
+            started: None,
+            log: None,
+            log_path: plan.log_dir.join(format!("{}.log", spec.name)),
+            stopped_by: None,
+            leaked: Vec::new(),
+            timeout_at: None,
+        })
+        .collect();
+    let runner = Runner {
+        plan,
+        options,
+        poller: Arc::clone(&poller),
+        control: control_rx,
+        tx: event_tx,
+        credits: Arc::clone(&credits),
+        envs,
+        shutdown: None,
+        buf: vec![0; READ_CHUNK],
+        reap_later: Vec::new(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("runall-runner".into())
+        .spawn(move || runner.run())?;
+    Ok((
+        Handle {
+            tx: control_tx,
+            poller,
+        },
+        EventStream {
+            rx: event_rx,
+            credits,
+        },
+        thread,
+    ))
+}
+
+/// Where an env is in its life.
+enum Phase {
+    Pending,
+    Running(Box<Active>),
+    Finished(Verdict),
+}
+
+/// Runner bookkeeping for one env.
+struct EnvRun {
+    phase: Phase,
+    started: Option<Instant>,
+    log: Option<File>,
+    log_path: PathBuf,
+    stopped_by: Option<StopCause>,
+    leaked: Vec<LeakedProcess>,
+    timeout_at: Option<Instant>,
+}
+
+/// A pipe read end being pumped.
+struct Pipe {
+    reader: os_pipe::PipeReader,
+    stream: Stream,
+    /// Registered interest is pending (oneshot mode disarms after each event).
+    armed: bool,
+}
+
+/// How far the handling of a leaked pipe holder has gone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LeakStage {
+    /// Waiting for EOF within the leak deadline.
+    Waiting,
+    /// Sent SIGTERM to the group and the holders.
+    Terminated,
+    /// Sent SIGKILL; next deadline closes the pipes.
+    Killed,
+}
+
+/// The running command of an env.
+struct Active {
+    command: usize,
+    child: Child,
+    pid: i32,
+    pidfd: Option<OwnedFd>,
+    pipes: [Option<Pipe>; 2],
+    /// The main process exited (seen, not reaped).
+    exited: bool,
+    /// Next escalation of the signal ladder: (signal, when).
+    ladder: Option<(i32, Instant)>,
+    /// Absolute drain deadline after exit; data arriving does not move it.
+    drain_deadline: Option<Instant>,
+    leak_stage: LeakStage,
+    /// Pids found holding the pipe after the leak deadline.
+    holders: Vec<i32>,
+}
+
+struct ShutdownState {
+    cause: ShutdownCause,
+    count: u32,
+}
+
+struct Runner {
+    plan: Plan,
+    options: RunnerOptions,
+    poller: Arc<Poller>,
+    control: Receiver<Control>,
+    tx: Sender<RunEvent>,
+    credits: Arc<Credits>,
+    envs: Vec<EnvRun>,
+    shutdown: Option<ShutdownState>,
+    buf: Vec<u8>,
+    /// Strays that were killed and still need reaping.
+    reap_later: Vec<i32>,
+}
+
+impl Runner {
+    fn run(mut self) {
+        let mut events = Events::new();
+        loop {
+            let now = Instant::now();
+            self.reap_strays();
+            self.drain_control(now);
+            self.on_timers(now);
+            self.resume_paused();
+            self.finish_exited(now);
+            self.schedule(now);
+            if self.all_finished() {
+                break;
+            }
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()));
+            events.clear();
+            if let Err(e) = self.poller.wait(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    // The poller itself failed: nothing can be pumped any more. Kill what runs
+                    // so that nothing is left behind, then finish normally below.
+                    self.kill_everything_now(Instant::now());
+                    std::thread::sleep(REAP_TICK);
+                }
+                continue;
+            }
+            for ev in events.iter() {
+                self.on_ready(ev.key, Instant::now());
+            }
+        }
+        self.final_sweep();
+        let cause = self.shutdown.as_ref().map(|s| s.cause);
+        self.emit(RunEvent::RunFinished { cause });
+    }
+
+    fn emit(&self, event: RunEvent) {
+        // The consumer hung up (its thread ended early): keep running so every child is still
+        // drained and reaped; there is just nobody to tell.
+        let _ = self.tx.send(event);
+    }
+
+    fn all_finished(&self) -> bool {
+        self.envs
+            .iter()
+            .all(|e| matches!(e.phase, Phase::Finished(_)))
+            && self.reap_later.is_empty()
+    }
+
+    fn running_count(&self) -> usize {
+        self.envs
+            .iter()
+            .filter(|e| matches!(e.phase, Phase::Running(_)))
+            .count()
+    }
+
+    fn drain_control(&mut self, now: Instant) {
+        while let Ok(Control::Shutdown(cause)) = self.control.try_recv() {
+            self.begin_shutdown(cause, now);
+        }
+    }
+
+    /// First request: SIGINT (or the signal runall got) to every group, then the ladder.
+    /// Second: SIGKILL everything now with a short drain. Later ones are the signal thread's.
+    fn begin_shutdown(&mut self, cause: ShutdownCause, now: Instant) {
+        let count = self.shutdown.as_ref().map_or(0, |s| s.count) + 1;
+        match &mut self.shutdown {
+            Some(s) => s.count = count,
+            None => self.shutdown = Some(ShutdownState { cause, count }),
+        }
+        if count > 2 {
+            return;
+        }
+        self.emit(RunEvent::ShutdownStarted { cause, count });
+        if count == 2 {
+            self.kill_everything_now(now);
+            return;
+        }
+        let signal = match cause {
+            ShutdownCause::Signal(sig) => sig,
+            ShutdownCause::OutputClosed => libc::SIGHUP,
+            ShutdownCause::FailFast(_) => libc::SIGINT,
+        };
+        let next = if signal == libc::SIGTERM {
+            (libc::SIGKILL, now + self.plan.timeouts.terminate)
+        } else {
+            (libc::SIGTERM, now + self.plan.timeouts.interrupt)
+        };
+        for id in 0..self.envs.len() {
+            let env = &mut self.envs[id];
+            let Phase::Running(active) = &mut env.phase else {
+                continue;
+            };
+            if env.stopped_by.is_none() {
+                env.stopped_by = Some(StopCause::Interrupted);
+            }
+            if active.exited {
+                continue;
+            }
+            active.ladder = Some(next);
+            let pid = active.pid;
+            self.signal_env(id, pid, signal);
+        }
+    }
+
+    fn kill_everything_now(&mut self, now: Instant) {
+        for id in 0..self.envs.len() {
+            let env = &mut self.envs[id];
+            let Phase::Running(active) = &mut env.phase else {
+                continue;
+            };
+            if env.stopped_by.is_none() {
+                env.stopped_by = Some(StopCause::Interrupted);
+            }
+            active.ladder = None;
+            let pid = active.pid;
+            if let Some(deadline) = &mut active.drain_deadline {
+                *deadline = (*deadline).min(now + KILL_DRAIN);
+                active.leak_stage = LeakStage::Killed;
+            }
+            self.signal_env(id, pid, libc::SIGKILL);
+        }
+    }
+
+    /// Signal an env's process group (plus SIGCONT so stopped members can act on it) and say so.
+    fn signal_env(&self, env: EnvId, pid: i32, signal: i32) {
+        sys::signal_group(pid, signal);
+        if signal != libc::SIGKILL {
+            sys::signal_group(pid, libc::SIGCONT);
+        }
+        self.emit(RunEvent::Shutdown {
+            env,
+            step: ShutdownStep::Signalled { pid, signal },
+        });
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        let terminate = self.plan.timeouts.terminate;
+        for id in 0..self.envs.len() {
+            let Phase::Running(active) = &mut self.envs[id].phase else {
+                continue;
+            };
+            if !active.exited && active.pidfd.is_none() && sys::has_exited(active.pid) {
+                self.on_exit_seen(id, now);
+            }
+            let env = &mut self.envs[id];
+            let Phase::Running(active) = &mut env.phase else {
+                continue;
+            };
+            let pid = active.pid;
+            // The env's own timeout.
+            if !active.exited
+                && env.stopped_by.is_none()
+                && env.timeout_at.is_some_and(|t| t <= now)
+            {
+                let after = self.plan.envs[id].timeout.unwrap_or_default();
+                active.ladder = Some((libc::SIGKILL, now + terminate));
+                env.stopped_by = Some(StopCause::TimedOut(after));
+                self.signal_env(id, pid, libc::SIGTERM);
+                continue;
+            }
+            // The signal ladder.
+            if let Some((signal, at)) = active.ladder
+                && at <= now
+                && !active.exited
+            {
+                active.ladder =
+                    (signal == libc::SIGTERM).then_some((libc::SIGKILL, now + terminate));
+                self.signal_env(id, pid, signal);
+                continue;
+            }
+            // The drain deadline after exit: someone else holds the pipe.
+            if active.exited
+                && active.drain_deadline.is_some_and(|d| d <= now)
+                && active.pipes.iter().any(Option::is_some)
+            {
+                self.advance_leak(id, now);
+            }
+        }
+    }
+
+    /// One step of the leak ladder: name the holders, TERM, KILL, then close our read ends.
+    fn advance_leak(&mut self, id: EnvId, now: Instant) {
+        let Phase::Running(active) = &mut self.envs[id].phase else {
+            return;
+        };
+        let pid = active.pid;
+        if active.pipes.iter().flatten().any(|p| !p.armed) && !self.credits.available(id) {
+            // Paused by backpressure, not by a leak: the data is there, the consumer is slow.
+            active.drain_deadline = Some(now + self.plan.timeouts.leak);
+            return;
+        }
+        match active.leak_stage {
+            LeakStage::Waiting => {
+                let holders = pipe_holders(active);
+                active.holders.clone_from(&holders);
+                active.leak_stage = LeakStage::Terminated;
+                active.drain_deadline = Some(now + LEAK_STEP);
+                for &holder in &holders {
+                    sys::signal_pid(holder, libc::SIGTERM);
+                    sys::signal_pid(holder, libc::SIGCONT);
+                }
+                self.record_leaks(id, &holders);
+                self.emit(RunEvent::Shutdown {
+                    env: id,
+                    step: ShutdownStep::Draining { holders },
+                });
+                self.signal_env(id, pid, libc::SIGTERM);
+            }
+            LeakStage::Terminated => {
+                active.leak_stage = LeakStage::Killed;
+                active.drain_deadline = Some(now + LEAK_STEP);
+                let holders = active.holders.clone();
+                for holder in holders {
+                    sys::signal_pid(holder, libc::SIGKILL);
+                }
+                self.signal_env(id, pid, libc::SIGKILL);
+            }
+            LeakStage::Killed => {
+                let holders = pipe_holders(active);
+                for pipe in &mut active.pipes {
+                    if let Some(p) = pipe.take() {
+                        sys::deregister(&self.poller, &p.reader);
+                    }
+                }
+                self.record_leaks(id, &holders);
+                self.emit(RunEvent::Shutdown {
+                    env: id,
+                    step: ShutdownStep::PipeClosed { holders },
+                });
+            }
+        }
+    }
+
+    fn record_leaks(&mut self, id: EnvId, pids: &[i32]) {
+        let leaked = &mut self.envs[id].leaked;
+        for &pid in pids {
+            if leaked.iter().any(|l| l.pid == pid) {
+                continue;
+            }
+            let command = sys::proc_info(pid).map(|i| i.command).unwrap_or_default();
+            leaked.push(LeakedProcess { pid, command });
+        }
+    }
+
+    /// Re-arm pipes that were paused for backpressure once their env has credit again.
+    fn resume_paused(&mut self) {
+        for id in 0..self.envs.len() {
+            let Phase::Running(active) = &mut self.envs[id].phase else {
+                continue;
+            };
+            if !self.credits.available(id) {
+                continue;
+            }
+            for (kind, pipe) in active.pipes.iter_mut().enumerate() {
+                if let Some(p) = pipe
+                    && !p.armed
+                {
+                    p.armed = self
+                        .poller
+                        .modify(&p.reader, Event::readable(id * KEYS_PER_ENV + kind))
+                        .is_ok();
+                }
+            }
+        }
+    }
+
+    fn on_ready(&mut self, key: usize, now: Instant) {
+        let (id, kind) = (key / KEYS_PER_ENV, key % KEYS_PER_ENV);
+        if id >= self.envs.len() {
+            return;
+        }
+        if kind == PIDFD_KIND {
+            self.on_exit_seen(id, now);
+        } else {
+            self.read_pipe(id, kind);
+        }
+    }
+
+    fn on_exit_seen(&mut self, id: EnvId, now: Instant) {
+        let kill_drain = self.shutdown.as_ref().is_some_and(|s| s.count >= 2);
+        let leak = self.plan.timeouts.leak;
+        let Phase::Running(active) = &mut self.envs[id].phase else {
+            return;
+        };
+        if active.exited {
+            return;
+        }
+        active.exited = true;
+        active.ladder = None;
+        if let Some(fd) = active.pidfd.take() {
+            sys::deregister(&self.poller, &fd);
+        }
+        if kill_drain {
+            active.drain_deadline = Some(now + KILL_DRAIN);
+            active.leak_stage = LeakStage::Killed;
+        } else {
+            active.drain_deadline = Some(now + leak);
+        }
+    }
+
+    /// Read one pipe until EAGAIN, EOF, the fairness budget or the env's credit runs out.
+    fn read_pipe(&mut self, id: EnvId, kind: usize) {
+        let env = &mut self.envs[id];
+        let Phase::Running(active) = &mut env.phase else {
+            return;
+        };
+        let Some(pipe) = active.pipes[kind].as_mut() else {
+            return;
+        };
+        pipe.armed = false;
+        let mut total = 0;
+        let mut eof = false;
+        while total < FAIRNESS_BUDGET && self.credits.available(id) {
+            match (&pipe.reader).read(&mut self.buf) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    let bytes = &self.buf[..n];
+                    if let Some(log) = env.log.as_mut()
+                        && log.write_all(bytes).is_err()
+                    {
+                        // A full or broken disk must not stop the pump: keep relaying.
+                        env.log = None;
+                    }
+                    self.credits.take(id, n);
+                    // See `emit`: a gone consumer is not a reason to stop draining.
+                    let _ = self.tx.send(RunEvent::Output {
+                        env: id,
+                        stream: pipe.stream,
+                        bytes: bytes.to_vec(),
+                    });
+                    total += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    eof = true;
+                    break;
+                }
+            }
+        }
+        if eof {
+            if let Some(p) = active.pipes[kind].take() {
+                sys::deregister(&self.poller, &p.reader);
+            }
+        } else if self.credits.available(id) {
+            pipe.armed = self
+                .poller
+                .modify(&pipe.reader, Event::readable(id * KEYS_PER_ENV + kind))
+                .is_ok();
+        }
+    }
+
+    /// Envs whose main process exited and whose pipes are all closed: sweep, reap, go on.
+    fn finish_exited(&mut self, now: Instant) {
+        for id in 0..self.envs.len() {
+            let done = matches!(&self.envs[id].phase,
+                Phase::Running(a) if a.exited && a.pipes.iter().all(Option::is_none));
+            if done {
+                self.complete_command(id, now);
+            }
+        }
+    }
+
+    fn complete_command(&mut self, id: EnvId, now: Instant) {
+        if let Phase::Running(active) = &self.envs[id].phase {
+            let pgid = active.pid;
+            self.sweep_strays(id, pgid);
+        }
+        let phase = std::mem::replace(&mut self.envs[id].phase, Phase::Pending);
+        let Phase::Running(mut active) = phase else {
+            self.envs[id].phase = phase;
+            return;
+        };
+        // The leader is still an unreaped zombie, so its pgid cannot have been recycled: kill
+        // whatever stayed in the group, then reap.
+        sys::signal_group(active.pid, libc::SIGKILL);
+        sys::untrack_group(active.pid);
+        let status = reap(&mut active.child);
+        let exit = exit_kind(status);
+        let env = &mut self.envs[id];
+        let next = active.command + 1;
+        if exit == ExitKind::Code(0)
+            && env.stopped_by.is_none()
+            && self.shutdown.is_none()
+            && next < self.plan.envs[id].commands.len()
+        {
+            self.spawn_command(id, next, now);
+            return;
+        }
+        let status = if exit == ExitKind::Code(0) {
+            if env.stopped_by.is_none() && self.shutdown.is_some() {
+                // Passed so far, but the rest of its commands will not run.
+                if next < self.plan.envs[id].commands.len() {
+                    env.stopped_by = Some(StopCause::Interrupted);
+                }
+            }
+            EnvStatus::Passed
+        } else {
+            EnvStatus::Failed {
+                command: active.command,
+                exit,
+            }
+        };
+        self.finish_env(id, status, now);
+    }
+
+    /// Kill and reap adopted orphans of this env: processes that stayed in its group or
+    /// escaped into their own session (found by their `RUNALL_ENV`/`RUNALL_RUN_ID`).
+    fn sweep_strays(&mut self, id: EnvId, pgid: i32) {
+        let known: HashSet<i32> = self.known_pids();
+        let name = &self.plan.envs[id].name;
+        let mut found = Vec::new();
+        for pid in sys::children() {
+            if known.contains(&pid) {
+                continue;
+            }
+            let Some(info) = sys::proc_info(pid) else {
+                continue;
+            };
+            if info.state == 'Z' {
+                // An orphan that already exited: just reap it.
+                self.reap_later.push(pid);
+                continue;
+            }
+            let ours = info.pgid == pgid
+                || (sys::proc_env(pid, "RUNALL_RUN_ID").as_deref()
+                    == Some(self.options.run_id.as_str())
+                    && sys::proc_env(pid, "RUNALL_ENV").as_deref() == Some(name.as_str()));
+            if ours {
+                sys::signal_pid(pid, libc::SIGKILL);
+                self.reap_later.push(pid);
+                found.push(pid);
+            }
+        }
+        self.record_leaks(id, &found);
+    }
+
+    fn known_pids(&self) -> HashSet<i32> {
+        self.envs
+            .iter()
+            .filter_map(|e| match &e.phase {
+                Phase::Running(a) => Some(a.pid),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn finish_env(&mut self, id: EnvId, status: EnvStatus, now: Instant) {
+        let spec = &self.plan.envs[id];
+        let env = &mut self.envs[id];
+        env.log = None;
+        let result = EnvResult {
+            status,
+            stopped_by: env.stopped_by,
+            duration: env.started.map_or(Duration::ZERO, |s| now - s),
+            leaked: std::mem::take(&mut env.leaked),
+            on_leak: spec.on_leak,
+            log_path: env.log_path.clone(),
+        };
+        let verdict = result.verdict();
+        env.phase = Phase::Finished(verdict);
+        self.emit(RunEvent::EnvFinished { env: id, result });
+        if verdict == Verdict::Failed && self.options.fail_fast && self.shutdown.is_none() {
+            self.begin_shutdown(ShutdownCause::FailFast(id), now);
+        }
+    }
+
+    /// Start ready envs (deps passed) up to `jobs`; skip envs whose deps did not pass; mark
+    /// everything pending as not run once shutting down.
+    fn schedule(&mut self, now: Instant) {
+        loop {
+            let mut changed = false;
+            for id in 0..self.envs.len() {
+                if !matches!(self.envs[id].phase, Phase::Pending) {
+                    continue;
+                }
+                if self.shutdown.is_some() {
+                    self.finish_env(id, EnvStatus::NotRun, now);
+                    changed = true;
+                    continue;
+                }
+                let mut ready = true;
+                let mut failed_dep = None;
+                for &dep in &self.plan.envs[id].depends {
+                    match self.envs[dep].phase {
+                        Phase::Finished(Verdict::Passed) => {}
+                        Phase::Finished(_) => failed_dep = Some(dep),
+                        _ => ready = false,
+                    }
+                }
+                if let Some(dep) = failed_dep {
+                    let dependency = self.plan.envs[dep].name.clone();
+                    self.finish_env(id, EnvStatus::Skipped { dependency }, now);
+                    changed = true;
+                } else if ready && self.running_count() < self.plan.jobs {
+                    self.start_env(id, now);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    fn start_env(&mut self, id: EnvId, now: Instant) {
+        let env = &mut self.envs[id];
+        env.started = Some(now);
+        env.timeout_at = self.plan.envs[id].timeout.map(|t| now + t);
+        self.emit(RunEvent::EnvStarted { env: id });
+        let env = &mut self.envs[id];
+        match File::create(&env.log_path) {
+            Ok(f) => env.log = Some(f),
+            Err(e) => {
+                let error = format!("log file {}: {e}", env.log_path.display());
+                self.finish_env(id, EnvStatus::SpawnFailed { command: 0, error }, now);
+                return;
+            }
+        }
+        self.spawn_command(id, 0, now);
+    }
+
+    fn spawn_command(&mut self, id: EnvId, index: usize, now: Instant) {
+        match self.try_spawn(id, index) {
+            Ok(active) => {
+                let pid = active.pid;
+                self.envs[id].phase = Phase::Running(Box::new(active));
+                self.emit(RunEvent::CommandStarted {
+                    env: id,
+                    index,
+                    pid,
+                });
+            }
+            Err(error) => {
+                self.finish_env(
+                    id,
+                    EnvStatus::SpawnFailed {
+                        command: index,
+                        error,
+                    },
+                    now,
+                );
+            }
+        }
+    }
+
+    fn try_spawn(&self, id: EnvId, index: usize) -> Result<Active, String> {
+        let spec = &self.plan.envs[id];
+        let command_spec = spec
+            .commands
+            .get(index)
+            .ok_or_else(|| format!("no command {index}"))?;
+        sys::check_dir(&spec.cwd)?;
+        let (program, mut command) = match command_spec {
+            CommandSpec::Shell(script) => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(script);
+                ("sh".to_owned(), c)
+            }
+            CommandSpec::Argv(argv) => {
+                let program = argv.first().cloned().unwrap_or_default();
+                let mut c = Command::new(&program);
+                c.args(argv.iter().skip(1));
+                (program, c)
+            }
+        };
+        command.current_dir(&spec.cwd);
+        command.env("RUNALL_ENV", &spec.name);
+        command.env("RUNALL_RUN_ID", &self.options.run_id);
+        for (k, v) in &self.options.extra_env {
+            command.env(k, v);
+        }
+        for (k, v) in &spec.set_env {
+            command.env(k, v);
+        }
+        let pipe_error = |e: io::Error| format!("cannot create a pipe: {e}");
+        let (out_r, out_w) = os_pipe::pipe().map_err(pipe_error)?;
+        let mut err_r = None;
+        let stderr: Stdio = match spec.stderr {
+            StderrMode::Merged => out_w.try_clone().map_err(pipe_error)?.into(),
+            StderrMode::Separate => {
+                let (r, w) = os_pipe::pipe().map_err(pipe_error)?;
+                err_r = Some(r);
+                w.into()
+            }
+        };
+        sys::stdio(&mut command, out_w.into(), stderr);
+        sys::prepare(&mut command);
+        let spawned = sys::spawn(&mut command, program.as_ref());
+        // Drop the write ends now: EOF must come when the child (and its heirs) close theirs.
+        drop(command);
+        let child = spawned?;
+        let pid = child.id() as i32;
+        sys::track_group(pid);
+        let mut pipes = [
+            Some(Pipe {
+                reader: out_r,
+                stream: Stream::Stdout,
+                armed: false,
+            }),
+            err_r.map(|reader| Pipe {
+                reader,
+                stream: Stream::Stderr,
+                armed: false,
+            }),
+        ];
+        for (kind, pipe) in pipes.iter_mut().enumerate() {
+            if let Some(p) = pipe {
+                // A pipe we cannot make nonblocking or register would never be read: give up
+                // on it (EOF) rather than block the pump; the child then sees EPIPE.
+                let ok = sys::set_nonblocking(&p.reader).is_ok()
+                    && sys::register(&self.poller, &p.reader, id * KEYS_PER_ENV + kind).is_ok();
+                if ok {
+                    p.armed = true;
+                } else {
+                    *pipe = None;
+                }
+            }
+        }
+        let pidfd = sys::pidfd(pid)
+            .filter(|fd| sys::register(&self.poller, fd, id * KEYS_PER_ENV + PIDFD_KIND).is_ok());
+        Ok(Active {
+            command: index,
+            child,
+            pid,
+            pidfd,
+            pipes,
+            exited: false,
+            ladder: None,
+            drain_deadline: None,
+            leak_stage: LeakStage::Waiting,
+            holders: Vec::new(),
+        })
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if !self.reap_later.is_empty() {
+            consider(now + REAP_TICK);
+        }
+        for env in &self.envs {
+            let Phase::Running(active) = &env.phase else {
+                continue;
+            };
+            if active.exited {
+                if active.pipes.iter().any(Option::is_some)
+                    && let Some(d) = active.drain_deadline
+                {
+                    consider(d);
+                }
+                continue;
+            }
+            if active.pidfd.is_none() {
+                consider(now + FALLBACK_TICK);
+            }
+            if let Some((_, at)) = active.ladder {
+                consider(at);
+            }
+            if env.stopped_by.is_none()
+                && let Some(t) = env.timeout_at
+            {
+                consider(t);
+            }
+        }
+        next
+    }
+
+    /// Reap strays as they die (called every loop turn while any are pending).
+    fn reap_strays(&mut self) {
+        self.reap_later.retain(|&pid| !sys::try_reap(pid));
+    }
+
+    /// After the last env: kill and reap any adopted orphan still around, with a bound.
+    fn final_sweep(&mut self) {
+        let known = self.known_pids();
+        for pid in sys::children() {
+            if !known.contains(&pid) {
+                sys::signal_pid(pid, libc::SIGKILL);
+                self.reap_later.push(pid);
+            }
+        }
+        let deadline = Instant::now() + FINAL_REAP_WAIT;
+        while !self.reap_later.is_empty() && Instant::now() < deadline {
+            self.reap_strays();
+            if !self.reap_later.is_empty() {
+                std::thread::sleep(REAP_TICK);
+            }
+        }
+    }
+}
+
+/// Pids holding any of the active command's pipes, other than runall.
+fn pipe_holders(active: &Active) -> Vec<i32> {
+    let mut holders = Vec::new();
+    for p in active.pipes.iter().flatten() {
+        if let Some(inode) = sys::pipe_inode(p.reader.as_fd()) {
+            for pid in sys::pipe_holders(inode) {
+                if !holders.contains(&pid) {
+                    holders.push(pid);
+                }
+            }
+        }
+    }
+    holders
+}
+
+/// Reap an exited child. The pidfd (or `waitid(WNOWAIT)`) already said it exited, so this
+/// does not block for long; EINTR is retried by std.
+fn reap(child: &mut Child) -> Option<ExitStatus> {
+    match child.try_wait() {
+        Ok(Some(status)) => Some(status),
+        Ok(None) => child.wait().ok(),
+        Err(_) => None,
+    }
+}
+
+fn exit_kind(status: Option<ExitStatus>) -> ExitKind {
+    match status {
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => ExitKind::Code(code),
+            (None, Some(signal)) => ExitKind::Signal {
+                signal,
+                core_dumped: s.core_dumped(),
+            },
+            (None, None) => ExitKind::Code(-1),
+        },
+        None => ExitKind::Code(-1),
+    }
+}

@@ -1,0 +1,88 @@
+//! runall's own signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) turned into runner control
+//! messages, plus the two exits that must not depend on the runner: the third signal, and a
+//! hard deadline after the first one.
+//!
+//! A dedicated thread blocks on signal-hook's self-pipe, so no code runs inside a signal
+//! handler. The TUI sends its Ctrl-C key down the same [`Handle`] path as SIGINT.
+
+use std::io::{self, Write};
+use std::thread;
+use std::time::Duration;
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::event::ShutdownCause;
+use crate::runner::{Control, Handle, sys};
+
+/// After the first signal, runall exits by this deadline whatever is still pending.
+pub const HARD_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Listens for signals until dropped.
+pub struct SignalListener {
+    handle: signal_hook::iterator::Handle,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl SignalListener {
+    /// Install the handlers and start the listening thread.
+    pub fn install(runner: Handle) -> io::Result<Self> {
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
+        let handle = signals.handle();
+        let thread = thread::Builder::new()
+            .name("runall-signals".into())
+            .spawn(move || {
+                let mut count = 0u32;
+                for signal in signals.forever() {
+                    count += 1;
+                    if count >= 3 {
+                        emergency_exit(
+                            signal,
+                            "runall: third interrupt: killed every process group, exiting now\n",
+                        );
+                    }
+                    if count == 1 {
+                        start_watchdog(signal);
+                    }
+                    runner.send(Control::Shutdown(ShutdownCause::Signal(signal)));
+                }
+            })?;
+        Ok(Self {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for SignalListener {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(t) = self.thread.take() {
+            // The thread only loops over signals; a panic there has nothing left to clean up.
+            let _ = t.join();
+        }
+    }
+}
+
+/// Kill every registered group and exit at once, without waiting for anything.
+pub fn emergency_exit(signal: i32, message: &str) -> ! {
+    crate::tui_restore::restore_terminal();
+    sys::kill_all_groups();
+    // stderr may be gone; there is nobody else to tell.
+    let _ = io::stderr().write_all(message.as_bytes());
+    sys::exit_now(128 + signal)
+}
+
+fn start_watchdog(signal: i32) {
+    let spawned = thread::Builder::new()
+        .name("runall-deadline".into())
+        .spawn(move || {
+            thread::sleep(HARD_DEADLINE);
+            emergency_exit(
+                signal,
+                "runall: shutdown took longer than 15s: killed every process group, exiting now\n",
+            );
+        });
+    // Without the watchdog every wait is still bounded by the runner's own deadlines.
+    drop(spawned);
+}

@@ -1,0 +1,327 @@
+//! Test support: a temporary project with a `runall.toml`, the real binary run in it with a
+//! deadline, and the global invariants (no process of the run left alive afterwards).
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Generous bound for anything a test waits for: CI is a loaded 2-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A temporary folder with a runall.toml.
+pub struct Project {
+    dir: tempfile::TempDir,
+    /// Unique tag in the environment of runall and so of every child, to find leftovers.
+    pub tag: String,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl Project {
+    pub fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("runall.toml"), config).expect("write config");
+        let tag = format!(
+            "{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        Self { dir, tag }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The runall command, in the project folder, tagged.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runall"));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env("RUNALL_TEST_TAG", &self.tag)
+            .env_remove("NO_COLOR")
+            .env_remove("GITHUB_ACTIONS")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Run to completion within `PATIENCE`; checks that no tagged process survives.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let started = Instant::now();
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn runall");
+        let out = Capture::start(child.stdout.take().expect("stdout"));
+        let err = Capture::start(child.stderr.take().expect("stderr"));
+        let status = wait_deadline(&mut child, PATIENCE);
+        let run = Run {
+            status,
+            stdout: out.finish(),
+            stderr: err.finish(),
+            elapsed: started.elapsed(),
+        };
+        self.assert_no_survivors();
+        run
+    }
+
+    /// Start runall with piped output, to signal it while it runs.
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn runall");
+        let out = Capture::start(child.stdout.take().expect("stdout"));
+        let err = Capture::start(child.stderr.take().expect("stderr"));
+        Running {
+            child,
+            out,
+            err,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn log(&self, env: &str) -> Vec<u8> {
+        fs::read(self.log_path(env)).unwrap_or_else(|e| panic!("read log of {env}: {e}"))
+    }
+
+    pub fn log_path(&self, env: &str) -> PathBuf {
+        self.path().join(".runall/logs").join(format!("{env}.log"))
+    }
+
+    /// Global invariant: no process carrying this test's tag is alive (waits up to 5 s for
+    /// processes that are already dying).
+    pub fn assert_no_survivors(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let alive = tagged_processes(&self.tag);
+            if alive.is_empty() {
+                return;
+            }
+            if Instant::now() > deadline {
+                for &pid in &alive {
+                    unsafe_free_kill(pid);
+                }
+                panic!("processes of this run survived runall: {alive:?}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A finished run.
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+    pub fn signal(&self) -> Option<i32> {
+        std::os::unix::process::ExitStatusExt::signal(&self.status)
+    }
+    /// Assert the exit code, showing the output when it is wrong.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "exit status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// A runall still running.
+pub struct Running {
+    pub child: Child,
+    pub out: Capture,
+    pub err: Capture,
+    pub started: Instant,
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Wait until stdout contains `needle`.
+    pub fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.out.text().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?}; stdout so far:\n{}\nstderr:\n{}",
+                self.out.text(),
+                self.err.text()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY-free: libc::kill is safe to call with any pid/signal; tests only.
+        unsafe_free_signal(self.pid(), signal);
+    }
+
+    /// Wait for exit (within PATIENCE) and collect.
+    pub fn finish(mut self) -> Run {
+        let status = wait_deadline(&mut self.child, PATIENCE);
+        Run {
+            status,
+            stdout: self.out.finish(),
+            stderr: self.err.finish(),
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+/// Collects a pipe on a thread.
+pub struct Capture {
+    buf: Arc<Mutex<Vec<u8>>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Capture {
+    pub fn start(mut reader: impl Read + Send + 'static) -> Self {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buf);
+        let thread = thread::spawn(move || {
+            let mut chunk = [0u8; 65536];
+            loop {
+                match reader.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink
+                        .lock()
+                        .expect("capture lock")
+                        .extend_from_slice(&chunk[..n]),
+                }
+            }
+        });
+        Self {
+            buf,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().expect("capture lock")).into_owned()
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        if let Some(t) = self.thread.take() {
+            t.join().expect("capture thread");
+        }
+        std::mem::take(&mut *self.buf.lock().expect("capture lock"))
+    }
+}
+
+fn wait_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait runall") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("runall did not finish within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Pids whose environment holds `RUNALL_TEST_TAG=<tag>` (runall itself and its children).
+pub fn tagged_processes(tag: &str) -> Vec<i32> {
+    let needle = format!("RUNALL_TEST_TAG={tag}");
+    let mut pids = Vec::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|&b| b == 0).any(|e| e == needle.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn unsafe_free_signal(pid: i32, signal: i32) {
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).expect("pid > 0"),
+        rustix::process::Signal::from_named_raw(signal).expect("known signal"),
+    );
+}
+
+fn unsafe_free_kill(pid: i32) {
+    unsafe_free_signal(pid, libc::SIGKILL);
+}
+
+/// Output of `sh -c script` run directly (the reference bytes), stdout then stderr merged
+/// through one pipe like runall's default.
+pub fn reference_output(script: &str) -> Vec<u8> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("({script}) 2>&1"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run reference");
+    out.stdout
+}
+
+/// TOML basic-string escaping for embedding shell scripts in test configs.
+pub fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A config with one shell-command env per `(name, script)`.
+pub fn config_of(envs: &[(&str, &str)]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for (name, script) in envs {
+        let _ = write!(text, "[env.{name}]\ncommands = [{}]\n\n", toml_str(script));
+    }
+    text
+}
