@@ -16,6 +16,7 @@ Examples:
 /// Run many test environments in parallel, live or headless, and never lose a line.
 #[derive(Debug, Parser)]
 #[command(name = "runall", version, after_help = EXAMPLES)]
+#[expect(clippy::struct_excessive_bools, reason = "independent command-line flags")]
 pub struct Cli {
     /// What to do instead of running envs.
     #[command(subcommand)]
@@ -41,7 +42,7 @@ pub struct Cli {
     #[arg(long)]
     pub only_failed: bool,
 
-    /// Colour: auto is on when stdout is a terminal and NO_COLOR is not set.
+    /// Colour: auto is on when stdout is a terminal and `NO_COLOR` is not set.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
     pub color: ColorArg,
 

@@ -23,7 +23,7 @@ const STDOUT_BUFFER: usize = 256 * 1024;
 const BATCH: usize = 1024;
 
 /// Run `plan` headlessly and return the summary once every child is reaped.
-pub fn run(plan: Plan, options: RunnerOptions, ci: CiOptions) -> Result<Summary, Error> {
+pub fn run(plan: &Plan, options: RunnerOptions, ci: CiOptions) -> Result<Summary, Error> {
     crate::tui_restore::install_panic_hook();
     let (handle, events, thread) =
         runner::start(plan.clone(), options).map_err(|source| Error::LogDir {
@@ -33,8 +33,8 @@ pub fn run(plan: Plan, options: RunnerOptions, ci: CiOptions) -> Result<Summary,
     let signals = SignalListener::install(handle.clone())?;
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(STDOUT_BUFFER, stdout.lock());
-    let mut reporter = CiReporter::new(&plan, ci, out, Instant::now());
-    let mut summary = Summary::new(&plan);
+    let mut reporter = CiReporter::new(plan, ci, out, Instant::now());
+    let mut summary = Summary::new(plan);
     let mut output_ok = true;
     let check = |result: io::Result<()>, output_ok: &mut bool| {
         if result.is_err() && *output_ok {

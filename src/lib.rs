@@ -37,13 +37,12 @@ pub enum RunExit {
 }
 
 /// Run the command line: load config, plan, run, report. Returns how to exit.
-pub fn run(cli: Cli) -> Result<RunExit, Error> {
-    let config_path = match &cli.config {
-        Some(path) => path.clone(),
-        None => {
-            let here = std::env::current_dir()?;
-            config::find(&here).ok_or(Error::NoConfig(here))?
-        }
+pub fn run(cli: &Cli) -> Result<RunExit, Error> {
+    let config_path = if let Some(path) = &cli.config {
+        path.clone()
+    } else {
+        let here = std::env::current_dir()?;
+        config::find(&here).ok_or(Error::NoConfig(here))?
     };
     let config = config::load(&config_path)?;
     if let Some(Cmd::List) = cli.command {
@@ -84,7 +83,7 @@ pub fn run(cli: Cli) -> Result<RunExit, Error> {
         fail_fast: cli.fail_fast,
         extra_env: Vec::new(),
     };
-    let summary = headless::run(plan, runner_options, options)?;
+    let summary = headless::run(&plan, runner_options, options)?;
     Ok(match summary.cause() {
         Some(ShutdownCause::Signal(signal)) => RunExit::Signal(signal),
         Some(ShutdownCause::OutputClosed) => RunExit::Signal(libc::SIGPIPE),

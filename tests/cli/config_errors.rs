@@ -44,7 +44,7 @@ fn command_of_wrong_shape() {
     rejects(
         "[env.a]\ncommands = [3]\n",
         &[],
-        "env.a.commands[0]: expected a command string or an argv array of strings",
+        "runall.toml:2:13: env.a.commands[0]: invalid type: integer `3`, expected a command string or an argv array of strings",
     );
 }
 

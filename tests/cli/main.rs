@@ -1,5 +1,10 @@
 //! Integration tests: the real `runall` binary driven in `--ci` mode.
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::expect_used,
+    clippy::doc_markdown,
+    clippy::format_push_string,
+    reason = "test code: expect is the assertion, docs name shell variables, configs are built as text"
+)]
 
 mod ci_mode;
 mod config_errors;

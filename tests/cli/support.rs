@@ -208,7 +208,7 @@ impl Capture {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&buf);
         let thread = thread::spawn(move || {
-            let mut chunk = [0u8; 65536];
+            let mut chunk = vec![0u8; 65536];
             loop {
                 match reader.read(&mut chunk) {
                     Ok(0) | Err(_) => break,
@@ -324,4 +324,13 @@ pub fn config_of(envs: &[(&str, &str)]) -> String {
         let _ = write!(text, "[env.{name}]\ncommands = [{}]\n\n", toml_str(script));
     }
     text
+}
+
+/// The summary table row of `env` (the last line starting with its name).
+pub fn summary_row(out: &str, env: &str) -> String {
+    out.lines()
+        .rev()
+        .find(|l| l.split_whitespace().next() == Some(env))
+        .unwrap_or_else(|| panic!("no summary row for {env} in\n{out}"))
+        .to_owned()
 }
