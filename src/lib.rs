@@ -16,6 +16,7 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod signals;
+pub mod tui;
 pub mod tui_restore;
 
 use std::io::IsTerminal;
