@@ -104,8 +104,10 @@ pub struct EnvResult {
     pub leaked: Vec<LeakedProcess>,
     /// The env's policy for leaks, copied so a result can be judged on its own.
     pub on_leak: LeakPolicy,
-    /// The env's log file.
+    /// The env's log file (of this attempt).
     pub log_path: PathBuf,
+    /// 1 for the first run; higher after retries or reruns.
+    pub attempt: u32,
 }
 
 /// The one-word class of a result, used for colours, counts and the exit code.
@@ -122,6 +124,11 @@ pub enum Verdict {
 }
 
 impl EnvResult {
+    /// Passed, but only after a failed attempt.
+    pub fn flaky(&self) -> bool {
+        self.attempt > 1 && self.verdict() == Verdict::Passed
+    }
+
     /// The result's class.
     pub fn verdict(&self) -> Verdict {
         match (&self.status, self.stopped_by) {
@@ -143,6 +150,9 @@ impl EnvResult {
     /// (killed by SIGTERM)", "skipped: lint failed", "passed (leaked 1 process)".
     pub fn describe(&self) -> String {
         let base = match &self.status {
+            EnvStatus::Passed if self.attempt > 1 => {
+                format!("passed on attempt {} (flaky)", self.attempt)
+            }
             EnvStatus::Passed => "passed".to_owned(),
             EnvStatus::Failed { command, exit } => {
                 if *command > 0 {
@@ -261,10 +271,19 @@ pub enum ShutdownStep {
 /// Everything the runner reports, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEvent {
-    /// The env's first command is about to be spawned.
+    /// The env's first command is about to be spawned (again, for a retry or rerun).
     EnvStarted {
         /// Which env.
         env: EnvId,
+        /// 1 for the first run; its log is `<env>.log`, attempt n > 1 logs to `<env>.<n>.log`.
+        attempt: u32,
+    },
+    /// An attempt failed and the env will run again (`retries`); `EnvStarted` follows.
+    EnvRetrying {
+        /// Which env.
+        env: EnvId,
+        /// The failed attempt's result.
+        result: EnvResult,
     },
     /// A command of the env was spawned (its pid is also its process group id).
     CommandStarted {
@@ -324,6 +343,7 @@ mod tests {
             leaked: Vec::new(),
             on_leak: LeakPolicy::Warn,
             log_path: PathBuf::from("x.log"),
+            attempt: 1,
         }
     }
 

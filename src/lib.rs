@@ -82,7 +82,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     let runner_options = RunnerOptions {
         run_id: new_run_id(),
         fail_fast: cli.fail_fast,
-        extra_env: Vec::new(),
+        ..RunnerOptions::default()
     };
     let summary = headless::run(&plan, runner_options, options)?;
     Ok(match summary.cause() {

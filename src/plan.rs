@@ -50,6 +50,8 @@ pub struct EnvSpec {
     pub timeout: Option<Duration>,
     /// What a leaked process (one still holding the env's pipe after it exited) means.
     pub on_leak: LeakPolicy,
+    /// How many times a failed env is run again; passing on a retry makes it flaky.
+    pub retries: u32,
 }
 
 /// A command ready to spawn.
@@ -240,6 +242,7 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
             stderr: env.stderr,
             timeout: env.timeout,
             on_leak: env.on_leak,
+            retries: 0,
         });
     }
 

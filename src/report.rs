@@ -139,7 +139,7 @@ impl Summary {
     /// shutdown cause seen (`ShutdownStarted`, else `RunFinished`). Unknown env ids are ignored.
     pub fn record(&mut self, event: &RunEvent) {
         match event {
-            RunEvent::EnvStarted { env } => {
+            RunEvent::EnvStarted { env, .. } => {
                 if let Some(entry) = self.envs.get_mut(*env) {
                     entry.started = true;
                 }
@@ -154,6 +154,7 @@ impl Summary {
                 self.cause.get_or_insert(*cause);
             }
             RunEvent::CommandStarted { .. }
+            | RunEvent::EnvRetrying { .. }
             | RunEvent::Output { .. }
             | RunEvent::Shutdown { .. }
             | RunEvent::RunFinished { cause: None } => {}
@@ -302,6 +303,7 @@ mod tests {
                     stderr: StderrMode::Merged,
                     timeout: None,
                     on_leak: LeakPolicy::Warn,
+                    retries: 0,
                 })
                 .collect(),
             jobs: 2,
@@ -318,6 +320,7 @@ mod tests {
             leaked: Vec::new(),
             on_leak: LeakPolicy::Warn,
             log_path: PathBuf::from(format!(".runall/logs/{name}.log")),
+            attempt: 1,
         }
     }
 
@@ -460,16 +463,16 @@ mod tests {
     fn ignores_unknown_envs() {
         let mut summary = Summary::new(&plan(&["unit"]));
         summary.record(&finished(5, result("x", EnvStatus::Passed, 1)));
-        summary.record(&RunEvent::EnvStarted { env: 9 });
+        summary.record(&RunEvent::EnvStarted { env: 9, attempt: 1 });
         assert_eq!(summary.counts().unfinished, 1);
         assert!(!summary.started(9));
     }
 
     fn table_summary() -> Summary {
         let mut summary = Summary::new(&plan(&["unit", "lint", "docs", "e2e"]));
-        summary.record(&RunEvent::EnvStarted { env: 0 });
+        summary.record(&RunEvent::EnvStarted { env: 0, attempt: 1 });
         summary.record(&finished(0, result("unit", EnvStatus::Passed, 1234)));
-        summary.record(&RunEvent::EnvStarted { env: 1 });
+        summary.record(&RunEvent::EnvStarted { env: 1, attempt: 1 });
         summary.record(&finished(1, result("lint", failed(3), 500)));
         summary.record(&finished(
             2,
@@ -481,7 +484,7 @@ mod tests {
                 0,
             ),
         ));
-        summary.record(&RunEvent::EnvStarted { env: 3 });
+        summary.record(&RunEvent::EnvStarted { env: 3, attempt: 1 });
         summary
     }
 

@@ -61,6 +61,12 @@ const PIDFD_KIND: usize = 2;
 pub enum Control {
     /// Start (or escalate) the shutdown ladder.
     Shutdown(ShutdownCause),
+    /// Interrupt one env with the same ladder (INT, TERM, KILL); the run goes on.
+    StopEnv(EnvId),
+    /// Run a finished env again (new attempt, new log).
+    Rerun(EnvId),
+    /// With `keep_alive`: finish once nothing runs (start nothing new).
+    Quit,
 }
 
 /// Options that are not part of the plan.
@@ -72,6 +78,10 @@ pub struct RunnerOptions {
     pub fail_fast: bool,
     /// Extra environment for every child (e.g. `FORCE_COLOR`), before the env's `set_env`.
     pub extra_env: Vec<(String, String)>,
+    /// Order in which ready envs are started (e.g. longest first); empty means file order.
+    pub start_order: Vec<EnvId>,
+    /// Keep running after every env finished, for reruns, until `Control::Quit` (the TUI).
+    pub keep_alive: bool,
 }
 
 /// Sends control messages to the runner and wakes it. Cheap to clone.
@@ -166,9 +176,10 @@ pub fn start(
         .iter()
         .map(|spec| EnvRun {
             phase: Phase::Pending,
+            attempt: 0,
             started: None,
             log: None,
-            log_path: plan.log_dir.join(format!("{}.log", spec.name)),
+            log_path: plan.log_dir.join(log_file_name(&spec.name, 1)),
             stopped_by: None,
             leaked: Vec::new(),
             timeout_at: None,
@@ -183,6 +194,7 @@ pub fn start(
         credits: Arc::clone(&credits),
         envs,
         shutdown: None,
+        quitting: false,
         buf: vec![0; READ_CHUNK],
         reap_later: Vec::new(),
     };
@@ -212,6 +224,8 @@ enum Phase {
 /// Runner bookkeeping for one env.
 struct EnvRun {
     phase: Phase,
+    /// Attempts started so far (retries and reruns count).
+    attempt: u32,
     started: Option<Instant>,
     log: Option<File>,
     log_path: PathBuf,
@@ -271,6 +285,8 @@ struct Runner {
     credits: Arc<Credits>,
     envs: Vec<EnvRun>,
     shutdown: Option<ShutdownState>,
+    /// `Control::Quit` arrived (only matters with `keep_alive`).
+    quitting: bool,
     buf: Vec<u8>,
     /// Strays that were killed and still need reaping.
     reap_later: Vec<i32>,
@@ -287,7 +303,9 @@ impl Runner {
             self.resume_paused();
             self.finish_exited(now);
             self.schedule(now);
-            if self.all_finished() {
+            if self.all_finished()
+                && (!self.options.keep_alive || self.quitting || self.shutdown.is_some())
+            {
                 break;
             }
             let timeout = self
@@ -333,9 +351,42 @@ impl Runner {
     }
 
     fn drain_control(&mut self, now: Instant) {
-        while let Ok(Control::Shutdown(cause)) = self.control.try_recv() {
-            self.begin_shutdown(cause, now);
+        while let Ok(control) = self.control.try_recv() {
+            match control {
+                Control::Shutdown(cause) => self.begin_shutdown(cause, now),
+                Control::StopEnv(id) => self.stop_env(id, now),
+                Control::Rerun(id) => {
+                    if self.shutdown.is_none()
+                        && !self.quitting
+                        && let Some(env) = self.envs.get_mut(id)
+                        && matches!(env.phase, Phase::Finished(_))
+                    {
+                        env.reset();
+                    }
+                }
+                Control::Quit => self.quitting = true,
+            }
         }
+    }
+
+    /// Interrupt one running env with the ladder, as a first Ctrl-C would.
+    fn stop_env(&mut self, id: EnvId, now: Instant) {
+        let interrupt = self.plan.timeouts.interrupt;
+        let Some(env) = self.envs.get_mut(id) else {
+            return;
+        };
+        let Phase::Running(active) = &mut env.phase else {
+            return;
+        };
+        if env.stopped_by.is_none() {
+            env.stopped_by = Some(StopCause::Interrupted);
+        }
+        if active.exited || active.ladder.is_some() {
+            return;
+        }
+        active.ladder = Some((libc::SIGTERM, now + interrupt));
+        let pid = active.pid;
+        self.signal_env(id, pid, libc::SIGINT);
     }
 
     /// First request: SIGINT (or the signal runall got) to every group, then the ladder.
@@ -738,8 +789,20 @@ impl Runner {
             leaked: std::mem::take(&mut env.leaked),
             on_leak: spec.on_leak,
             log_path: env.log_path.clone(),
+            attempt: env.attempt.max(1),
         };
         let verdict = result.verdict();
+        let ran = env.attempt > 0;
+        if verdict == Verdict::Failed
+            && ran
+            && env.attempt <= spec.retries
+            && self.shutdown.is_none()
+            && !self.quitting
+        {
+            env.reset();
+            self.emit(RunEvent::EnvRetrying { env: id, result });
+            return;
+        }
         env.phase = Phase::Finished(verdict);
         self.emit(RunEvent::EnvFinished { env: id, result });
         if verdict == Verdict::Failed && self.options.fail_fast && self.shutdown.is_none() {
@@ -750,13 +813,18 @@ impl Runner {
     /// Start ready envs (deps passed) up to `jobs`; skip envs whose deps did not pass; mark
     /// everything pending as not run once shutting down.
     fn schedule(&mut self, now: Instant) {
+        let order: Vec<EnvId> = if self.options.start_order.is_empty() {
+            (0..self.envs.len()).collect()
+        } else {
+            self.options.start_order.clone()
+        };
         loop {
             let mut changed = false;
-            for id in 0..self.envs.len() {
+            for &id in &order {
                 if !matches!(self.envs[id].phase, Phase::Pending) {
                     continue;
                 }
-                if self.shutdown.is_some() {
+                if self.shutdown.is_some() || self.quitting {
                     self.finish_env(id, EnvStatus::NotRun, now);
                     changed = true;
                     continue;
@@ -787,9 +855,15 @@ impl Runner {
 
     fn start_env(&mut self, id: EnvId, now: Instant) {
         let env = &mut self.envs[id];
+        env.attempt += 1;
         env.started = Some(now);
         env.timeout_at = self.plan.envs[id].timeout.map(|t| now + t);
-        self.emit(RunEvent::EnvStarted { env: id });
+        env.log_path = self
+            .plan
+            .log_dir
+            .join(log_file_name(&self.plan.envs[id].name, env.attempt));
+        let attempt = env.attempt;
+        self.emit(RunEvent::EnvStarted { env: id, attempt });
         let env = &mut self.envs[id];
         match File::create(&env.log_path) {
             Ok(f) => env.log = Some(f),
@@ -970,6 +1044,27 @@ impl Runner {
                 std::thread::sleep(REAP_TICK);
             }
         }
+    }
+}
+
+impl EnvRun {
+    /// Back to pending for another attempt (a retry or a rerun).
+    fn reset(&mut self) {
+        self.phase = Phase::Pending;
+        self.stopped_by = None;
+        self.leaked.clear();
+        self.timeout_at = None;
+        self.log = None;
+    }
+}
+
+/// The log file of an env's attempt: `<env>.log` for the first, `<env>.<n>.log` after that,
+/// so a rerun never overwrites the previous attempt's log.
+pub fn log_file_name(env: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        format!("{env}.log")
+    } else {
+        format!("{env}.{attempt}.log")
     }
 }
 

@@ -208,9 +208,18 @@ impl<W: Write> CiReporter<W> {
     pub fn handle(&mut self, event: &RunEvent, now: Instant) -> io::Result<()> {
         let wrote = match event {
             RunEvent::Output { env, stream, bytes } => self.output(*env, *stream, bytes)?,
-            RunEvent::EnvStarted { env } => self.env_started(*env, now)?,
+            RunEvent::EnvStarted { env, .. } => self.env_started(*env, now)?,
             RunEvent::CommandStarted { env, index, .. } => self.command_started(*env, *index)?,
             RunEvent::EnvFinished { env, result } => self.env_finished(*env, result)?,
+            RunEvent::EnvRetrying { env, result } => {
+                self.env_finished(*env, result)?;
+                if let Some(state) = self.envs.get_mut(*env) {
+                    state.finished = false;
+                }
+                let text = format!("↻ retrying (attempt {})", result.attempt + 1);
+                self.env_line(*env, None, &text)?;
+                true
+            }
             RunEvent::ShutdownStarted { cause, count } => {
                 self.shutdown_started(*cause, *count)?;
                 true
@@ -766,6 +775,7 @@ mod tests {
                     stderr: StderrMode::Merged,
                     timeout: None,
                     on_leak: LeakPolicy::Warn,
+                    retries: 0,
                 })
                 .collect(),
             jobs: 3,
@@ -806,6 +816,7 @@ mod tests {
             leaked: Vec::new(),
             on_leak: LeakPolicy::Warn,
             log_path: log_path.to_owned(),
+            attempt: 1,
         }
     }
 
@@ -1069,7 +1080,7 @@ lint      | part
         let mut stopped = result(Path::new("l.log"), exit(130), 61_000);
         stopped.stopped_by = Some(StopCause::Interrupted);
         let got = printed(&[
-            RunEvent::EnvStarted { env: 0 },
+            RunEvent::EnvStarted { env: 0, attempt: 1 },
             RunEvent::CommandStarted {
                 env: 0,
                 index: 0,
@@ -1114,7 +1125,7 @@ docs-site | ⊘ skipped: lint did not pass
 
     #[test]
     fn shutdown_steps_are_one_quiet_line_each() {
-        let started = |env| RunEvent::EnvStarted { env };
+        let started = |env| RunEvent::EnvStarted { env, attempt: 1 };
         let shutdown = |env, step| RunEvent::Shutdown { env, step };
         let got = printed(&[
             started(0),
@@ -1164,7 +1175,7 @@ runall: second interrupt: killing every env now
     #[test]
     fn shutdown_causes_are_named() {
         let got = printed(&[
-            RunEvent::EnvStarted { env: 0 },
+            RunEvent::EnvStarted { env: 0, attempt: 1 },
             RunEvent::ShutdownStarted {
                 cause: ShutdownCause::Signal(15),
                 count: 1,
@@ -1213,15 +1224,15 @@ runall: --fail-fast: lint failed, stopping
             feed(
                 &mut r,
                 &[
-                    RunEvent::EnvStarted { env: 0 },
+                    RunEvent::EnvStarted { env: 0, attempt: 1 },
                     RunEvent::CommandStarted {
                         env: 0,
                         index: 0,
                         pid: 10,
                     },
-                    RunEvent::EnvStarted { env: 1 },
+                    RunEvent::EnvStarted { env: 1, attempt: 1 },
                     out(0, b"live output is not printed\n"),
-                    RunEvent::EnvStarted { env: 2 },
+                    RunEvent::EnvStarted { env: 2, attempt: 1 },
                     finished(1, result(&lint, exit(3), 1200)),
                     finished(0, result(&unit, EnvStatus::Passed, 800)),
                     finished(2, result(&docs, exit(1), 5)),
@@ -1291,9 +1302,10 @@ runall: cannot read log {}: No such file or directory (os error 2)
         let secs = |s| t0 + Duration::from_secs(s);
         let mut r = CiReporter::new(&plan(), grouped(false), Vec::new(), t0);
         assert_eq!(r.next_tick(), None, "nothing runs yet");
-        r.handle(&RunEvent::EnvStarted { env: 0 }, secs(5)).unwrap();
+        r.handle(&RunEvent::EnvStarted { env: 0, attempt: 1 }, secs(5))
+            .unwrap();
         assert_eq!(r.next_tick(), Some(secs(65)));
-        r.handle(&RunEvent::EnvStarted { env: 1 }, secs(55))
+        r.handle(&RunEvent::EnvStarted { env: 1, attempt: 1 }, secs(55))
             .unwrap();
         assert_eq!(r.next_tick(), Some(secs(115)));
         r.tick(secs(100)).unwrap();
@@ -1330,7 +1342,8 @@ runall: still running: unit (2m51s), lint (2m01s)
         let t0 = Instant::now();
         let secs = |s| t0 + Duration::from_secs(s);
         let mut r = CiReporter::new(&plan(), CiOptions::default(), Vec::new(), t0);
-        r.handle(&RunEvent::EnvStarted { env: 0 }, secs(1)).unwrap();
+        r.handle(&RunEvent::EnvStarted { env: 0, attempt: 1 }, secs(1))
+            .unwrap();
         assert_eq!(
             r.next_tick(),
             Some(secs(60)),
@@ -1346,7 +1359,8 @@ runall: still running: unit (2m51s), lint (2m01s)
             ..CiOptions::default()
         };
         let mut r = CiReporter::new(&plan(), options, Vec::new(), t0);
-        r.handle(&RunEvent::EnvStarted { env: 0 }, secs(1)).unwrap();
+        r.handle(&RunEvent::EnvStarted { env: 0, attempt: 1 }, secs(1))
+            .unwrap();
         assert_eq!(r.next_tick(), None);
     }
 
@@ -1361,9 +1375,9 @@ runall: still running: unit (2m51s), lint (2m01s)
         let unit = write_log(dir.path(), "unit", lines.as_bytes());
         let lint = write_log(dir.path(), "lint", b"only\r\nbar 50%\r100%");
         let events = [
-            RunEvent::EnvStarted { env: 0 },
+            RunEvent::EnvStarted { env: 0, attempt: 1 },
             finished(0, result(&unit, exit(2), 3000)),
-            RunEvent::EnvStarted { env: 1 },
+            RunEvent::EnvStarted { env: 1, attempt: 1 },
             out(1, b"tail"),
             finished(
                 2,
