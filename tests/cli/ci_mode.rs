@@ -399,3 +399,52 @@ fn bundled_example_runs() {
     }
     assert!(out.contains("4 passed, 1 failed, 1 skipped"), "{out}");
 }
+
+/// Backpressure: while nobody reads runall's stdout, the pump stops reading the flooding
+/// child (which then waits on its full pipe) instead of buffering; memory stays bounded, and
+/// once stdout is read again everything arrives.
+#[test]
+fn slow_consumer_pauses_the_child_not_memory() {
+    use std::time::{Duration, Instant};
+    let p = Project::new(&config_of(&[("flood", "yes 'a line of text' | head -c 150000000")]));
+    let mut child = p
+        .command(&["--ci", "--color", "never"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let log = p.log_path("flood");
+    // Wait until the log stops growing: the child is blocked on its pipe.
+    let deadline = Instant::now() + crate::support::PATIENCE;
+    let mut last = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let size = std::fs::metadata(&log).map_or(0, |m| m.len());
+        if size > 0 && size == last {
+            break;
+        }
+        last = size;
+        assert!(Instant::now() < deadline, "log kept growing: {size}");
+    }
+    assert!(last < 16 << 20, "runall read {last} bytes nobody consumed");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(rss_kb < 64 * 1024, "runall RSS {rss_kb} kB while paused");
+    // Now read everything.
+    let out = crate::support::Capture::start(child.stdout.take().unwrap());
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let stdout = out.finish();
+    assert_eq!(p.log("flood").len(), 150_000_000);
+    let lines = stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"flood | a line"))
+        .count();
+    assert_eq!(lines, 150_000_000 / 15);
+    p.assert_no_survivors();
+}
