@@ -420,11 +420,12 @@ impl Runner {
             let Phase::Running(active) = &mut env.phase else {
                 continue;
             };
+            if active.exited {
+                // It ended on its own; it is only being drained.
+                continue;
+            }
             if env.stopped_by.is_none() {
                 env.stopped_by = Some(StopCause::Interrupted);
-            }
-            if active.exited {
-                continue;
             }
             active.ladder = Some(next);
             let pid = active.pid;
@@ -438,7 +439,7 @@ impl Runner {
             let Phase::Running(active) = &mut env.phase else {
                 continue;
             };
-            if env.stopped_by.is_none() {
+            if env.stopped_by.is_none() && !active.exited {
                 env.stopped_by = Some(StopCause::Interrupted);
             }
             active.ladder = None;

@@ -6,6 +6,7 @@
 //! handler. The TUI sends its Ctrl-C key down the same [`Handle`] path as SIGINT.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -32,19 +33,8 @@ impl SignalListener {
         let thread = thread::Builder::new()
             .name("runall-signals".into())
             .spawn(move || {
-                let mut count = 0u32;
                 for signal in signals.forever() {
-                    count += 1;
-                    if count >= 3 {
-                        emergency_exit(
-                            signal,
-                            "runall: third interrupt: killed every process group, exiting now\n",
-                        );
-                    }
-                    if count == 1 {
-                        start_watchdog(signal);
-                    }
-                    runner.send(Control::Shutdown(ShutdownCause::Signal(signal)));
+                    request_shutdown(&runner, signal);
                 }
             })?;
         Ok(Self {
@@ -62,6 +52,25 @@ impl Drop for SignalListener {
             let _ = t.join();
         }
     }
+}
+
+/// Shutdown requests so far, from signals and the TUI's Ctrl-C key alike.
+static REQUESTS: AtomicU32 = AtomicU32::new(0);
+
+/// One shutdown request (a signal to runall, or Ctrl-C in the TUI): the first starts the
+/// ladder and the hard deadline, the second kills every group, the third exits at once.
+pub fn request_shutdown(runner: &Handle, signal: i32) {
+    let count = REQUESTS.fetch_add(1, Ordering::AcqRel) + 1;
+    if count >= 3 {
+        emergency_exit(
+            signal,
+            "runall: third interrupt: killed every process group, exiting now\n",
+        );
+    }
+    if count == 1 {
+        start_watchdog(signal);
+    }
+    runner.send(Control::Shutdown(ShutdownCause::Signal(signal)));
 }
 
 /// Kill every registered group and exit at once, without waiting for anything.

@@ -294,12 +294,27 @@ pub fn untrack_group(pgid: i32) {
 /// SIGKILL every tracked group. Lock-free and allocation-free: safe from a panic hook or the
 /// signal thread while the runner is stuck.
 pub fn kill_all_groups() {
+    signal_all_groups(libc::SIGKILL);
+}
+
+/// Send `signal` to every tracked group (SIGSTOP/SIGCONT when the TUI suspends).
+pub fn signal_all_groups(signal: i32) {
     for slot in &GROUPS {
         let pgid = slot.load(Ordering::Acquire);
         if pgid > 0 {
-            signal_group(pgid, libc::SIGKILL);
+            signal_group(pgid, signal);
         }
     }
+}
+
+/// Stop runall itself (job control: the shell takes the terminal back until `fg`).
+pub fn stop_self() {
+    signal_pid(std::process::id() as i32, libc::SIGSTOP);
+}
+
+/// Write bytes straight to a file descriptor, with no lock (emergency terminal restore).
+pub fn write_fd_raw(fd: std::os::fd::BorrowedFd<'_>, bytes: &[u8]) {
+    let _ = rustix::io::write(fd, bytes);
 }
 
 /// Exit now, skipping destructors and atexit handlers (the emergency path).
