@@ -1,1 +1,1929 @@
-//! TEMPORARY STUB: being written.
+//! The TUI's state and its one entry point, [`App::update`]: runner events, keys, ticks and
+//! resizes go in as [`Msg`]s, and the one thing the driver must do comes back as an [`Effect`].
+//!
+//! Pure, like turborepo's `update`: no terminal, no processes, no clock reads (every `Instant`
+//! is passed in). Rendering lives in [`super::view`], which reads this state and records per
+//! pane how many rows it showed, so paging and search jumps match what is on screen. `App` sets
+//! a dirty flag whenever something visible changed; the driver redraws only then.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use regex::{Regex, RegexBuilder};
+
+use crate::event::{
+    EnvResult, EnvStatus, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict,
+};
+use crate::plan::{CommandSpec, EnvId, Plan};
+use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
+use crate::tui::scrollback::{Hit, Pattern, Scrollback};
+
+/// Lines of output kept in memory per env unless [`AppOptions`] says otherwise.
+pub const DEFAULT_SCROLLBACK_LINES: usize = 10_000;
+
+/// Lines one mouse-wheel notch scrolls.
+const WHEEL_LINES: usize = 3;
+
+/// Rows a pane is assumed to have before it was first drawn.
+const INITIAL_ROWS: usize = 20;
+
+/// The log file of an env's attempt: `lint.log` for the first, `lint.2.log` for the second.
+/// The runner's own function, so the pane pages back from the file the runner writes.
+pub use crate::runner::log_file_name;
+
+/// What the TUI can be configured with.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Lines of output kept in memory per env (older lines are paged back from the log).
+    pub scrollback_lines: usize,
+    /// The key bindings.
+    pub keymap: Keymap,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            scrollback_lines: DEFAULT_SCROLLBACK_LINES,
+            keymap: Keymap::default(),
+        }
+    }
+}
+
+/// Everything the app reacts to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// Something the runner reported.
+    Run(RunEvent),
+    /// A key press (see [`super::keymap::translate`]).
+    Key(Key),
+    /// One notch of the mouse wheel.
+    MouseScroll {
+        /// Towards older output.
+        up: bool,
+    },
+    /// Time passed; running durations may need redrawing.
+    Tick(Instant),
+    /// The terminal changed size.
+    Resize {
+        /// Columns.
+        width: u16,
+        /// Rows.
+        height: u16,
+    },
+}
+
+/// What the driver must do after an update.
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing.
+    None,
+    /// Act as if runall got SIGINT (the driver counts: interrupt, then kill, then exit).
+    Interrupt,
+    /// Interrupt this one env (again to escalate, as with Ctrl-C).
+    StopEnv(EnvId),
+    /// Run these finished envs again.
+    Rerun(Vec<EnvId>),
+    /// The user quit and nothing runs any more: leave now.
+    Quit,
+    /// Suspend runall and its envs (SIGTSTP).
+    Suspend,
+}
+
+/// Where a pane's view is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scroll {
+    /// Shows the newest lines and keeps up with new output.
+    Follow,
+    /// Line `top` of the history stays the top line while output arrives.
+    Pinned {
+        /// Index of the top line.
+        top: usize,
+    },
+}
+
+/// Which envs the tiled view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileFilter {
+    /// Running envs (and the focused env, so it never vanishes while read).
+    Running,
+    /// Every env.
+    All,
+}
+
+/// How the screen is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Env list on the left, the focused env's pane on the right.
+    List,
+    /// A grid of panes.
+    Tiled(TileFilter),
+    /// The focused pane alone; `back` is the tiled view to return to (`None`: the list).
+    Zoomed {
+        /// The view to return to.
+        back: Option<TileFilter>,
+    },
+}
+
+/// What a search looks through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchScope {
+    /// The focused env.
+    Focused,
+    /// Every env; the envs with hits are listed.
+    All,
+}
+
+/// What is drawn over the panes and has the keyboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    /// Nothing: keys go to the panes.
+    None,
+    /// The list of keys.
+    Help,
+    /// "Envs are running: interrupt them and quit?"
+    ConfirmQuit,
+    /// The search query being typed in the bottom bar.
+    SearchInput {
+        /// Where the search looks.
+        scope: SearchScope,
+    },
+    /// Envs whose output matched a search across all envs, with hit counts.
+    SearchResults {
+        /// `(env, hits)`, in plan order.
+        results: Vec<(EnvId, usize)>,
+        /// Index into `results`.
+        selected: usize,
+    },
+}
+
+/// An env's status as shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvState {
+    /// Not started; its dependencies are done.
+    Pending,
+    /// Not started; some dependency has not finished.
+    Waiting,
+    /// Running.
+    Running,
+    /// Passed.
+    Passed,
+    /// Failed (or failed to spawn).
+    Failed,
+    /// Stopped by its own timeout.
+    TimedOut,
+    /// Skipped because a dependency did not pass.
+    Skipped,
+    /// Stopped by a shutdown.
+    Interrupted,
+    /// Never started because of a shutdown.
+    NotRun,
+}
+
+impl EnvState {
+    /// The env has its final result.
+    pub fn is_finished(self) -> bool {
+        !matches!(self, Self::Pending | Self::Waiting | Self::Running)
+    }
+}
+
+/// Where an env is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Not started (this attempt).
+    Pending,
+    /// Started at `since`.
+    Running { since: Instant },
+    /// Done.
+    Finished { result: EnvResult },
+}
+
+/// One env as the TUI knows it.
+#[derive(Debug)]
+pub(super) struct Pane {
+    pub(super) name: String,
+    pub(super) depends: Vec<EnvId>,
+    commands: Vec<String>,
+    /// The command being run (display form) and its index.
+    pub(super) command: Option<(usize, String)>,
+    pub(super) phase: Phase,
+    /// The latest shutdown step runall took for this env while it runs.
+    pub(super) stopping: Option<ShutdownStep>,
+    pub(super) scrollback: Scrollback,
+    pub(super) scroll: Scroll,
+    /// Rows the pane had when last drawn.
+    pub(super) rows: usize,
+    /// 0 before the first start, 1 for the first run, 2 for the first retry or rerun, …
+    pub(super) attempt: u32,
+    /// The result of the attempt before this one, when the env is being retried.
+    pub(super) previous: Option<EnvResult>,
+}
+
+impl Pane {
+    /// Number of commands of the env.
+    pub(super) fn command_count(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// The index of the top line shown in `rows` rows.
+    pub(super) fn top(&self, rows: usize) -> usize {
+        let max_top = self.scrollback.line_count().saturating_sub(rows);
+        match self.scroll {
+            Scroll::Follow => max_top,
+            Scroll::Pinned { top } => top.min(max_top),
+        }
+    }
+
+    /// Moves the view by `delta` lines (negative: towards older output), clamped; reaching the
+    /// bottom goes back to following.
+    fn scroll_by(&mut self, delta: isize) {
+        let rows = self.rows.max(1);
+        let max_top = self.scrollback.line_count().saturating_sub(rows);
+        let top = self.top(rows).saturating_add_signed(delta).min(max_top);
+        self.scroll = if top >= max_top {
+            Scroll::Follow
+        } else {
+            Scroll::Pinned { top }
+        };
+    }
+
+    /// Scrolls so that `line` is on screen, about a third from the top when it was not, and
+    /// pins the view there.
+    fn reveal(&mut self, line: usize) {
+        let rows = self.rows.max(1);
+        let top = self.top(rows);
+        let max_top = self.scrollback.line_count().saturating_sub(rows);
+        let top = if (top..top + rows).contains(&line) {
+            top
+        } else {
+            line.saturating_sub(rows / 3).min(max_top)
+        };
+        self.scroll = Scroll::Pinned { top };
+    }
+}
+
+/// A compiled search query.
+#[derive(Debug, Clone)]
+pub(super) struct Query {
+    /// What the user typed.
+    pub(super) text: String,
+    /// Finds hits in one line of plain text (also used to highlight the visible lines).
+    pub(super) matcher: Regex,
+    /// Set for a plain query, which the scrollback searches smart-case itself.
+    literal: Option<String>,
+}
+
+impl Query {
+    /// Parses a query: `/re/` or `re:re` is a regex, anything else plain text; both are
+    /// smart-case (case-insensitive unless the query has an upper-case letter).
+    pub(super) fn parse(input: &str) -> Result<Self, String> {
+        let regex = input.strip_prefix("re:").or_else(|| {
+            (input.len() >= 2 && input.starts_with('/') && input.ends_with('/'))
+                .then(|| &input[1..input.len() - 1])
+        });
+        let (source, literal) = match regex {
+            Some("") => return Err("empty pattern".to_owned()),
+            Some(re) => (re.to_owned(), None),
+            None => (regex::escape(input), Some(input.to_owned())),
+        };
+        let matcher = RegexBuilder::new(&source)
+            .case_insensitive(!has_upper(&strip_escapes(&source)))
+            .build()
+            .map_err(|e| regex_error(&e))?;
+        Ok(Self {
+            text: input.to_owned(),
+            matcher,
+            literal,
+        })
+    }
+
+    /// The query as the scrollback's pattern.
+    fn pattern(&self) -> Pattern {
+        match &self.literal {
+            Some(text) => Pattern::Plain(text.clone()),
+            None => Pattern::Regex(self.matcher.clone()),
+        }
+    }
+}
+
+fn has_upper(text: &str) -> bool {
+    text.chars().any(char::is_uppercase)
+}
+
+/// `source` without backslash escapes, so `\W` or `\S` do not make a regex case-sensitive.
+fn strip_escapes(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut chars = source.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            chars.next();
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The useful line of a regex error (`unclosed group`), not its multi-line drawing.
+fn regex_error(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let reason = text
+        .lines()
+        .find_map(|line| line.strip_prefix("error: "))
+        .or_else(|| text.lines().last())
+        .unwrap_or("invalid");
+    format!("invalid regex: {reason}")
+}
+
+/// An active search in one env.
+#[derive(Debug, Clone)]
+pub(super) struct Search {
+    pub(super) query: Query,
+    /// The env whose hits are in `hits`.
+    pub(super) env: EnvId,
+    /// Sorted by position.
+    pub(super) hits: Vec<Hit>,
+    /// The env's line count when `hits` was computed (`None`: not computed).
+    searched_lines: Option<usize>,
+    /// The hit last jumped to.
+    pub(super) current: Option<Hit>,
+}
+
+impl Search {
+    /// 1-based position of the current hit among the hits.
+    pub(super) fn current_index(&self) -> Option<usize> {
+        let current = self.current?;
+        self.hits.iter().position(|h| *h == current).map(|i| i + 1)
+    }
+}
+
+/// The TUI's whole state.
+#[derive(Debug)]
+pub struct App {
+    pub(super) panes: Vec<Pane>,
+    log_dir: PathBuf,
+    pub(super) keymap: Keymap,
+    pub(super) focus: EnvId,
+    pub(super) mode: Mode,
+    pub(super) overlay: Overlay,
+    /// The search query being typed.
+    pub(super) input: String,
+    /// Why the typed query was rejected.
+    pub(super) input_error: Option<String>,
+    pub(super) search: Option<Search>,
+    /// A one-off message for the bar, cleared by the next key.
+    pub(super) notice: Option<String>,
+    /// The user asked to quit: leave once nothing runs.
+    pub(super) quitting: bool,
+    /// The runner said `RunFinished` (and nothing was rerun since).
+    run_finished: bool,
+    /// The latest shutdown of the run: cause and how many requests so far.
+    pub(super) shutdown: Option<(ShutdownCause, u32)>,
+    /// The envs drawn in the last frame.
+    pub(super) drawn: Vec<EnvId>,
+    last_tick: Instant,
+    dirty: bool,
+}
+
+impl App {
+    /// The state before anything ran: every env of `plan` pending, the first one focused.
+    pub fn new(plan: &Plan, now: Instant, options: AppOptions) -> Self {
+        let panes = plan
+            .envs
+            .iter()
+            .map(|spec| Pane {
+                name: spec.name.clone(),
+                depends: spec.depends.clone(),
+                commands: spec.commands.iter().map(CommandSpec::display).collect(),
+                command: None,
+                phase: Phase::Pending,
+                stopping: None,
+                scrollback: Scrollback::new(options.scrollback_lines),
+                scroll: Scroll::Follow,
+                rows: INITIAL_ROWS,
+                attempt: 0,
+                previous: None,
+            })
+            .collect();
+        Self {
+            panes,
+            log_dir: plan.log_dir.clone(),
+            keymap: options.keymap,
+            focus: 0,
+            mode: Mode::List,
+            overlay: Overlay::None,
+            input: String::new(),
+            input_error: None,
+            search: None,
+            notice: None,
+            quitting: false,
+            run_finished: false,
+            shutdown: None,
+            drawn: Vec::new(),
+            last_tick: now,
+            dirty: true,
+        }
+    }
+
+    /// Takes in one message; returns what the driver must do.
+    pub fn update(&mut self, msg: Msg, now: Instant) -> Effect {
+        match msg {
+            Msg::Run(event) => self.on_run_event(event, now),
+            Msg::Key(key) => self.on_key(key),
+            Msg::MouseScroll { up } => {
+                if self.overlay == Overlay::None {
+                    let lines = WHEEL_LINES as isize;
+                    self.scroll_focused(if up { -lines } else { lines });
+                }
+                Effect::None
+            }
+            Msg::Tick(at) => {
+                self.on_tick(at);
+                Effect::None
+            }
+            Msg::Resize { .. } => {
+                // Panes learn their new size when drawn; scroll positions are kept as they are.
+                self.dirty = true;
+                Effect::None
+            }
+        }
+    }
+
+    /// Something visible changed since [`App::clear_dirty`].
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Call after drawing.
+    pub fn clear_dirty(&mut self) {
+        self.dirty = false;
+    }
+
+    /// Every env has its final result.
+    pub fn all_finished(&self) -> bool {
+        self.panes
+            .iter()
+            .all(|p| matches!(p.phase, Phase::Finished { .. }))
+    }
+
+    /// Some env runs or may still start.
+    pub fn busy(&self) -> bool {
+        self.panes
+            .iter()
+            .any(|p| matches!(p.phase, Phase::Running { .. }))
+            || (!self.run_finished && !self.all_finished())
+    }
+
+    /// The focused env.
+    pub fn focus(&self) -> EnvId {
+        self.focus
+    }
+
+    /// The layout.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The overlay.
+    pub fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
+    /// The user asked to quit and the app waits for the envs to stop.
+    pub fn quitting(&self) -> bool {
+        self.quitting
+    }
+
+    /// The key bindings.
+    pub fn keymap(&self) -> &Keymap {
+        &self.keymap
+    }
+
+    /// Where env `id`'s view is.
+    pub fn scroll(&self, id: EnvId) -> Option<Scroll> {
+        self.panes.get(id).map(|p| p.scroll)
+    }
+
+    /// Which run of env `id` this is (0 before it first started).
+    pub fn attempt(&self, id: EnvId) -> Option<u32> {
+        self.panes.get(id).map(|p| p.attempt)
+    }
+
+    /// Env `id`'s status.
+    pub fn env_state(&self, id: EnvId) -> Option<EnvState> {
+        let pane = self.panes.get(id)?;
+        Some(match &pane.phase {
+            Phase::Running { .. } => EnvState::Running,
+            Phase::Pending => {
+                let finished = |d: &EnvId| {
+                    self.panes
+                        .get(*d)
+                        .is_none_or(|p| matches!(p.phase, Phase::Finished { .. }))
+                };
+                if pane.depends.iter().all(finished) {
+                    EnvState::Pending
+                } else {
+                    EnvState::Waiting
+                }
+            }
+            Phase::Finished { result } => match result.verdict() {
+                Verdict::Passed => EnvState::Passed,
+                Verdict::Skipped => EnvState::Skipped,
+                Verdict::Interrupted if result.status == EnvStatus::NotRun => EnvState::NotRun,
+                Verdict::Interrupted => EnvState::Interrupted,
+                Verdict::Failed => match result.stopped_by {
+                    Some(StopCause::TimedOut(_)) => EnvState::TimedOut,
+                    _ => EnvState::Failed,
+                },
+            },
+        })
+    }
+
+    /// The keymap table that has the keyboard now.
+    pub fn keymap_mode(&self) -> KeymapMode {
+        match self.overlay {
+            Overlay::None => KeymapMode::Normal,
+            Overlay::Help => KeymapMode::Help,
+            Overlay::ConfirmQuit => KeymapMode::Confirm,
+            Overlay::SearchInput { .. } => KeymapMode::SearchInput,
+            Overlay::SearchResults { .. } => KeymapMode::SearchResults,
+        }
+    }
+
+    /// The envs the tiled view shows for `filter`, in plan order.
+    pub fn tiles(&self, filter: TileFilter) -> Vec<EnvId> {
+        (0..self.panes.len())
+            .filter(|&id| {
+                filter == TileFilter::All
+                    || id == self.focus
+                    || self.env_state(id) == Some(EnvState::Running)
+            })
+            .collect()
+    }
+
+    /// The envs focus cycles through in the current layout.
+    fn focus_ring(&self) -> Vec<EnvId> {
+        match self.mode {
+            Mode::Tiled(filter) | Mode::Zoomed { back: Some(filter) } => self.tiles(filter),
+            Mode::List | Mode::Zoomed { back: None } => (0..self.panes.len()).collect(),
+        }
+    }
+
+    fn on_run_event(&mut self, event: RunEvent, now: Instant) -> Effect {
+        match event {
+            RunEvent::EnvStarted { env, attempt } => {
+                let log_dir = &self.log_dir;
+                let Some(pane) = self.panes.get_mut(env) else {
+                    return Effect::None;
+                };
+                if pane.attempt > 0 {
+                    // A retry or rerun: the pane shows this attempt only (the earlier ones stay
+                    // in their own logs).
+                    pane.scrollback.clear();
+                    pane.scroll = Scroll::Follow;
+                }
+                pane.attempt = attempt;
+                pane.scrollback
+                    .set_log(Some(log_dir.join(log_file_name(&pane.name, attempt))));
+                pane.phase = Phase::Running { since: now };
+                pane.command = None;
+                pane.stopping = None;
+                self.run_finished = false;
+                if let Some(search) = self.search.as_mut().filter(|s| s.env == env) {
+                    search.hits.clear();
+                    search.searched_lines = None;
+                    search.current = None;
+                }
+                self.dirty = true;
+            }
+            RunEvent::EnvRetrying { env, result } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.scrollback.finish();
+                    pane.previous = Some(result);
+                    self.dirty = true;
+                }
+            }
+            RunEvent::CommandStarted { env, index, .. } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    let display = pane.commands.get(index).cloned().unwrap_or_default();
+                    pane.command = Some((index, display));
+                    self.dirty = true;
+                }
+            }
+            RunEvent::Output { env, bytes, .. } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.scrollback.push(&bytes);
+                    if self.drawn.contains(&env) {
+                        self.dirty = true;
+                    }
+                }
+            }
+            RunEvent::EnvFinished { env, result } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.scrollback.finish();
+                    if !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun) {
+                        pane.scrollback.set_log(Some(result.log_path.clone()));
+                    }
+                    pane.phase = Phase::Finished { result };
+                    pane.stopping = None;
+                    self.dirty = true;
+                }
+                if self.quitting && !self.busy() {
+                    return Effect::Quit;
+                }
+            }
+            RunEvent::ShutdownStarted { cause, count } => {
+                self.shutdown = Some((cause, count));
+                self.dirty = true;
+            }
+            RunEvent::Shutdown { env, step } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.stopping = Some(step);
+                    self.dirty = true;
+                }
+            }
+            RunEvent::RunFinished { cause } => {
+                self.run_finished = true;
+                self.dirty = true;
+                // A signal or a closed terminal ends runall itself; fail-fast leaves the
+                // results up for inspection.
+                let external = matches!(
+                    cause,
+                    Some(ShutdownCause::Signal(_) | ShutdownCause::OutputClosed)
+                );
+                if self.quitting || external {
+                    return Effect::Quit;
+                }
+            }
+        }
+        Effect::None
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        let before = self.last_tick;
+        let changed = self.panes.iter().any(|p| match p.phase {
+            Phase::Running { since } => {
+                before.saturating_duration_since(since).as_secs()
+                    != now.saturating_duration_since(since).as_secs()
+            }
+            _ => false,
+        });
+        self.last_tick = now;
+        if changed {
+            self.dirty = true;
+        }
+    }
+
+    fn on_key(&mut self, key: Key) -> Effect {
+        let action = self.keymap.action(self.keymap_mode(), key);
+        if self.notice.take().is_some() {
+            self.dirty = true;
+        }
+        let Some(action) = action else {
+            if let (Overlay::SearchInput { .. }, KeyCode::Char(c)) = (&self.overlay, key.code)
+                && !key.ctrl
+                && !key.alt
+            {
+                self.input.push(c);
+                self.input_error = None;
+                self.dirty = true;
+            }
+            return Effect::None;
+        };
+        self.dirty = true;
+        match action {
+            Action::Interrupt => return self.interrupt(),
+            Action::Suspend => return Effect::Suspend,
+            _ => {}
+        }
+        match self.overlay.clone() {
+            Overlay::None => self.on_normal_action(action),
+            Overlay::Help => {
+                if matches!(action, Action::Close | Action::ToggleHelp) {
+                    self.overlay = Overlay::None;
+                }
+                Effect::None
+            }
+            Overlay::ConfirmQuit => match action {
+                Action::Confirm => {
+                    self.overlay = Overlay::None;
+                    self.quitting = true;
+                    if self.busy() {
+                        Effect::Interrupt
+                    } else {
+                        Effect::Quit
+                    }
+                }
+                Action::Cancel => {
+                    self.overlay = Overlay::None;
+                    Effect::None
+                }
+                _ => Effect::None,
+            },
+            Overlay::SearchInput { scope } => {
+                match action {
+                    Action::Submit => self.submit_search(scope),
+                    Action::Cancel => self.overlay = Overlay::None,
+                    Action::DeleteChar => {
+                        self.input.pop();
+                        self.input_error = None;
+                    }
+                    Action::ClearInput => {
+                        self.input.clear();
+                        self.input_error = None;
+                    }
+                    _ => {}
+                }
+                Effect::None
+            }
+            Overlay::SearchResults { results, selected } => {
+                let n = results.len().max(1);
+                match action {
+                    Action::FocusNext | Action::FocusPrev => {
+                        let step = if action == Action::FocusNext {
+                            1
+                        } else {
+                            n - 1
+                        };
+                        self.overlay = Overlay::SearchResults {
+                            selected: (selected + step) % n,
+                            results,
+                        };
+                    }
+                    Action::Submit => {
+                        self.overlay = Overlay::None;
+                        if let Some(&(env, _)) = results.get(selected) {
+                            self.focus = env;
+                            self.first_hit();
+                        }
+                    }
+                    Action::Close => self.overlay = Overlay::None,
+                    _ => {}
+                }
+                Effect::None
+            }
+        }
+    }
+
+    /// Ctrl-C: like SIGINT to runall. With nothing left to interrupt it just quits.
+    fn interrupt(&mut self) -> Effect {
+        if self.busy() {
+            self.quitting = true;
+            Effect::Interrupt
+        } else {
+            Effect::Quit
+        }
+    }
+
+    fn on_normal_action(&mut self, action: Action) -> Effect {
+        match action {
+            Action::FocusNext => self.move_focus(true),
+            Action::FocusPrev => self.move_focus(false),
+            Action::ScrollUp
+            | Action::ScrollDown
+            | Action::PageUp
+            | Action::PageDown
+            | Action::ScrollTop
+            | Action::ScrollBottom => self.scroll_action(action),
+            Action::ToggleTiles => {
+                let from = match self.mode {
+                    Mode::Zoomed { back } => back,
+                    Mode::Tiled(filter) => Some(filter),
+                    Mode::List => None,
+                };
+                self.mode = match from {
+                    None => Mode::Tiled(TileFilter::Running),
+                    Some(TileFilter::Running) => Mode::Tiled(TileFilter::All),
+                    Some(TileFilter::All) => Mode::List,
+                };
+            }
+            Action::ToggleZoom => {
+                self.mode = match self.mode {
+                    Mode::List => Mode::Zoomed { back: None },
+                    Mode::Tiled(filter) => Mode::Zoomed { back: Some(filter) },
+                    Mode::Zoomed { back: None } => Mode::List,
+                    Mode::Zoomed { back: Some(filter) } => Mode::Tiled(filter),
+                };
+            }
+            Action::StartSearch | Action::SearchAll => {
+                let scope = if action == Action::SearchAll {
+                    SearchScope::All
+                } else {
+                    SearchScope::Focused
+                };
+                self.input = match (&self.search, scope) {
+                    (Some(search), SearchScope::All) => search.query.text.clone(),
+                    _ => String::new(),
+                };
+                self.input_error = None;
+                self.overlay = Overlay::SearchInput { scope };
+            }
+            Action::NextHit => self.step_hit(true),
+            Action::PrevHit => self.step_hit(false),
+            Action::ClearSearch => {
+                if self.search.take().is_none()
+                    && let Mode::Zoomed { back } = self.mode
+                {
+                    self.mode = back.map_or(Mode::List, Mode::Tiled);
+                }
+            }
+            Action::Rerun => return self.rerun_focused(),
+            Action::RerunFailed => return self.rerun_failed(),
+            Action::StopEnv => {
+                if self.env_state(self.focus) == Some(EnvState::Running) {
+                    return Effect::StopEnv(self.focus);
+                }
+                let name = self.focused_name();
+                self.notice = Some(format!("{name} is not running"));
+            }
+            Action::Quit => {
+                if !self.busy() {
+                    return Effect::Quit;
+                }
+                if self.quitting {
+                    self.notice = Some("already quitting: Ctrl-C stops harder".to_owned());
+                } else {
+                    self.overlay = Overlay::ConfirmQuit;
+                }
+            }
+            Action::ToggleHelp => self.overlay = Overlay::Help,
+            _ => {}
+        }
+        Effect::None
+    }
+
+    /// Scrolls the focused pane.
+    fn scroll_action(&mut self, action: Action) {
+        let Some(pane) = self.panes.get_mut(self.focus) else {
+            return;
+        };
+        let page_rows = pane.rows.saturating_sub(1).max(1) as isize;
+        match action {
+            Action::ScrollUp => pane.scroll_by(-1),
+            Action::ScrollDown => pane.scroll_by(1),
+            Action::PageUp => pane.scroll_by(-page_rows),
+            Action::PageDown => pane.scroll_by(page_rows),
+            Action::ScrollTop => {
+                pane.scroll = if pane.scrollback.line_count() > pane.rows {
+                    Scroll::Pinned { top: 0 }
+                } else {
+                    Scroll::Follow
+                };
+            }
+            Action::ScrollBottom => pane.scroll = Scroll::Follow,
+            _ => {}
+        }
+    }
+
+    fn rerun_failed(&mut self) -> Effect {
+        let failed: Vec<EnvId> = (0..self.panes.len())
+            .filter(|&id| {
+                matches!(
+                    self.env_state(id),
+                    Some(EnvState::Failed | EnvState::TimedOut)
+                )
+            })
+            .collect();
+        if self.quitting {
+            self.notice = Some("quitting: no reruns".to_owned());
+        } else if failed.is_empty() {
+            self.notice = Some("no failed envs".to_owned());
+        } else {
+            return Effect::Rerun(failed);
+        }
+        Effect::None
+    }
+
+    fn focused_name(&self) -> String {
+        self.panes
+            .get(self.focus)
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    }
+
+    fn rerun_focused(&mut self) -> Effect {
+        let name = self.focused_name();
+        let finished = self
+            .env_state(self.focus)
+            .is_some_and(EnvState::is_finished);
+        if self.quitting {
+            self.notice = Some("quitting: no reruns".to_owned());
+        } else if finished {
+            return Effect::Rerun(vec![self.focus]);
+        } else {
+            self.notice = Some(format!("{name} has not finished"));
+        }
+        Effect::None
+    }
+
+    fn move_focus(&mut self, forward: bool) {
+        let ring = self.focus_ring();
+        if ring.is_empty() {
+            return;
+        }
+        let n = ring.len();
+        self.focus = match ring.iter().position(|&id| id == self.focus) {
+            Some(i) if forward => ring[(i + 1) % n],
+            Some(i) => ring[(i + n - 1) % n],
+            None => ring[0],
+        };
+    }
+
+    fn scroll_focused(&mut self, delta: isize) {
+        if let Some(pane) = self.panes.get_mut(self.focus) {
+            pane.scroll_by(delta);
+            self.dirty = true;
+        }
+    }
+
+    fn submit_search(&mut self, scope: SearchScope) {
+        if self.input.is_empty() {
+            self.search = None;
+            self.overlay = Overlay::None;
+            return;
+        }
+        let query = match Query::parse(&self.input) {
+            Ok(query) => query,
+            Err(error) => {
+                self.input_error = Some(error);
+                return;
+            }
+        };
+        self.overlay = Overlay::None;
+        let text = query.text.clone();
+        match scope {
+            SearchScope::Focused => {
+                self.search = Some(Search {
+                    query,
+                    env: self.focus,
+                    hits: Vec::new(),
+                    searched_lines: None,
+                    current: None,
+                });
+                self.first_hit();
+            }
+            SearchScope::All => {
+                let pattern = query.pattern();
+                let results: Vec<(EnvId, usize)> = self
+                    .panes
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(id, pane)| (id, pane.scrollback.search(&pattern).len()))
+                    .filter(|&(_, count)| count > 0)
+                    .collect();
+                self.search = Some(Search {
+                    query,
+                    env: self.focus,
+                    hits: Vec::new(),
+                    searched_lines: None,
+                    current: None,
+                });
+                if results.is_empty() {
+                    self.notice = Some(format!("no env has a match for {text}"));
+                } else {
+                    let selected = results
+                        .iter()
+                        .position(|&(id, _)| id == self.focus)
+                        .unwrap_or(0);
+                    self.overlay = Overlay::SearchResults { results, selected };
+                }
+            }
+        }
+    }
+
+    /// Makes the search's hits those of the focused env's current history.
+    fn refresh_hits(&mut self) {
+        let focus = self.focus;
+        let (Some(search), Some(pane)) = (self.search.as_mut(), self.panes.get_mut(focus)) else {
+            return;
+        };
+        let lines = pane.scrollback.line_count();
+        if search.env == focus && search.searched_lines == Some(lines) {
+            return;
+        }
+        if search.env != focus {
+            search.current = None;
+        }
+        let mut hits = pane.scrollback.search(&search.query.pattern());
+        hits.sort_by_key(|h| (h.line, h.start));
+        search.hits = hits;
+        search.env = focus;
+        search.searched_lines = Some(lines);
+    }
+
+    /// After a new search: the newest hit when following output, else the first hit on or
+    /// below the top line (wrapping to the first).
+    fn first_hit(&mut self) {
+        self.refresh_hits();
+        let Some(pane) = self.panes.get(self.focus) else {
+            return;
+        };
+        let following = pane.scroll == Scroll::Follow;
+        let top = pane.top(pane.rows.max(1));
+        let Some(search) = self.search.as_mut() else {
+            return;
+        };
+        let hit = if following {
+            search.hits.last()
+        } else {
+            search
+                .hits
+                .iter()
+                .find(|h| h.line >= top)
+                .or_else(|| search.hits.first())
+        };
+        search.current = hit.copied();
+        self.jump_to_current();
+    }
+
+    fn step_hit(&mut self, forward: bool) {
+        if self.search.is_none() {
+            self.notice = Some("no search: / to search".to_owned());
+            return;
+        }
+        self.refresh_hits();
+        let top = self
+            .panes
+            .get(self.focus)
+            .map_or(0, |p| p.top(p.rows.max(1)));
+        let Some(search) = self.search.as_mut() else {
+            return;
+        };
+        let key = |h: &Hit| (h.line, h.start);
+        // Without a current hit, start from the top line of the view.
+        let from = search.current.map_or((top, 0), |h| key(&h));
+        let next = if forward {
+            let after = |h: &&Hit| match search.current {
+                Some(_) => key(h) > from,
+                None => key(h) >= from,
+            };
+            search.hits.iter().find(after).map(|h| (*h, false))
+        } else {
+            search
+                .hits
+                .iter()
+                .rev()
+                .find(|h| key(h) < from)
+                .map(|h| (*h, false))
+        };
+        let wrapped = if forward {
+            search.hits.first()
+        } else {
+            search.hits.last()
+        };
+        let Some((hit, wrapped)) = next.or_else(|| wrapped.map(|h| (*h, true))) else {
+            self.notice = Some(format!("no match for {}", search.query.text));
+            return;
+        };
+        search.current = Some(hit);
+        if wrapped {
+            let edge = if forward { "top" } else { "bottom" };
+            self.notice = Some(format!("search wrapped to the {edge}"));
+        }
+        self.jump_to_current();
+    }
+
+    fn jump_to_current(&mut self) {
+        let Some(search) = &self.search else {
+            return;
+        };
+        match search.current {
+            Some(hit) => {
+                if let Some(pane) = self.panes.get_mut(search.env) {
+                    pane.reveal(hit.line);
+                }
+            }
+            None => self.notice = Some(format!("no match for {}", search.query.text)),
+        }
+    }
+
+    /// How long env `id` has run, for running envs.
+    pub fn running_for(&self, id: EnvId, now: Instant) -> Option<Duration> {
+        match self.panes.get(id)?.phase {
+            Phase::Running { since } => Some(now.saturating_duration_since(since)),
+            _ => None,
+        }
+    }
+
+    /// Env `id`'s final result, once it finished.
+    pub fn result(&self, id: EnvId) -> Option<&EnvResult> {
+        match &self.panes.get(id)?.phase {
+            Phase::Finished { result } => Some(result),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::event::{ExitKind, Stream};
+    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+
+    /// A plan of envs `(name, depends, commands)`.
+    pub(in crate::tui) fn plan(envs: &[(&str, &[EnvId], &[&str])]) -> Plan {
+        Plan {
+            envs: envs
+                .iter()
+                .map(|&(name, depends, commands)| EnvSpec {
+                    name: name.to_owned(),
+                    description: None,
+                    commands: commands
+                        .iter()
+                        .map(|c| CommandSpec::Shell((*c).to_owned()))
+                        .collect(),
+                    cwd: PathBuf::from("/work"),
+                    set_env: BTreeMap::new(),
+                    depends: depends.to_vec(),
+                    labels: Vec::new(),
+                    stderr: StderrMode::Merged,
+                    timeout: None,
+                    on_leak: LeakPolicy::Warn,
+                    retries: 0,
+                })
+                .collect(),
+            jobs: 4,
+            log_dir: PathBuf::from("/logs"),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// The standard test plan: lint, py312, py311 (after lint), docs (after py312).
+    pub(in crate::tui) fn four() -> Plan {
+        plan(&[
+            ("lint", &[], &["ruff check ."]),
+            ("py312", &[], &["pip install -e .", "pytest -x tests"]),
+            ("py311", &[0], &["pytest tests"]),
+            ("docs", &[1], &["sphinx-build docs out"]),
+        ])
+    }
+
+    pub(in crate::tui) fn base() -> Instant {
+        // A fixed point far enough from the epoch that offsets never underflow.
+        static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *BASE.get_or_init(Instant::now)
+    }
+
+    pub(in crate::tui) fn at(ms: u64) -> Instant {
+        base() + Duration::from_millis(ms)
+    }
+
+    pub(in crate::tui) fn result(status: EnvStatus, ms: u64) -> EnvResult {
+        EnvResult {
+            status,
+            stopped_by: None,
+            duration: Duration::from_millis(ms),
+            leaked: Vec::new(),
+            on_leak: LeakPolicy::Warn,
+            log_path: PathBuf::from("/logs/x.log"),
+            attempt: 1,
+        }
+    }
+
+    pub(in crate::tui) fn exit(code: i32) -> EnvStatus {
+        EnvStatus::Failed {
+            command: 0,
+            exit: ExitKind::Code(code),
+        }
+    }
+
+    pub(in crate::tui) fn output(env: EnvId, text: &str) -> RunEvent {
+        RunEvent::Output {
+            env,
+            stream: Stream::Stdout,
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    pub(in crate::tui) fn started(env: EnvId) -> RunEvent {
+        RunEvent::EnvStarted { env, attempt: 1 }
+    }
+
+    pub(in crate::tui) fn restarted(env: EnvId, attempt: u32) -> RunEvent {
+        RunEvent::EnvStarted { env, attempt }
+    }
+
+    pub(in crate::tui) fn finished(env: EnvId, result: EnvResult) -> RunEvent {
+        RunEvent::EnvFinished { env, result }
+    }
+
+    /// Feeds `(ms, event)` pairs into a fresh app for `plan`.
+    pub(in crate::tui) fn app_from(plan: &Plan, events: Vec<(u64, RunEvent)>) -> App {
+        let mut app = App::new(plan, at(0), AppOptions::default());
+        for (ms, event) in events {
+            let _ = app.update(Msg::Run(event), at(ms));
+        }
+        app
+    }
+
+    fn press(app: &mut App, key: Key) -> Effect {
+        app.update(Msg::Key(key), at(0))
+    }
+
+    fn c(ch: char) -> Key {
+        Key::char(ch)
+    }
+
+    fn typed(app: &mut App, text: &str) {
+        for ch in text.chars() {
+            assert_eq!(press(app, c(ch)), Effect::None);
+        }
+    }
+
+    #[test]
+    fn log_file_names() {
+        assert_eq!(log_file_name("lint", 0), "lint.log");
+        assert_eq!(log_file_name("lint", 1), "lint.log");
+        assert_eq!(log_file_name("lint", 2), "lint.2.log");
+        assert_eq!(log_file_name("py3.12", 7), "py3.12.7.log");
+    }
+
+    #[test]
+    fn focus_wraps_both_ways() {
+        let mut app = app_from(&four(), vec![]);
+        assert_eq!(app.focus(), 0);
+        let _ = press(&mut app, Key::plain(KeyCode::Up));
+        assert_eq!(app.focus(), 3, "up from the first env wraps to the last");
+        let _ = press(&mut app, c('j'));
+        assert_eq!(app.focus(), 0, "down from the last env wraps to the first");
+        let _ = press(&mut app, Key::plain(KeyCode::Down));
+        let _ = press(&mut app, Key::plain(KeyCode::Tab));
+        assert_eq!(app.focus(), 2);
+        let _ = press(&mut app, c('k'));
+        assert_eq!(app.focus(), 1);
+    }
+
+    #[test]
+    fn states_follow_events() {
+        let plan = four();
+        let mut app = app_from(&plan, vec![(0, started(1))]);
+        assert_eq!(app.env_state(0), Some(EnvState::Pending));
+        assert_eq!(app.env_state(1), Some(EnvState::Running));
+        assert_eq!(app.env_state(2), Some(EnvState::Waiting), "lint not done");
+        assert_eq!(app.env_state(3), Some(EnvState::Waiting), "py312 running");
+        let _ = app.update(Msg::Run(finished(0, result(EnvStatus::Passed, 5))), at(10));
+        assert_eq!(app.env_state(0), Some(EnvState::Passed));
+        assert_eq!(app.env_state(2), Some(EnvState::Pending));
+        let mut timed = result(
+            EnvStatus::Failed {
+                command: 1,
+                exit: ExitKind::Signal {
+                    signal: 15,
+                    core_dumped: false,
+                },
+            },
+            5,
+        );
+        timed.stopped_by = Some(StopCause::TimedOut(Duration::from_secs(1)));
+        let _ = app.update(Msg::Run(finished(1, timed)), at(20));
+        assert_eq!(app.env_state(1), Some(EnvState::TimedOut));
+        let _ = app.update(Msg::Run(finished(3, result(EnvStatus::NotRun, 0))), at(20));
+        assert_eq!(app.env_state(3), Some(EnvState::NotRun));
+        assert_eq!(app.env_state(9), None);
+    }
+
+    #[test]
+    fn command_started_records_the_command() {
+        let mut app = app_from(
+            &four(),
+            vec![
+                (0, started(1)),
+                (
+                    1,
+                    RunEvent::CommandStarted {
+                        env: 1,
+                        index: 1,
+                        pid: 42,
+                    },
+                ),
+            ],
+        );
+        assert_eq!(
+            app.panes[1].command,
+            Some((1, "pytest -x tests".to_owned()))
+        );
+        // An index outside the env's commands is kept without text rather than panicking.
+        let _ = app.update(
+            Msg::Run(RunEvent::CommandStarted {
+                env: 1,
+                index: 9,
+                pid: 43,
+            }),
+            at(2),
+        );
+        assert_eq!(app.panes[1].command, Some((9, String::new())));
+    }
+
+    #[test]
+    fn ctrl_c_interrupts_every_time_while_busy() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        for _ in 0..3 {
+            assert_eq!(press(&mut app, Key::ctrl('c')), Effect::Interrupt);
+        }
+        assert!(app.quitting());
+        // Ctrl-C works even while typing a search.
+        let _ = press(&mut app, c('/'));
+        assert_eq!(press(&mut app, Key::ctrl('c')), Effect::Interrupt);
+        assert_eq!(press(&mut app, Key::ctrl('z')), Effect::Suspend);
+        // Once reaped, the run ends and the app leaves.
+        let effect = app.update(
+            Msg::Run(RunEvent::RunFinished {
+                cause: Some(ShutdownCause::Signal(2)),
+            }),
+            at(5),
+        );
+        assert_eq!(effect, Effect::Quit);
+    }
+
+    #[test]
+    fn ctrl_c_with_nothing_running_quits() {
+        let events = (0..4)
+            .map(|id| (1, finished(id, result(EnvStatus::Passed, 1))))
+            .collect();
+        let mut app = app_from(&four(), events);
+        assert_eq!(press(&mut app, Key::ctrl('c')), Effect::Quit);
+    }
+
+    #[test]
+    fn quit_asks_while_envs_run_then_waits_for_them() {
+        let mut app = app_from(&four(), vec![(0, started(0)), (0, started(1))]);
+        assert_eq!(press(&mut app, c('q')), Effect::None);
+        assert_eq!(app.overlay(), &Overlay::ConfirmQuit);
+        // "n" keeps running.
+        assert_eq!(press(&mut app, c('n')), Effect::None);
+        assert_eq!(app.overlay(), &Overlay::None);
+        assert!(!app.quitting());
+        // "y" interrupts, then the app waits until everything is reaped.
+        let _ = press(&mut app, c('q'));
+        assert_eq!(press(&mut app, c('y')), Effect::Interrupt);
+        assert!(app.quitting());
+        assert_eq!(app.overlay(), &Overlay::None);
+        let interrupted = || {
+            let mut r = result(exit(130), 3);
+            r.stopped_by = Some(StopCause::Interrupted);
+            r
+        };
+        assert_eq!(
+            app.update(Msg::Run(finished(0, interrupted())), at(3)),
+            Effect::None
+        );
+        assert_eq!(
+            app.update(Msg::Run(finished(1, interrupted())), at(3)),
+            Effect::None,
+            "pending envs are not finished yet"
+        );
+        let _ = app.update(Msg::Run(finished(2, result(EnvStatus::NotRun, 0))), at(3));
+        assert_eq!(
+            app.update(Msg::Run(finished(3, result(EnvStatus::NotRun, 0))), at(3)),
+            Effect::Quit
+        );
+        assert_eq!(
+            app.update(Msg::Run(RunEvent::RunFinished { cause: None }), at(4)),
+            Effect::Quit
+        );
+    }
+
+    #[test]
+    fn quit_with_nothing_running_leaves_at_once() {
+        let events = (0..4)
+            .map(|id| (1, finished(id, result(exit(1), 1))))
+            .collect();
+        let mut app = app_from(&four(), events);
+        assert!(app.all_finished());
+        assert_eq!(press(&mut app, c('q')), Effect::Quit);
+    }
+
+    #[test]
+    fn finished_runs_stay_open_until_q() {
+        let mut events: Vec<_> = (0..4)
+            .map(|id| (1, finished(id, result(EnvStatus::Passed, 1))))
+            .collect();
+        events.push((2, RunEvent::RunFinished { cause: None }));
+        let mut app = App::new(&four(), at(0), AppOptions::default());
+        for (ms, event) in events {
+            assert_eq!(app.update(Msg::Run(event), at(ms)), Effect::None);
+        }
+        let _ = app.update(Msg::Tick(at(60_000)), at(60_000));
+        assert_eq!(press(&mut app, c('q')), Effect::Quit);
+    }
+
+    #[test]
+    fn fail_fast_run_stays_open_but_a_signal_ends_it() {
+        let mut app = app_from(&four(), vec![]);
+        let cause = Some(ShutdownCause::FailFast(0));
+        assert_eq!(
+            app.update(Msg::Run(RunEvent::RunFinished { cause }), at(1)),
+            Effect::None
+        );
+        let cause = Some(ShutdownCause::Signal(15));
+        assert_eq!(
+            app.update(Msg::Run(RunEvent::RunFinished { cause }), at(1)),
+            Effect::Quit
+        );
+    }
+
+    #[test]
+    fn rerun_only_once_finished() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        assert_eq!(press(&mut app, c('r')), Effect::None);
+        assert_eq!(app.notice.as_deref(), Some("lint has not finished"));
+        let _ = app.update(Msg::Run(finished(0, result(exit(2), 1))), at(1));
+        assert_eq!(press(&mut app, c('r')), Effect::Rerun(vec![0]));
+        assert_eq!(app.notice, None, "the next key clears the notice");
+        // Pending envs cannot be rerun either.
+        let _ = press(&mut app, c('j'));
+        assert_eq!(press(&mut app, c('r')), Effect::None);
+    }
+
+    #[test]
+    fn rerun_failed_picks_failed_and_timed_out_envs() {
+        let mut timed = result(exit(143), 1);
+        timed.stopped_by = Some(StopCause::TimedOut(Duration::from_secs(3)));
+        let mut interrupted = result(exit(130), 1);
+        interrupted.stopped_by = Some(StopCause::Interrupted);
+        let app_events = vec![
+            (1, finished(0, result(exit(1), 1))),
+            (1, finished(1, result(EnvStatus::Passed, 1))),
+            (1, finished(2, timed)),
+            (1, finished(3, interrupted)),
+        ];
+        let mut app = app_from(&four(), app_events);
+        assert_eq!(press(&mut app, c('R')), Effect::Rerun(vec![0, 2]));
+
+        let mut clean = app_from(
+            &four(),
+            vec![(1, finished(0, result(EnvStatus::Passed, 1)))],
+        );
+        assert_eq!(press(&mut clean, c('R')), Effect::None);
+        assert_eq!(clean.notice.as_deref(), Some("no failed envs"));
+    }
+
+    #[test]
+    fn rerun_restarts_the_pane() {
+        let mut app = app_from(
+            &four(),
+            vec![
+                (0, started(0)),
+                (1, output(0, "boom\n")),
+                (2, finished(0, result(exit(1), 2))),
+            ],
+        );
+        assert_eq!(app.attempt(0), Some(1));
+        app.panes[0].scroll = Scroll::Pinned { top: 3 };
+        let _ = app.update(Msg::Run(restarted(0, 2)), at(10));
+        assert_eq!(app.attempt(0), Some(2));
+        assert_eq!(app.env_state(0), Some(EnvState::Running));
+        assert_eq!(app.scroll(0), Some(Scroll::Follow));
+        assert_eq!(
+            app.running_for(0, at(2_510)),
+            Some(Duration::from_millis(2_500))
+        );
+        assert_eq!(app.result(0), None);
+    }
+
+    #[test]
+    fn x_stops_only_a_running_env() {
+        let mut app = app_from(&four(), vec![(0, started(1))]);
+        assert_eq!(press(&mut app, c('x')), Effect::None);
+        assert_eq!(app.notice.as_deref(), Some("lint is not running"));
+        let _ = press(&mut app, c('j'));
+        assert_eq!(press(&mut app, c('x')), Effect::StopEnv(1));
+        assert_eq!(
+            press(&mut app, c('x')),
+            Effect::StopEnv(1),
+            "again escalates"
+        );
+    }
+
+    #[test]
+    fn tiles_cycle_and_zoom_returns() {
+        let mut app = app_from(&four(), vec![(0, started(1)), (0, started(2))]);
+        assert_eq!(app.mode(), Mode::List);
+        let _ = press(&mut app, c('t'));
+        assert_eq!(app.mode(), Mode::Tiled(TileFilter::Running));
+        assert_eq!(
+            app.tiles(TileFilter::Running),
+            vec![0, 1, 2],
+            "focus stays in"
+        );
+        // Focus moves among the tiles only.
+        let _ = press(&mut app, c('j'));
+        let _ = press(&mut app, c('j'));
+        let _ = press(&mut app, c('j'));
+        assert_eq!(app.focus(), 1);
+        assert_eq!(app.tiles(TileFilter::Running), vec![1, 2]);
+        let _ = press(&mut app, c('z'));
+        assert_eq!(
+            app.mode(),
+            Mode::Zoomed {
+                back: Some(TileFilter::Running)
+            }
+        );
+        let _ = press(&mut app, c('z'));
+        assert_eq!(app.mode(), Mode::Tiled(TileFilter::Running));
+        let _ = press(&mut app, c('t'));
+        assert_eq!(app.mode(), Mode::Tiled(TileFilter::All));
+        let _ = press(&mut app, c('t'));
+        assert_eq!(app.mode(), Mode::List);
+        let _ = press(&mut app, c('z'));
+        assert_eq!(app.mode(), Mode::Zoomed { back: None });
+        // Esc without a search leaves the zoom too.
+        let _ = press(&mut app, Key::plain(KeyCode::Esc));
+        assert_eq!(app.mode(), Mode::List);
+    }
+
+    #[test]
+    fn help_overlay_opens_and_closes() {
+        let mut app = app_from(&four(), vec![]);
+        let _ = press(&mut app, c('?'));
+        assert_eq!(app.overlay(), &Overlay::Help);
+        assert_eq!(app.keymap_mode(), KeymapMode::Help);
+        // Normal keys do nothing under the overlay.
+        let _ = press(&mut app, c('j'));
+        assert_eq!(app.focus(), 0);
+        let _ = press(&mut app, Key::plain(KeyCode::Esc));
+        assert_eq!(app.overlay(), &Overlay::None);
+    }
+
+    #[test]
+    fn search_input_typing_and_errors() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        let _ = press(&mut app, c('/'));
+        assert_eq!(
+            app.overlay(),
+            &Overlay::SearchInput {
+                scope: SearchScope::Focused
+            }
+        );
+        typed(&mut app, "/err(/");
+        assert_eq!(app.input, "/err(/");
+        let _ = press(&mut app, Key::plain(KeyCode::Enter));
+        assert_eq!(
+            app.input_error.as_deref(),
+            Some("invalid regex: unclosed group")
+        );
+        assert!(matches!(app.overlay(), Overlay::SearchInput { .. }));
+        let _ = press(&mut app, Key::plain(KeyCode::Backspace));
+        let _ = press(&mut app, Key::plain(KeyCode::Backspace));
+        assert_eq!(app.input, "/err");
+        assert_eq!(app.input_error, None);
+        let _ = press(&mut app, Key::ctrl('u'));
+        assert_eq!(app.input, "");
+        typed(&mut app, "qntj");
+        let _ = press(&mut app, Key::plain(KeyCode::Enter));
+        assert_eq!(app.overlay(), &Overlay::None);
+        assert_eq!(
+            app.search.as_ref().map(|s| s.query.text.as_str()),
+            Some("qntj")
+        );
+        let _ = press(&mut app, Key::plain(KeyCode::Esc));
+        assert!(app.search.is_none(), "Esc clears the search");
+        // Esc while typing abandons the input; Enter on an empty query closes it.
+        let _ = press(&mut app, c('/'));
+        let _ = press(&mut app, Key::plain(KeyCode::Esc));
+        assert_eq!(app.overlay(), &Overlay::None);
+        let _ = press(&mut app, c('/'));
+        let _ = press(&mut app, Key::plain(KeyCode::Enter));
+        assert_eq!(app.overlay(), &Overlay::None);
+        assert!(app.search.is_none());
+    }
+
+    #[test]
+    fn n_without_search_explains() {
+        let mut app = app_from(&four(), vec![]);
+        let _ = press(&mut app, c('n'));
+        assert_eq!(app.notice.as_deref(), Some("no search: / to search"));
+    }
+
+    #[test]
+    fn queries_are_smart_case() {
+        let q = Query::parse("error").unwrap();
+        assert!(q.matcher.is_match("ERROR: x"));
+        assert_eq!(q.literal.as_deref(), Some("error"));
+        let q = Query::parse("Error").unwrap();
+        assert!(!q.matcher.is_match("ERROR: x"));
+        assert_eq!(q.literal.as_deref(), Some("Error"));
+        let q = Query::parse("a.b").unwrap();
+        assert!(!q.matcher.is_match("axb"), "plain text is literal");
+        let q = Query::parse("/err.*x/").unwrap();
+        assert!(q.matcher.is_match("ERR: fix"));
+        let q = Query::parse(r"re:\Wfail").unwrap();
+        assert!(
+            q.matcher.is_match(" FAIL"),
+            "escapes do not count as upper case"
+        );
+        let q = Query::parse("re:Fail").unwrap();
+        assert!(!q.matcher.is_match("fail"));
+        assert!(Query::parse("//").is_err());
+        assert!(Query::parse("/").is_ok(), "a lone slash is plain text");
+        assert_eq!(
+            Query::parse("re:[a").unwrap_err(),
+            "invalid regex: unclosed character class"
+        );
+    }
+
+    #[test]
+    fn search_all_without_matches_says_so() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        let _ = press(&mut app, c('F'));
+        assert_eq!(
+            app.overlay(),
+            &Overlay::SearchInput {
+                scope: SearchScope::All
+            }
+        );
+        typed(&mut app, "zzz");
+        let _ = press(&mut app, Key::plain(KeyCode::Enter));
+        assert_eq!(app.overlay(), &Overlay::None);
+        assert_eq!(app.notice.as_deref(), Some("no env has a match for zzz"));
+    }
+
+    #[test]
+    fn dirty_flag() {
+        let mut app = app_from(&four(), vec![]);
+        assert!(app.is_dirty(), "a new app needs a first frame");
+        app.clear_dirty();
+        // Ticks with nothing running change nothing on screen.
+        let _ = app.update(Msg::Tick(at(5_000)), at(5_000));
+        assert!(!app.is_dirty());
+        let _ = app.update(Msg::Run(started(0)), at(5_000));
+        assert!(app.is_dirty());
+        app.clear_dirty();
+        // Durations show whole seconds: a tick within the same second is not a change.
+        let _ = app.update(Msg::Tick(at(5_400)), at(5_400));
+        assert!(!app.is_dirty());
+        let _ = app.update(Msg::Tick(at(6_000)), at(6_000));
+        assert!(app.is_dirty());
+        app.clear_dirty();
+        // Output to an env that is not on screen does not need a redraw…
+        app.drawn = vec![1];
+        let _ = app.update(Msg::Run(output(0, "hidden\n")), at(6_100));
+        assert!(!app.is_dirty());
+        // …output to one that is does.
+        app.drawn = vec![0];
+        let _ = app.update(Msg::Run(output(0, "shown\n")), at(6_100));
+        assert!(app.is_dirty());
+        app.clear_dirty();
+        // Unbound keys change nothing; bound ones do.
+        let _ = press(&mut app, c('w'));
+        assert!(!app.is_dirty());
+        let _ = press(&mut app, c('j'));
+        assert!(app.is_dirty());
+        app.clear_dirty();
+        let _ = app.update(
+            Msg::Resize {
+                width: 100,
+                height: 30,
+            },
+            at(6_200),
+        );
+        assert!(app.is_dirty());
+    }
+
+    #[test]
+    fn started_sets_the_log_of_the_attempt() {
+        // The log path is handed to the scrollback; check the naming the app uses.
+        let mut app = app_from(&four(), vec![(0, started(2))]);
+        assert_eq!(app.attempt(2), Some(1));
+        let _ = app.update(Msg::Run(finished(2, result(exit(1), 1))), at(1));
+        let _ = app.update(Msg::Run(restarted(2, 2)), at(2));
+        assert_eq!(app.attempt(2), Some(2));
+        assert_eq!(
+            app.log_dir.join(log_file_name("py311", 2)),
+            PathBuf::from("/logs/py311.2.log")
+        );
+    }
+
+    #[test]
+    fn events_for_unknown_envs_are_ignored() {
+        let mut app = app_from(&four(), vec![]);
+        for event in [
+            started(9),
+            output(9, "x"),
+            finished(9, result(EnvStatus::Passed, 1)),
+            RunEvent::CommandStarted {
+                env: 9,
+                index: 0,
+                pid: 1,
+            },
+        ] {
+            assert_eq!(app.update(Msg::Run(event), at(1)), Effect::None);
+        }
+    }
+
+    #[test]
+    fn empty_plan_does_not_panic() {
+        let mut app = App::new(&plan(&[]), at(0), AppOptions::default());
+        for key in [
+            c('j'),
+            c('k'),
+            c('r'),
+            c('x'),
+            c('g'),
+            c('G'),
+            c('n'),
+            c('t'),
+            c('z'),
+        ] {
+            let _ = press(&mut app, key);
+        }
+        let _ = app.update(Msg::MouseScroll { up: true }, at(0));
+        assert_eq!(press(&mut app, c('q')), Effect::Quit);
+    }
+
+    /// Tests that need output lines in the scrollback.
+    mod with_lines {
+        use std::fmt::Write as _;
+
+        use super::*;
+
+        fn lines(from: usize, to: usize) -> String {
+            (from..to).fold(String::new(), |mut text, i| {
+                let _ = writeln!(text, "line {i}");
+                text
+            })
+        }
+
+        /// An app with env 0 running and `n` lines of output, its pane 10 rows high.
+        fn running_with(n: usize) -> App {
+            let mut app = app_from(&four(), vec![(0, started(0)), (1, output(0, &lines(0, n)))]);
+            app.panes[0].rows = 10;
+            app
+        }
+
+        #[test]
+        fn follows_at_the_bottom_and_stays_put_when_scrolled_up() {
+            let mut app = running_with(50);
+            assert_eq!(app.scroll(0), Some(Scroll::Follow));
+            assert_eq!(app.panes[0].top(10), 40);
+            let _ = press(&mut app, Key::plain(KeyCode::PageUp));
+            assert_eq!(app.scroll(0), Some(Scroll::Pinned { top: 31 }));
+            let _ = app.update(Msg::Run(output(0, &lines(50, 80))), at(2));
+            assert_eq!(app.scroll(0), Some(Scroll::Pinned { top: 31 }), "stays put");
+            assert_eq!(app.panes[0].top(10), 31);
+            let _ = press(&mut app, c('G'));
+            assert_eq!(app.scroll(0), Some(Scroll::Follow));
+            assert_eq!(app.panes[0].top(10), 70);
+        }
+
+        #[test]
+        fn offsets_are_clamped() {
+            let mut app = running_with(25);
+            for _ in 0..5 {
+                let _ = press(&mut app, Key::plain(KeyCode::PageUp));
+            }
+            assert_eq!(app.scroll(0), Some(Scroll::Pinned { top: 0 }));
+            let _ = press(&mut app, Key::ctrl('e'));
+            assert_eq!(app.scroll(0), Some(Scroll::Pinned { top: 1 }));
+            for _ in 0..5 {
+                let _ = press(&mut app, Key::plain(KeyCode::PageDown));
+            }
+            assert_eq!(
+                app.scroll(0),
+                Some(Scroll::Follow),
+                "the bottom follows again"
+            );
+            let _ = press(&mut app, c('g'));
+            assert_eq!(app.scroll(0), Some(Scroll::Pinned { top: 0 }));
+            let _ = app.update(Msg::MouseScroll { up: false }, at(2));
+            assert_eq!(app.scroll(0), Some(Scroll::Pinned { top: 3 }));
+            let _ = app.update(Msg::MouseScroll { up: true }, at(2));
+            let _ = app.update(Msg::MouseScroll { up: true }, at(2));
+            assert_eq!(app.scroll(0), Some(Scroll::Pinned { top: 0 }));
+
+            // Output that fits the pane cannot be scrolled.
+            let mut short = running_with(5);
+            let _ = press(&mut short, Key::plain(KeyCode::PageUp));
+            let _ = press(&mut short, c('g'));
+            assert_eq!(short.scroll(0), Some(Scroll::Follow));
+        }
+
+        #[test]
+        fn resize_keeps_the_pinned_top() {
+            let mut app = running_with(100);
+            let _ = press(&mut app, c('g'));
+            let _ = press(&mut app, Key::ctrl('e'));
+            assert_eq!(app.scroll(0), Some(Scroll::Pinned { top: 1 }));
+            let _ = app.update(
+                Msg::Resize {
+                    width: 50,
+                    height: 10,
+                },
+                at(2),
+            );
+            app.panes[0].rows = 4;
+            assert_eq!(app.scroll(0), Some(Scroll::Pinned { top: 1 }));
+            assert_eq!(app.panes[0].top(4), 1);
+        }
+
+        #[test]
+        fn search_and_step_through_hits() {
+            let text: String = (0..100)
+                .map(|i| {
+                    if i % 20 == 5 {
+                        format!("line {i} ERROR here\n")
+                    } else {
+                        format!("line {i}\n")
+                    }
+                })
+                .collect();
+            let mut app = app_from(&four(), vec![(0, started(0)), (1, output(0, &text))]);
+            app.panes[0].rows = 10;
+            let _ = press(&mut app, c('g'));
+            let _ = press(&mut app, c('/'));
+            typed(&mut app, "error");
+            let _ = press(&mut app, Key::plain(KeyCode::Enter));
+            let search = app.search.as_ref().unwrap();
+            let found: Vec<usize> = search.hits.iter().map(|h| h.line).collect();
+            assert_eq!(found, [5, 25, 45, 65, 85]);
+            assert_eq!(search.current.map(|h| h.line), Some(5));
+            assert_eq!(search.current_index(), Some(1));
+            let _ = press(&mut app, c('n'));
+            assert_eq!(
+                app.search.as_ref().unwrap().current.map(|h| h.line),
+                Some(25)
+            );
+            let top = app.panes[0].top(10);
+            assert!(
+                (top..top + 10).contains(&25),
+                "the hit is on screen (top {top})"
+            );
+            let _ = press(&mut app, c('N'));
+            let _ = press(&mut app, c('N'));
+            assert_eq!(
+                app.search.as_ref().unwrap().current.map(|h| h.line),
+                Some(85)
+            );
+            assert_eq!(app.notice.as_deref(), Some("search wrapped to the bottom"));
+            let top = app.panes[0].top(10);
+            assert!((top..top + 10).contains(&85));
+            // New output is searched on the next step.
+            let _ = app.update(Msg::Run(output(0, "last error\n")), at(3));
+            let _ = press(&mut app, c('n'));
+            assert_eq!(
+                app.search.as_ref().unwrap().current.map(|h| h.line),
+                Some(100)
+            );
+        }
+
+        #[test]
+        fn search_all_lists_envs_and_focuses_the_choice() {
+            let mut app = app_from(
+                &four(),
+                vec![
+                    (0, started(0)),
+                    (0, started(1)),
+                    (0, started(2)),
+                    (1, output(0, "ok\n")),
+                    (1, output(1, "boom\nboom again\n")),
+                    (1, output(2, "a boom\n")),
+                ],
+            );
+            let _ = press(&mut app, Key::alt('/'));
+            typed(&mut app, "boom");
+            let _ = press(&mut app, Key::plain(KeyCode::Enter));
+            assert_eq!(
+                app.overlay(),
+                &Overlay::SearchResults {
+                    results: vec![(1, 2), (2, 1)],
+                    selected: 0
+                }
+            );
+            let _ = press(&mut app, c('j'));
+            let _ = press(&mut app, Key::plain(KeyCode::Enter));
+            assert_eq!(app.focus(), 2);
+            assert_eq!(app.overlay(), &Overlay::None);
+            let search = app.search.as_ref().unwrap();
+            assert_eq!(search.env, 2);
+            assert_eq!(
+                search.current.map(|h| (h.line, h.start, h.end)),
+                Some((0, 2, 6))
+            );
+        }
+    }
+
+    #[test]
+    fn output_does_not_touch_other_scroll_states() {
+        let mut app = app_from(&four(), vec![(0, started(0)), (0, started(1))]);
+        app.panes[1].scroll = Scroll::Pinned { top: 7 };
+        let _ = app.update(Msg::Run(output(0, "x\n")), at(1));
+        let _ = app.update(Msg::Run(output(1, "y\n")), at(1));
+        assert_eq!(app.scroll(1), Some(Scroll::Pinned { top: 7 }));
+        let _ = app.update(
+            Msg::Resize {
+                width: 40,
+                height: 12,
+            },
+            at(2),
+        );
+        assert_eq!(
+            app.scroll(1),
+            Some(Scroll::Pinned { top: 7 }),
+            "resize keeps it"
+        );
+    }
+}

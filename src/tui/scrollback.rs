@@ -1,46 +1,1619 @@
-//! TEMPORARY STUB (being replaced by the scrollback implementation): API only.
-#![allow(missing_docs, clippy::unused_self, clippy::needless_pass_by_value, unused)]
+//! One env's output history for the TUI: a bounded, line-oriented buffer fed with the raw bytes
+//! read from the child's pipe.
+//!
+//! This module owns turning those bytes into safe, styled lines: it splits on `\n`, applies `\r`
+//! overwrites, keeps SGR colours and attributes (carried from line to line the way a terminal
+//! does), and drops every other escape sequence and control character, so nothing a child writes
+//! can ever reach the real terminal raw. Memory is bounded three ways: at most `cap_lines` lines,
+//! at most [`LINE_TEXT_CAP`] bytes of text per line, and no storage at all for escape sequences
+//! beyond a fixed parameter array.
+//!
+//! Lines evicted from memory are paged back from the env's log file, which holds the very same
+//! bytes from offset 0: a sparse index remembers, for every [`PAGE_LINES`]th line, where it starts
+//! in the log and which style was active there, so any page can be re-parsed on its own.
+//!
+//! It must not write anything (the runner owns the log file; this only opens it read-only), and
+//! it must not fail loudly: when the log is missing or unreadable, evicted lines come back empty.
 
-use std::path::PathBuf;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
-use ratatui::text::Line;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use unicode_width::UnicodeWidthChar;
+
+/// Most bytes of text one line keeps in memory; the rest is dropped and [`CLIP_MARKER`] appended.
+pub const LINE_TEXT_CAP: usize = 16 * 1024;
+
+/// Appended to a line that was longer than [`LINE_TEXT_CAP`].
+pub const CLIP_MARKER: &str = " … [line clipped]";
+
+/// Lines per sparse-index entry, and per page read back from the log.
+pub const PAGE_LINES: usize = 1024;
+
+/// Most style changes kept per line; later changes in that line keep the last kept style.
+const LINE_RUN_CAP: usize = 1024;
+
+/// Longest CSI sequence whose parameters are parsed; a longer one is swallowed unparsed.
+const ESCAPE_CAP: usize = 256;
+
+/// Most numeric parameters kept for one CSI sequence.
+const MAX_PARAMS: usize = 32;
+
+/// Pages of evicted lines kept parsed, so scrolling across a page boundary doesn't re-read.
+const PAGE_CACHE: usize = 2;
+
+/// Bytes read from the log at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Cell capacity above which the working line's buffer is shrunk after the line ends.
+const CELLS_KEEP: usize = 4096;
+
+const ESC: u8 = 0x1b;
 
 /// What to search for.
 #[derive(Debug, Clone)]
 pub enum Pattern {
+    /// A literal string; case-insensitive when it has no uppercase letter (smart case).
     Plain(String),
+    /// A regular expression, used as given.
     Regex(regex::Regex),
 }
 
-/// One search hit: line index, byte range in the line's plain text.
+/// One search hit: a line index in the whole history and a byte range in that line's plain text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
+    /// Index of the line in the whole history.
     pub line: usize,
+    /// Start of the match, in bytes of the line's plain text.
     pub start: usize,
+    /// End of the match (exclusive), in bytes of the line's plain text.
     pub end: usize,
 }
 
+/// The bounded, pageable history of one env's output.
 #[derive(Debug)]
-pub struct Scrollback;
+pub struct Scrollback {
+    parser: Parser,
+    history: History,
+    /// Total bytes pushed since the last clear: the log offset of the next byte.
+    bytes_in: u64,
+    log: Option<PathBuf>,
+    /// Most recently used page last.
+    pages: VecDeque<Page>,
+}
 
 impl Scrollback {
+    /// An empty history keeping at most `cap_lines` lines in memory (at least one).
     pub fn new(cap_lines: usize) -> Self {
-        Self
+        Self {
+            parser: Parser::new(Pen::default()),
+            history: History::new(cap_lines.max(1), PAGE_LINES),
+            bytes_in: 0,
+            log: None,
+            pages: VecDeque::new(),
+        }
     }
-    pub fn set_log(&mut self, path: Option<PathBuf>) {}
-    pub fn push(&mut self, bytes: &[u8]) {}
-    pub fn finish(&mut self) {}
-    pub fn clear(&mut self) {}
+
+    /// Names the log file that holds the pushed bytes from offset 0; `None` forgets it.
+    ///
+    /// Lines evicted from memory are read back from it. [`Scrollback::clear`] forgets the log too,
+    /// so a rerun calls `clear()` and then `set_log` with the new path.
+    pub fn set_log(&mut self, path: Option<PathBuf>) {
+        self.log = path;
+        self.pages.clear();
+    }
+
+    /// Appends raw bytes exactly as read from the child's pipe.
+    pub fn push(&mut self, bytes: &[u8]) {
+        let base = self.bytes_in;
+        let history = &mut self.history;
+        // The callback never breaks, so neither does `feed`.
+        let _ = self.parser.feed(bytes, &mut |line, end, pen| {
+            history.commit(line, base + end as u64, pen);
+            ControlFlow::Continue(())
+        });
+        self.bytes_in += bytes.len() as u64;
+    }
+
+    /// The env ended: an incomplete character becomes U+FFFD and a trailing partial line is final.
+    pub fn finish(&mut self) {
+        if let Some(line) = self.parser.finish() {
+            self.history.commit(line, self.bytes_in, self.parser.pen);
+        }
+    }
+
+    /// Forgets everything, the log path included (a rerun).
+    pub fn clear(&mut self) {
+        let page_lines = self.history.page_lines;
+        self.parser = Parser::new(Pen::default());
+        self.history = History::new(self.history.cap, page_lines);
+        self.bytes_in = 0;
+        self.log = None;
+        self.pages.clear();
+    }
+
+    /// Lines in the whole history: evicted ones, ones in memory, and a trailing partial line.
     pub fn line_count(&self) -> usize {
-        0
+        self.history.completed() + usize::from(self.parser.has_partial())
     }
+
+    /// Styled lines `[start, start + count)` of the whole history, clamped to
+    /// [`Scrollback::line_count`]. An evicted line that can't be read back is empty.
     pub fn lines(&mut self, start: usize, count: usize) -> Vec<Line<'static>> {
-        Vec::new()
+        let end = start.saturating_add(count).min(self.line_count());
+        (start..end)
+            .map(|i| self.with_line(i, StoredLine::to_line).unwrap_or_default())
+            .collect()
     }
+
+    /// The text of line `index` without styles, or `None` if there is no such line or it was
+    /// evicted and can't be read back.
     pub fn plain_line(&mut self, index: usize) -> Option<String> {
+        self.with_line(index, |line| line.text.to_string())
+    }
+
+    /// Every hit in the whole history, in order, streaming evicted lines from the log.
+    ///
+    /// Empty matches are skipped, and so is an empty plain query.
+    pub fn search(&mut self, pattern: &Pattern) -> Vec<Hit> {
+        let built;
+        let re = match pattern {
+            Pattern::Plain(query) => {
+                if query.is_empty() {
+                    return Vec::new();
+                }
+                let smart_case = !query.chars().any(char::is_uppercase);
+                match regex::RegexBuilder::new(&regex::escape(query))
+                    .case_insensitive(smart_case)
+                    .build()
+                {
+                    Ok(re) => {
+                        built = re;
+                        &built
+                    }
+                    // Only a query past the regex size limit gets here; it can match nothing shown.
+                    Err(_) => return Vec::new(),
+                }
+            }
+            Pattern::Regex(re) => re,
+        };
+        let mut hits = Vec::new();
+        let first = self.history.first;
+        if first > 0
+            && let (Some(path), Some(&start)) = (&self.log, self.history.index.first())
+        {
+            let mut number = 0;
+            // A log that can't be read only hides the evicted lines' hits; memory is still searched.
+            let _ = scan_log(path, start, self.bytes_in, |line| {
+                find_hits(re, &line.text, number, &mut hits);
+                number += 1;
+                if number >= first {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+        }
+        for (k, line) in self.history.lines.iter().enumerate() {
+            find_hits(re, &line.text, first + k, &mut hits);
+        }
+        if let Some(line) = self.parser.partial() {
+            find_hits(re, &line.text, self.history.completed(), &mut hits);
+        }
+        hits
+    }
+
+    /// Approximate heap use in bytes, for tests and benches.
+    pub fn memory_bytes(&self) -> usize {
+        let pages: usize = self
+            .pages
+            .iter()
+            .map(|page| {
+                page.lines.capacity() * size_of::<StoredLine>()
+                    + page.lines.iter().map(StoredLine::heap_bytes).sum::<usize>()
+            })
+            .sum();
+        size_of::<Self>()
+            + self.history.lines.capacity() * size_of::<StoredLine>()
+            + self.history.heap
+            + self.history.index.capacity() * size_of::<Checkpoint>()
+            + self.parser.cells.capacity() * size_of::<Cell>()
+            + self.log.as_ref().map_or(0, |p| p.as_os_str().len())
+            + pages
+    }
+
+    /// Applies `f` to line `index`, wherever it lives: memory, the working line, or the log.
+    fn with_line<R>(&mut self, index: usize, f: impl FnOnce(&StoredLine) -> R) -> Option<R> {
+        let first = self.history.first;
+        if index < first {
+            return self.evicted_line(index).map(f);
+        }
+        if let Some(line) = self.history.lines.get(index - first) {
+            return Some(f(line));
+        }
+        if index == self.history.completed() {
+            return self.parser.partial().map(|line| f(&line));
+        }
         None
     }
-    pub fn search(&mut self, pattern: &Pattern) -> Vec<Hit> {
-        Vec::new()
+
+    /// An evicted line, from the page cache or re-parsed from the log.
+    fn evicted_line(&mut self, index: usize) -> Option<&StoredLine> {
+        let per_page = self.history.page_lines;
+        let number = index / per_page;
+        let within = index % per_page;
+        let cached = self.pages.iter().position(|page| page.number == number);
+        let page = match cached.and_then(|pos| self.pages.remove(pos)) {
+            Some(page) if page.lines.len() > within => page,
+            // The log had fewer lines than expected (not flushed yet, or unreadable): read it
+            // again only once more bytes have arrived, not once per rendered line.
+            Some(page) if page.loaded_at == self.bytes_in => {
+                self.pages.push_back(page);
+                return None;
+            }
+            _ => {
+                let page = self.load_page(number)?;
+                if self.pages.len() >= PAGE_CACHE {
+                    self.pages.pop_front();
+                }
+                page
+            }
+        };
+        self.pages.push_back(page);
+        self.pages.back().and_then(|page| page.lines.get(within))
+    }
+
+    /// Re-parses page `number` from the log, starting at its index entry.
+    fn load_page(&self, number: usize) -> Option<Page> {
+        let path = self.log.as_deref()?;
+        let start = *self.history.index.get(number)?;
+        let per_page = self.history.page_lines;
+        let want = per_page.min(self.history.completed().saturating_sub(number * per_page));
+        let mut lines = Vec::with_capacity(want.min(64));
+        // On a read error the lines parsed so far are still right; the rest come back empty.
+        let _ = scan_log(path, start, self.bytes_in, |line| {
+            lines.push(line);
+            if lines.len() >= want {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        Some(Page {
+            number,
+            lines,
+            loaded_at: self.bytes_in,
+        })
+    }
+
+    /// Test seam: index every `n`th line instead of every [`PAGE_LINES`]th.
+    #[cfg(test)]
+    fn with_page_lines(cap_lines: usize, n: usize) -> Self {
+        let mut sb = Self::new(cap_lines);
+        sb.history.page_lines = n.max(1);
+        sb
+    }
+}
+
+/// Complete lines in memory plus the sparse index over the whole history.
+#[derive(Debug)]
+struct History {
+    cap: usize,
+    page_lines: usize,
+    /// Complete lines `[first, first + lines.len())`.
+    lines: VecDeque<StoredLine>,
+    /// Heap bytes owned by `lines`' elements.
+    heap: usize,
+    /// Index of `lines.front()` in the whole history: how many lines were evicted.
+    first: usize,
+    /// `index[k]` is where line `k * page_lines` starts.
+    index: Vec<Checkpoint>,
+}
+
+impl History {
+    fn new(cap: usize, page_lines: usize) -> Self {
+        Self {
+            cap,
+            page_lines,
+            lines: VecDeque::new(),
+            heap: 0,
+            first: 0,
+            index: vec![Checkpoint {
+                offset: 0,
+                pen: Pen::default(),
+            }],
+        }
+    }
+
+    /// Complete lines in the whole history.
+    fn completed(&self) -> usize {
+        self.first + self.lines.len()
+    }
+
+    /// Appends a complete line; `next` is where the following line starts, `pen` its style.
+    fn commit(&mut self, line: StoredLine, next: u64, pen: Pen) {
+        self.heap += line.heap_bytes();
+        self.lines.push_back(line);
+        if self.completed().is_multiple_of(self.page_lines) {
+            self.index.push(Checkpoint { offset: next, pen });
+        }
+        while self.lines.len() > self.cap {
+            if let Some(old) = self.lines.pop_front() {
+                self.heap -= old.heap_bytes();
+                self.first += 1;
+            }
+        }
+    }
+}
+
+/// Where a line starts in the log and the parser state needed to restart there.
+///
+/// A line always starts right after a `\n`, which ends every escape sequence and incomplete
+/// character, so the style is the only state to keep.
+#[derive(Debug, Clone, Copy)]
+struct Checkpoint {
+    offset: u64,
+    pen: Pen,
+}
+
+/// Parsed lines `[number * page_lines, ..)` read back from the log.
+#[derive(Debug)]
+struct Page {
+    number: usize,
+    lines: Vec<StoredLine>,
+    /// `bytes_in` when the page was read.
+    loaded_at: u64,
+}
+
+/// Reads the log from `start` up to byte `limit`, handing each parsed line to `on_line` until it
+/// breaks. A line cut by `limit` counts as complete (it was ended by `finish`); one cut by the end
+/// of the file does not (the rest isn't written yet).
+fn scan_log(
+    path: &Path,
+    start: Checkpoint,
+    limit: u64,
+    mut on_line: impl FnMut(StoredLine) -> ControlFlow<()>,
+) -> io::Result<()> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(start.offset))?;
+    let mut remaining = limit.saturating_sub(start.offset);
+    let mut parser = Parser::new(start.pen);
+    let mut buf = vec![0; READ_CHUNK];
+    while remaining > 0 {
+        let want = remaining.min(READ_CHUNK as u64) as usize;
+        let Some(chunk) = buf.get_mut(..want) else {
+            return Ok(());
+        };
+        let n = match file.read(chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        remaining -= n as u64;
+        let flow = parser.feed(chunk.get(..n).unwrap_or_default(), &mut |line, _, _| {
+            on_line(line)
+        });
+        if flow.is_break() {
+            return Ok(());
+        }
+    }
+    if let Some(line) = parser.finish() {
+        let _ = on_line(line);
+    }
+    Ok(())
+}
+
+fn find_hits(re: &regex::Regex, text: &str, line: usize, hits: &mut Vec<Hit>) {
+    hits.extend(re.find_iter(text).filter(|m| !m.is_empty()).map(|m| Hit {
+        line,
+        start: m.start(),
+        end: m.end(),
+    }));
+}
+
+/// An SGR colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Colour {
+    #[default]
+    Default,
+    Indexed(u8),
+    Rgb(u8, u8, u8),
+}
+
+impl Colour {
+    fn to_color(self) -> Option<Color> {
+        const NAMED: [Color; 16] = [
+            Color::Black,
+            Color::Red,
+            Color::Green,
+            Color::Yellow,
+            Color::Blue,
+            Color::Magenta,
+            Color::Cyan,
+            Color::Gray,
+            Color::DarkGray,
+            Color::LightRed,
+            Color::LightGreen,
+            Color::LightYellow,
+            Color::LightBlue,
+            Color::LightMagenta,
+            Color::LightCyan,
+            Color::White,
+        ];
+        match self {
+            Self::Default => None,
+            Self::Indexed(n) => Some(
+                NAMED
+                    .get(usize::from(n))
+                    .copied()
+                    .unwrap_or(Color::Indexed(n)),
+            ),
+            Self::Rgb(r, g, b) => Some(Color::Rgb(r, g, b)),
+        }
+    }
+}
+
+const BOLD: u8 = 1;
+const DIM: u8 = 2;
+const ITALIC: u8 = 4;
+const UNDERLINE: u8 = 8;
+const REVERSE: u8 = 16;
+const CROSSED: u8 = 32;
+
+/// The current SGR state, compact so that cells, runs and checkpoints stay small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Pen {
+    fg: Colour,
+    bg: Colour,
+    attrs: u8,
+}
+
+impl Pen {
+    const MARKER: Self = Self {
+        fg: Colour::Default,
+        bg: Colour::Default,
+        attrs: DIM,
+    };
+
+    fn style(self) -> Style {
+        let mut style = Style::default();
+        if let Some(fg) = self.fg.to_color() {
+            style = style.fg(fg);
+        }
+        if let Some(bg) = self.bg.to_color() {
+            style = style.bg(bg);
+        }
+        let mut modifier = Modifier::empty();
+        for (bit, m) in [
+            (BOLD, Modifier::BOLD),
+            (DIM, Modifier::DIM),
+            (ITALIC, Modifier::ITALIC),
+            (UNDERLINE, Modifier::UNDERLINED),
+            (REVERSE, Modifier::REVERSED),
+            (CROSSED, Modifier::CROSSED_OUT),
+        ] {
+            if self.attrs & bit != 0 {
+                modifier |= m;
+            }
+        }
+        if modifier.is_empty() {
+            style
+        } else {
+            style.add_modifier(modifier)
+        }
+    }
+
+    /// Applies one SGR sequence; bit `i` of `colon` says parameter `i` followed a `:`.
+    fn apply_sgr(&mut self, params: &[u16], colon: u32) {
+        if params.is_empty() {
+            *self = Self::default();
+            return;
+        }
+        let mut i = 0;
+        while let Some(&p) = params.get(i) {
+            let mut end = i + 1;
+            while end < params.len() && colon & (1 << end) != 0 {
+                end += 1;
+            }
+            let sub = params.get(i + 1..end).unwrap_or_default();
+            match p {
+                0 => *self = Self::default(),
+                1 => self.attrs |= BOLD,
+                2 => self.attrs |= DIM,
+                3 => self.attrs |= ITALIC,
+                4 if sub.first() == Some(&0) => self.attrs &= !UNDERLINE,
+                4 => self.attrs |= UNDERLINE,
+                7 => self.attrs |= REVERSE,
+                9 => self.attrs |= CROSSED,
+                22 => self.attrs &= !(BOLD | DIM),
+                23 => self.attrs &= !ITALIC,
+                24 => self.attrs &= !UNDERLINE,
+                27 => self.attrs &= !REVERSE,
+                29 => self.attrs &= !CROSSED,
+                30..=37 => self.fg = Colour::Indexed((p - 30) as u8),
+                39 => self.fg = Colour::Default,
+                40..=47 => self.bg = Colour::Indexed((p - 40) as u8),
+                49 => self.bg = Colour::Default,
+                90..=97 => self.fg = Colour::Indexed((p - 90 + 8) as u8),
+                100..=107 => self.bg = Colour::Indexed((p - 100 + 8) as u8),
+                38 | 48 => {
+                    let colour = if sub.is_empty() {
+                        // The `38;5;n` / `38;2;r;g;b` form takes the following parameters.
+                        let rest = params.get(end..).unwrap_or_default();
+                        let (colour, used) = extended_colour(rest, false);
+                        end += used;
+                        colour
+                    } else {
+                        extended_colour(sub, true).0
+                    };
+                    if let Some(colour) = colour {
+                        if p == 38 {
+                            self.fg = colour;
+                        } else {
+                            self.bg = colour;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i = end;
+        }
+    }
+}
+
+/// Parses `5;n` or `2;r;g;b` (or their `:` forms, where `2` may carry a colour-space id first).
+/// Returns the colour and how many parameters it used.
+fn extended_colour(rest: &[u16], colon_form: bool) -> (Option<Colour>, usize) {
+    let byte = |v: u16| v.min(255) as u8;
+    match rest {
+        [5, n, ..] => (Some(Colour::Indexed(byte(*n))), 2),
+        [2, _, r, g, b, ..] if colon_form => (Some(Colour::Rgb(byte(*r), byte(*g), byte(*b))), 5),
+        [2, r, g, b, ..] => (Some(Colour::Rgb(byte(*r), byte(*g), byte(*b))), 4),
+        [_, ..] => (None, rest.len()),
+        [] => (None, 0),
+    }
+}
+
+/// One column-ish unit of the working line. `'\0'` marks a blank no one wrote (tab, erase,
+/// half of an overwritten wide character): shown as a space, dropped at the end of a line.
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    ch: char,
+    pen: Pen,
+    width: u8,
+}
+
+const BLANK: Cell = Cell {
+    ch: '\0',
+    pen: Pen {
+        fg: Colour::Default,
+        bg: Colour::Default,
+        attrs: 0,
+    },
+    width: 1,
+};
+
+/// From byte `at` of the line's text on, `pen` applies (until the next run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Run {
+    at: u32,
+    pen: Pen,
+}
+
+/// A finished line: its plain text and where its style changes. Text before the first run has
+/// the default style.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct StoredLine {
+    text: Box<str>,
+    runs: Box<[Run]>,
+}
+
+impl StoredLine {
+    fn from_cells(cells: &[Cell], clipped: bool) -> Self {
+        let shown = cells
+            .iter()
+            .rposition(|c| c.ch != '\0')
+            .map_or(0, |p| p + 1);
+        let cells = cells.get(..shown).unwrap_or_default();
+        let bytes: usize = cells.iter().map(|c| c.ch.len_utf8()).sum();
+        let mut text = String::with_capacity(bytes + if clipped { CLIP_MARKER.len() } else { 0 });
+        let mut runs = Vec::new();
+        let mut pen = Pen::default();
+        for cell in cells {
+            if cell.pen != pen && runs.len() < LINE_RUN_CAP {
+                runs.push(Run {
+                    at: text.len() as u32,
+                    pen: cell.pen,
+                });
+                pen = cell.pen;
+            }
+            text.push(if cell.ch == '\0' { ' ' } else { cell.ch });
+        }
+        if clipped {
+            if pen != Pen::MARKER {
+                runs.push(Run {
+                    at: text.len() as u32,
+                    pen: Pen::MARKER,
+                });
+            }
+            text.push_str(CLIP_MARKER);
+        }
+        Self {
+            text: text.into_boxed_str(),
+            runs: runs.into_boxed_slice(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.len() + self.runs.len() * size_of::<Run>()
+    }
+
+    fn to_line(&self) -> Line<'static> {
+        if self.text.is_empty() {
+            return Line::default();
+        }
+        let text = &*self.text;
+        let span = |from: usize, to: usize, pen: Pen| {
+            Span::styled(
+                text.get(from..to).unwrap_or_default().to_owned(),
+                pen.style(),
+            )
+        };
+        let mut spans = Vec::with_capacity(self.runs.len() + 1);
+        let mut at = 0;
+        let mut pen = Pen::default();
+        for run in &self.runs {
+            let next = run.at as usize;
+            if next > at {
+                spans.push(span(at, next, pen));
+            }
+            at = next;
+            pen = run.pen;
+        }
+        if text.len() > at {
+            spans.push(span(at, text.len(), pen));
+        }
+        Line::from(spans)
+    }
+}
+
+/// Where the escape-sequence state machine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Ground,
+    /// After `ESC`.
+    Escape,
+    /// After `ESC` and intermediate bytes, waiting for the final byte.
+    EscIntermediate,
+    /// In a CSI sequence, collecting parameters.
+    Csi,
+    /// In a CSI sequence too long to parse: swallow it up to its final byte.
+    CsiIgnore,
+    /// In an OSC, DCS, SOS, PM or APC string: swallow it up to BEL or ST.
+    Str,
+    /// After `ESC` inside a string: `\` ends it, anything else starts a new sequence.
+    StrEsc,
+}
+
+/// The streaming byte-to-line parser, shared by live pushes and log re-reads so both give the
+/// same lines.
+#[derive(Debug)]
+struct Parser {
+    state: State,
+    pen: Pen,
+    params: [u16; MAX_PARAMS],
+    n_params: usize,
+    colon: u32,
+    /// A private marker or intermediate byte was seen: the sequence is neither SGR nor EL.
+    csi_private: bool,
+    seq_len: usize,
+    utf8: [u8; 4],
+    utf8_have: usize,
+    utf8_need: usize,
+    /// The working line.
+    cells: Vec<Cell>,
+    /// Index in `cells` where the next character goes.
+    cursor: usize,
+    /// Display column of `cursor`.
+    col: usize,
+    text_bytes: usize,
+    clipped: bool,
+}
+
+impl Parser {
+    fn new(pen: Pen) -> Self {
+        Self {
+            state: State::Ground,
+            pen,
+            params: [0; MAX_PARAMS],
+            n_params: 0,
+            colon: 0,
+            csi_private: false,
+            seq_len: 0,
+            utf8: [0; 4],
+            utf8_have: 0,
+            utf8_need: 0,
+            cells: Vec::new(),
+            cursor: 0,
+            col: 0,
+            text_bytes: 0,
+            clipped: false,
+        }
+    }
+
+    /// Parses `bytes`; each finished line goes to `on_line` with the index in `bytes` just past
+    /// its `\n` and the style the next line starts with. Stops early when `on_line` breaks.
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        on_line: &mut impl FnMut(StoredLine, usize, Pen) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' {
+                // A newline ends any escape sequence or string: a log line boundary always wins,
+                // which also makes every line start a clean restart point for paging.
+                self.flush_utf8();
+                self.state = State::Ground;
+                let line = self.take_line();
+                on_line(line, i + 1, self.pen)?;
+            } else {
+                self.byte(b);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Ends the input: returns the trailing partial line, if any.
+    fn finish(&mut self) -> Option<StoredLine> {
+        self.flush_utf8();
+        self.state = State::Ground;
+        self.has_partial().then(|| self.take_line())
+    }
+
+    fn has_partial(&self) -> bool {
+        !self.cells.is_empty()
+    }
+
+    /// The working line as it would be stored now.
+    fn partial(&self) -> Option<StoredLine> {
+        self.has_partial()
+            .then(|| StoredLine::from_cells(&self.cells, self.clipped))
+    }
+
+    fn take_line(&mut self) -> StoredLine {
+        let line = StoredLine::from_cells(&self.cells, self.clipped);
+        self.cells.clear();
+        if self.cells.capacity() > CELLS_KEEP {
+            self.cells.shrink_to(CELLS_KEEP / 16);
+        }
+        self.cursor = 0;
+        self.col = 0;
+        self.text_bytes = 0;
+        self.clipped = false;
+        line
+    }
+
+    fn byte(&mut self, b: u8) {
+        match self.state {
+            State::Ground => self.ground(b),
+            State::Escape => self.escape(b),
+            State::EscIntermediate => match b {
+                0x30..=0x7e => self.state = State::Ground,
+                ESC => self.state = State::Escape,
+                0x80.. => self.abort_then(b),
+                _ => {}
+            },
+            State::Csi => self.csi(b),
+            State::CsiIgnore => self.csi_ignore(b),
+            State::Str => match b {
+                // BEL ends an OSC; CAN and SUB cancel any string.
+                0x07 | 0x18 | 0x1a => self.state = State::Ground,
+                ESC => self.state = State::StrEsc,
+                _ => {}
+            },
+            State::StrEsc => {
+                if b == b'\\' {
+                    self.state = State::Ground;
+                } else {
+                    self.state = State::Escape;
+                    self.escape(b);
+                }
+            }
+        }
+    }
+
+    /// Drops the current sequence and handles `b` as ordinary input.
+    fn abort_then(&mut self, b: u8) {
+        self.state = State::Ground;
+        self.ground(b);
+    }
+
+    fn ground(&mut self, b: u8) {
+        if b >= 0x80 {
+            self.utf8_byte(b);
+            return;
+        }
+        self.flush_utf8();
+        match b {
+            0x20..=0x7e => self.put(char::from(b), 1),
+            b'\r' => {
+                self.cursor = 0;
+                self.col = 0;
+            }
+            b'\t' => self.tab(),
+            0x08 => self.backspace(),
+            ESC => self.state = State::Escape,
+            // Every other C0 control and DEL is dropped.
+            _ => {}
+        }
+    }
+
+    fn escape(&mut self, b: u8) {
+        match b {
+            b'[' => {
+                self.state = State::Csi;
+                self.n_params = 0;
+                self.colon = 0;
+                self.csi_private = false;
+                self.seq_len = 0;
+            }
+            b']' | b'P' | b'X' | b'^' | b'_' => self.state = State::Str,
+            0x20..=0x2f => self.state = State::EscIntermediate,
+            0x30..=0x7e => self.state = State::Ground,
+            0x80.. => self.abort_then(b),
+            // ESC restarts; other controls and DEL inside a sequence are ignored.
+            _ => {}
+        }
+    }
+
+    fn csi(&mut self, b: u8) {
+        self.seq_len += 1;
+        if self.seq_len > ESCAPE_CAP {
+            self.state = State::CsiIgnore;
+            self.csi_ignore(b);
+            return;
+        }
+        match b {
+            b'0'..=b'9' => {
+                if self.n_params == 0 {
+                    self.n_params = 1;
+                    self.params[0] = 0;
+                }
+                if let Some(p) = self.params.get_mut(self.n_params - 1) {
+                    *p = p.saturating_mul(10).saturating_add(u16::from(b - b'0'));
+                }
+            }
+            b';' | b':' => {
+                if self.n_params == 0 {
+                    self.n_params = 1;
+                    self.params[0] = 0;
+                }
+                let Some(p) = self.params.get_mut(self.n_params) else {
+                    self.state = State::CsiIgnore;
+                    return;
+                };
+                *p = 0;
+                if b == b':' {
+                    self.colon |= 1 << self.n_params;
+                }
+                self.n_params += 1;
+            }
+            0x20..=0x2f | 0x3c..=0x3f => self.csi_private = true,
+            0x40..=0x7e => {
+                self.state = State::Ground;
+                self.dispatch_csi(b);
+            }
+            ESC => self.state = State::Escape,
+            0x80.. => self.abort_then(b),
+            _ => {}
+        }
+    }
+
+    fn csi_ignore(&mut self, b: u8) {
+        match b {
+            0x40..=0x7e => self.state = State::Ground,
+            ESC => self.state = State::Escape,
+            0x80.. => self.abort_then(b),
+            _ => {}
+        }
+    }
+
+    fn dispatch_csi(&mut self, final_byte: u8) {
+        if self.csi_private {
+            return;
+        }
+        let params = self.params.get(..self.n_params).unwrap_or_default();
+        match final_byte {
+            b'm' => {
+                let colon = self.colon;
+                let mut pen = self.pen;
+                pen.apply_sgr(params, colon);
+                self.pen = pen;
+            }
+            b'K' => self.erase_in_line(params.first().copied().unwrap_or(0)),
+            // Cursor moves, screen clears, modes: all dropped.
+            _ => {}
+        }
+    }
+
+    /// `CSI K`: a progress bar's way of clearing the rest of its line before a `\r` rewrite.
+    fn erase_in_line(&mut self, mode: u16) {
+        let blanks = |n: usize| std::iter::repeat_n(BLANK, n);
+        match mode {
+            0 => self.cells.truncate(self.cursor),
+            1 => {
+                let upto = (self.cursor + 1).min(self.cells.len());
+                let width: usize = self
+                    .cells
+                    .get(..upto)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|c| usize::from(c.width))
+                    .sum();
+                self.cells.splice(..upto, blanks(width));
+                self.cursor = self.col.min(self.cells.len());
+            }
+            2 => {
+                self.cells.clear();
+                self.cells.extend(blanks(self.col));
+                self.cursor = self.col;
+            }
+            _ => return,
+        }
+        self.text_bytes = self.cells.iter().map(|c| c.ch.len_utf8()).sum();
+    }
+
+    fn flush_utf8(&mut self) {
+        if self.utf8_have > 0 {
+            self.utf8_have = 0;
+            self.utf8_need = 0;
+            self.print(char::REPLACEMENT_CHARACTER);
+        }
+    }
+
+    /// Decodes UTF-8 across pushes; invalid input becomes U+FFFD per maximal bad subsequence.
+    fn utf8_byte(&mut self, b: u8) {
+        if self.utf8_have > 0 {
+            let (lo, hi) = if self.utf8_have == 1 {
+                match self.utf8[0] {
+                    0xe0 => (0xa0, 0xbf),
+                    0xed => (0x80, 0x9f),
+                    0xf0 => (0x90, 0xbf),
+                    0xf4 => (0x80, 0x8f),
+                    _ => (0x80, 0xbf),
+                }
+            } else {
+                (0x80, 0xbf)
+            };
+            if (lo..=hi).contains(&b) {
+                if let Some(slot) = self.utf8.get_mut(self.utf8_have) {
+                    *slot = b;
+                }
+                self.utf8_have += 1;
+                if self.utf8_have >= self.utf8_need {
+                    let c = self
+                        .utf8
+                        .get(..self.utf8_have)
+                        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+                        .and_then(|s| s.chars().next())
+                        .unwrap_or(char::REPLACEMENT_CHARACTER);
+                    self.utf8_have = 0;
+                    self.utf8_need = 0;
+                    self.print(c);
+                }
+                return;
+            }
+            self.flush_utf8();
+        }
+        self.utf8_need = match b {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => {
+                self.print(char::REPLACEMENT_CHARACTER);
+                return;
+            }
+        };
+        self.utf8[0] = b;
+        self.utf8_have = 1;
+    }
+
+    fn print(&mut self, c: char) {
+        // C1 controls: some terminals obey U+009B as CSI, so they never get through.
+        if ('\u{80}'..='\u{9f}').contains(&c) {
+            return;
+        }
+        if let Some(width) = c.width() {
+            self.put(c, width.min(2) as u8);
+        }
+    }
+
+    /// Writes `ch` at the cursor, overwriting what is there (after a `\r`) by display width.
+    fn put(&mut self, ch: char, width: u8) {
+        let cell = Cell {
+            ch,
+            pen: self.pen,
+            width,
+        };
+        let len = ch.len_utf8();
+        if self.cursor >= self.cells.len() || width == 0 {
+            if self.text_bytes + len > LINE_TEXT_CAP {
+                self.clipped = true;
+                return;
+            }
+            if self.cursor >= self.cells.len() {
+                self.cells.push(cell);
+            } else {
+                self.cells.insert(self.cursor, cell);
+            }
+            self.text_bytes += len;
+            self.cursor += 1;
+            self.col += usize::from(width);
+            return;
+        }
+        let mut end = self.cursor;
+        let mut covered = 0;
+        let mut removed = 0;
+        while let Some(old) = self.cells.get(end) {
+            if covered >= width && old.width > 0 {
+                break;
+            }
+            covered += old.width;
+            removed += old.ch.len_utf8();
+            end += 1;
+        }
+        let pad = usize::from(covered.saturating_sub(width));
+        let bytes = self.text_bytes - removed + len + pad;
+        if bytes > LINE_TEXT_CAP {
+            self.clipped = true;
+            return;
+        }
+        if end == self.cursor + 1 && pad == 0 {
+            if let Some(slot) = self.cells.get_mut(self.cursor) {
+                *slot = cell;
+            }
+        } else {
+            let with_pad = std::iter::once(cell).chain(std::iter::repeat_n(BLANK, pad));
+            self.cells.splice(self.cursor..end, with_pad);
+        }
+        self.text_bytes = bytes;
+        self.cursor += 1;
+        self.col += usize::from(width);
+    }
+
+    /// Moves to the next multiple of 8 columns, padding with blanks past the end of the line.
+    fn tab(&mut self) {
+        let target = (self.col / 8 + 1) * 8;
+        while self.col < target {
+            if let Some(cell) = self.cells.get(self.cursor) {
+                self.col += usize::from(cell.width);
+                self.cursor += 1;
+                while self.cells.get(self.cursor).is_some_and(|c| c.width == 0) {
+                    self.cursor += 1;
+                }
+            } else {
+                if self.text_bytes + 1 > LINE_TEXT_CAP {
+                    self.clipped = true;
+                    return;
+                }
+                self.cells.push(BLANK);
+                self.text_bytes += 1;
+                self.cursor += 1;
+                self.col += 1;
+            }
+        }
+    }
+
+    /// Moves back one character without erasing it, as a terminal does.
+    fn backspace(&mut self) {
+        while self.cursor > 0 {
+            self.cursor -= 1;
+            let width = self.cells.get(self.cursor).map_or(0, |c| c.width);
+            if width > 0 {
+                self.col = self.col.saturating_sub(usize::from(width));
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn plain(sb: &mut Scrollback) -> Vec<String> {
+        (0..sb.line_count())
+            .map(|i| sb.plain_line(i).unwrap_or_else(|| "<none>".into()))
+            .collect()
+    }
+
+    fn of(bytes: &[u8]) -> Vec<String> {
+        let mut sb = Scrollback::new(1000);
+        sb.push(bytes);
+        plain(&mut sb)
+    }
+
+    fn styled(bytes: &[u8]) -> Vec<Line<'static>> {
+        let mut sb = Scrollback::new(1000);
+        sb.push(bytes);
+        let n = sb.line_count();
+        sb.lines(0, n)
+    }
+
+    fn hits(sb: &mut Scrollback, q: &str) -> Vec<(usize, usize, usize)> {
+        sb.search(&Pattern::Plain(q.into()))
+            .into_iter()
+            .map(|h| (h.line, h.start, h.end))
+            .collect()
+    }
+
+    #[test]
+    fn splits_on_newline_and_counts_partial_line() {
+        let mut sb = Scrollback::new(10);
+        assert_eq!(sb.line_count(), 0);
+        sb.push(b"one\ntwo\n\nthree");
+        assert_eq!(sb.line_count(), 4);
+        assert_eq!(plain(&mut sb), ["one", "two", "", "three"]);
+        sb.push(b" more\n");
+        assert_eq!(plain(&mut sb), ["one", "two", "", "three more"]);
+        assert_eq!(sb.plain_line(4), None);
+    }
+
+    #[test]
+    fn crlf_is_a_plain_line_end() {
+        assert_eq!(of(b"a\r\nb\r\n"), ["a", "b"]);
+    }
+
+    #[test]
+    fn carriage_return_overwrites() {
+        assert_eq!(of(b"\r10%\r20%"), ["20%"]);
+        assert_eq!(of(b"abcdef\rXY"), ["XYcdef"]);
+        assert_eq!(of(b"abc\rX\n"), ["Xbc"]);
+    }
+
+    #[test]
+    fn progress_bar_without_newline_stays_bounded() {
+        let mut sb = Scrollback::new(10);
+        for i in 0..100_000 {
+            sb.push(format!("\r{i}%").as_bytes());
+        }
+        assert_eq!(sb.line_count(), 1);
+        assert_eq!(sb.plain_line(0).as_deref(), Some("99999%"));
+        assert!(sb.memory_bytes() < 64 * 1024, "{}", sb.memory_bytes());
+    }
+
+    #[test]
+    fn erase_in_line_clears_a_progress_rewrite() {
+        assert_eq!(of(b"long text here\r\x1b[Kshort"), ["short"]);
+        assert_eq!(of(b"long text here\x1b[2K\rshort\n"), ["short"]);
+        assert_eq!(of(b"abcdef\rab\x1b[1Kx"), ["  xdef"]);
+    }
+
+    #[test]
+    fn sgr_becomes_style() {
+        let lines = styled(b"\x1b[1;31mred\x1b[0m plain\n");
+        assert_eq!(
+            lines,
+            [Line::from(vec![
+                Span::styled("red", Style::new().red().bold()),
+                Span::raw(" plain"),
+            ])]
+        );
+        let lines =
+            styled(b"\x1b[92;44mA\x1b[38;5;200;48;2;1;2;3mB\x1b[2;3;4;7mC\x1b[22;23;24;27;39;49mD");
+        assert_eq!(
+            lines,
+            [Line::from(vec![
+                Span::styled("A", Style::new().light_green().on_blue()),
+                Span::styled(
+                    "B",
+                    Style::new().fg(Color::Indexed(200)).bg(Color::Rgb(1, 2, 3))
+                ),
+                Span::styled(
+                    "C",
+                    Style::new()
+                        .fg(Color::Indexed(200))
+                        .bg(Color::Rgb(1, 2, 3))
+                        .dim()
+                        .italic()
+                        .underlined()
+                        .reversed()
+                ),
+                Span::raw("D"),
+            ])]
+        );
+        assert_eq!(
+            styled(b"\x1b[38:2::9:8:7mX\x1b[38:5:9mY"),
+            [Line::from(vec![
+                Span::styled("X", Style::new().fg(Color::Rgb(9, 8, 7))),
+                Span::styled("Y", Style::new().light_red()),
+            ])]
+        );
+    }
+
+    #[test]
+    fn style_carries_over_lines() {
+        let lines = styled(b"\x1b[32mgreen\nstill\x1b[0m\nplain\n");
+        assert_eq!(
+            lines,
+            [
+                Line::from(vec![Span::styled("green", Style::new().green())]),
+                Line::from(vec![Span::styled("still", Style::new().green())]),
+                Line::from(vec![Span::raw("plain")]),
+            ]
+        );
+    }
+
+    #[test]
+    fn other_escape_sequences_are_dropped() {
+        assert_eq!(
+            of(b"a\x1b[2Jb\x1b[?1049hc\x1b[?25ld\x1b[3;4He\x1b[1Af\x1b[>4;2mg\n"),
+            ["abcdefg"]
+        );
+        assert_eq!(of(b"x\x1b]0;my title\x07y\n"), ["xy"]);
+        assert_eq!(
+            of(b"\x1b]8;;http://example.com\x1b\\link\x1b]8;;\x1b\\\n"),
+            ["link"]
+        );
+        assert_eq!(
+            of(b"a\x1bPq#0;1\x1b\\b\x1b_apc\x1b\\c\x1b^pm\x1b\\d\n"),
+            ["abcd"]
+        );
+        assert_eq!(of(b"a\x1b(Bb\x1b7c\x1b8d\x1bce\n"), ["abcde"]);
+        assert_eq!(of(b"a\x00b\x07c\x0bd\x0ce\x7ff\x1b\n"), ["abcdef"]);
+        // C1 controls encoded as UTF-8 (U+009B is CSI on some terminals).
+        assert_eq!(of("a\u{9b}31mb\n".as_bytes()), ["a31mb"]);
+        for line in of(b"\x1b[31m\x1b]0;t\x07\x1b[2J\x1b[Hx\x1b(0\n") {
+            assert!(!line.contains('\x1b'));
+        }
+    }
+
+    #[test]
+    fn unterminated_escape_is_bounded() {
+        let mut sb = Scrollback::new(10);
+        sb.push(b"a\x1b[");
+        for _ in 0..10_000 {
+            sb.push(b"1;2;3;4;5;6;7;8;9;");
+        }
+        sb.push(b"mb\n");
+        assert_eq!(plain(&mut sb), ["ab"]);
+        assert!(sb.memory_bytes() < 16 * 1024, "{}", sb.memory_bytes());
+
+        let mut sb = Scrollback::new(10);
+        sb.push(b"a\x1b]0;");
+        for _ in 0..10_000 {
+            sb.push(&[b'x'; 100]);
+        }
+        assert!(sb.memory_bytes() < 16 * 1024, "{}", sb.memory_bytes());
+        sb.push(b"\nafter\n");
+        assert_eq!(plain(&mut sb), ["a", "after"]);
+    }
+
+    #[test]
+    fn tabs_expand_to_multiples_of_eight() {
+        assert_eq!(of(b"a\tb\n"), ["a       b"]);
+        assert_eq!(of(b"12345678\tx\n"), ["12345678        x"]);
+        assert_eq!(of("漢\tx\n".as_bytes()), ["漢      x"]);
+        assert_eq!(of(b"trailing\t\n"), ["trailing"]);
+    }
+
+    #[test]
+    fn wide_characters_overwrite_by_width() {
+        assert_eq!(of("漢字 😀\n".as_bytes()), ["漢字 😀"]);
+        assert_eq!(of("漢字\rab".as_bytes()), ["ab字"]);
+        assert_eq!(of("漢字\ra".as_bytes()), ["a 字"]);
+        assert_eq!(of("ab\r漢".as_bytes()), ["漢"]);
+        assert_eq!(of("e\u{301}x\rab".as_bytes()), ["ab"]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replacement_character() {
+        assert_eq!(of(b"a\xffb\xe6\xbcc\n"), ["a\u{fffd}b\u{fffd}c"]);
+        assert_eq!(
+            of(b"\xed\xa0\x80\n"),
+            [String::from_utf8_lossy(b"\xed\xa0\x80")]
+        );
+        let mut sb = Scrollback::new(10);
+        sb.push(b"x\xe6\xbc");
+        sb.finish();
+        assert_eq!(plain(&mut sb), ["x\u{fffd}"]);
+    }
+
+    #[test]
+    fn utf8_split_across_pushes() {
+        let bytes = "漢😀é".as_bytes();
+        for split in 0..=bytes.len() {
+            let mut sb = Scrollback::new(10);
+            sb.push(&bytes[..split]);
+            sb.push(&bytes[split..]);
+            assert_eq!(plain(&mut sb), ["漢😀é"], "split at {split}");
+        }
+    }
+
+    #[test]
+    fn long_line_is_clipped_and_memory_bounded() {
+        let mut sb = Scrollback::new(10);
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..160 {
+            sb.push(&chunk);
+            assert!(sb.memory_bytes() < 1024 * 1024, "{}", sb.memory_bytes());
+        }
+        sb.push(b"\nnext\n");
+        let line = sb.plain_line(0).unwrap();
+        assert!(line.ends_with(CLIP_MARKER));
+        assert_eq!(line.len(), LINE_TEXT_CAP + CLIP_MARKER.len());
+        assert_eq!(sb.plain_line(1).as_deref(), Some("next"));
+        assert!(sb.memory_bytes() < 64 * 1024, "{}", sb.memory_bytes());
+        let spans = &sb.lines(0, 1)[0].spans;
+        assert_eq!(spans.last().unwrap().content, CLIP_MARKER);
+    }
+
+    #[test]
+    fn lines_are_capped_and_evicted_lines_without_log_are_empty() {
+        let mut sb = Scrollback::new(3);
+        for i in 0..10 {
+            sb.push(format!("line {i}\n").as_bytes());
+        }
+        assert_eq!(sb.line_count(), 10);
+        assert_eq!(sb.history.lines.len(), 3);
+        assert_eq!(sb.plain_line(0), None);
+        assert_eq!(sb.plain_line(9).as_deref(), Some("line 9"));
+        let lines = sb.lines(5, 100);
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0], Line::default());
+        assert_eq!(lines[4], Line::raw("line 9"));
+        assert_eq!(
+            hits(&mut sb, "line"),
+            [(7, 0, 4), (8, 0, 4), (9, 0, 4)],
+            "only memory is searched without a log"
+        );
+    }
+
+    #[test]
+    fn pages_evicted_lines_from_log_with_styles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        let mut log = File::create(&path).unwrap();
+        let mut sb = Scrollback::with_page_lines(5, 4);
+        sb.set_log(Some(path.clone()));
+        let mut all = Scrollback::new(usize::MAX);
+        for i in 0..50 {
+            let chunk = match i % 3 {
+                0 => format!("\x1b[3{}mline {i}\n", i % 8),
+                1 => format!("still {i}\x1b[0m\n"),
+                _ => format!("plain {i}\r\n"),
+            };
+            log.write_all(chunk.as_bytes()).unwrap();
+            sb.push(chunk.as_bytes());
+            all.push(chunk.as_bytes());
+        }
+        log.flush().unwrap();
+        assert_eq!(sb.line_count(), 50);
+        assert!(sb.history.index.len() <= 50 / 4 + 1);
+        assert_eq!(sb.lines(0, 50), all.lines(0, 50));
+        // Scrolling up a line at a time reads each page once.
+        for i in (0..50).rev() {
+            assert_eq!(sb.lines(i, 3), all.lines(i, 3));
+        }
+        assert_eq!(hits(&mut sb, "still 1"), hits(&mut all, "still 1"));
+        assert_eq!(hits(&mut sb, "line"), hits(&mut all, "line"));
+        assert_eq!(hits(&mut sb, "line").len(), 17);
+
+        sb.set_log(Some(dir.path().join("missing.log")));
+        assert_eq!(sb.plain_line(0), None);
+        assert_eq!(sb.lines(0, 1), [Line::default()]);
+    }
+
+    #[test]
+    fn finish_makes_partial_line_final_and_clear_forgets() {
+        let mut sb = Scrollback::new(2);
+        sb.push(b"a\nb");
+        sb.finish();
+        assert_eq!(sb.line_count(), 2);
+        assert_eq!(sb.history.lines.len(), 2);
+        sb.clear();
+        assert_eq!(sb.line_count(), 0);
+        assert_eq!(sb.plain_line(0), None);
+        sb.push(b"\x1b[31mx\n");
+        assert_eq!(
+            sb.lines(0, 1),
+            [Line::from(Span::styled("x", Style::new().red()))]
+        );
+    }
+
+    #[test]
+    fn search_plain_smart_case_and_regex() {
+        let mut sb = Scrollback::new(10);
+        sb.push(b"Error: one error\n\x1b[31merror\x1b[0m two\nnothing\r\npartial ERROR");
+        assert_eq!(
+            hits(&mut sb, "error"),
+            [(0, 0, 5), (0, 11, 16), (1, 0, 5), (3, 8, 13)]
+        );
+        assert_eq!(hits(&mut sb, "Error"), [(0, 0, 5)]);
+        assert_eq!(hits(&mut sb, ""), []);
+        assert_eq!(hits(&mut sb, "a.b"), []);
+        let re = regex::Regex::new(r"t\w+").unwrap();
+        let found = sb.search(&Pattern::Regex(re));
+        assert_eq!(
+            found,
+            [
+                Hit {
+                    line: 1,
+                    start: 6,
+                    end: 9
+                },
+                Hit {
+                    line: 2,
+                    start: 2,
+                    end: 7
+                },
+                Hit {
+                    line: 3,
+                    start: 3,
+                    end: 7
+                },
+            ]
+        );
+        let empty = regex::Regex::new("x*").unwrap();
+        assert!(sb.search(&Pattern::Regex(empty)).is_empty());
+    }
+
+    #[test]
+    fn backspace_moves_back() {
+        assert_eq!(of(b"abc\x08X\n"), ["abX"]);
+        assert_eq!(of(b"\x08\x08a\n"), ["a"]);
+    }
+
+    fn fragment() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => "[a-zA-Z ]{0,12}".prop_map(String::into_bytes),
+            3 => Just(b"\n".to_vec()),
+            1 => Just(b"\r".to_vec()),
+            1 => Just(b"\r\n".to_vec()),
+            1 => Just(b"\t".to_vec()),
+            1 => Just(b"\x08".to_vec()),
+            1 => Just(b"\x1b[1;31m".to_vec()),
+            1 => Just(b"\x1b[0m".to_vec()),
+            1 => Just(b"\x1b[38;2;1;2;3;48;5;200m".to_vec()),
+            1 => Just(b"\x1b[2J\x1b[?25l".to_vec()),
+            1 => Just(b"\x1b]0;title\x07".to_vec()),
+            1 => Just(b"\x1b]8;;url\x1b\\".to_vec()),
+            1 => Just(b"\x1b[K".to_vec()),
+            1 => Just(b"\x1b[2K".to_vec()),
+            1 => Just("é漢😀\u{301}".as_bytes().to_vec()),
+            1 => Just(vec![0xff, 0xe6, 0xbc]),
+            1 => prop::collection::vec(any::<u8>(), 0..8),
+        ]
+    }
+
+    fn input() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(fragment(), 0..60).prop_map(|v| v.concat())
+    }
+
+    fn chunks(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut out = Vec::new();
+        let mut at = 0;
+        for cut in cuts {
+            out.push(bytes[at..cut].to_vec());
+            at = cut;
+        }
+        out.push(bytes[at..].to_vec());
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn memory_lines_never_exceed_cap(
+            cap in 1usize..6,
+            bytes in input(),
+            cuts in prop::collection::vec(any::<usize>(), 0..10),
+        ) {
+            let mut sb = Scrollback::new(cap);
+            for chunk in chunks(&bytes, &cuts) {
+                sb.push(&chunk);
+                prop_assert!(sb.history.lines.len() <= cap);
+            }
+            sb.finish();
+            prop_assert!(sb.history.lines.len() <= cap);
+        }
+
+        #[test]
+        fn split_pushes_give_the_same_lines(
+            bytes in input(),
+            cuts in prop::collection::vec(any::<usize>(), 0..10),
+            finish in any::<bool>(),
+        ) {
+            let mut whole = Scrollback::new(usize::MAX);
+            whole.push(&bytes);
+            let mut split = Scrollback::new(usize::MAX);
+            for chunk in chunks(&bytes, &cuts) {
+                split.push(&chunk);
+            }
+            if finish {
+                whole.finish();
+                split.finish();
+            }
+            prop_assert_eq!(whole.line_count(), split.line_count());
+            let n = whole.line_count();
+            prop_assert_eq!(whole.lines(0, n), split.lines(0, n));
+        }
+
+        #[test]
+        fn paging_from_log_matches_uncapped(
+            cap in 1usize..5,
+            page in 1usize..6,
+            bytes in input(),
+            cuts in prop::collection::vec(any::<usize>(), 0..10),
+            finish in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("env.log");
+            std::fs::write(&path, &bytes).unwrap();
+            let mut small = Scrollback::with_page_lines(cap, page);
+            small.set_log(Some(path));
+            let mut all = Scrollback::new(usize::MAX);
+            for chunk in chunks(&bytes, &cuts) {
+                small.push(&chunk);
+                all.push(&chunk);
+            }
+            if finish {
+                small.finish();
+                all.finish();
+            }
+            let n = all.line_count();
+            prop_assert_eq!(small.line_count(), n);
+            for i in 0..n {
+                prop_assert_eq!(small.plain_line(i), all.plain_line(i), "line {}", i);
+            }
+            prop_assert_eq!(small.lines(0, n), all.lines(0, n));
+            for q in ["a", "A", " "] {
+                prop_assert_eq!(hits(&mut small, q), hits(&mut all, q));
+            }
+            let re = regex::Regex::new("[a-c]+|é").unwrap();
+            prop_assert_eq!(
+                small.search(&Pattern::Regex(re.clone())),
+                all.search(&Pattern::Regex(re))
+            );
+        }
+
+        #[test]
+        fn carriage_return_matches_reference_model(text in "[a-e\r\n]{0,200}") {
+            let mut expected = Vec::new();
+            let mut line: Vec<char> = Vec::new();
+            let mut col = 0;
+            for c in text.chars() {
+                match c {
+                    '\n' => {
+                        expected.push(line.iter().collect::<String>());
+                        line.clear();
+                        col = 0;
+                    }
+                    '\r' => col = 0,
+                    _ => {
+                        if col < line.len() {
+                            line[col] = c;
+                        } else {
+                            line.push(c);
+                        }
+                        col += 1;
+                    }
+                }
+            }
+            if !line.is_empty() {
+                expected.push(line.iter().collect());
+            }
+            prop_assert_eq!(of(text.as_bytes()), expected);
+        }
     }
 }

@@ -6,7 +6,9 @@
     reason = "test code: expect is the assertion, docs name shell variables, configs are built as text"
 )]
 
+mod ci_integration;
 mod ci_mode;
 mod config_errors;
 mod lifecycle;
 mod support;
+mod tui_e2e;

@@ -1,0 +1,196 @@
+//! End-to-end TUI tests: the real binary in a real terminal (tmux), driven by key presses and
+//! read back from the screen, as a person would. Each test also checks that the terminal
+//! settings (`stty -g`) are the same after runall as before, and that no child survives.
+
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::{PATIENCE, Project};
+
+/// A tmux server of our own (its own socket), with one 120x40 window running a script.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Start `runall <args>` in `project` inside tmux, wrapped so that the terminal settings
+    /// before and after are saved and the exit status is printed.
+    fn start(project: &Project, args: &str) -> Self {
+        let socket = format!("runall-test-{}", project.tag);
+        let runall = env!("CARGO_BIN_EXE_runall");
+        let dir = project.path().display().to_string();
+        let script = format!(
+            "cd '{dir}' && stty -g > stty.before; RUNALL_TEST_TAG={tag} '{runall}' {args}; \
+             echo \"EXIT=$?\" > exit.status; stty -g > stty.after; echo DONE; sleep 600",
+            tag = project.tag
+        );
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40"])
+            .args(["-s", "t", "sh", "-c", &script])
+            .env_remove("TMUX")
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("tmux must be installed to run the TUI tests (see .ci/run)");
+        assert!(status.success(), "tmux new-session failed");
+        Self { socket }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Press keys (tmux key names: `j`, `Enter`, `C-c`, `/`, …).
+    fn keys(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    /// Type literal text.
+    fn type_text(&self, text: &str) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", "-t", "t", text])
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    /// Wait until the screen satisfies `check`; fail with the screen after PATIENCE.
+    fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let screen = self.screen();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{screen}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait_until(text, |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+/// After runall exited inside tmux: the terminal settings are unchanged, no child is left,
+/// and the exit status is the expected one.
+fn assert_clean_exit(project: &Project, tmux: &Tmux, expected: &str) {
+    tmux.wait_for("DONE");
+    let read = |name: &str| std::fs::read_to_string(project.path().join(name)).unwrap_or_default();
+    let before = read("stty.before");
+    assert!(!before.trim().is_empty());
+    assert_eq!(before, read("stty.after"), "terminal settings changed");
+    assert_eq!(read("exit.status").trim(), format!("EXIT={expected}"));
+    project.assert_no_survivors();
+}
+
+/// The bundled example, in a project folder of its own.
+fn example_project() -> Project {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/runall.toml"
+    ))
+    .expect("bundled example");
+    Project::new(&example)
+}
+
+/// A person's session: see every env and its status, move to the failed env and read its
+/// pane, search it, rerun it, look at the tiles and the help, quit with `q`.
+#[test]
+fn browse_search_rerun_and_quit() {
+    let p = example_project();
+    let tmux = Tmux::start(&p, "");
+    // Every env listed with its final status once the run is done.
+    let screen = tmux.wait_until("the run to finish", |s| s.contains("done ✔ 4 ✘ 1 ⊘ 1"));
+    for needle in ["✔ lint", "✔ colors", "✔ unit", "✘ integration", "⊘ docs", "✔ slow", "exit 3"] {
+        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
+    }
+    // Move down to `integration` and read its pane.
+    tmux.keys(&["j", "j", "j"]);
+    let screen = tmux.wait_for("test_login ... FAILED");
+    assert!(screen.contains("starting the database"), "{screen}");
+    // Search its history.
+    tmux.keys(&["/"]);
+    tmux.type_text("failed");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("1/1");
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("search to close", |s| !s.contains("1/1"));
+    // Rerun it: a new attempt with its own log, the first attempt's log kept.
+    tmux.keys(&["r"]);
+    tmux.wait_until("the second attempt's log", |_| {
+        p.path().join(".runall/logs/integration.2.log").exists()
+    });
+    tmux.wait_until("the rerun to finish", |s| s.contains("done ✔ 4 ✘ 1 ⊘ 1"));
+    assert!(p.path().join(".runall/logs/integration.log").exists());
+    // The tiled view shows several panes at once (`t`: running envs, again: all envs); help
+    // lists the keys.
+    tmux.keys(&["t", "t"]);
+    let screen = tmux.wait_until("tiles", |s| s.contains("checking 42 files") && s.contains("PASS test_add"));
+    assert!(screen.contains("unit tests passed"), "{screen}");
+    tmux.keys(&["t", "?"]);
+    let help = tmux.wait_for("rerun");
+    assert!(help.contains("search"), "{help}");
+    // (A key right after Escape would read as Alt-key: close the help with `?` instead.)
+    tmux.keys(&["?"]);
+    tmux.wait_until("help to close", |s| !s.contains("next env"));
+    tmux.keys(&["q"]);
+    assert_clean_exit(&p, &tmux, "1");
+    // The summary stays on the normal screen.
+    let screen = tmux.screen();
+    assert!(screen.contains("4 passed, 1 failed, 1 skipped"), "{screen}");
+}
+
+/// Ctrl-C twice with envs that ignore SIGINT and SIGTERM: the first interrupts, the second
+/// kills everything; runall exits by SIGINT with the terminal restored and nothing left.
+#[test]
+fn ctrl_c_twice_kills_and_restores_terminal() {
+    let mut config = String::from(
+        "[settings]\njobs = 3\ninterrupt_timeout = \"30s\"\nterminate_timeout = \"30s\"\n\n",
+    );
+    for i in 0..3 {
+        config.push_str(&format!(
+            "[env.stubborn{i}]\ncommands = [\"trap '' INT TERM; echo ready{i}; sleep 100\"]\n"
+        ));
+    }
+    let p = Project::new(&config);
+    let tmux = Tmux::start(&p, "");
+    tmux.wait_until("three running envs", |s| s.contains("▶ 3"));
+    tmux.keys(&["C-c"]);
+    tmux.wait_until("the interrupt to be sent", |_| {
+        std::fs::read_to_string(p.path().join(".runall/logs/stubborn0.log")).is_ok()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys(&["C-c"]);
+    assert_clean_exit(&p, &tmux, "130");
+    let screen = tmux.screen();
+    assert!(screen.contains("killed by SIGKILL"), "{screen}");
+}
+
+/// `q` while envs run asks first; `y` interrupts them and quits once all are reaped.
+#[test]
+fn quit_asks_then_interrupts() {
+    let p = Project::new("[env.sleeper]\ncommands = [\"echo zzz; sleep 100\"]\n");
+    let tmux = Tmux::start(&p, "");
+    tmux.wait_for("zzz");
+    tmux.keys(&["q"]);
+    tmux.wait_for("y yes");
+    tmux.keys(&["y"]);
+    assert_clean_exit(&p, &tmux, "130");
+    assert!(tmux.screen().contains("interrupted"), "{}", tmux.screen());
+}
