@@ -1,22 +1,37 @@
 //! The command line, as clap parses it: raw flags only, no I/O and no defaults that need the
-//! environment (those are resolved in `lib.rs`).
+//! environment (those are resolved in `lib.rs`). Also the shell completions and the man page,
+//! generated from this same definition.
 
+use std::io;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
+
+use crate::plan::Shard;
 
 const EXAMPLES: &str = "\
 Examples:
   runall                          run every env (TUI on a terminal, --ci otherwise)
   runall --ci lint 'py*'          run lint and every env matching py*, headless
   runall --ci label:fast -j 2     run the envs labelled fast, two at a time
+  runall --ci --exclude docs      run every env but docs
   runall unit -- -k test_io       pass `-k test_io` to {posargs} in unit's commands
-  runall list                     show the envs";
+  runall --ci --junit junit.xml   also write a JUnit report for the CI's test view
+  runall --ci --json - | jq .     JSON-lines events on stdout (the log goes to stderr)
+  runall --ci --shard 2/4         run part 2 of 4 of the envs (one job of a CI matrix)
+  runall --ci --rerun-failed      run again only the envs that did not pass last time
+  runall list                     show the envs with their last result
+  runall init                     write a commented starter runall.toml here
+  runall completions bash > /etc/bash_completion.d/runall";
 
 /// Run many test environments in parallel, live or headless, and never lose a line.
 #[derive(Debug, Parser)]
 #[command(name = "runall", version, after_help = EXAMPLES)]
-#[expect(clippy::struct_excessive_bools, reason = "independent command-line flags")]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line flags"
+)]
 pub struct Cli {
     /// What to do instead of running envs.
     #[command(subcommand)]
@@ -62,6 +77,23 @@ pub struct Cli {
     #[arg(long)]
     pub fail_fast: bool,
 
+    /// Write a `JUnit` XML report here at the end of the run (one testcase per env).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write JSON-lines events here as the run goes (`-`: stdout, and the log moves to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Run only part K of N of the selected envs (for a CI matrix; envs that depend on each
+    /// other stay together).
+    #[arg(long, value_name = "K/N", value_parser = clap::value_parser!(Shard))]
+    pub shard: Option<Shard>,
+
+    /// Run exactly the envs that did not pass in the previous run.
+    #[arg(long, conflicts_with = "envs")]
+    pub rerun_failed: bool,
+
     /// Envs to run: names, globs (`py*`) or `label:NAME` [default: all].
     #[arg(value_name = "ENV")]
     pub envs: Vec<String>,
@@ -74,8 +106,38 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// List the envs with their description, labels and dependencies.
-    List,
+    /// List the envs with their description, labels, dependencies and last result.
+    List {
+        /// Print JSON instead: `{"schema": 1, "envs": [...]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script, e.g. `runall completions fish >
+    /// ~/.config/fish/completions/runall.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff), e.g. `runall man > runall.1`.
+    Man,
+    /// Write a commented starter runall.toml in the current folder (never overwrites one).
+    Init,
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: Shell) -> Vec<u8> {
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, "runall", &mut out);
+    out
+}
+
+/// The man page, in roff.
+pub fn man_page() -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    Ok(out)
 }
 
 /// `--output`.
@@ -101,7 +163,6 @@ pub enum ColorArg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_valid() {
@@ -114,5 +175,28 @@ mod tests {
         assert!(cli.ci);
         assert_eq!(cli.envs, ["unit"]);
         assert_eq!(cli.posargs, ["-k", "x"]);
+    }
+
+    #[test]
+    fn shard_and_report_flags() {
+        let cli = Cli::parse_from([
+            "runall", "--shard", "2/3", "--junit", "j.xml", "--json", "-",
+        ]);
+        assert_eq!(cli.shard, Some(Shard { index: 2, count: 3 }));
+        assert_eq!(cli.junit, Some(PathBuf::from("j.xml")));
+        assert_eq!(cli.json, Some(PathBuf::from("-")));
+        let err = Cli::try_parse_from(["runall", "--shard", "4/3"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("K must be from 1 to 3"), "{err}");
+        let err = Cli::try_parse_from(["runall", "--rerun-failed", "unit"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn completions_and_man_page_name_the_subcommands() {
+        let bash = String::from_utf8(completions(Shell::Bash)).unwrap();
+        assert!(bash.contains("--rerun-failed") && bash.contains("completions"));
+        let man = String::from_utf8(man_page().unwrap()).unwrap();
+        assert!(man.contains(".TH runall") && man.contains("shard"), "{man}");
     }
 }

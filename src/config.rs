@@ -55,6 +55,8 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     /// Default leak policy of every env.
     pub on_leak: LeakPolicy,
+    /// Default number of extra attempts for a failed env.
+    pub retries: u32,
 }
 
 /// One `[env.NAME]` table with `[env_run_base]` and `[settings]` defaults applied.
@@ -80,6 +82,8 @@ pub struct EnvConfig {
     pub timeout: Option<Duration>,
     /// What a leaked process means for the verdict.
     pub on_leak: LeakPolicy,
+    /// How many times a failed env is run again (0: never); passing on a retry is flaky.
+    pub retries: u32,
 }
 
 /// A command as written in the file, before `{posargs}` substitution.
@@ -306,6 +310,7 @@ struct RawSettings {
     leak_timeout: Option<RawDuration>,
     timeout: Option<RawDuration>,
     on_leak: Option<RawLeak>,
+    retries: Option<u32>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -320,6 +325,7 @@ struct RawEnv {
     stderr: Option<RawStderr>,
     timeout: Option<RawDuration>,
     on_leak: Option<RawLeak>,
+    retries: Option<u32>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -578,6 +584,7 @@ impl Ctx<'_> {
             },
             timeout: raw.timeout.map(|d| d.0),
             on_leak: raw.on_leak.map(LeakPolicy::from).unwrap_or_default(),
+            retries: raw.retries.unwrap_or(0),
         })
     }
 
@@ -684,6 +691,7 @@ impl Ctx<'_> {
                     .map(|d| d.0)
                     .or(settings.timeout),
                 on_leak: pick_leak.unwrap_or(settings.on_leak),
+                retries: table.retries.or(base.retries).unwrap_or(settings.retries),
             },
         })
     }
@@ -902,6 +910,7 @@ commands = ["true"]
                 },
                 timeout: Some(Duration::from_secs(600)),
                 on_leak: LeakPolicy::Fail,
+                retries: 0,
             }
         );
         let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
@@ -1003,10 +1012,10 @@ commands = ["c"]
             err("[settings]\njobs = 2\ncolour = 1\n"),
             "runall.toml:3:1: settings.colour: unknown key `colour`, expected one of `jobs`, \
              `stderr`, `interrupt_timeout`, `terminate_timeout`, `leak_timeout`, `timeout`, \
-             `on_leak`"
+             `on_leak`, `retries`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
-                        `depends`, `labels`, `stderr`, `timeout`, `on_leak`";
+                        `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`";
         assert_eq!(
             err("[env.unit]\ncommands = [\"x\"]\ncolour = \"red\"\n"),
             format!("runall.toml:3:1: env.unit.colour: unknown key `colour`, {env_keys}")
@@ -1155,6 +1164,40 @@ depends = ["c"]
             err("[settings]\nleak_timeout = true\n"),
             "runall.toml:2:16: settings.leak_timeout: invalid type: boolean `true`, expected a \
              duration such as \"500ms\", \"2s\", \"10m\", or a number of seconds"
+        );
+    }
+
+    #[test]
+    fn retries_come_from_the_env_then_base_then_settings() {
+        let config = ok(r#"
+[settings]
+retries = 1
+[env.plain]
+commands = ["x"]
+[env.own]
+commands = ["x"]
+retries = 3
+"#);
+        assert_eq!(config.settings.retries, 1);
+        assert_eq!(config.env("plain").unwrap().retries, 1);
+        assert_eq!(config.env("own").unwrap().retries, 3);
+        let config = ok(r#"
+[settings]
+retries = 1
+[env_run_base]
+retries = 2
+[env.base]
+commands = ["x"]
+[env.none]
+commands = ["x"]
+retries = 0
+"#);
+        assert_eq!(config.env("base").unwrap().retries, 2);
+        assert_eq!(config.env("none").unwrap().retries, 0);
+        assert_eq!(ok("[env.a]\ncommands = [\"x\"]\n").envs[0].retries, 0);
+        assert_eq!(
+            err("[env.a]\ncommands = [\"x\"]\nretries = -1\n"),
+            "runall.toml:3:11: env.a.retries: invalid value: integer `-1`, expected u32"
         );
     }
 

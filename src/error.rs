@@ -45,6 +45,23 @@ pub enum Error {
     /// Anything else the OS refused (threads, poller, signal handlers).
     #[error("cannot start: {0}")]
     Io(#[from] io::Error),
+    /// A report file (`--junit`, `--json`) could not be created before the run.
+    #[error("cannot create {what} {}: {source}", path.display())]
+    ReportFile {
+        /// `--junit` or `--json`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// `runall init` found a config or could not write one.
+    #[error(transparent)]
+    Init(#[from] crate::init::InitError),
+    /// The man page could not be generated.
+    #[error("cannot render the man page: {0}")]
+    Man(#[source] io::Error),
 }
 
 impl Error {

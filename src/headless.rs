@@ -1,11 +1,16 @@
-//! Headless (`--ci`) driving: runs the runner and feeds its events to the CI reporter and the
-//! summary, writing to a buffered stdout that is flushed whenever the queue runs dry.
+//! Headless (`--ci`) driving: runs the runner and feeds its events to the summary, the CI
+//! reporter and, with `--json`, the JSON-lines reporter, writing to buffered sinks that are
+//! flushed whenever the queue runs dry.
 //!
+//! The human output goes to stdout, or to stderr when the JSON stream has stdout (`--json -`).
 //! A write error on stdout (a closed pipe: `runall --ci | head -1`, or a dead terminal) is
-//! handled like SIGHUP: the reporter goes quiet, the runner shuts the children down, and the
-//! caller exits by SIGPIPE.
+//! handled like SIGHUP: the reporters go quiet, the runner shuts the children down, and the
+//! caller exits by SIGPIPE. A write error on a `--json` file only stops that file; it is
+//! returned in [`Finished::json_error`] for the caller to report.
 
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
@@ -14,6 +19,7 @@ use crate::event::{RunEvent, ShutdownCause};
 use crate::plan::Plan;
 use crate::report::Summary;
 use crate::report::ci::{CiOptions, CiReporter};
+use crate::report::json::JsonReporter;
 use crate::runner::{self, Control, RunnerOptions};
 use crate::signals::SignalListener;
 
@@ -22,18 +28,107 @@ const STDOUT_BUFFER: usize = 256 * 1024;
 /// Events handled between checks of the reporter's timer during a flood.
 const BATCH: usize = 1024;
 
+/// Where `--json` goes.
+#[derive(Debug)]
+pub enum JsonSink {
+    /// `--json -`: stdout; the human output moves to stderr.
+    Stdout,
+    /// `--json FILE`, already created.
+    File {
+        /// The file's path, for messages.
+        path: PathBuf,
+        /// The open file.
+        file: File,
+    },
+}
+
+/// A headless run that ended with every child reaped.
+#[derive(Debug)]
+pub struct Finished {
+    /// Every env's result.
+    pub summary: Summary,
+    /// Why the `--json` file stopped being written, if it did.
+    pub json_error: Option<String>,
+}
+
+/// The JSON stream and what became of its sink.
+struct JsonOut {
+    reporter: JsonReporter<Box<dyn Write>>,
+    /// The sink is stdout: its failure is a closed output, not a report error.
+    on_stdout: bool,
+    path: Option<PathBuf>,
+    ok: bool,
+    error: Option<String>,
+}
+
+impl JsonOut {
+    fn new(sink: JsonSink, plan: &Plan, started: Instant) -> Self {
+        let (out, on_stdout, path): (Box<dyn Write>, bool, Option<PathBuf>) = match sink {
+            JsonSink::Stdout => (
+                Box::new(BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock())),
+                true,
+                None,
+            ),
+            JsonSink::File { path, file } => (
+                Box::new(BufWriter::with_capacity(STDOUT_BUFFER, file)),
+                false,
+                Some(path),
+            ),
+        };
+        Self {
+            reporter: JsonReporter::new(plan, out, started),
+            on_stdout,
+            path,
+            ok: true,
+            error: None,
+        }
+    }
+
+    /// Runs `write` while the sink works. A failure on a file is kept as the report error;
+    /// one on stdout is returned (a closed output, handled like the human output's).
+    fn write(
+        &mut self,
+        write: impl FnOnce(&mut JsonReporter<Box<dyn Write>>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if !self.ok {
+            return Ok(());
+        }
+        let Err(error) = write(&mut self.reporter) else {
+            return Ok(());
+        };
+        self.ok = false;
+        if self.on_stdout {
+            return Err(error);
+        }
+        if let Some(path) = &self.path {
+            self.error = Some(format!(
+                "cannot write JSON report {}: {error}",
+                path.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Run `plan` headlessly and return the summary once every child is reaped.
-pub fn run(plan: &Plan, options: RunnerOptions, ci: CiOptions) -> Result<Summary, Error> {
+pub fn run(
+    plan: &Plan,
+    options: RunnerOptions,
+    ci: CiOptions,
+    json: Option<JsonSink>,
+) -> Result<Finished, Error> {
     crate::tui_restore::install_panic_hook();
+    let started = Instant::now();
+    let run_id = options.run_id.clone();
     let (handle, events, thread) =
         runner::start(plan.clone(), options).map_err(|source| Error::LogDir {
             dir: plan.log_dir.clone(),
             source,
         })?;
     let signals = SignalListener::install(handle.clone())?;
-    let stdout = io::stdout();
-    let out = BufWriter::with_capacity(STDOUT_BUFFER, stdout.lock());
-    let mut reporter = CiReporter::new(plan, ci, out, Instant::now());
+    let out = human_sink(matches!(json, Some(JsonSink::Stdout)));
+    let mut reporter = CiReporter::new(plan, ci, out, started);
+    let mut json = json.map(|sink| JsonOut::new(sink, plan, started));
     let mut summary = Summary::new(plan);
     let mut output_ok = true;
     let check = |result: io::Result<()>, output_ok: &mut bool| {
@@ -42,6 +137,10 @@ pub fn run(plan: &Plan, options: RunnerOptions, ci: CiOptions) -> Result<Summary
             handle.send(Control::Shutdown(ShutdownCause::OutputClosed));
         }
     };
+    if let Some(json) = json.as_mut() {
+        let r = json.write(|j| j.start(&run_id, plan.jobs));
+        check(r, &mut output_ok);
+    }
     'run: loop {
         let now = Instant::now();
         let wait = reporter.next_tick().map_or(Duration::from_secs(3600), |t| {
@@ -68,6 +167,10 @@ pub fn run(plan: &Plan, options: RunnerOptions, ci: CiOptions) -> Result<Summary
                 let r = reporter.handle(&event, Instant::now());
                 check(r, &mut output_ok);
             }
+            if let Some(json) = json.as_mut().filter(|_| output_ok) {
+                let r = json.write(|j| j.handle(&event));
+                check(r, &mut output_ok);
+            }
             if finished {
                 break 'run;
             }
@@ -85,6 +188,10 @@ pub fn run(plan: &Plan, options: RunnerOptions, ci: CiOptions) -> Result<Summary
             let r = reporter.flush();
             check(r, &mut output_ok);
         }
+        if let Some(json) = json.as_mut().filter(|_| output_ok) {
+            let r = json.write(JsonReporter::flush);
+            check(r, &mut output_ok);
+        }
     }
     let panicked = thread.join().is_err();
     drop(signals);
@@ -96,7 +203,32 @@ pub fn run(plan: &Plan, options: RunnerOptions, ci: CiOptions) -> Result<Summary
         let r = reporter.finish(&summary).and_then(|()| reporter.flush());
         check(r, &mut output_ok);
     }
-    Ok(summary)
+    let json_error = json.and_then(|mut json| {
+        if output_ok {
+            let r = json.write(|j| j.finish(&summary, Instant::now()).and_then(|()| j.flush()));
+            check(r, &mut output_ok);
+        }
+        json.error
+    });
+    Ok(Finished {
+        summary,
+        json_error,
+    })
+}
+
+/// The human output's sink: buffered stdout, or stderr when the JSON stream has stdout.
+fn human_sink(on_stderr: bool) -> Box<dyn Write> {
+    if on_stderr {
+        Box::new(BufWriter::with_capacity(STDOUT_BUFFER, io::stderr()))
+    } else {
+        Box::new(BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock()))
+    }
+}
+
+/// Write to stderr for notes outside a run (`nothing to rerun`); a closed stderr is ignored.
+pub fn write_stderr(bytes: &[u8]) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(bytes).and_then(|()| err.flush());
 }
 
 /// Write to stdout for one-shot commands (`runall list`); a closed stdout is not an error.

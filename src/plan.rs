@@ -131,6 +131,51 @@ pub struct Selection {
     pub log_dir: Option<PathBuf>,
     /// Used when neither `--jobs` nor `settings.jobs` is set (the number of CPUs).
     pub default_jobs: usize,
+    /// `--rerun-failed`: exactly these envs, by name, instead of `patterns` and without the
+    /// dependency closure. Names no longer in the config are ignored; the list may be empty
+    /// (then the plan is empty).
+    pub only: Option<Vec<String>>,
+    /// `--shard K/N`: keep only this part of the selection (see [`shard_of`]).
+    pub shard: Option<Shard>,
+}
+
+/// `--shard K/N`: part `index` (1-based) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// K, from 1 to `count`.
+    pub index: usize,
+    /// N, at least 1.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// Parses `K/N` with `1 <= K <= N`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("expected K/N (e.g. 2/4), got `{text}`"))?;
+        let number = |part: &str, what: &str| {
+            part.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{what} in `{text}` is not a whole number"))
+        };
+        let (index, count) = (number(k, "K")?, number(n, "N")?);
+        if count == 0 {
+            return Err(format!("N must be at least 1 in `{text}`"));
+        }
+        if index == 0 || index > count {
+            return Err(format!("K must be from 1 to {count} in `{text}`"));
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// Why a selection cannot become a plan.
@@ -182,12 +227,14 @@ fn env_list(envs: &[String]) -> String {
     }
 }
 
-/// Builds the plan: selection and exclusion, the dependency closure, file order, job count,
-/// log folder, working directories and `{posargs}` substitution.
+/// Builds the plan: selection and exclusion, the dependency closure, the shard, file order,
+/// job count, log folder, working directories and `{posargs}` substitution.
 ///
 /// Exclusion applies after the dependency closure, so `--exclude lint` also keeps `lint` out
 /// when a selected env depends on it; like `--no-deps`, a `depends` entry on an env outside the
-/// plan is dropped.
+/// plan is dropped. The shard is taken last, from what is left. A shard (or a `--rerun-failed`
+/// list) may leave no env at all: that plan is empty, not an error, so a CI matrix job with
+/// nothing to do still passes and still writes its reports.
 pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> {
     let jobs = resolve_jobs(selection.jobs, config.settings.jobs, selection.default_jobs)?;
     let envs = &config.envs;
@@ -196,7 +243,27 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
         .enumerate()
         .map(|(i, env)| (env.name.as_str(), i))
         .collect();
-    let chosen = choose(envs, &index, selection)?;
+    let mut chosen = choose(envs, &index, selection)?;
+    let may_be_empty = selection.only.is_some() || selection.shard.is_some();
+    if !may_be_empty && !chosen.contains(&true) {
+        return Err(PlanError::NothingSelected);
+    }
+    if let Some(shard) = selection.shard {
+        let depends: Vec<Vec<usize>> = envs
+            .iter()
+            .map(|env| {
+                env.depends
+                    .iter()
+                    .filter_map(|dep| index.get(dep.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        let names: Vec<&str> = envs.iter().map(|env| env.name.as_str()).collect();
+        let part = shard_of(&names, &depends, &chosen, shard.count);
+        for (keep, part) in chosen.iter_mut().zip(part) {
+            *keep = *keep && part == Some(shard.index - 1);
+        }
+    }
 
     // Old index → new index, for the envs that made it into the plan.
     let mut new_id: Vec<Option<EnvId>> = vec![None; envs.len()];
@@ -207,10 +274,6 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
             next += 1;
         }
     }
-    if next == 0 {
-        return Err(PlanError::NothingSelected);
-    }
-
     let mut specs = Vec::with_capacity(next);
     for (env, _) in envs.iter().zip(&chosen).filter(|(_, keep)| **keep) {
         let mut commands = Vec::with_capacity(env.commands.len());
@@ -242,7 +305,7 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
             stderr: env.stderr,
             timeout: env.timeout,
             on_leak: env.on_leak,
-            retries: 0,
+            retries: env.retries,
         });
     }
 
@@ -264,6 +327,16 @@ fn choose(
     index: &HashMap<&str, usize>,
     selection: &Selection,
 ) -> Result<Vec<bool>, PlanError> {
+    if let Some(only) = &selection.only {
+        let mut chosen = vec![false; envs.len()];
+        for name in only {
+            if let Some(&i) = index.get(name.as_str()) {
+                chosen[i] = true;
+            }
+        }
+        exclude(envs, &selection.exclude, &mut chosen)?;
+        return Ok(chosen);
+    }
     let mut chosen = vec![selection.patterns.is_empty(); envs.len()];
     for pattern in &selection.patterns {
         let matcher = Matcher::new(pattern)?;
@@ -301,7 +374,13 @@ fn choose(
         }
     }
 
-    for pattern in &selection.exclude {
+    exclude(envs, &selection.exclude, &mut chosen)?;
+    Ok(chosen)
+}
+
+/// Unmarks the envs matching any of `patterns`.
+fn exclude(envs: &[EnvConfig], patterns: &[String], chosen: &mut [bool]) -> Result<(), PlanError> {
+    for pattern in patterns {
         let matcher = Matcher::new(pattern)?;
         for (slot, env) in chosen.iter_mut().zip(envs) {
             if matcher.matches(env) {
@@ -309,7 +388,76 @@ fn choose(
             }
         }
     }
-    Ok(chosen)
+    Ok(())
+}
+
+/// Splits the chosen envs into `count` shards; returns each env's shard (0-based), `None` for
+/// envs not chosen.
+///
+/// The algorithm, which depends only on the env names and the `depends` graph (not on the
+/// machine, the clock or earlier runs), so every job of a CI matrix computes the same split:
+///
+/// 1. The chosen envs are grouped into the connected components of the dependency graph
+///    (edges between chosen envs, either direction): an env always lands in the same shard as
+///    the envs it depends on, so no shard needs an env another shard runs.
+/// 2. Components are sorted by size, largest first, ties by their smallest env name (byte
+///    order), so reordering the file moves nothing.
+/// 3. Each component in turn goes to the shard with the fewest envs so far (ties: the lowest
+///    shard number): greedy "largest first" balancing, so shard sizes differ by at most the
+///    size of the largest component.
+///
+/// Every chosen env is in exactly one shard; a shard may be empty when there are fewer
+/// components than shards.
+pub fn shard_of(
+    names: &[&str],
+    depends: &[Vec<usize>],
+    chosen: &[bool],
+    count: usize,
+) -> Vec<Option<usize>> {
+    // Union-find over the chosen envs.
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut parent: Vec<usize> = (0..names.len()).collect();
+    for (i, deps) in depends.iter().enumerate() {
+        for &d in deps {
+            if chosen.get(i) == Some(&true) && chosen.get(d) == Some(&true) {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, d));
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    let mut components: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in (0..names.len()).filter(|&i| chosen[i]) {
+        let r = root(&mut parent, i);
+        components.entry(r).or_default().push(i);
+    }
+    let mut components: Vec<(Vec<usize>, &str)> = components
+        .into_values()
+        .map(|members| {
+            let key = members.iter().map(|&i| names[i]).min().unwrap_or("");
+            (members, key)
+        })
+        .collect();
+    components.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(b.1)));
+    let mut sizes = vec![0usize; count.max(1)];
+    let mut shard = vec![None; names.len()];
+    for (members, _) in components {
+        let (target, _) = sizes
+            .iter()
+            .enumerate()
+            .min_by_key(|&(i, &size)| (size, i))
+            .unwrap_or((0, &0));
+        sizes[target] += members.len();
+        for i in members {
+            shard[i] = Some(target);
+        }
+    }
+    shard
 }
 
 /// The job count: `--jobs`, else `settings.jobs`, else the default (the number of CPUs).
@@ -463,8 +611,9 @@ pub fn shell_quote(word: &str) -> String {
 }
 
 /// The body printed by `runall list`: one block per env, in file order, blocks separated by a
-/// blank line. Commands are shown before `{posargs}` substitution, each after `$ `.
-pub fn list_text(config: &Config) -> String {
+/// blank line. Commands are shown before `{posargs}` substitution, each after `$ `; then
+/// `last run: …` with whatever `last_run` says about the env (its last outcome and duration).
+pub fn list_text(config: &Config, last_run: impl Fn(&str) -> Option<String>) -> String {
     // Writing to a `String` cannot fail, so the `fmt::Result`s below are ignored.
     let mut out = String::new();
     for (i, env) in config.envs.iter().enumerate() {
@@ -486,6 +635,9 @@ pub fn list_text(config: &Config) -> String {
         }
         for command in &env.commands {
             let _ = writeln!(out, "  $ {}", command.display());
+        }
+        if let Some(last) = last_run(&env.name) {
+            let _ = writeln!(out, "  last run: {last}");
         }
     }
     out
@@ -814,9 +966,131 @@ depends = ["lint", "py312"]
     }
 
     #[test]
-    fn list_text_shows_every_env_in_file_order() {
+    fn shard_syntax() {
+        assert_eq!("2/4".parse(), Ok(Shard { index: 2, count: 4 }));
+        assert_eq!("1/1".parse(), Ok(Shard { index: 1, count: 1 }));
+        assert_eq!(Shard { index: 3, count: 5 }.to_string(), "3/5");
+        let bad = |text: &str| text.parse::<Shard>().unwrap_err();
+        assert_eq!(bad("2"), "expected K/N (e.g. 2/4), got `2`");
+        assert_eq!(bad("0/3"), "K must be from 1 to 3 in `0/3`");
+        assert_eq!(bad("4/3"), "K must be from 1 to 3 in `4/3`");
+        assert_eq!(bad("1/0"), "N must be at least 1 in `1/0`");
+        assert_eq!(bad("a/3"), "K in `a/3` is not a whole number");
+        assert_eq!(bad("1/-3"), "N in `1/-3` is not a whole number");
+    }
+
+    /// `n` envs `e00`…; `chains` lists (dependent, dependency) pairs.
+    fn graph(n: usize, edges: &[(usize, usize)]) -> (Vec<String>, Vec<Vec<usize>>) {
+        let names = (0..n).map(|i| format!("e{i:02}")).collect();
+        let mut depends = vec![Vec::new(); n];
+        for &(from, to) in edges {
+            depends[from].push(to);
+        }
+        (names, depends)
+    }
+
+    #[test]
+    fn shards_are_disjoint_cover_everything_and_keep_components_together() {
+        let edges = [(1, 0), (2, 1), (7, 3), (9, 3), (20, 21), (40, 41), (41, 42)];
+        let (names, depends) = graph(50, &edges);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let chosen = vec![true; 50];
+        for count in 1..=7 {
+            let shard = shard_of(&names, &depends, &chosen, count);
+            assert!(shard.iter().all(|s| s.is_some_and(|s| s < count)));
+            for &(a, b) in &edges {
+                assert_eq!(shard[a], shard[b], "{a} and {b} split with {count} shards");
+            }
+            let sizes: Vec<usize> = (0..count)
+                .map(|k| shard.iter().filter(|&&s| s == Some(k)).count())
+                .collect();
+            assert_eq!(sizes.iter().sum::<usize>(), 50);
+            let (min, max) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+            assert!(max - min <= 3, "{count} shards unbalanced: {sizes:?}");
+        }
+    }
+
+    #[test]
+    fn shards_do_not_depend_on_file_order() {
+        let (names, depends) = graph(6, &[(1, 0)]);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let forward = shard_of(&names, &depends, &[true; 6], 3);
+        // The same graph written in reverse order.
+        let reversed_names: Vec<&str> = names.iter().rev().copied().collect();
+        let mut reversed_depends = vec![Vec::new(); 6];
+        reversed_depends[5 - 1].push(5);
+        let backward = shard_of(&reversed_names, &reversed_depends, &[true; 6], 3);
+        for i in 0..6 {
+            assert_eq!(forward[i], backward[5 - i], "{}", names[i]);
+        }
         assert_eq!(
-            list_text(&config()),
+            forward,
+            [Some(0), Some(0), Some(1), Some(2), Some(1), Some(2)],
+            "largest component first, then by name, each to the smallest shard"
+        );
+    }
+
+    #[test]
+    fn shard_of_leaves_unchosen_envs_out_and_may_be_empty() {
+        let (names, depends) = graph(3, &[(1, 0)]);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let shard = shard_of(&names, &depends, &[false, true, true], 4);
+        assert_eq!(
+            shard,
+            [None, Some(0), Some(1)],
+            "unchosen e00 does not join e01"
+        );
+    }
+
+    #[test]
+    fn shard_flows_into_the_plan_after_the_closure() {
+        let mut selection = select(&[]);
+        let mut all = Vec::new();
+        for index in 1..=3 {
+            selection.shard = Some(Shard { index, count: 3 });
+            let plan = build(&config(), &selection).unwrap();
+            all.extend(names(&plan).into_iter().map(str::to_owned));
+        }
+        all.sort();
+        assert_eq!(all, ["docs", "lint", "py311", "py312", "unit"]);
+        // Everything depends on lint, directly or not: one component, one shard.
+        selection.shard = Some(Shard { index: 1, count: 3 });
+        assert_eq!(build(&config(), &selection).unwrap().envs.len(), 5);
+        selection.shard = Some(Shard { index: 2, count: 3 });
+        assert!(build(&config(), &selection).unwrap().envs.is_empty());
+    }
+
+    #[test]
+    fn only_runs_exactly_the_named_envs() {
+        let mut selection = select(&["lint"]);
+        selection.only = Some(words(&["py311", "gone", "docs"]));
+        let plan = build(&config(), &selection).unwrap();
+        assert_eq!(
+            names(&plan),
+            ["py311", "docs"],
+            "no closure, unknown names ignored"
+        );
+        selection.exclude = words(&["docs"]);
+        assert_eq!(names(&build(&config(), &selection).unwrap()), ["py311"]);
+        selection.only = Some(Vec::new());
+        assert!(build(&config(), &selection).unwrap().envs.is_empty());
+    }
+
+    #[test]
+    fn retries_flow_into_the_plan() {
+        let config = config::parse(
+            Path::new("/proj/runall.toml"),
+            "[settings]\nretries = 2\n[env.a]\ncommands = [\"x\"]\n",
+        )
+        .unwrap();
+        assert_eq!(build(&config, &select(&[])).unwrap().envs[0].retries, 2);
+    }
+
+    #[test]
+    fn list_text_shows_every_env_in_file_order() {
+        let last = |name: &str| (name == "unit").then(|| "exit 1 in 2.0s, 5m ago".to_owned());
+        assert_eq!(
+            list_text(&config(), last),
             "\
 lint
   clippy, warnings are errors
@@ -828,6 +1102,7 @@ unit
   depends: lint
   $ cargo test {posargs}
   $ echo done
+  last run: exit 1 in 2.0s, 5m ago
 
 py311
   depends: unit

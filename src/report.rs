@@ -6,6 +6,9 @@
 //! codes (130 and friends) belong to the caller, which knows how runall itself was stopped.
 
 pub mod ci;
+pub mod github;
+pub mod json;
+pub mod junit;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -35,9 +38,21 @@ fn verdict_colour(verdict: Option<Verdict>) -> &'static str {
     }
 }
 
+/// The verdict as one stable lowercase word, shared by the JSON stream and the history:
+/// `passed`, `failed`, `skipped`, `interrupted`, or `not_finished` for no result.
+pub fn verdict_name(verdict: Option<Verdict>) -> &'static str {
+    match verdict {
+        Some(Verdict::Passed) => "passed",
+        Some(Verdict::Failed) => "failed",
+        Some(Verdict::Skipped) => "skipped",
+        Some(Verdict::Interrupted) => "interrupted",
+        None => "not_finished",
+    }
+}
+
 /// Whether the env's commands were started at all (skipped and not-run envs have no log and no
 /// duration).
-fn ran(result: &EnvResult) -> bool {
+pub(crate) fn ran(result: &EnvResult) -> bool {
     !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun)
 }
 
@@ -111,6 +126,8 @@ struct Entry {
     name: String,
     started: bool,
     result: Option<EnvResult>,
+    /// Failed attempts that were retried, in order.
+    retried: Vec<EnvResult>,
 }
 
 /// What the run came to: every env's final result and why the run stopped early, if it did.
@@ -130,13 +147,15 @@ impl Summary {
                 name: spec.name.clone(),
                 started: false,
                 result: None,
+                retried: Vec::new(),
             })
             .collect();
         Self { envs, cause: None }
     }
 
-    /// Takes in one event: keeps `EnvFinished` results, notes started envs and keeps the first
-    /// shutdown cause seen (`ShutdownStarted`, else `RunFinished`). Unknown env ids are ignored.
+    /// Takes in one event: keeps `EnvFinished` results and the failed attempts of
+    /// `EnvRetrying`, notes started envs and keeps the first shutdown cause seen
+    /// (`ShutdownStarted`, else `RunFinished`). Unknown env ids are ignored.
     pub fn record(&mut self, event: &RunEvent) {
         match event {
             RunEvent::EnvStarted { env, .. } => {
@@ -149,12 +168,16 @@ impl Summary {
                     entry.result = Some(result.clone());
                 }
             }
+            RunEvent::EnvRetrying { env, result } => {
+                if let Some(entry) = self.envs.get_mut(*env) {
+                    entry.retried.push(result.clone());
+                }
+            }
             RunEvent::ShutdownStarted { cause, .. }
             | RunEvent::RunFinished { cause: Some(cause) } => {
                 self.cause.get_or_insert(*cause);
             }
             RunEvent::CommandStarted { .. }
-            | RunEvent::EnvRetrying { .. }
             | RunEvent::Output { .. }
             | RunEvent::Shutdown { .. }
             | RunEvent::RunFinished { cause: None } => {}
@@ -164,6 +187,21 @@ impl Summary {
     /// The env's final result, once it finished.
     pub fn result(&self, env: EnvId) -> Option<&EnvResult> {
         self.envs.get(env)?.result.as_ref()
+    }
+
+    /// The env's failed attempts that were retried (`EnvRetrying`), oldest first.
+    pub fn retried(&self, env: EnvId) -> &[EnvResult] {
+        self.envs
+            .get(env)
+            .map_or(&[], |entry| entry.retried.as_slice())
+    }
+
+    /// How many envs passed only on a retry.
+    pub fn flaky(&self) -> usize {
+        self.envs
+            .iter()
+            .filter(|entry| entry.result.as_ref().is_some_and(EnvResult::flaky))
+            .count()
     }
 
     /// Whether the env was started (an `EnvStarted` was seen).
@@ -457,6 +495,27 @@ mod tests {
         });
         assert_eq!(summary.cause(), Some(ShutdownCause::OutputClosed));
         assert_eq!(summary.fail_fast_env(), None);
+    }
+
+    #[test]
+    fn keeps_retried_attempts_and_counts_flaky_envs() {
+        let plan = plan(&["unit", "lint"]);
+        let mut summary = Summary::new(&plan);
+        let first = result("unit", failed(1), 10);
+        summary.record(&RunEvent::EnvRetrying {
+            env: 0,
+            result: first.clone(),
+        });
+        let mut second = result("unit", EnvStatus::Passed, 20);
+        second.attempt = 2;
+        summary.record(&finished(0, second));
+        summary.record(&finished(1, result("lint", EnvStatus::Passed, 5)));
+        assert_eq!(summary.retried(0), [first]);
+        assert!(summary.retried(1).is_empty() && summary.retried(9).is_empty());
+        assert_eq!(summary.flaky(), 1);
+        assert_eq!(summary.exit_code(), 0, "flaky still passes");
+        assert_eq!(verdict_name(Some(Verdict::Passed)), "passed");
+        assert_eq!(verdict_name(None), "not_finished");
     }
 
     #[test]

@@ -35,6 +35,13 @@
 //! finishes its whole log file is streamed between `──── <env>: <outcome> (<time>) ────` and
 //! `──── end of <env> ────` (with `only_failed`, envs that passed get the header line only).
 //!
+//! # GitHub Actions
+//!
+//! With `github` set (runall saw `GITHUB_ACTIONS=true`), grouped output folds each env that has
+//! a body between `::group::<env>: <outcome> (<time>)` and `::endgroup::` instead of the rules,
+//! and in both modes every env that did not pass is followed by an `::error title=<env>:
+//! <outcome>::<its last lines>` annotation (see [`super::github`]).
+//!
 //! # Both modes
 //!
 //! Shutdown progress is printed at once, one quiet line per step (`runall: received SIGINT: …`,
@@ -49,9 +56,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use memchr::{memchr, memchr2_iter, memrchr, memrchr_iter};
+use memchr::{memchr, memchr_iter, memchr2_iter, memrchr, memrchr_iter};
 
-use super::{DIM, RESET, Summary, YELLOW, ran, verdict_colour};
+use super::{DIM, RESET, Summary, YELLOW, github, junit, ran, verdict_colour};
 use crate::event::{
     EnvResult, RunEvent, ShutdownCause, ShutdownStep, Stream, Verdict, format_duration, signal_name,
 };
@@ -93,6 +100,8 @@ pub struct CiOptions {
     pub partial_cap: usize,
     /// Longest silence while envs run before a still-running line (zero: never).
     pub heartbeat: Duration,
+    /// Running under GitHub Actions: fold groups and annotate failures with workflow commands.
+    pub github: bool,
 }
 
 impl Default for CiOptions {
@@ -104,6 +113,7 @@ impl Default for CiOptions {
             tail_lines: 20,
             partial_cap: 64 * 1024,
             heartbeat: Duration::from_secs(60),
+            github: false,
         }
     }
 }
@@ -161,6 +171,9 @@ pub struct CiReporter<W: Write> {
     last_line: Instant,
     /// Reused read buffer for streaming logs.
     scratch: Vec<u8>,
+    /// Reused buffer an output chunk's framed lines are assembled in, then written to `out` in
+    /// one call: a call per chunk instead of three per line (`out` is often a `dyn Write`).
+    framed: Vec<u8>,
 }
 
 impl<W: Write> CiReporter<W> {
@@ -201,6 +214,7 @@ impl<W: Write> CiReporter<W> {
             envs,
             last_line: now,
             scratch: Vec::new(),
+            framed: Vec::new(),
         }
     }
 
@@ -210,9 +224,9 @@ impl<W: Write> CiReporter<W> {
             RunEvent::Output { env, stream, bytes } => self.output(*env, *stream, bytes)?,
             RunEvent::EnvStarted { env, .. } => self.env_started(*env, now)?,
             RunEvent::CommandStarted { env, index, .. } => self.command_started(*env, *index)?,
-            RunEvent::EnvFinished { env, result } => self.env_finished(*env, result)?,
+            RunEvent::EnvFinished { env, result } => self.env_finished(*env, result, true)?,
             RunEvent::EnvRetrying { env, result } => {
-                self.env_finished(*env, result)?;
+                self.env_finished(*env, result, false)?;
                 if let Some(state) = self.envs.get_mut(*env) {
                     state.finished = false;
                 }
@@ -308,12 +322,16 @@ impl<W: Write> CiReporter<W> {
             Stream::Stderr => (&state.err_prefix, &mut state.partial[1]),
         };
         let mut pump = Pump {
-            out: &mut self.out,
+            out: &mut self.framed,
             prefix,
             cap: self.options.partial_cap,
             marks: &self.marks,
         };
-        pump.push(partial, bytes)
+        let wrote = pump.push(partial, bytes)?;
+        let written = self.out.write_all(&self.framed);
+        self.framed.clear();
+        written?;
+        Ok(wrote)
     }
 
     fn env_started(&mut self, env: EnvId, now: Instant) -> io::Result<bool> {
@@ -344,7 +362,9 @@ impl<W: Write> CiReporter<W> {
         Ok(true)
     }
 
-    fn env_finished(&mut self, env: EnvId, result: &EnvResult) -> io::Result<bool> {
+    /// Prints an env's end; `last` is false for a failed attempt that will be retried (no
+    /// annotation: it is not the env's outcome).
+    fn env_finished(&mut self, env: EnvId, result: &EnvResult, last: bool) -> io::Result<bool> {
         let Some(state) = self.envs.get_mut(env) else {
             return Ok(false);
         };
@@ -373,13 +393,20 @@ impl<W: Write> CiReporter<W> {
                 } else {
                     String::new()
                 };
-                let header = format!("{RULE} {name}: {}{time} {RULE}", result.describe());
-                write_coloured(&mut self.out, colour, &header)?;
                 let body = ran(result) && !(self.options.only_failed && verdict == Verdict::Passed);
-                if body {
+                if body && self.options.github {
+                    let title = format!("{name}: {}{time}", result.describe());
+                    writeln!(self.out, "{}", github::group_start(&title))?;
                     self.copy_log(&result.log_path)?;
-                    let footer = format!("{RULE} end of {} {RULE}", self.envs[env].name);
-                    write_coloured(&mut self.out, colour, &footer)?;
+                    writeln!(self.out, "{}", github::GROUP_END)?;
+                } else {
+                    let header = format!("{RULE} {name}: {}{time} {RULE}", result.describe());
+                    write_coloured(&mut self.out, colour, &header)?;
+                    if body {
+                        self.copy_log(&result.log_path)?;
+                        let footer = format!("{RULE} end of {} {RULE}", self.envs[env].name);
+                        write_coloured(&mut self.out, colour, &footer)?;
+                    }
                 }
             }
         }
@@ -387,7 +414,29 @@ impl<W: Write> CiReporter<W> {
             let text = format!("⚠ leaked pid {}: {} (killed)", leaked.pid, leaked.command);
             self.env_line(env, None, &text)?;
         }
+        if self.options.github && last && verdict != Verdict::Passed {
+            self.github_error(env, result)?;
+        }
         Ok(true)
+    }
+
+    /// The `::error` annotation of an env that did not pass, quoting its last lines.
+    fn github_error(&mut self, env: EnvId, result: &EnvResult) -> io::Result<()> {
+        let lines: Vec<String> = if ran(result) {
+            match read_tail(&result.log_path, TAIL_WINDOW) {
+                Ok((data, cut)) => last_lines(&data, cut, github::ERROR_LINES)
+                    .0
+                    .iter()
+                    .map(|line| junit::sanitize_line(line))
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let name = self.envs.get(env).map_or("", |state| state.name.as_str());
+        let line = github::error_line(name, &result.describe(), &lines);
+        writeln!(self.out, "{line}")
     }
 
     fn shutdown_started(&mut self, cause: ShutdownCause, count: u32) -> io::Result<()> {
@@ -579,9 +628,22 @@ impl<W: Write> Pump<'_, W> {
             rest = &rest[nl + 1..];
             wrote = true;
         }
-        // Hot path: one pass finds both newlines and carriage returns; lines without `\r` go
-        // out as they are, straight from the event's bytes.
+        // Hot path: lines without `\r` go out as they are, with their newline, straight from
+        // the event's bytes. A chunk without any `\r` (one quick scan) needs only the newlines.
         let mut start = 0;
+        if memchr(b'\r', rest).is_none() {
+            for pos in memchr_iter(b'\n', rest) {
+                self.out.write_all(self.prefix)?;
+                self.out.write_all(&rest[start..=pos])?;
+                start = pos + 1;
+            }
+            wrote |= start > 0;
+            let tail = &rest[start..];
+            if !tail.is_empty() {
+                wrote |= self.keep(partial, tail)?;
+            }
+            return Ok(wrote);
+        }
         let mut has_cr = false;
         for pos in memchr2_iter(b'\n', b'\r', rest) {
             if rest[pos] == b'\r' {
@@ -1267,6 +1329,63 @@ runall: cannot read log {}: No such file or directory (os error 2)
             );
             assert!(got.windows(4).any(|w| w == b"l2 \xff"), "bytes kept as is");
         }
+    }
+
+    #[test]
+    fn github_folds_groups_and_annotates_what_did_not_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let unit = write_log(dir.path(), "unit", b"u1\n");
+        let lint = write_log(dir.path(), "lint", b"l1\n\x1b[31ml2\x1b[0m\n");
+        let skipped = EnvStatus::Skipped {
+            dependency: "lint".into(),
+        };
+        let events = [
+            RunEvent::EnvRetrying {
+                env: 1,
+                result: result(&lint, exit(1), 5),
+            },
+            finished(0, result(&unit, EnvStatus::Passed, 800)),
+            finished(1, result(&lint, exit(2), 1200)),
+            finished(2, result(Path::new("none.log"), skipped, 0)),
+        ];
+        let mut r = reporter(CiOptions {
+            github: true,
+            ..grouped(false)
+        });
+        feed(&mut r, &events);
+        assert_eq!(
+            text(r),
+            "\
+::group::lint: exit 1 (5ms)
+l1
+\x1b[31ml2\x1b[0m
+::endgroup::
+lint      | ↻ retrying (attempt 2)
+::group::unit: passed (800ms)
+u1
+::endgroup::
+::group::lint: exit 2 (1.2s)
+l1
+\x1b[31ml2\x1b[0m
+::endgroup::
+::error title=lint%3A exit 2::l1%0Al2
+──── docs-site: skipped: lint did not pass ────
+::error title=docs-site%3A skipped%3A lint did not pass::skipped: lint did not pass
+"
+        );
+        let mut r = reporter(CiOptions {
+            github: true,
+            ..CiOptions::default()
+        });
+        feed(&mut r, &events[1..3]);
+        assert_eq!(
+            text(r),
+            "\
+unit      | ✔ passed in 800ms
+lint      | ✘ exit 2 in 1.2s
+::error title=lint%3A exit 2::l1%0Al2
+"
+        );
     }
 
     #[test]

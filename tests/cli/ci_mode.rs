@@ -406,7 +406,10 @@ fn bundled_example_runs() {
 #[test]
 fn slow_consumer_pauses_the_child_not_memory() {
     use std::time::{Duration, Instant};
-    let p = Project::new(&config_of(&[("flood", "yes 'a line of text' | head -c 150000000")]));
+    let p = Project::new(&config_of(&[(
+        "flood",
+        "yes 'a line of text' | head -c 150000000",
+    )]));
     let mut child = p
         .command(&["--ci", "--color", "never"])
         .stdout(std::process::Stdio::piped())

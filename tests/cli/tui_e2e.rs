@@ -26,7 +26,18 @@ impl Tmux {
             tag = project.tag
         );
         let status = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40"])
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
             .args(["-s", "t", "sh", "-c", &script])
             .env_remove("TMUX")
             .env("TERM", "xterm-256color")
@@ -71,7 +82,10 @@ impl Tmux {
             if check(&screen) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
             thread::sleep(Duration::from_millis(50));
         }
     }
@@ -83,7 +97,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
     }
 }
 
@@ -101,11 +117,9 @@ fn assert_clean_exit(project: &Project, tmux: &Tmux, expected: &str) {
 
 /// The bundled example, in a project folder of its own.
 fn example_project() -> Project {
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/runall.toml"
-    ))
-    .expect("bundled example");
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/runall.toml"))
+            .expect("bundled example");
     Project::new(&example)
 }
 
@@ -117,7 +131,15 @@ fn browse_search_rerun_and_quit() {
     let tmux = Tmux::start(&p, "");
     // Every env listed with its final status once the run is done.
     let screen = tmux.wait_until("the run to finish", |s| s.contains("done ✔ 4 ✘ 1 ⊘ 1"));
-    for needle in ["✔ lint", "✔ colors", "✔ unit", "✘ integration", "⊘ docs", "✔ slow", "exit 3"] {
+    for needle in [
+        "✔ lint",
+        "✔ colors",
+        "✔ unit",
+        "✘ integration",
+        "⊘ docs",
+        "✔ slow",
+        "exit 3",
+    ] {
         assert!(screen.contains(needle), "{needle} missing:\n{screen}");
     }
     // Move down to `integration` and read its pane.
@@ -133,15 +155,18 @@ fn browse_search_rerun_and_quit() {
     tmux.wait_until("search to close", |s| !s.contains("1/1"));
     // Rerun it: a new attempt with its own log, the first attempt's log kept.
     tmux.keys(&["r"]);
-    tmux.wait_until("the second attempt's log", |_| {
-        p.path().join(".runall/logs/integration.2.log").exists()
-    });
+    // The rerun sleeps a second: long enough to be seen running.
+    tmux.wait_until("the rerun to run", |s| s.contains("▶ 1"));
     tmux.wait_until("the rerun to finish", |s| s.contains("done ✔ 4 ✘ 1 ⊘ 1"));
     assert!(p.path().join(".runall/logs/integration.log").exists());
+    let second = std::fs::read_to_string(p.path().join(".runall/logs/integration.2.log"));
+    assert!(second.unwrap_or_default().contains("test_login ... FAILED"));
     // The tiled view shows several panes at once (`t`: running envs, again: all envs); help
     // lists the keys.
     tmux.keys(&["t", "t"]);
-    let screen = tmux.wait_until("tiles", |s| s.contains("checking 42 files") && s.contains("PASS test_add"));
+    let screen = tmux.wait_until("tiles", |s| {
+        s.contains("checking 42 files") && s.contains("PASS test_add")
+    });
     assert!(screen.contains("unit tests passed"), "{screen}");
     tmux.keys(&["t", "?"]);
     let help = tmux.wait_for("rerun");

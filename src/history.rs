@@ -1,0 +1,493 @@
+//! The run history in `.runall/history.json` beside the config: what each env did last time.
+//!
+//! It owns the file format and three uses of it: scheduling ([`History::start_order`], the
+//! longest envs first), `--rerun-failed` ([`History::rerun_list`]) and the "last run" shown by
+//! `runall list`. The file is a cache: a missing file is an empty history, and a file that
+//! cannot be read is reported by the caller and then treated as empty, never fatal. It is
+//! written once at the end of every run, atomically (a temporary file renamed over it), so a
+//! run killed halfway never leaves a torn file. Nothing here runs processes; the clock is
+//! passed in.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{EnvResult, Verdict, format_duration};
+use crate::plan::{EnvId, Plan};
+use crate::report::{Summary, ran, verdict_name};
+
+/// The version of the file format written by this runall.
+pub const SCHEMA: u32 = 1;
+
+/// Where the history of the config in `root` lives.
+pub fn path(root: &Path) -> PathBuf {
+    root.join(".runall").join("history.json")
+}
+
+/// Why the history file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// Reading or writing failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// "read" or "write".
+        action: &'static str,
+        /// The history file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not a history this runall understands.
+    #[error("cannot use {}: {message}", path.display())]
+    Format {
+        /// The history file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Everything remembered about earlier runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// The format version ([`SCHEMA`]).
+    pub schema: u32,
+    /// The latest result of each env, by name (envs no longer in the config are dropped).
+    #[serde(default)]
+    pub envs: BTreeMap<String, EnvRecord>,
+    /// The most recent run.
+    #[serde(default)]
+    pub last_run: Option<LastRun>,
+}
+
+/// The latest result of one env.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvRecord {
+    /// How long its last complete attempt took (one that passed or failed on its own); an env
+    /// that was then skipped or interrupted keeps the duration of the run before.
+    pub duration_ms: Option<u64>,
+    /// `passed`, `failed`, `skipped`, `interrupted` or `not_finished`.
+    pub verdict: String,
+    /// The outcome as the summary words it: "exit 3", "passed on attempt 2 (flaky)", …
+    pub outcome: String,
+    /// When the run that recorded this ended, in seconds since the Unix epoch.
+    pub finished_at: u64,
+    /// The attempt the verdict is from (above 1 after retries).
+    pub attempt: u32,
+    /// Passed only after a failed attempt.
+    pub flaky: bool,
+}
+
+/// The most recent run as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRun {
+    /// Its `RUNALL_RUN_ID`.
+    pub run_id: String,
+    /// When it ended, in seconds since the Unix epoch.
+    pub finished_at: u64,
+    /// The envs it ran, in plan order.
+    pub envs: Vec<String>,
+    /// The envs of it that did not pass (failed, skipped, interrupted or unfinished).
+    pub not_passed: Vec<String>,
+}
+
+impl History {
+    /// Reads the history at `path`; a missing file is an empty history.
+    pub fn load(path: &Path) -> Result<Self, HistoryError> {
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(HistoryError::Io {
+                    action: "read",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let format = |message: String| HistoryError::Format {
+            path: path.to_path_buf(),
+            message,
+        };
+        let history: Self = serde_json::from_str(&text).map_err(|e| format(e.to_string()))?;
+        if history.schema != SCHEMA {
+            return Err(format(format!(
+                "schema {} is not the supported {SCHEMA}",
+                history.schema
+            )));
+        }
+        Ok(history)
+    }
+
+    /// Writes the history to `path` atomically: to a temporary file beside it, then renamed.
+    pub fn save(&self, path: &Path) -> Result<(), HistoryError> {
+        let io_err = |source| HistoryError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut copy = self.clone();
+        copy.schema = SCHEMA;
+        let mut text = serde_json::to_vec_pretty(&copy).map_err(|e| io_err(e.into()))?;
+        text.push(b'\n');
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io_err)?;
+        }
+        let mut temp = path.as_os_str().to_owned();
+        temp.push(format!(".{}.tmp", std::process::id()));
+        let temp = PathBuf::from(temp);
+        let written = fs::File::create(&temp)
+            .and_then(|mut file| file.write_all(&text).and_then(|()| file.sync_all()))
+            .and_then(|()| fs::rename(&temp, path));
+        if let Err(source) = written {
+            // Best effort: do not leave the temporary file behind.
+            let _ = fs::remove_file(&temp);
+            return Err(io_err(source));
+        }
+        Ok(())
+    }
+
+    /// Takes in a finished run: every env of `plan` gets its result (or `not_finished`), and
+    /// the run becomes [`History::last_run`]. `now` is seconds since the Unix epoch.
+    pub fn record(&mut self, plan: &Plan, summary: &Summary, run_id: &str, now: u64) {
+        let mut not_passed = Vec::new();
+        for (id, spec) in plan.envs.iter().enumerate() {
+            let result = summary.result(id);
+            let verdict = result.map(EnvResult::verdict);
+            if verdict != Some(Verdict::Passed) {
+                not_passed.push(spec.name.clone());
+            }
+            let old = self.envs.get(&spec.name).and_then(|r| r.duration_ms);
+            let record = match result {
+                Some(result) => EnvRecord {
+                    duration_ms: match verdict {
+                        Some(Verdict::Passed | Verdict::Failed) if ran(result) => {
+                            Some(millis(result.duration))
+                        }
+                        _ => old,
+                    },
+                    verdict: verdict_name(verdict).to_owned(),
+                    outcome: result.describe(),
+                    finished_at: now,
+                    attempt: result.attempt,
+                    flaky: result.flaky(),
+                },
+                None => EnvRecord {
+                    duration_ms: old,
+                    verdict: verdict_name(None).to_owned(),
+                    outcome: if summary.started(id) {
+                        "did not finish"
+                    } else {
+                        "not run"
+                    }
+                    .to_owned(),
+                    finished_at: now,
+                    attempt: 1,
+                    flaky: false,
+                },
+            };
+            self.envs.insert(spec.name.clone(), record);
+        }
+        self.last_run = Some(LastRun {
+            run_id: run_id.to_owned(),
+            finished_at: now,
+            envs: plan.envs.iter().map(|spec| spec.name.clone()).collect(),
+            not_passed,
+        });
+    }
+
+    /// Forgets envs whose name is not in `keep` (envs removed from the config).
+    pub fn retain<'a>(&mut self, keep: impl IntoIterator<Item = &'a str>) {
+        let keep: std::collections::HashSet<&str> = keep.into_iter().collect();
+        self.envs.retain(|name, _| keep.contains(name.as_str()));
+    }
+
+    /// The envs that did not pass in the last run, or `None` when no run was recorded.
+    pub fn rerun_list(&self) -> Option<&[String]> {
+        self.last_run.as_ref().map(|run| run.not_passed.as_slice())
+    }
+
+    /// The order in which the runner should start ready envs, so the run ends as early as the
+    /// jobs limit allows. Every env of `plan` appears once.
+    ///
+    /// Envs with a recorded duration are ranked by the longest chain they start: their own
+    /// duration plus the largest rank among the envs that depend on them (so the dependencies of
+    /// a long env start early too), longest first. Envs without history come first, in file
+    /// order: their duration is unknown and may be the longest of all, and a long env started
+    /// last is what stretches a run most, whereas envs known to be short are the best fillers
+    /// at the end. Ties keep file order; with no history at all the order is the file order.
+    pub fn start_order(&self, plan: &Plan) -> Vec<EnvId> {
+        let own: Vec<Option<u64>> = plan
+            .envs
+            .iter()
+            .map(|spec| self.envs.get(&spec.name).and_then(|r| r.duration_ms))
+            .collect();
+        let mut dependents = vec![Vec::new(); plan.envs.len()];
+        for (id, spec) in plan.envs.iter().enumerate() {
+            for &dep in &spec.depends {
+                if let Some(list) = dependents.get_mut(dep) {
+                    list.push(id);
+                }
+            }
+        }
+        let mut rank: Vec<Option<u64>> = vec![None; plan.envs.len()];
+        for id in 0..plan.envs.len() {
+            chain(id, &own, &dependents, &mut rank);
+        }
+        let mut order: Vec<EnvId> = (0..plan.envs.len()).collect();
+        order.sort_by_key(|&id| (own[id].is_some(), std::cmp::Reverse(rank[id].unwrap_or(0))));
+        order
+    }
+
+    /// "passed in 1.2s, 5m ago" for `runall list`; `now` is seconds since the Unix epoch.
+    pub fn describe_last(&self, env: &str, now: u64) -> Option<String> {
+        let record = self.envs.get(env)?;
+        let mut text = record.outcome.clone();
+        if let Some(ms) = record.duration_ms {
+            text.push_str(" in ");
+            text.push_str(&format_duration(std::time::Duration::from_millis(ms)));
+        }
+        text.push_str(", ");
+        text.push_str(&format_ago(now.saturating_sub(record.finished_at)));
+        Some(text)
+    }
+}
+
+/// The rank of `id` for [`History::start_order`]: its own duration (0 when unknown) plus the
+/// largest rank among its dependents. The graph has no cycle (the config checks it).
+fn chain(
+    id: EnvId,
+    own: &[Option<u64>],
+    dependents: &[Vec<EnvId>],
+    rank: &mut [Option<u64>],
+) -> u64 {
+    if let Some(done) = rank[id] {
+        return done;
+    }
+    let mut longest = 0;
+    for &next in &dependents[id] {
+        longest = longest.max(chain(next, own, dependents, rank));
+    }
+    let total = own[id].unwrap_or(0).saturating_add(longest);
+    rank[id] = Some(total);
+    total
+}
+
+/// Whole milliseconds, saturating.
+pub fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`.
+fn format_ago(secs: u64) -> String {
+    match secs {
+        0..=9 => "just now".to_owned(),
+        10..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        3600..=86_399 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap as Map;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::event::{EnvStatus, ExitKind, RunEvent, StopCause};
+    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+
+    fn plan(envs: &[(&str, &[EnvId])]) -> Plan {
+        Plan {
+            envs: envs
+                .iter()
+                .map(|(name, depends)| EnvSpec {
+                    name: (*name).to_owned(),
+                    description: None,
+                    commands: vec![CommandSpec::Shell("true".into())],
+                    cwd: PathBuf::from("/tmp"),
+                    set_env: Map::new(),
+                    depends: depends.to_vec(),
+                    labels: Vec::new(),
+                    stderr: StderrMode::Merged,
+                    timeout: None,
+                    on_leak: LeakPolicy::Warn,
+                    retries: 0,
+                })
+                .collect(),
+            jobs: 1,
+            log_dir: PathBuf::from("/tmp/logs"),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    fn with_durations(durations: &[(&str, u64)]) -> History {
+        let mut history = History::default();
+        for &(name, ms) in durations {
+            history.envs.insert(
+                name.to_owned(),
+                EnvRecord {
+                    duration_ms: Some(ms),
+                    verdict: "passed".into(),
+                    outcome: "passed".into(),
+                    finished_at: 0,
+                    attempt: 1,
+                    flaky: false,
+                },
+            );
+        }
+        history
+    }
+
+    fn result(status: EnvStatus, ms: u64) -> EnvResult {
+        EnvResult {
+            status,
+            stopped_by: None,
+            duration: Duration::from_millis(ms),
+            leaked: Vec::new(),
+            on_leak: LeakPolicy::Warn,
+            log_path: PathBuf::from("x.log"),
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn no_history_keeps_file_order() {
+        let plan = plan(&[("a", &[]), ("b", &[]), ("c", &[])]);
+        assert_eq!(History::default().start_order(&plan), [0, 1, 2]);
+    }
+
+    #[test]
+    fn longest_first_unknown_first_ties_in_file_order() {
+        let plan = plan(&[("a", &[]), ("b", &[]), ("new", &[]), ("c", &[]), ("d", &[])]);
+        let history = with_durations(&[("a", 100), ("b", 3000), ("c", 3000), ("d", 900)]);
+        assert_eq!(history.start_order(&plan), [2, 1, 3, 4, 0]);
+    }
+
+    #[test]
+    fn dependencies_of_long_envs_rank_by_the_chain() {
+        // slow (5s) needs setup (1s); solo takes 4s: setup starts first (chain 6s).
+        let plan = plan(&[("solo", &[]), ("slow", &[2]), ("setup", &[])]);
+        let history = with_durations(&[("solo", 4000), ("slow", 5000), ("setup", 1000)]);
+        assert_eq!(history.start_order(&plan), [2, 1, 0]);
+    }
+
+    #[test]
+    fn record_keeps_durations_of_complete_attempts_only() {
+        let plan = plan(&[
+            ("ok", &[]),
+            ("bad", &[]),
+            ("skip", &[1]),
+            ("stop", &[]),
+            ("gone", &[]),
+        ]);
+        let mut history = with_durations(&[("skip", 700), ("stop", 800)]);
+        let mut summary = Summary::new(&plan);
+        let finished = |env, result| RunEvent::EnvFinished { env, result };
+        let mut flaky = result(EnvStatus::Passed, 1200);
+        flaky.attempt = 2;
+        summary.record(&finished(0, flaky));
+        let exit = EnvStatus::Failed {
+            command: 0,
+            exit: ExitKind::Code(3),
+        };
+        summary.record(&finished(1, result(exit.clone(), 300)));
+        let skipped = EnvStatus::Skipped {
+            dependency: "bad".into(),
+        };
+        summary.record(&finished(2, result(skipped, 0)));
+        let mut stopped = result(exit, 50);
+        stopped.stopped_by = Some(StopCause::Interrupted);
+        summary.record(&finished(3, stopped));
+        history.record(&plan, &summary, "run-1", 1000);
+
+        let get = |name: &str| history.envs[name].clone();
+        assert_eq!(get("ok").duration_ms, Some(1200));
+        assert_eq!(get("ok").verdict, "passed");
+        assert!(get("ok").flaky);
+        assert_eq!(get("ok").outcome, "passed on attempt 2 (flaky)");
+        assert_eq!(get("bad").duration_ms, Some(300));
+        assert_eq!(get("bad").outcome, "exit 3");
+        assert_eq!(get("skip").duration_ms, Some(700));
+        assert_eq!(get("skip").verdict, "skipped");
+        assert_eq!(get("stop").duration_ms, Some(800));
+        assert_eq!(get("stop").verdict, "interrupted");
+        assert_eq!(get("gone").verdict, "not_finished");
+        assert_eq!(get("gone").outcome, "not run");
+        assert_eq!(get("gone").finished_at, 1000);
+        assert_eq!(
+            history.rerun_list(),
+            Some(
+                &[
+                    "bad".to_owned(),
+                    "skip".into(),
+                    "stop".into(),
+                    "gone".into()
+                ][..]
+            )
+        );
+        history.retain(["ok", "bad"]);
+        assert_eq!(history.envs.len(), 2);
+    }
+
+    #[test]
+    fn save_and_load_round_trip_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = path(dir.path());
+        assert_eq!(History::load(&file).unwrap(), History::default());
+        assert_eq!(History::default().rerun_list(), None);
+        let mut history = with_durations(&[("a", 5)]);
+        history.last_run = Some(LastRun {
+            run_id: "r".into(),
+            finished_at: 9,
+            envs: vec!["a".into()],
+            not_passed: Vec::new(),
+        });
+        history.save(&file).unwrap();
+        let loaded = History::load(&file).unwrap();
+        assert_eq!(loaded.schema, SCHEMA);
+        assert_eq!(loaded.envs, history.envs);
+        assert_eq!(loaded.rerun_list(), Some(&[][..]));
+        let leftovers: Vec<_> = fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, ["history.json"]);
+    }
+
+    #[test]
+    fn unreadable_history_is_an_error_the_caller_can_ignore() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.json");
+        fs::write(&file, "{not json").unwrap();
+        let message = History::load(&file).unwrap_err().to_string();
+        assert!(
+            message.starts_with(&format!("cannot use {}: ", file.display())),
+            "{message}"
+        );
+        fs::write(&file, r#"{"schema": 99}"#).unwrap();
+        let message = History::load(&file).unwrap_err().to_string();
+        assert!(
+            message.ends_with("schema 99 is not the supported 1"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn describe_last_says_outcome_duration_and_age() {
+        let history = with_durations(&[("a", 1500)]);
+        assert_eq!(
+            history.describe_last("a", 300).as_deref(),
+            Some("passed in 1.5s, 5m ago")
+        );
+        assert_eq!(history.describe_last("b", 300), None);
+        assert_eq!(format_ago(3), "just now");
+        assert_eq!(format_ago(7300), "2h ago");
+        assert_eq!(format_ago(200_000), "2d ago");
+    }
+}

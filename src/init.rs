@@ -1,0 +1,116 @@
+//! `runall init`: writes a commented starter `runall.toml` into a folder.
+//!
+//! It never overwrites: an existing file is an error (the caller exits 2). The starter is
+//! a valid config that runs as is (its commands only `echo`), and names every key with a
+//! comment so that editing it is the documentation.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::config::FILE_NAME;
+
+/// The starter config.
+pub const STARTER: &str = r#"# runall.toml: the environments (envs) `runall` runs in parallel.
+# `runall` runs them all (a live view on a terminal; `runall --ci` for CI logs);
+# `runall lint`, `runall 'py*'`, `runall label:fast` run a selection; `runall list` shows them.
+
+[settings]
+# Most envs running at once (default: the number of CPUs; `-j N` beats it).
+# jobs = 4
+# Default per-env timeout: "500ms", "30s", "10m", or a number of seconds.
+# timeout = "10m"
+# Run a failed env again up to N times; an env that passes on a retry is reported as flaky.
+# retries = 0
+# "merged" (one stream, exact interleaving) or "separate" (stderr lines tagged with `!`).
+# stderr = "merged"
+# A process left holding an env's output after it exited: "warn", or "fail" the env.
+# on_leak = "warn"
+
+# Keys applied to every env that does not set them itself.
+[env_run_base]
+# set_env = { CI = "1" }
+# labels = ["all"]
+
+[env.lint]
+description = "static checks"
+# A string runs through `sh -c`.
+commands = ["echo 'replace me with your linter, e.g. ruff check .'"]
+labels = ["fast"]
+
+[env.test]
+description = "unit tests; `runall test -- -k name` passes `-k name` to {posargs}"
+# An array runs directly, without a shell; {posargs} becomes the words after `--`.
+commands = [["echo", "replace me with your tests, e.g. pytest", "{posargs}"]]
+# Start only once lint passed; if lint fails, test is skipped.
+depends = ["lint"]
+# change_dir = "tests"
+# timeout = "10m"
+# retries = 1
+"#;
+
+/// Why the starter could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// There is a config already.
+    #[error("{} already exists; not overwriting it", path.display())]
+    Exists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// Writing failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file being written.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Writes [`STARTER`] to `dir/runall.toml`, which must not exist yet; returns its path.
+pub fn write(dir: &Path) -> Result<PathBuf, InitError> {
+    let path = dir.join(FILE_NAME);
+    let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(InitError::Exists { path });
+        }
+        Err(source) => return Err(InitError::Io { path, source }),
+    };
+    file.write_all(STARTER.as_bytes())
+        .map_err(|source| InitError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    #[test]
+    fn starter_is_a_valid_config() {
+        let config = config::parse(Path::new("runall.toml"), STARTER).unwrap();
+        let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["lint", "test"]);
+        assert_eq!(config.envs[1].depends, ["lint"]);
+    }
+
+    #[test]
+    fn writes_once_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), STARTER);
+        std::fs::write(&path, "mine").unwrap();
+        let err = write(dir.path()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{} already exists; not overwriting it", path.display())
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
+    }
+}

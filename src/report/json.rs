@@ -1,0 +1,636 @@
+//! `--json FILE` (or `-` for stdout): the run as a stream of JSON lines, one object per event,
+//! written as the events happen. It carries outcomes, durations and log paths, never the output
+//! bytes (those are in the logs). Also the document printed by `runall list --json`.
+//!
+//! # Schema (version 1)
+//!
+//! Every line is one JSON object with `"schema": 1` and a `"type"`. Consumers must ignore
+//! types and fields they do not know: new ones may be added without a version change; a
+//! field's meaning never changes without one. Times are whole milliseconds; envs are named
+//! by their name.
+//!
+//! | `type`             | fields                                                            |
+//! |--------------------|-------------------------------------------------------------------|
+//! | `run_started`      | `run_id`, `envs` (names in plan order), `jobs`                    |
+//! | `env_started`      | `env`, `attempt` (1, then 2… for retries)                         |
+//! | `command_started`  | `env`, `attempt`, `index` (0-based), `command`, `pid`             |
+//! | `env_retrying`     | the `env_finished` fields of the failed attempt, plus `next_attempt` |
+//! | `env_finished`     | `env`, `attempt`, `verdict`, `outcome`, `flaky`, `duration_ms`, `exit_code`, `signal`, `stopped_by`, `leaked`, `log` |
+//! | `shutdown_started` | `cause`, `count` (2 for the second request: kill now)             |
+//! | `run_finished`     | `counts`, `exit_code`, `cause`, `duration_ms`                     |
+//!
+//! - `verdict`: `passed`, `failed`, `skipped` (a dependency did not pass) or `interrupted`.
+//! - `outcome`: the summary's words: `exit 3`, `killed by SIGKILL`, `timed out after 10s
+//!   (killed by SIGTERM)`, `skipped: lint did not pass`, `passed on attempt 2 (flaky)`.
+//! - `flaky`: passed, but only after a failed attempt.
+//! - `duration_ms`, `log`: `null` when the env never started (skipped, not run).
+//! - `exit_code`: the failing command's exit code, else `null`; `signal`: the signal that
+//!   killed it (`"SIGKILL"`), else `null`.
+//! - `stopped_by`: `"timeout"`, `"interrupt"` or `null`.
+//! - `leaked`: `[{"pid": 123, "command": "sleep 100"}]`, processes killed after the env.
+//! - `cause`: `null`, or `{"kind": "signal" | "output_closed" | "fail_fast", "signal":
+//!   "SIGINT" | null, "env": "lint" | null}`.
+//! - `counts`: `passed`, `failed`, `skipped`, `interrupted`, `not_finished`, `flaky`, `total`
+//!   (flaky envs are also counted as passed).
+//! - `exit_code` of `run_finished`: runall's own exit status as a shell sees it (0, 1, or
+//!   128 + signal when a signal ended the run).
+//!
+//! This module only formats: the caller owns the sink, its buffering and its errors.
+
+use std::io::{self, Write};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{Summary, ran, verdict_name};
+use crate::config::{Config, RawCommand};
+use crate::event::{
+    EnvResult, EnvStatus, ExitKind, RunEvent, ShutdownCause, StopCause, signal_name,
+};
+use crate::history::{History, millis};
+use crate::plan::{CommandSpec, Plan};
+
+/// The schema version of every line (and of `runall list --json`).
+pub const SCHEMA: u32 = 1;
+
+/// Writes the JSON-lines stream of one run to `out`.
+pub struct JsonReporter<W: Write> {
+    out: W,
+    names: Vec<String>,
+    commands: Vec<Vec<String>>,
+    attempts: Vec<u32>,
+    started: Instant,
+}
+
+#[derive(Serialize)]
+struct RunStarted<'a> {
+    schema: u32,
+    r#type: &'static str,
+    run_id: &'a str,
+    envs: &'a [String],
+    jobs: usize,
+}
+
+#[derive(Serialize)]
+struct EnvStarted<'a> {
+    schema: u32,
+    r#type: &'static str,
+    env: &'a str,
+    attempt: u32,
+}
+
+#[derive(Serialize)]
+struct CommandStarted<'a> {
+    schema: u32,
+    r#type: &'static str,
+    env: &'a str,
+    attempt: u32,
+    index: usize,
+    command: &'a str,
+    pid: i32,
+}
+
+#[derive(Serialize)]
+struct EnvDone<'a> {
+    schema: u32,
+    r#type: &'static str,
+    env: &'a str,
+    attempt: u32,
+    verdict: &'static str,
+    outcome: String,
+    flaky: bool,
+    duration_ms: Option<u64>,
+    exit_code: Option<i32>,
+    signal: Option<String>,
+    stopped_by: Option<&'static str>,
+    leaked: Vec<Leaked<'a>>,
+    log: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_attempt: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Leaked<'a> {
+    pid: i32,
+    command: &'a str,
+}
+
+#[derive(Serialize)]
+struct Cause {
+    kind: &'static str,
+    signal: Option<String>,
+    env: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ShutdownStarted {
+    schema: u32,
+    r#type: &'static str,
+    cause: Cause,
+    count: u32,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    interrupted: usize,
+    not_finished: usize,
+    flaky: usize,
+    total: usize,
+}
+
+#[derive(Serialize)]
+struct RunFinished {
+    schema: u32,
+    r#type: &'static str,
+    counts: Counts,
+    exit_code: i32,
+    cause: Option<Cause>,
+    duration_ms: u64,
+}
+
+impl<W: Write> JsonReporter<W> {
+    /// A reporter for `plan` writing to `out`; `now` is the run's start.
+    pub fn new(plan: &Plan, out: W, now: Instant) -> Self {
+        Self {
+            out,
+            names: plan.envs.iter().map(|spec| spec.name.clone()).collect(),
+            commands: plan
+                .envs
+                .iter()
+                .map(|spec| spec.commands.iter().map(CommandSpec::display).collect())
+                .collect(),
+            attempts: vec![1; plan.envs.len()],
+            started: now,
+        }
+    }
+
+    /// Writes `run_started`.
+    pub fn start(&mut self, run_id: &str, jobs: usize) -> io::Result<()> {
+        let line = RunStarted {
+            schema: SCHEMA,
+            r#type: "run_started",
+            run_id,
+            envs: &self.names,
+            jobs,
+        };
+        write_line(&mut self.out, &line)
+    }
+
+    /// Writes the line for `event`, if it has one (output and shutdown steps have none;
+    /// `RunFinished` is written by [`finish`](Self::finish)).
+    pub fn handle(&mut self, event: &RunEvent) -> io::Result<()> {
+        match event {
+            RunEvent::EnvStarted { env, attempt } => {
+                let Some(name) = self.names.get(*env) else {
+                    return Ok(());
+                };
+                self.attempts[*env] = *attempt;
+                let line = EnvStarted {
+                    schema: SCHEMA,
+                    r#type: "env_started",
+                    env: name,
+                    attempt: *attempt,
+                };
+                write_line(&mut self.out, &line)
+            }
+            RunEvent::CommandStarted { env, index, pid } => {
+                let (Some(name), Some(command)) = (
+                    self.names.get(*env),
+                    self.commands.get(*env).and_then(|c| c.get(*index)),
+                ) else {
+                    return Ok(());
+                };
+                let line = CommandStarted {
+                    schema: SCHEMA,
+                    r#type: "command_started",
+                    env: name,
+                    attempt: self.attempts[*env],
+                    index: *index,
+                    command,
+                    pid: *pid,
+                };
+                write_line(&mut self.out, &line)
+            }
+            RunEvent::EnvRetrying { env, result } => {
+                let Some(name) = self.names.get(*env) else {
+                    return Ok(());
+                };
+                let line = env_done("env_retrying", name, result, Some(result.attempt + 1));
+                write_line(&mut self.out, &line)
+            }
+            RunEvent::EnvFinished { env, result } => {
+                let Some(name) = self.names.get(*env) else {
+                    return Ok(());
+                };
+                write_line(&mut self.out, &env_done("env_finished", name, result, None))
+            }
+            RunEvent::ShutdownStarted { cause, count } => {
+                let line = ShutdownStarted {
+                    schema: SCHEMA,
+                    r#type: "shutdown_started",
+                    cause: self.cause(*cause),
+                    count: *count,
+                };
+                write_line(&mut self.out, &line)
+            }
+            RunEvent::Output { .. } | RunEvent::Shutdown { .. } | RunEvent::RunFinished { .. } => {
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes `run_finished` from the final summary; `now` is the run's end.
+    pub fn finish(&mut self, summary: &Summary, now: Instant) -> io::Result<()> {
+        let counts = summary.counts();
+        let cause = summary.cause();
+        let exit_code = match cause {
+            Some(ShutdownCause::Signal(signal)) => 128 + signal,
+            Some(ShutdownCause::OutputClosed) => 128 + libc::SIGPIPE,
+            Some(ShutdownCause::FailFast(_)) | None => i32::from(summary.exit_code()),
+        };
+        let line = RunFinished {
+            schema: SCHEMA,
+            r#type: "run_finished",
+            counts: Counts {
+                passed: counts.passed,
+                failed: counts.failed,
+                skipped: counts.skipped,
+                interrupted: counts.interrupted,
+                not_finished: counts.unfinished,
+                flaky: summary.flaky(),
+                total: counts.total(),
+            },
+            exit_code,
+            cause: cause.map(|c| self.cause(c)),
+            duration_ms: millis(now.saturating_duration_since(self.started)),
+        };
+        write_line(&mut self.out, &line)
+    }
+
+    /// Flushes the sink.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The sink back.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn cause(&self, cause: ShutdownCause) -> Cause {
+        match cause {
+            ShutdownCause::Signal(signal) => Cause {
+                kind: "signal",
+                signal: Some(signal_name(signal)),
+                env: None,
+            },
+            ShutdownCause::OutputClosed => Cause {
+                kind: "output_closed",
+                signal: None,
+                env: None,
+            },
+            ShutdownCause::FailFast(env) => Cause {
+                kind: "fail_fast",
+                signal: None,
+                env: self.names.get(env).cloned(),
+            },
+        }
+    }
+}
+
+/// The fields of `env_finished` / `env_retrying`.
+fn env_done<'a>(
+    kind: &'static str,
+    env: &'a str,
+    result: &'a EnvResult,
+    next_attempt: Option<u32>,
+) -> EnvDone<'a> {
+    let ran = ran(result);
+    let (exit_code, signal) = match &result.status {
+        EnvStatus::Failed {
+            exit: ExitKind::Code(code),
+            ..
+        } => (Some(*code), None),
+        EnvStatus::Failed {
+            exit: ExitKind::Signal { signal, .. },
+            ..
+        } => (None, Some(signal_name(*signal))),
+        _ => (None, None),
+    };
+    EnvDone {
+        schema: SCHEMA,
+        r#type: kind,
+        env,
+        attempt: result.attempt,
+        verdict: verdict_name(Some(result.verdict())),
+        outcome: result.describe(),
+        flaky: result.flaky(),
+        duration_ms: ran.then(|| millis(result.duration)),
+        exit_code,
+        signal,
+        stopped_by: match result.stopped_by {
+            Some(StopCause::TimedOut(_)) => Some("timeout"),
+            Some(StopCause::Interrupted) => Some("interrupt"),
+            None => None,
+        },
+        leaked: result
+            .leaked
+            .iter()
+            .map(|l| Leaked {
+                pid: l.pid,
+                command: &l.command,
+            })
+            .collect(),
+        log: ran.then(|| result.log_path.display().to_string()),
+        next_attempt,
+    }
+}
+
+/// One object and a newline.
+fn write_line<W: Write, T: Serialize>(out: &mut W, line: &T) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, line).map_err(io::Error::from)?;
+    out.write_all(b"\n")
+}
+
+#[derive(Serialize)]
+struct ListedEnv<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    labels: &'a [String],
+    depends: &'a [String],
+    commands: Vec<String>,
+    retries: u32,
+    last: Option<ListedLast<'a>>,
+}
+
+#[derive(Serialize)]
+struct ListedLast<'a> {
+    verdict: &'a str,
+    outcome: &'a str,
+    duration_ms: Option<u64>,
+    finished_at: u64,
+    flaky: bool,
+}
+
+#[derive(Serialize)]
+struct Listing<'a> {
+    schema: u32,
+    envs: Vec<ListedEnv<'a>>,
+}
+
+/// `runall list --json`: one pretty-printed object, `{"schema": 1, "envs": [...]}`, each env
+/// with `name`, `description`, `labels`, `depends`, `commands` (before `{posargs}`
+/// substitution), `retries` and `last` (`null`, or `verdict`, `outcome`, `duration_ms`,
+/// `finished_at` in seconds since the Unix epoch, `flaky`) from the history.
+pub fn list_json(config: &Config, history: &History) -> String {
+    let envs = config
+        .envs
+        .iter()
+        .map(|env| ListedEnv {
+            name: &env.name,
+            description: env.description.as_deref(),
+            labels: &env.labels,
+            depends: &env.depends,
+            commands: env.commands.iter().map(RawCommand::display).collect(),
+            retries: env.retries,
+            last: history.envs.get(&env.name).map(|r| ListedLast {
+                verdict: &r.verdict,
+                outcome: &r.outcome,
+                duration_ms: r.duration_ms,
+                finished_at: r.finished_at,
+                flaky: r.flaky,
+            }),
+        })
+        .collect();
+    let listing = Listing {
+        schema: SCHEMA,
+        envs,
+    };
+    let mut text = serde_json::to_string_pretty(&listing).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::event::LeakedProcess;
+    use crate::plan::{EnvSpec, LeakPolicy, StderrMode, Timeouts};
+
+    fn plan() -> Plan {
+        Plan {
+            envs: ["unit", "lint"]
+                .iter()
+                .map(|name| EnvSpec {
+                    name: (*name).to_owned(),
+                    description: None,
+                    commands: vec![CommandSpec::Shell(format!("make {name}"))],
+                    cwd: PathBuf::from("/tmp"),
+                    set_env: BTreeMap::new(),
+                    depends: Vec::new(),
+                    labels: Vec::new(),
+                    stderr: StderrMode::Merged,
+                    timeout: None,
+                    on_leak: LeakPolicy::Warn,
+                    retries: 1,
+                })
+                .collect(),
+            jobs: 2,
+            log_dir: PathBuf::from("/logs"),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    fn result(status: EnvStatus, attempt: u32) -> EnvResult {
+        EnvResult {
+            status,
+            stopped_by: None,
+            duration: Duration::from_millis(1234),
+            leaked: Vec::new(),
+            on_leak: LeakPolicy::Warn,
+            log_path: PathBuf::from("/logs/unit.log"),
+            attempt,
+        }
+    }
+
+    fn lines(events: &[RunEvent]) -> Vec<Value> {
+        let plan = plan();
+        let t0 = Instant::now();
+        let mut summary = Summary::new(&plan);
+        let mut r = JsonReporter::new(&plan, Vec::new(), t0);
+        r.start("run-1", 2).unwrap();
+        for event in events {
+            summary.record(event);
+            r.handle(event).unwrap();
+        }
+        r.finish(&summary, t0 + Duration::from_millis(2500))
+            .unwrap();
+        let out = String::from_utf8(r.into_inner()).unwrap();
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_event_maps_to_one_line() {
+        let mut leaky = result(
+            EnvStatus::Failed {
+                command: 0,
+                exit: ExitKind::Signal {
+                    signal: 9,
+                    core_dumped: false,
+                },
+            },
+            1,
+        );
+        leaky.leaked.push(LeakedProcess {
+            pid: 77,
+            command: "sleep 100".into(),
+        });
+        leaky.stopped_by = Some(StopCause::TimedOut(Duration::from_secs(1)));
+        let failed = result(
+            EnvStatus::Failed {
+                command: 0,
+                exit: ExitKind::Code(3),
+            },
+            1,
+        );
+        let got = lines(&[
+            RunEvent::EnvStarted { env: 0, attempt: 1 },
+            RunEvent::CommandStarted {
+                env: 0,
+                index: 0,
+                pid: 42,
+            },
+            RunEvent::Output {
+                env: 0,
+                stream: crate::event::Stream::Stdout,
+                bytes: b"never in json".to_vec(),
+            },
+            RunEvent::EnvRetrying {
+                env: 0,
+                result: failed,
+            },
+            RunEvent::EnvStarted { env: 0, attempt: 2 },
+            RunEvent::EnvFinished {
+                env: 0,
+                result: result(EnvStatus::Passed, 2),
+            },
+            RunEvent::EnvFinished {
+                env: 1,
+                result: leaky,
+            },
+            RunEvent::RunFinished { cause: None },
+        ]);
+        assert_eq!(
+            got,
+            [
+                json!({"schema": 1, "type": "run_started", "run_id": "run-1",
+                       "envs": ["unit", "lint"], "jobs": 2}),
+                json!({"schema": 1, "type": "env_started", "env": "unit", "attempt": 1}),
+                json!({"schema": 1, "type": "command_started", "env": "unit", "attempt": 1,
+                       "index": 0, "command": "make unit", "pid": 42}),
+                json!({"schema": 1, "type": "env_retrying", "env": "unit", "attempt": 1,
+                       "verdict": "failed", "outcome": "exit 3", "flaky": false,
+                       "duration_ms": 1234, "exit_code": 3, "signal": null, "stopped_by": null,
+                       "leaked": [], "log": "/logs/unit.log", "next_attempt": 2}),
+                json!({"schema": 1, "type": "env_started", "env": "unit", "attempt": 2}),
+                json!({"schema": 1, "type": "env_finished", "env": "unit", "attempt": 2,
+                       "verdict": "passed", "outcome": "passed on attempt 2 (flaky)",
+                       "flaky": true, "duration_ms": 1234, "exit_code": null, "signal": null,
+                       "stopped_by": null, "leaked": [], "log": "/logs/unit.log"}),
+                json!({"schema": 1, "type": "env_finished", "env": "lint", "attempt": 1,
+                       "verdict": "failed",
+                       "outcome": "timed out after 1.0s (killed by SIGKILL) (leaked 1 process)",
+                       "flaky": false, "duration_ms": 1234, "exit_code": null,
+                       "signal": "SIGKILL", "stopped_by": "timeout",
+                       "leaked": [{"pid": 77, "command": "sleep 100"}],
+                       "log": "/logs/unit.log"}),
+                json!({"schema": 1, "type": "run_finished",
+                       "counts": {"passed": 1, "failed": 1, "skipped": 0, "interrupted": 0,
+                                  "not_finished": 0, "flaky": 1, "total": 2},
+                       "exit_code": 1, "cause": null, "duration_ms": 2500}),
+            ]
+        );
+    }
+
+    #[test]
+    fn skipped_envs_have_no_duration_or_log_and_causes_are_structured() {
+        let skipped = result(
+            EnvStatus::Skipped {
+                dependency: "unit".into(),
+            },
+            1,
+        );
+        let got = lines(&[
+            RunEvent::ShutdownStarted {
+                cause: ShutdownCause::FailFast(0),
+                count: 1,
+            },
+            RunEvent::EnvFinished {
+                env: 1,
+                result: skipped,
+            },
+        ]);
+        assert_eq!(
+            got[1],
+            json!({"schema": 1, "type": "shutdown_started",
+                   "cause": {"kind": "fail_fast", "signal": null, "env": "unit"}, "count": 1})
+        );
+        assert_eq!(got[2]["duration_ms"], Value::Null);
+        assert_eq!(got[2]["log"], Value::Null);
+        assert_eq!(got[2]["verdict"], "skipped");
+        assert_eq!(got[3]["counts"]["not_finished"], 1);
+        assert_eq!(got[3]["cause"]["kind"], "fail_fast");
+
+        let got = lines(&[RunEvent::ShutdownStarted {
+            cause: ShutdownCause::Signal(2),
+            count: 1,
+        }]);
+        assert_eq!(got[2]["exit_code"], 130);
+        assert_eq!(got[2]["cause"]["signal"], "SIGINT");
+    }
+
+    #[test]
+    fn list_json_has_every_env_and_its_last_run() {
+        let config = crate::config::parse(
+            Path::new("/p/runall.toml"),
+            "[env.lint]\ndescription = \"d\"\nlabels = [\"fast\"]\ncommands = [\"ruff\"]\n\
+             [env.unit]\ndepends = [\"lint\"]\ncommands = [[\"pytest\", \"{posargs}\"]]\n",
+        )
+        .unwrap();
+        let mut history = History::default();
+        history.envs.insert(
+            "unit".into(),
+            crate::history::EnvRecord {
+                duration_ms: Some(900),
+                verdict: "failed".into(),
+                outcome: "exit 1".into(),
+                finished_at: 17,
+                attempt: 1,
+                flaky: false,
+            },
+        );
+        let value: Value = serde_json::from_str(&list_json(&config, &history)).unwrap();
+        assert_eq!(
+            value,
+            json!({"schema": 1, "envs": [
+                {"name": "lint", "description": "d", "labels": ["fast"], "depends": [],
+                 "commands": ["ruff"], "retries": 0, "last": null},
+                {"name": "unit", "description": null, "labels": [], "depends": ["lint"],
+                 "commands": ["pytest {posargs}"], "retries": 0,
+                 "last": {"verdict": "failed", "outcome": "exit 1", "duration_ms": 900,
+                          "finished_at": 17, "flaky": false}},
+            ]})
+        );
+    }
+}
