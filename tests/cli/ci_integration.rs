@@ -345,7 +345,7 @@ fn run_with_env(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (key, value) in env {
         command.env(key, value);
     }
-    let output = command.output().expect("run runall");
+    let output = crate::support::output_of(&mut command);
     p.assert_no_survivors();
     output
 }

@@ -410,12 +410,11 @@ fn slow_consumer_pauses_the_child_not_memory() {
         "flood",
         "yes 'a line of text' | head -c 150000000",
     )]));
-    let mut child = p
-        .command(&["--ci", "--color", "never"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = crate::support::spawn_tracked(
+        p.command(&["--ci", "--color", "never"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null()),
+    );
     let pid = child.id();
     let log = p.log_path("flood");
     // Wait until the log stops growing: the child is blocked on its pipe.

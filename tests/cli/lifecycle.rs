@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Project, config_of, summary_row, toml_str};
+use crate::support::{Project, config_of, output_of, summary_row, toml_str};
 
 /// Knobs that keep the ladder short in tests.
 const FAST: &str = "[settings]\ninterrupt_timeout = \"1s\"\nterminate_timeout = \"1s\"\nleak_timeout = \"300ms\"\n\n";
@@ -353,25 +353,26 @@ fn c31_signal_state_is_clean() {
         "grep -E 'SigIgn|SigBlk' /proc/self/status",
     )]));
     let runall = env!("CARGO_BIN_EXE_runall");
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "trap '' INT QUIT HUP TSTP TTOU ALRM; exec '{runall}' --ci"
-        ))
-        .current_dir(p.path())
-        .env("RUNALL_TEST_TAG", &p.tag)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
+    let status = output_of(
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "trap '' INT QUIT HUP TSTP TTOU ALRM; exec '{runall}' --ci"
+            ))
+            .current_dir(p.path())
+            .env("RUNALL_TEST_TAG", &p.tag),
+    )
+    .status;
     assert!(status.success());
+    p.assert_no_survivors();
     let log = String::from_utf8(p.log("sig")).unwrap();
     // The baseline: the same command started directly by this test, whatever the test
     // harness itself inherited (runall must not add INT, QUIT or HUP to it).
-    let baseline = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("grep -E 'SigIgn|SigBlk' /proc/self/status")
-        .output()
-        .unwrap();
+    let baseline = output_of(
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg("grep -E 'SigIgn|SigBlk' /proc/self/status"),
+    );
     let mask = |text: &str, key: &str| -> u64 {
         let line = text
             .lines()
@@ -412,10 +413,7 @@ fn c32_no_inherited_fds() {
     // The baseline: what `ls` sees when this test starts it (0, 1, 2, its own directory fd,
     // plus whatever non-CLOEXEC fds the test harness inherited, such as a jobserver). runall
     // must add nothing to that.
-    let baseline = std::process::Command::new("ls")
-        .arg("/proc/self/fd")
-        .output()
-        .unwrap();
+    let baseline = output_of(std::process::Command::new("ls").arg("/proc/self/fd"));
     let baseline = String::from_utf8(baseline.stdout).unwrap();
     assert!(
         baseline
@@ -480,13 +478,13 @@ fn c39_fd_exhaustion() {
     }
     let p = Project::new(&config);
     let runall = env!("CARGO_BIN_EXE_runall");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n 64; exec '{runall}' --ci --color never"))
-        .current_dir(p.path())
-        .env("RUNALL_TEST_TAG", &p.tag)
-        .output()
-        .unwrap();
+    let out = output_of(
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n 64; exec '{runall}' --ci --color never"))
+            .current_dir(p.path())
+            .env("RUNALL_TEST_TAG", &p.tag),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("Too many open files"), "{stdout}");
@@ -536,7 +534,17 @@ fn c40_double_interrupt_kills_now() {
 /// Case 41: a third Ctrl-C exits at once, even with drains pending.
 #[test]
 fn c41_triple_interrupt_exits_at_once() {
-    let p = Project::new(&stubborn_envs(2));
+    let mut config = String::from(
+        "[settings]\njobs = 2\ninterrupt_timeout = \"20s\"\nterminate_timeout = \"20s\"\n\n",
+    );
+    for i in 0..2 {
+        config.push_str(&format!(
+            "[env.st{i}]\ncommands = [[\"./orphan-ok-sh\", \"-c\", \
+             \"trap '' INT TERM; echo ready; exec ./orphan-ok-sleep 100\"]]\n"
+        ));
+    }
+    let p = Project::new(&config);
+    p.add_orphan_ok_tools();
     let running = p.spawn(&["--ci", "--color", "never"]);
     running.wait_for("st0 | ready");
     running.wait_for("st1 | ready");
@@ -551,6 +559,15 @@ fn c41_triple_interrupt_exits_at_once() {
         "{:?}",
         run.status
     );
+    // Exiting at once means runall reaps nothing: its killed children are re-parented to
+    // this (subreaper) test process, as they would be to init, which reaps them.
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
+    while !crate::support::tagged_processes(&p.tag).is_empty() {
+        crate::support::reap_orphans();
+        assert!(std::time::Instant::now() < deadline, "children survived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    crate::support::reap_orphans();
     p.assert_no_survivors();
 }
 
@@ -614,12 +631,11 @@ fn closed_stdout_ends_run_quietly() {
         "chatty",
         "while :; do echo line; sleep 0.01; done",
     )]));
-    let mut child = p
-        .command(&["--ci", "--color", "never"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = crate::support::spawn_tracked(
+        p.command(&["--ci", "--color", "never"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
     let err = crate::support::Capture::start(child.stderr.take().unwrap());
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
@@ -677,12 +693,24 @@ fn fail_fast() {
 /// Case 48: runall SIGKILLed: its direct children die with it (PDEATHSIG).
 #[test]
 fn c48_runall_sigkill_takes_children() {
-    let config = "[env.a]\ncommands = [[\"sh\", \"-c\", \"echo ready; exec sleep 100\"]]\n";
+    let config = "[env.a]\ncommands = [[\"./orphan-ok-sh\", \"-c\", \"echo ready; exec ./orphan-ok-sleep 100\"]]\n";
     let p = Project::new(config);
+    p.add_orphan_ok_tools();
     let running = p.spawn(&["--ci", "--color", "never"]);
     running.wait_for("a | ready");
     running.signal(libc::SIGKILL);
     let run = running.finish();
     assert_eq!(run.signal(), Some(libc::SIGKILL));
-    p.assert_no_survivors();
+    // runall cannot reap anything once SIGKILLed: its children die by PDEATHSIG and become
+    // this (subreaper) test process's zombies; reap them, then check nothing is alive.
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
+    while !crate::support::tagged_processes(&p.tag).is_empty() {
+        crate::support::reap_orphans();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children survived runall's SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    crate::support::reap_orphans();
 }

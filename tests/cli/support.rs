@@ -1,12 +1,13 @@
 //! Test support: a temporary project with a `runall.toml`, the real binary run in it with a
 //! deadline, and the global invariants (no process of the run left alive afterwards).
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,76 @@ pub struct Project {
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Pids this test process spawned itself (and so reaps itself). Any other zombie child of the
+/// test process is an orphan runall left unreaped: the test process is a subreaper, so
+/// whatever runall leaves behind is re-parented here, where the checks can see it.
+static SPAWNED: Mutex<Option<HashSet<u32>>> = Mutex::new(None);
+static SUBREAPER: Once = Once::new();
+
+/// Spawn a child of the test process, remembering it as ours.
+pub fn spawn_tracked(cmd: &mut Command) -> Child {
+    SUBREAPER.call_once(|| {
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+            .expect("become a subreaper");
+    });
+    let mut spawned = SPAWNED.lock().expect("registry");
+    let child = cmd.spawn().expect("spawn");
+    spawned.get_or_insert_with(HashSet::new).insert(child.id());
+    child
+}
+
+/// `Command::output`, tracked.
+pub fn output_of(cmd: &mut Command) -> Output {
+    let child = spawn_tracked(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
+    child.wait_with_output().expect("wait")
+}
+
+/// Zombie children of the test process that it did not spawn itself (tmux servers, which
+/// daemonize, excepted). Each is reaped so it is reported once.
+fn orphan_zombies() -> Vec<(i32, String)> {
+    let spawned = SPAWNED
+        .lock()
+        .expect("registry")
+        .clone()
+        .unwrap_or_default();
+    let mut zombies = Vec::new();
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return zombies;
+    };
+    for task in tasks.flatten() {
+        let Ok(children) = fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        for pid in children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+        {
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
+            let comm = stat[stat.find('(').map_or(0, |i| i + 1)..close].to_owned();
+            let state = stat[close + 1..].trim_start().chars().next();
+            let expected = comm.starts_with("tmux") || comm.starts_with("orphan-ok");
+            if state == Some('Z') && !spawned.contains(&(pid as u32)) && !expected {
+                let _ = rustix::process::waitpid(
+                    rustix::process::Pid::from_raw(pid),
+                    rustix::process::WaitOptions::NOHANG,
+                );
+                zombies.push((pid, comm));
+            }
+        }
+    }
+    zombies
+}
+
+/// Reap orphans without complaint (after runall was SIGKILLed, its children are ours).
+pub fn reap_orphans() {
+    let _ = orphan_zombies();
+}
 
 impl Project {
     pub fn new(config: &str) -> Self {
@@ -38,6 +109,18 @@ impl Project {
         self.dir.path()
     }
 
+    /// `./orphan-ok-sh` and `./orphan-ok-sleep` in the project: for tests where runall is
+    /// meant to exit without reaping (SIGKILL, third Ctrl-C), so that the orphans this test
+    /// process reaps are not mistaken, by concurrent tests, for zombies runall forgot.
+    pub fn add_orphan_ok_tools(&self) {
+        for (name, target) in [
+            ("orphan-ok-sh", "/bin/sh"),
+            ("orphan-ok-sleep", "/usr/bin/sleep"),
+        ] {
+            std::os::unix::fs::symlink(target, self.path().join(name)).expect("symlink");
+        }
+    }
+
     /// The runall command, in the project folder, tagged.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_runall"));
@@ -53,12 +136,11 @@ impl Project {
     /// Run to completion within `PATIENCE`; checks that no tagged process survives.
     pub fn run(&self, args: &[&str]) -> Run {
         let started = Instant::now();
-        let mut child = self
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn runall");
+        let mut child = spawn_tracked(
+            self.command(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
         let out = Capture::start(child.stdout.take().expect("stdout"));
         let err = Capture::start(child.stderr.take().expect("stderr"));
         let status = wait_deadline(&mut child, PATIENCE);
@@ -74,12 +156,11 @@ impl Project {
 
     /// Start runall with piped output, to signal it while it runs.
     pub fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = self
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn runall");
+        let mut child = spawn_tracked(
+            self.command(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
         let out = Capture::start(child.stdout.take().expect("stdout"));
         let err = Capture::start(child.stderr.take().expect("stderr"));
         Running {
@@ -98,9 +179,11 @@ impl Project {
         self.path().join(".runall/logs").join(format!("{env}.log"))
     }
 
-    /// Global invariant: no process carrying this test's tag is alive (waits up to 5 s for
-    /// processes that are already dying).
+    /// Global invariants: no process carrying this test's tag is alive (waits up to 5 s for
+    /// processes that are already dying), and runall left no unreaped child behind.
     pub fn assert_no_survivors(&self) {
+        let zombies = orphan_zombies();
+        assert!(zombies.is_empty(), "runall left zombies: {zombies:?}");
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let alive = tagged_processes(&self.tag);
@@ -291,13 +374,13 @@ fn unsafe_free_kill(pid: i32) {
 /// Output of `sh -c script` run directly (the reference bytes), stdout then stderr merged
 /// through one pipe like runall's default.
 pub fn reference_output(script: &str) -> Vec<u8> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("({script}) 2>&1"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("run reference");
-    out.stdout
+    output_of(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("({script}) 2>&1"))
+            .stdin(Stdio::null()),
+    )
+    .stdout
 }
 
 /// TOML basic-string escaping for embedding shell scripts in test configs.

