@@ -1926,4 +1926,80 @@ pub(super) mod tests {
             "resize keeps it"
         );
     }
+
+    mod scroll_properties {
+        use std::fmt::Write as _;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// One thing a user or a child can do to the focused pane.
+        #[derive(Debug, Clone)]
+        enum Step {
+            Output(usize),
+            Key(Key),
+            Wheel(bool),
+            Resize(u16),
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            let keys = [
+                c('j'),
+                c('k'),
+                c('g'),
+                c('G'),
+                Key::plain(KeyCode::PageUp),
+                Key::plain(KeyCode::PageDown),
+                Key::ctrl('y'),
+                Key::ctrl('e'),
+            ];
+            prop_oneof![
+                (0usize..40).prop_map(Step::Output),
+                proptest::sample::select(keys.to_vec()).prop_map(Step::Key),
+                any::<bool>().prop_map(Step::Wheel),
+                (3u16..60).prop_map(Step::Resize),
+            ]
+        }
+
+        proptest! {
+            /// Whatever arrives and whatever is pressed, the pane's top line stays within the
+            /// history, a pinned view never points past the last page, and following shows
+            /// the last page.
+            #[test]
+            fn scroll_offset_is_always_clamped(steps in proptest::collection::vec(step(), 1..60)) {
+                let mut app = app_from(&four(), vec![(0, started(0))]);
+                app.panes[0].rows = 10;
+                let mut written = 0;
+                for (i, step) in steps.into_iter().enumerate() {
+                    let now = at(10 + i as u64);
+                    let _ = match step {
+                        Step::Output(n) => {
+                            let text = (written..written + n).fold(String::new(), |mut t, k| {
+                                let _ = writeln!(t, "line {k}");
+                                t
+                            });
+                            written += n;
+                            app.update(Msg::Run(output(0, &text)), now)
+                        }
+                        Step::Key(key) => app.update(Msg::Key(key), now),
+                        Step::Wheel(up) => app.update(Msg::MouseScroll { up }, now),
+                        Step::Resize(height) => {
+                            app.update(Msg::Resize { width: 80, height }, now)
+                        }
+                    };
+                    let pane = &app.panes[0];
+                    let rows = pane.rows.max(1);
+                    let count = pane.scrollback.line_count();
+                    let max_top = count.saturating_sub(rows);
+                    let top = pane.top(rows);
+                    prop_assert!(top <= max_top, "top {top} past {max_top}");
+                    prop_assert!(top <= count);
+                    if pane.scroll == Scroll::Follow {
+                        prop_assert_eq!(top, max_top);
+                    }
+                }
+            }
+        }
+    }
 }
