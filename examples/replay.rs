@@ -6,7 +6,6 @@
 //! cargo run --example replay
 //! ```
 
-use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,24 +15,15 @@ use crossterm::terminal;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use runall::event::{EnvResult, EnvStatus, ExitKind, RunEvent};
-use runall::plan::{CommandSpec, EnvSpec, LeakPolicy, Plan, StderrMode, Timeouts};
+use runall::plan::{EnvSpec, LeakPolicy, Plan};
 use runall::tui::app::{App, AppOptions, Effect, Msg};
 use runall::tui::keymap::{self, Action};
 use runall::tui::view;
 
 fn env(name: &str, command: &str, depends: Vec<usize>) -> EnvSpec {
     EnvSpec {
-        name: name.to_owned(),
-        description: None,
-        commands: vec![CommandSpec::Shell(command.to_owned())],
-        cwd: PathBuf::from("."),
-        set_env: BTreeMap::new(),
         depends,
-        labels: Vec::new(),
-        stderr: StderrMode::Merged,
-        timeout: None,
-        on_leak: LeakPolicy::Warn,
-        retries: 0,
+        ..EnvSpec::shell(name, command, ".")
     }
 }
 
@@ -138,17 +128,13 @@ fn script() -> Vec<(u64, RunEvent)> {
 }
 
 fn main() -> io::Result<()> {
-    let plan = Plan {
-        envs: vec![
-            env("lint", "cargo clippy", vec![]),
-            env("unit", "cargo test", vec![]),
-            env("build", "cargo build --release", vec![0]),
-            env("docs", "cargo doc", vec![1]),
-        ],
-        jobs: 2,
-        log_dir: PathBuf::from("replay"),
-        timeouts: Timeouts::default(),
-    };
+    let envs = vec![
+        env("lint", "cargo clippy", vec![]),
+        env("unit", "cargo test", vec![]),
+        env("build", "cargo build --release", vec![0]),
+        env("docs", "cargo doc", vec![1]),
+    ];
+    let plan = Plan::new(envs, 2, "replay");
     let start = Instant::now();
     let mut app = App::new(&plan, start, AppOptions::default());
     let mut events = script().into_iter().peekable();

@@ -295,35 +295,22 @@ fn format_ago(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap as Map;
+
     use std::time::Duration;
 
     use super::*;
     use crate::event::{EnvStatus, ExitKind, RunEvent, StopCause};
-    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+    use crate::plan::{EnvSpec, LeakPolicy};
 
     fn plan(envs: &[(&str, &[EnvId])]) -> Plan {
-        Plan {
-            envs: envs
-                .iter()
-                .map(|(name, depends)| EnvSpec {
-                    name: (*name).to_owned(),
-                    description: None,
-                    commands: vec![CommandSpec::Shell("true".into())],
-                    cwd: PathBuf::from("/tmp"),
-                    set_env: Map::new(),
-                    depends: depends.to_vec(),
-                    labels: Vec::new(),
-                    stderr: StderrMode::Merged,
-                    timeout: None,
-                    on_leak: LeakPolicy::Warn,
-                    retries: 0,
-                })
-                .collect(),
-            jobs: 1,
-            log_dir: PathBuf::from("/tmp/logs"),
-            timeouts: Timeouts::default(),
-        }
+        let envs = envs
+            .iter()
+            .map(|(name, depends)| EnvSpec {
+                depends: depends.to_vec(),
+                ..EnvSpec::shell(name, "true", "/tmp")
+            })
+            .collect();
+        Plan::new(envs, 1, "/tmp/logs")
     }
 
     fn with_durations(durations: &[(&str, u64)]) -> History {

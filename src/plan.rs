@@ -54,6 +54,38 @@ pub struct EnvSpec {
     pub retries: u32,
 }
 
+impl EnvSpec {
+    /// An env that runs one shell command in `cwd`, every other setting at its default: for
+    /// tests, benches and demos that build a plan without a config file.
+    pub fn shell(name: &str, command: &str, cwd: impl Into<PathBuf>) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: None,
+            commands: vec![CommandSpec::Shell(command.to_owned())],
+            cwd: cwd.into(),
+            set_env: BTreeMap::new(),
+            depends: Vec::new(),
+            labels: Vec::new(),
+            stderr: StderrMode::Merged,
+            timeout: None,
+            on_leak: LeakPolicy::Warn,
+            retries: 0,
+        }
+    }
+}
+
+impl Plan {
+    /// A plan of `envs` with the default timeouts.
+    pub fn new(envs: Vec<EnvSpec>, jobs: usize, log_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            envs,
+            jobs,
+            log_dir: log_dir.into(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
 /// A command ready to spawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandSpec {

@@ -318,36 +318,23 @@ impl Summary {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+
     use std::path::PathBuf;
     use std::time::Duration;
 
     use super::*;
     use crate::event::{ExitKind, LeakedProcess, StopCause};
-    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+    use crate::plan::{EnvSpec, LeakPolicy};
 
     fn plan(names: &[&str]) -> Plan {
-        Plan {
-            envs: names
+        Plan::new(
+            names
                 .iter()
-                .map(|name| EnvSpec {
-                    name: (*name).to_owned(),
-                    description: None,
-                    commands: vec![CommandSpec::Shell(format!("make {name}"))],
-                    cwd: PathBuf::from("/tmp"),
-                    set_env: BTreeMap::new(),
-                    depends: Vec::new(),
-                    labels: Vec::new(),
-                    stderr: StderrMode::Merged,
-                    timeout: None,
-                    on_leak: LeakPolicy::Warn,
-                    retries: 0,
-                })
+                .map(|name| EnvSpec::shell(name, &format!("make {name}"), "/tmp"))
                 .collect(),
-            jobs: 2,
-            log_dir: PathBuf::from(".runall/logs"),
-            timeouts: Timeouts::default(),
-        }
+            2,
+            PathBuf::from(".runall/logs"),
+        )
     }
 
     fn result(name: &str, status: EnvStatus, millis: u64) -> EnvResult {

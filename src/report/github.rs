@@ -109,13 +109,13 @@ fn cell(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+
     use std::path::PathBuf;
     use std::time::Duration;
 
     use super::*;
     use crate::event::{EnvStatus, ExitKind, RunEvent};
-    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+    use crate::plan::{EnvSpec, LeakPolicy};
 
     #[test]
     fn escapes_follow_the_runner() {
@@ -139,27 +139,14 @@ mod tests {
     #[test]
     fn step_summary_is_a_markdown_table() {
         let names = ["unit", "lint", "docs", "odd|name"];
-        let plan = Plan {
-            envs: names
+        let plan = Plan::new(
+            names
                 .iter()
-                .map(|name| EnvSpec {
-                    name: (*name).to_owned(),
-                    description: None,
-                    commands: vec![CommandSpec::Shell("true".into())],
-                    cwd: PathBuf::from("/tmp"),
-                    set_env: BTreeMap::new(),
-                    depends: Vec::new(),
-                    labels: Vec::new(),
-                    stderr: StderrMode::Merged,
-                    timeout: None,
-                    on_leak: LeakPolicy::Warn,
-                    retries: 0,
-                })
+                .map(|name| EnvSpec::shell(name, "true", "/tmp"))
                 .collect(),
-            jobs: 1,
-            log_dir: PathBuf::from("/tmp"),
-            timeouts: Timeouts::default(),
-        };
+            1,
+            PathBuf::from("/tmp"),
+        );
         let result = |status, attempt| EnvResult {
             status,
             stopped_by: None,

@@ -416,7 +416,7 @@ pub fn list_json(config: &Config, history: &History) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+
     use std::path::{Path, PathBuf};
     use std::time::Duration;
 
@@ -424,30 +424,14 @@ mod tests {
 
     use super::*;
     use crate::event::LeakedProcess;
-    use crate::plan::{EnvSpec, LeakPolicy, StderrMode, Timeouts};
+    use crate::plan::{EnvSpec, LeakPolicy};
 
     fn plan() -> Plan {
-        Plan {
-            envs: ["unit", "lint"]
-                .iter()
-                .map(|name| EnvSpec {
-                    name: (*name).to_owned(),
-                    description: None,
-                    commands: vec![CommandSpec::Shell(format!("make {name}"))],
-                    cwd: PathBuf::from("/tmp"),
-                    set_env: BTreeMap::new(),
-                    depends: Vec::new(),
-                    labels: Vec::new(),
-                    stderr: StderrMode::Merged,
-                    timeout: None,
-                    on_leak: LeakPolicy::Warn,
-                    retries: 1,
-                })
-                .collect(),
-            jobs: 2,
-            log_dir: PathBuf::from("/logs"),
-            timeouts: Timeouts::default(),
-        }
+        let env = |name: &str| EnvSpec {
+            retries: 1,
+            ..EnvSpec::shell(name, &format!("make {name}"), "/tmp")
+        };
+        Plan::new(vec![env("unit"), env("lint")], 2, "/logs")
     }
 
     fn result(status: EnvStatus, attempt: u32) -> EnvResult {

@@ -404,11 +404,10 @@ fn strip_ansi(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::event::{LeakedProcess, RunEvent};
-    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+    use crate::plan::{EnvSpec, LeakPolicy};
 
     #[test]
     fn sanitize_removes_what_xml_cannot_carry() {
@@ -480,27 +479,14 @@ mod tests {
     }
 
     fn plan(names: &[&str]) -> Plan {
-        Plan {
-            envs: names
+        Plan::new(
+            names
                 .iter()
-                .map(|name| EnvSpec {
-                    name: (*name).to_owned(),
-                    description: None,
-                    commands: vec![CommandSpec::Shell("true".into())],
-                    cwd: PathBuf::from("/tmp"),
-                    set_env: BTreeMap::new(),
-                    depends: Vec::new(),
-                    labels: Vec::new(),
-                    stderr: StderrMode::Merged,
-                    timeout: None,
-                    on_leak: LeakPolicy::Warn,
-                    retries: 0,
-                })
+                .map(|name| EnvSpec::shell(name, "true", "/tmp"))
                 .collect(),
-            jobs: 1,
-            log_dir: PathBuf::from("/tmp"),
-            timeouts: Timeouts::default(),
-        }
+            1,
+            PathBuf::from("/tmp"),
+        )
     }
 
     fn result(log: &Path, status: EnvStatus, ms: u64) -> EnvResult {

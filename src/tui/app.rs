@@ -1116,40 +1116,28 @@ impl App {
 
 #[cfg(test)]
 pub(super) mod tests {
-    use std::collections::BTreeMap;
+
     use std::path::PathBuf;
     use std::time::{Duration, Instant};
 
     use super::*;
     use crate::event::{ExitKind, Stream};
-    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy};
 
     /// A plan of envs `(name, depends, commands)`.
     pub(in crate::tui) fn plan(envs: &[(&str, &[EnvId], &[&str])]) -> Plan {
-        Plan {
-            envs: envs
-                .iter()
-                .map(|&(name, depends, commands)| EnvSpec {
-                    name: name.to_owned(),
-                    description: None,
-                    commands: commands
-                        .iter()
-                        .map(|c| CommandSpec::Shell((*c).to_owned()))
-                        .collect(),
-                    cwd: PathBuf::from("/work"),
-                    set_env: BTreeMap::new(),
-                    depends: depends.to_vec(),
-                    labels: Vec::new(),
-                    stderr: StderrMode::Merged,
-                    timeout: None,
-                    on_leak: LeakPolicy::Warn,
-                    retries: 0,
-                })
-                .collect(),
-            jobs: 4,
-            log_dir: PathBuf::from("/logs"),
-            timeouts: Timeouts::default(),
-        }
+        let envs = envs
+            .iter()
+            .map(|&(name, depends, commands)| EnvSpec {
+                commands: commands
+                    .iter()
+                    .map(|c| CommandSpec::Shell((*c).to_owned()))
+                    .collect(),
+                depends: depends.to_vec(),
+                ..EnvSpec::shell(name, "", "/work")
+            })
+            .collect();
+        Plan::new(envs, 4, "/logs")
     }
 
     /// The standard test plan: lint, py312, py311 (after lint), docs (after py312).
