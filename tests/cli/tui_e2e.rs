@@ -55,6 +55,32 @@ impl Tmux {
         Self { socket }
     }
 
+    /// An interactive bash (job control on) in tmux, in the project folder, for commands typed
+    /// with `type_line`. Runs under the name `tmux-bash` for the same reason as `tmux-sh`.
+    fn interactive(project: &Project) -> Self {
+        let socket = format!("runall-test-{}", project.tag);
+        let bash = project.path().join("tmux-bash");
+        std::os::unix::fs::symlink("/bin/bash", &bash).expect("symlink bash");
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", "120", "-y", "40", "-s", "t", "-c"])
+            .arg(project.path())
+            .arg(&bash)
+            .args(["--norc", "--noprofile", "-i"])
+            .env_remove("TMUX")
+            .env("PS1", "PROMPT$ ")
+            .status()
+            .expect("tmux must be installed to run the TUI tests (see .ci/run)");
+        assert!(status.success(), "tmux new-session failed");
+        Self { socket }
+    }
+
+    /// Type a command line and press Enter.
+    fn type_line(&self, line: &str) {
+        self.type_text(line);
+        self.keys(&["Enter"]);
+    }
+
     fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
@@ -226,4 +252,55 @@ fn quit_asks_then_interrupts() {
     tmux.keys(&["y"]);
     assert_clean_exit(&p, &tmux, "130");
     assert!(tmux.screen().contains("interrupted"), "{}", tmux.screen());
+}
+
+/// Ctrl-Z stops runall and its children and gives the terminal back to the shell; `fg`
+/// continues both and redraws.
+#[test]
+fn ctrl_z_suspends_and_fg_resumes() {
+    let p = Project::new(
+        "[env.ticker]\ncommands = [\"i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done\"]\n",
+    );
+    let tmux = Tmux::interactive(&p);
+    tmux.wait_for("PROMPT$");
+    tmux.type_line("stty -g > stty.before");
+    let runall = env!("CARGO_BIN_EXE_runall");
+    tmux.type_line(&format!("RUNALL_TEST_TAG={} '{runall}'", p.tag));
+    tmux.wait_for("tick 3");
+    tmux.keys(&["C-z"]);
+    tmux.wait_until("the shell's prompt after the stop", |s| {
+        s.contains("Stopped") && s.trim_end().ends_with("PROMPT$")
+    });
+    // The terminal is the shell's again, cooked as before.
+    tmux.type_line("stty -g > stty.during");
+    tmux.wait_until("stty to run", |_| p.path().join("stty.during").exists());
+    let read = |name: &str| std::fs::read_to_string(p.path().join(name)).unwrap_or_default();
+    tmux.wait_until("stty to write", |_| !read("stty.during").is_empty());
+    assert_eq!(
+        read("stty.before"),
+        read("stty.during"),
+        "terminal restored on Ctrl-Z"
+    );
+    // The child is stopped: its log does not grow.
+    let log = p.log_path("ticker");
+    let size = || std::fs::metadata(&log).map_or(0, |m| m.len());
+    let before = size();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        size(),
+        before,
+        "the child kept running while runall was stopped"
+    );
+    tmux.type_line("fg");
+    tmux.wait_until("the TUI to be drawn again", |s| {
+        s.contains("ticker") && s.contains("running")
+    });
+    tmux.wait_until("the child to run again", |_| size() > before);
+    tmux.keys(&["q"]);
+    tmux.wait_for("y yes");
+    tmux.keys(&["y"]);
+    tmux.wait_for("PROMPT$");
+    // `DO""NE`: the typed line is echoed too, and must not look like the marker.
+    tmux.type_line("echo \"EXIT=$?\" > exit.status; stty -g > stty.after; echo DO\"\"NE");
+    assert_clean_exit(&p, &tmux, "130");
 }
