@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
@@ -35,12 +35,25 @@ use crate::event::{
 };
 use crate::plan::{CommandSpec, EnvId, Plan, StderrMode};
 
-/// Most bytes read from one pipe per readiness event (one `read` call, one log write, one
-/// `Output` event) before yielding to the other pipes.
-const READ_CHUNK: usize = 512 * 1024;
-/// Pipe buffer asked for (`F_SETPIPE_SZ`) so that a flooding child can get `READ_CHUNK` ahead
-/// of the runner: each wakeup then moves up to 256 KiB instead of the default 64 KiB.
-const PIPE_SIZE: usize = 512 * 1024;
+/// Most bytes per `read` call, and so per log write and per `Output` event. Large, because
+/// every event costs an allocation freed on another thread, a channel hop and often a wakeup:
+/// 64 KiB events cost W1 (8 x 256 MiB) about 40% more CPU than 256 KiB ones. Consumers that
+/// bound their queues in events (the TUI keeps up to 512) should know that this sizes them.
+const READ_CHUNK: usize = 256 * 1024;
+/// Most bytes read from one pipe per readiness event before yielding to the other pipes.
+const FAIRNESS_BUDGET: usize = 256 * 1024;
+/// Read buffer for a pipe that said it was empty: it can only hold what came in the meantime.
+const SCRATCH: usize = 16 * 1024;
+/// Largest pipe buffer asked for (`F_SETPIPE_SZ`; 1 MiB is also Linux's limit for unprivileged
+/// users). With the default 64 KiB a flooding child blocks, and is woken, every 64 KiB; with a
+/// large pipe it stays ahead of the runner and each wakeup moves a whole `READ_CHUNK`.
+const PIPE_SIZE: usize = 1024 * 1024;
+/// Most pipe buffer asked for across all running envs' pipes: a quarter of Linux's default
+/// per-user soft limit (`fs.pipe-user-pages-soft`, 64 MiB), past which every new pipe of the
+/// user, the children's own included, gets only two pages.
+const PIPE_BUDGET: usize = 16 * 1024 * 1024;
+/// The kernel's default pipe buffer: not worth a syscall to ask for less.
+const DEFAULT_PIPE_SIZE: usize = 64 * 1024;
 /// Most output bytes of one env queued for the consumer before its pipes are paused.
 const CREDIT_LIMIT: usize = 1024 * 1024;
 /// After a leak was signalled, how long to keep draining before the next step.
@@ -197,7 +210,7 @@ pub fn start(
         envs,
         shutdown: None,
         quitting: false,
-        buf: vec![0; READ_CHUNK],
+        buf: vec![0; SCRATCH],
         reap_later: Vec::new(),
     };
     let thread = std::thread::Builder::new()
@@ -631,10 +644,8 @@ impl Runner {
         }
     }
 
-    /// Read one pipe once: up to `READ_CHUNK` bytes, i.e. everything it holds (a pipe read
-    /// returns what is there), then log and send them as one event, then re-arm. A short read
-    /// means the pipe is empty, so no second read is made just to hear EAGAIN; data arriving
-    /// meanwhile makes the re-armed pipe ready again at once.
+    /// Read one pipe until it is empty, at EOF, or the fairness budget or the env's credit
+    /// runs out, then re-arm it. Each read is logged and sent as one event.
     fn read_pipe(&mut self, id: EnvId, kind: usize) {
         let env = &mut self.envs[id];
         let Phase::Running(active) = &mut env.phase else {
@@ -645,33 +656,35 @@ impl Runner {
         };
         pipe.armed = false;
         let mut eof = false;
-        if self.credits.available(id) {
-            let read = loop {
-                match (&pipe.reader).read(&mut self.buf) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    read => break read,
+        let mut total = 0;
+        while total < FAIRNESS_BUDGET && self.credits.available(id) {
+            let bytes = match read_chunk(&pipe.reader, &mut self.buf) {
+                Chunk::Data(bytes) => bytes,
+                Chunk::Empty => break,
+                Chunk::Eof => {
+                    eof = true;
+                    break;
                 }
             };
-            match read {
-                Ok(0) => eof = true,
-                Ok(n) => {
-                    let bytes = &self.buf[..n];
-                    if let Some(log) = env.log.as_mut()
-                        && log.write_all(bytes).is_err()
-                    {
-                        // A full or broken disk must not stop the pump: keep relaying.
-                        env.log = None;
-                    }
-                    self.credits.take(id, n);
-                    // See `emit`: a gone consumer is not a reason to stop draining.
-                    let _ = self.tx.send(RunEvent::Output {
-                        env: id,
-                        stream: pipe.stream,
-                        bytes: bytes.to_vec(),
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => eof = true,
+            let n = bytes.len();
+            if let Some(log) = env.log.as_mut()
+                && log.write_all(&bytes).is_err()
+            {
+                // A full or broken disk must not stop the pump: keep relaying.
+                env.log = None;
+            }
+            self.credits.take(id, n);
+            // See `emit`: a gone consumer is not a reason to stop draining.
+            let _ = self.tx.send(RunEvent::Output {
+                env: id,
+                stream: pipe.stream,
+                bytes,
+            });
+            total += n;
+            if n < READ_CHUNK {
+                // That was all the pipe held: no read just to hear EAGAIN. Bytes arriving
+                // meanwhile make the re-armed pipe ready again at once.
+                break;
             }
         }
         if eof {
@@ -815,15 +828,20 @@ impl Runner {
 
     /// Start ready envs (deps passed) up to `jobs`; skip envs whose deps did not pass; mark
     /// everything pending as not run once shutting down.
+    ///
+    /// Runs every loop turn, so it stays O(envs): the running count is kept as it goes, not
+    /// recounted per pending env (that was O(envs²) per turn with hundreds of envs).
     fn schedule(&mut self, now: Instant) {
-        let order: Vec<EnvId> = if self.options.start_order.is_empty() {
-            (0..self.envs.len()).collect()
+        let count = if self.options.start_order.is_empty() {
+            self.envs.len()
         } else {
-            self.options.start_order.clone()
+            self.options.start_order.len()
         };
+        let mut running = self.running_count();
         loop {
             let mut changed = false;
-            for &id in &order {
+            for i in 0..count {
+                let id = self.options.start_order.get(i).copied().unwrap_or(i);
                 if !matches!(self.envs[id].phase, Phase::Pending) {
                     continue;
                 }
@@ -845,8 +863,11 @@ impl Runner {
                     let dependency = self.plan.envs[dep].name.clone();
                     self.finish_env(id, EnvStatus::Skipped { dependency }, now);
                     changed = true;
-                } else if ready && self.running_count() < self.plan.jobs {
+                } else if ready && running < self.plan.jobs {
                     self.start_env(id, now);
+                    if matches!(self.envs[id].phase, Phase::Running(_)) {
+                        running += 1;
+                    }
                     changed = true;
                 }
             }
@@ -912,8 +933,11 @@ impl Runner {
         sys::check_dir(&spec.cwd)?;
         let (program, mut command) = match command_spec {
             CommandSpec::Shell(script) => {
-                let mut c = Command::new("sh");
-                c.arg("-c").arg(script);
+                // By its POSIX path, as system(3) does: a bare "sh" is searched for in the
+                // forked child through every PATH entry, one failed exec each, while the
+                // runner waits for that exec.
+                let mut c = Command::new("/bin/sh");
+                c.arg0("sh").arg("-c").arg(script);
                 ("sh".to_owned(), c)
             }
             CommandSpec::Argv(argv) => {
@@ -963,10 +987,13 @@ impl Runner {
                 armed: false,
             }),
         ];
+        let pipe_size = pipe_size(self.plan.jobs);
         for (kind, pipe) in pipes.iter_mut().enumerate() {
             if let Some(p) = pipe {
-                // Best effort: the default size still works, only with more wakeups.
-                let _ = rustix::pipe::fcntl_setpipe_size(&p.reader, PIPE_SIZE);
+                if let Some(size) = pipe_size {
+                    // Best effort: the default size still works, only with more wakeups.
+                    sys::set_pipe_size(&p.reader, size);
+                }
                 // A pipe we cannot make nonblocking or register would never be read: give up
                 // on it (EOF) rather than block the pump; the child then sees EPIPE.
                 let ok = sys::set_nonblocking(&p.reader).is_ok()
@@ -1073,6 +1100,56 @@ pub fn log_file_name(env: &str, attempt: u32) -> String {
     }
 }
 
+/// What one read of a pipe gave.
+enum Chunk {
+    /// Bytes, in a buffer of their own, exactly sized.
+    Data(Vec<u8>),
+    /// Nothing there (EAGAIN or a spurious wakeup).
+    Empty,
+    /// End of file, or an error that ends the pipe.
+    Eof,
+}
+
+/// Reads what a nonblocking pipe holds, up to `READ_CHUNK`. The pipe says how much it holds
+/// (`FIONREAD`), so one `read` puts the bytes straight into the spare capacity of an exactly
+/// sized `Vec` that becomes the event: no copy out of a scratch buffer, no zeroing, and no slack
+/// capacity held while the event is queued. Only runall reads the pipe, so what it holds stays
+/// there until read. An empty pipe is read into `scratch`, to tell EOF from EAGAIN (or from
+/// bytes that came just now).
+fn read_chunk(reader: &os_pipe::PipeReader, scratch: &mut [u8]) -> Chunk {
+    let held = rustix::io::ioctl_fionread(reader).map_or(0, |n| n as usize);
+    if held > 0 {
+        let mut bytes = Vec::with_capacity(held.min(READ_CHUNK));
+        loop {
+            return match rustix::io::read(reader, rustix::buffer::spare_capacity(&mut bytes)) {
+                Ok(0) => Chunk::Eof,
+                Ok(_) => Chunk::Data(bytes),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::AGAIN) => Chunk::Empty,
+                Err(_) => Chunk::Eof,
+            };
+        }
+    }
+    loop {
+        return match (&*reader).read(scratch) {
+            Ok(0) => Chunk::Eof,
+            Ok(n) => Chunk::Data(scratch[..n].to_vec()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Chunk::Empty,
+            Err(_) => Chunk::Eof,
+        };
+    }
+}
+
+/// The pipe buffer to ask for with `jobs` envs running at once (two pipes each at most), within
+/// `PIPE_BUDGET`; `None` when that is no more than the kernel's default.
+fn pipe_size(jobs: usize) -> Option<usize> {
+    let share = PIPE_BUDGET / (2 * jobs.max(1));
+    // A power of two: the kernel rounds up to one anyway, which would overshoot the budget.
+    let size = PIPE_SIZE.min(1 << share.max(1).ilog2());
+    (size > DEFAULT_PIPE_SIZE).then_some(size)
+}
+
 /// Pids holding any of the active command's pipes, other than runall.
 fn pipe_holders(active: &Active) -> Vec<i32> {
     let mut holders = Vec::new();
@@ -1109,5 +1186,26 @@ fn exit_kind(status: Option<ExitStatus>) -> ExitKind {
             (None, None) => ExitKind::Code(-1),
         },
         None => ExitKind::Code(-1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipe_size_stays_within_the_budget() {
+        assert_eq!(pipe_size(1), Some(PIPE_SIZE));
+        assert_eq!(pipe_size(8), Some(1024 * 1024));
+        assert_eq!(pipe_size(12), Some(512 * 1024));
+        assert_eq!(pipe_size(16), Some(512 * 1024));
+        assert_eq!(pipe_size(64), Some(128 * 1024));
+        assert_eq!(pipe_size(128), None);
+        for jobs in 1..1000 {
+            if let Some(size) = pipe_size(jobs) {
+                assert!(size * 2 * jobs <= PIPE_BUDGET, "jobs {jobs}");
+                assert!(size.is_power_of_two());
+            }
+        }
     }
 }

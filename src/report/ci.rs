@@ -64,6 +64,9 @@ use crate::event::{
 };
 use crate::plan::{CommandSpec, EnvId, Plan};
 
+/// Framed output gathered before it is written to `out` in one call: the size of the
+/// `BufWriter` `headless` wraps stdout in, so that writes of this size bypass its buffer.
+const FRAMED_BATCH: usize = 256 * 1024;
 /// How much of a log's end is read for its tail.
 const TAIL_WINDOW: u64 = 64 * 1024;
 /// Read size when streaming a log in grouped mode.
@@ -171,8 +174,11 @@ pub struct CiReporter<W: Write> {
     last_line: Instant,
     /// Reused read buffer for streaming logs.
     scratch: Vec<u8>,
-    /// Reused buffer an output chunk's framed lines are assembled in, then written to `out` in
-    /// one call: a call per chunk instead of three per line (`out` is often a `dyn Write`).
+    /// Framed output lines not yet written to `out`: lines are assembled here (three appends
+    /// per line, inlined, where `out` is often a `dyn Write`) and written in one call once
+    /// [`FRAMED_BATCH`] bytes are pending, so a `BufWriter` of that size passes them straight
+    /// through instead of copying them again. Written before anything else is printed, and by
+    /// [`flush`](Self::flush).
     framed: Vec<u8>,
 }
 
@@ -220,6 +226,9 @@ impl<W: Write> CiReporter<W> {
 
     /// Prints what `event` calls for. Events naming an env outside the plan are ignored.
     pub fn handle(&mut self, event: &RunEvent, now: Instant) -> io::Result<()> {
+        if !matches!(event, RunEvent::Output { .. }) {
+            self.write_framed()?;
+        }
         let wrote = match event {
             RunEvent::Output { env, stream, bytes } => self.output(*env, *stream, bytes)?,
             RunEvent::EnvStarted { env, .. } => self.env_started(*env, now)?,
@@ -253,6 +262,7 @@ impl<W: Write> CiReporter<W> {
             Some(due) if now >= due => {}
             _ => return Ok(()),
         }
+        self.write_framed()?;
         self.out.write_all(b"runall: still running: ")?;
         let running = self.envs.iter().filter_map(|env| Some((env, env.started?)));
         let running = running.filter(|(env, _)| !env.finished);
@@ -280,6 +290,7 @@ impl<W: Write> CiReporter<W> {
     /// Ends the report: prints any line still waiting for its newline, the summary table and
     /// counts, then the last `tail_lines` lines of every env that ran and did not pass.
     pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        self.write_framed()?;
         for env in 0..self.envs.len() {
             self.flush_partials(env)?;
         }
@@ -301,12 +312,25 @@ impl<W: Write> CiReporter<W> {
 
     /// Flushes `out` (call it when the event queue is momentarily empty).
     pub fn flush(&mut self) -> io::Result<()> {
+        self.write_framed()?;
         self.out.flush()
     }
 
-    /// The sink back.
-    pub fn into_inner(self) -> W {
+    /// The sink back, with every framed line written to it (a write error there is dropped:
+    /// call [`flush`](Self::flush) first to see it).
+    pub fn into_inner(mut self) -> W {
+        let _ = self.write_framed();
         self.out
+    }
+
+    /// Writes the pending framed lines to `out`.
+    fn write_framed(&mut self) -> io::Result<()> {
+        if self.framed.is_empty() {
+            return Ok(());
+        }
+        let written = self.out.write_all(&self.framed);
+        self.framed.clear();
+        written
     }
 
     fn output(&mut self, env: EnvId, stream: Stream, bytes: &[u8]) -> io::Result<bool> {
@@ -328,9 +352,9 @@ impl<W: Write> CiReporter<W> {
             marks: &self.marks,
         };
         let wrote = pump.push(partial, bytes)?;
-        let written = self.out.write_all(&self.framed);
-        self.framed.clear();
-        written?;
+        if self.framed.len() >= FRAMED_BATCH {
+            self.write_framed()?;
+        }
         Ok(wrote)
     }
 
@@ -933,6 +957,42 @@ unit      | bar
 docs-site | xy
 "
         );
+    }
+
+    #[test]
+    fn framed_lines_are_batched_but_keep_their_place() {
+        let mut r = reporter(CiOptions::default());
+        let now = Instant::now();
+        r.handle(&out(0, b"one\ntwo\n"), now).unwrap();
+        // Batched: nothing reached the sink yet.
+        assert!(r.out.is_empty());
+        let started = RunEvent::CommandStarted {
+            env: 1,
+            index: 0,
+            pid: 7,
+        };
+        r.handle(&started, now).unwrap();
+        r.handle(&out(1, b"three\n"), now).unwrap();
+        r.flush().unwrap();
+        assert_eq!(
+            String::from_utf8(r.out.clone()).unwrap(),
+            "\
+unit      | one
+unit      | two
+lint      | $ make lint
+lint      | three
+"
+        );
+        // A batch reaching FRAMED_BATCH is written at once.
+        let line = [b'x'; 99];
+        let mut chunk = Vec::new();
+        while chunk.len() < FRAMED_BATCH {
+            chunk.extend_from_slice(&line);
+            chunk.push(b'\n');
+        }
+        let before = r.out.len();
+        r.handle(&out(2, &chunk), now).unwrap();
+        assert!(r.out.len() - before > FRAMED_BATCH);
     }
 
     #[test]

@@ -101,6 +101,12 @@ pub fn check_dir(dir: &Path) -> Result<(), String> {
     }
 }
 
+/// Ask for a larger pipe buffer (Linux `F_SETPIPE_SZ`). Best effort: the default size still
+/// works, with more wakeups.
+pub fn set_pipe_size(fd: impl AsFd, size: usize) {
+    let _ = rustix::pipe::fcntl_setpipe_size(fd, size);
+}
+
 /// Set a pipe read end nonblocking.
 pub fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
     rustix::io::ioctl_fionbio(fd, true).map_err(io::Error::from)

@@ -1,0 +1,295 @@
+/* benches/gen.c: the output generator and line checker used by benches/workloads.sh.
+ *
+ * It owns the W1-W4 payloads and their integrity check, nothing else; it is not part of the
+ * crate or its test suite. Build: cc -O2 -o gen benches/gen.c
+ *
+ *   gen lines TAG N LEN [both]  write N numbered LEN-byte lines to stdout
+ *                               ("TAG out 0000000001 ~~~\n"); with "both", also N lines to stderr
+ *                               ("TAG err ..."), interleaved in ~64 KiB writes, so both pipes are
+ *                               busy at once
+ *   gen check PAIRS N LEN       read `runall --ci` prefixed output on stdin and check that each of
+ *                               PAIRS (tag, stream) pairs printed exactly lines 1..N in order,
+ *                               every line whole (LEN bytes), under the right label and tag (`|`
+ *                               for out, `!` for err); other runall lines (commands, outcomes,
+ *                               summary) are skipped. Prints a one-line verdict; exit 0 if intact.
+ *   gen own FILE CMD ARGS...    run CMD, and once it exited (seen with waitid(WNOWAIT), before
+ *                               reaping it) write its own CPU seconds, user+sys of all its threads
+ *                               without its children's, to FILE; exits with CMD's status. GNU time
+ *                               around a process counts the children it reaped too.
+ *
+ * Lines are built by bumping an ASCII counter in place, so the generator costs far less CPU
+ * than the relay it feeds.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_LINE 4096
+#define SEQ_DIGITS 10
+#define WRITE_SIZE 65536
+#define MAX_PAIRS 4096
+
+static size_t line_len = 100;
+
+static void die(const char *what) {
+    perror(what);
+    exit(2);
+}
+
+static void write_all(int fd, const char *buf, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            die("write");
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* A line template: "TAG STREAM 0000000000 ~~~~...~\n"; returns the counter's offset. */
+static size_t make_line(char *line, const char *tag, const char *stream) {
+    int head = snprintf(line, line_len, "%s %s ", tag, stream);
+    if (head < 0 || head + SEQ_DIGITS + 2 > (int)line_len) {
+        fprintf(stderr, "gen: tag too long\n");
+        exit(2);
+    }
+    memset(line + head, '0', SEQ_DIGITS);
+    line[head + SEQ_DIGITS] = ' ';
+    memset(line + head + SEQ_DIGITS + 1, '~', line_len - head - SEQ_DIGITS - 2);
+    line[line_len - 1] = '\n';
+    return (size_t)head;
+}
+
+static void bump(char *digits) {
+    for (int i = SEQ_DIGITS - 1; i >= 0; i--) {
+        if (digits[i] != '9') {
+            digits[i]++;
+            return;
+        }
+        digits[i] = '0';
+    }
+}
+
+/* Fills buf with as many whole lines as fit in WRITE_SIZE; returns how many. */
+static long fill(char *buf, char *line, size_t seq_at, long left) {
+    long per_write = (long)(WRITE_SIZE / line_len);
+    long k = left < per_write ? left : per_write;
+    for (long i = 0; i < k; i++) {
+        bump(line + seq_at);
+        memcpy(buf + i * line_len, line, line_len);
+    }
+    return k;
+}
+
+static int gen_lines(const char *tag, long n, int both) {
+    static char out_buf[WRITE_SIZE], err_buf[WRITE_SIZE];
+    char out_line[MAX_LINE], err_line[MAX_LINE];
+    size_t out_at = make_line(out_line, tag, "out");
+    size_t err_at = make_line(err_line, tag, "err");
+    long out_left = n, err_left = both ? n : 0;
+    while (out_left > 0 || err_left > 0) {
+        if (out_left > 0) {
+            long k = fill(out_buf, out_line, out_at, out_left);
+            write_all(1, out_buf, (size_t)k * line_len);
+            out_left -= k;
+        }
+        if (err_left > 0) {
+            long k = fill(err_buf, err_line, err_at, err_left);
+            write_all(2, err_buf, (size_t)k * line_len);
+            err_left -= k;
+        }
+    }
+    return 0;
+}
+
+struct pair {
+    char tag[32];
+    int err;
+    long last;
+};
+
+static struct pair pairs[MAX_PAIRS];
+static int npairs;
+static long bad_lines, out_of_order;
+
+static struct pair *find(const char *tag, size_t len, int err) {
+    for (int i = 0; i < npairs; i++)
+        if (pairs[i].err == err && strlen(pairs[i].tag) == len && memcmp(pairs[i].tag, tag, len) == 0)
+            return &pairs[i];
+    if (npairs == MAX_PAIRS || len >= sizeof pairs[0].tag)
+        return NULL;
+    struct pair *p = &pairs[npairs++];
+    memcpy(p->tag, tag, len);
+    p->tag[len] = 0;
+    p->err = err;
+    p->last = 0;
+    return p;
+}
+
+static void report_bad(const char *line, size_t len, const char *why) {
+    if (bad_lines + out_of_order <= 5)
+        fprintf(stderr, "gen check: %s: %.*s\n", why, (int)(len > 160 ? 160 : len), line);
+}
+
+/* One line of runall's output, without its '\n'. */
+static void check_line(const char *line, size_t len) {
+    /* "<label padded> | payload" or "<label padded> ! payload" */
+    const char *sep = NULL;
+    for (size_t i = 0; i + 2 < len; i++) {
+        if (line[i] == ' ' && (line[i + 1] == '|' || line[i + 1] == '!') && line[i + 2] == ' ') {
+            sep = line + i;
+            break;
+        }
+        if (line[i] == ' ' && line[i + 1] != ' ')
+            break; /* the label is one word, then padding */
+    }
+    const char *tilde = memchr(line, '~', len);
+    if (sep == NULL) {
+        if (tilde != NULL) {
+            bad_lines++;
+            report_bad(line, len, "payload without a label");
+        }
+        return;
+    }
+    size_t label_len = (size_t)(memchr(line, ' ', len) - (void *)line);
+    const char *payload = sep + 3;
+    size_t plen = len - (size_t)(payload - line);
+    if (tilde == NULL)
+        return; /* a runall status line ($ command, outcome, ...) */
+    int err = sep[1] == '!';
+    /* payload: "TAG out 0000000001 ~~~", line_len - 1 bytes without the newline */
+    if (plen != line_len - 1 || plen < label_len + 5 + SEQ_DIGITS || memcmp(payload, line, label_len) != 0 ||
+        payload[label_len] != ' ' || memcmp(payload + label_len + 1, err ? "err " : "out ", 4) != 0) {
+        bad_lines++;
+        report_bad(line, len, "broken, mislabelled or mixed line");
+        return;
+    }
+    long seq = 0;
+    const char *d = payload + label_len + 5;
+    for (int i = 0; i < SEQ_DIGITS; i++)
+        seq = seq * 10 + (d[i] - '0');
+    struct pair *p = find(line, label_len, err);
+    if (p == NULL) {
+        bad_lines++;
+        return;
+    }
+    if (seq != p->last + 1) {
+        out_of_order++;
+        report_bad(line, len, "out of order");
+    }
+    p->last = seq;
+}
+
+static int check(int want_pairs, long n) {
+    size_t cap = 1 << 20, have = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        die("malloc");
+    long total = 0;
+    for (;;) {
+        ssize_t r = read(0, buf + have, cap - have);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            die("read");
+        }
+        if (r == 0)
+            break;
+        have += (size_t)r;
+        size_t start = 0;
+        for (;;) {
+            char *nl = memchr(buf + start, '\n', have - start);
+            if (nl == NULL)
+                break;
+            check_line(buf + start, (size_t)(nl - (buf + start)));
+            total++;
+            start = (size_t)(nl - buf) + 1;
+        }
+        memmove(buf, buf + start, have - start);
+        have -= start;
+        if (have == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (buf == NULL)
+                die("realloc");
+        }
+    }
+    if (have > 0)
+        check_line(buf, have);
+    long short_pairs = 0;
+    for (int i = 0; i < npairs; i++)
+        if (pairs[i].last != n)
+            short_pairs++;
+    int ok = npairs == want_pairs && short_pairs == 0 && bad_lines == 0 && out_of_order == 0;
+    printf("%s: %ld lines read, %d/%d streams, %ld short, %ld broken, %ld out of order\n",
+           ok ? "intact" : "BROKEN", total, npairs, want_pairs, short_pairs, bad_lines, out_of_order);
+    return ok ? 0 : 1;
+}
+
+/* Runs argv, writes its own CPU seconds (utime + stime from /proc/PID/stat, read while it is
+ * an unreaped zombie) to `file`, returns its exit status. */
+static int own(const char *file, char **argv) {
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        die("exec");
+    }
+    siginfo_t info;
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0)
+        if (errno != EINTR)
+            die("waitid");
+    char path[64], stat[4096];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
+    if (f)
+        fclose(f);
+    stat[n] = 0;
+    /* fields after "(comm)": state ppid ... utime(14) stime(15) */
+    char *p = strrchr(stat, ')');
+    unsigned long utime = 0, stime = 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+        fprintf(stderr, "gen own: cannot read %s\n", path);
+    FILE *out = fopen(file, "w");
+    if (out == NULL)
+        die(file);
+    fprintf(out, "%.2f\n", (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK));
+    fclose(out);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            die("waitpid");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void set_len(const char *arg) {
+    long len = atol(arg);
+    if (len < 2 || len > MAX_LINE) {
+        fprintf(stderr, "gen: LEN must be 2..%d\n", MAX_LINE);
+        exit(2);
+    }
+    line_len = (size_t)len;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 5 && strcmp(argv[1], "lines") == 0) {
+        set_len(argv[4]);
+        return gen_lines(argv[2], atol(argv[3]), argc >= 6 && strcmp(argv[5], "both") == 0);
+    }
+    if (argc == 5 && strcmp(argv[1], "check") == 0) {
+        set_len(argv[4]);
+        return check(atoi(argv[2]), atol(argv[3]));
+    }
+    if (argc >= 4 && strcmp(argv[1], "own") == 0)
+        return own(argv[2], argv + 3);
+    fprintf(stderr, "usage: gen lines TAG N LEN [both] | gen check PAIRS N LEN | gen own FILE CMD...\n");
+    return 2;
+}

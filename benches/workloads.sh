@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# benches/workloads.sh: the W1-W4 relay workloads of issue 5, runall --ci against the relay floor.
+#
+# Owns the end-to-end performance measurement (not a test, not run by CI). For each workload it
+# writes a runall.toml in target/runall-workloads/, runs runall --ci and the relay floor (every
+# child writing into one pipe read by `cat`) RUNS times each, interleaved, and prints the
+# medians: wall time,
+# runall's own CPU (its threads only), CPU counted by GNU time (runall plus the children it
+# reaped), peak RSS (GNU time's max RSS) and the ratio to the floor, plus the integrity checks
+# (every line whole, in order, under the right label and stream; no deadlock).
+#
+# Needs bash, coreutils, GNU time (/usr/bin/time), a C compiler (cc) for benches/gen.c, and
+# cargo. Usage:
+#   bash benches/workloads.sh                  # build --release, W1-W4 (5 runs each) and TUI
+#   RUNS=3 bash benches/workloads.sh W1 W3     # some workloads, 3 runs each
+#   RUNALL=/path/to/runall bash benches/workloads.sh   # measure that binary, no build
+#   VERBOSE=1 bash benches/workloads.sh        # also print every sample
+# On a shared machine, other work skews the numbers: before each run the script waits (up to
+# QUIET_WAIT seconds, default 30) for the CPUs to be mostly idle, and says so when they were not.
+# On a VM that reclaims idle memory, runs that write fresh page cache (runall's logs) vary
+# more than the floor: the table shows the best run next to each median.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS=${RUNS:-5}
+QUIET_WAIT=${QUIET_WAIT:-30}
+TIME=/usr/bin/time
+WORKLOADS=("$@")
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 TUI)
+
+if ! "$TIME" -f %e true 2>/dev/null; then
+    echo "workloads.sh: GNU time is needed at $TIME (apt-get install time)" >&2
+    exit 2
+fi
+if [ -z "${RUNALL:-}" ]; then
+    (cd "$ROOT" && cargo build --release --quiet)
+    RUNALL=$ROOT/target/release/runall
+fi
+# Configs, logs and outputs live in one work folder that is kept between runs of this script
+# (emptied, not deleted): ext4 spreads new directories over block groups, and the first big
+# writes into a cold group cost seconds of kernel time that have nothing to do with runall.
+TMP=${WORK:-$ROOT/target/runall-workloads}
+rm -rf "$TMP"/* "$TMP"/.runall
+mkdir -p "$TMP"
+trap 'rm -rf "${TMP:?}"/* "${TMP:?}"/.runall' EXIT
+GEN=$TMP/gen
+cc -O2 -o "$GEN" "$ROOT/benches/gen.c"
+
+# --- helpers ---------------------------------------------------------------------------------
+
+# Busy fraction of all CPUs over 0.5 s, in percent (from /proc/stat).
+busy_percent() {
+    local a b a1 a2 a3 a4 a5 a6 a7 a8 b1 b2 b3 b4 b5 b6 b7 b8
+    read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ < /proc/stat
+    sleep 0.5
+    read -r _ b1 b2 b3 b4 b5 b6 b7 b8 _ < /proc/stat
+    a=$((a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8))
+    b=$((b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8))
+    local idle=$(((b4 + b5) - (a4 + a5))) total=$((b - a))
+    [ "$total" -gt 0 ] || { echo 0; return; }
+    echo $(((total - idle) * 100 / total))
+}
+
+# Wait until the machine is mostly idle (other users' builds skew every number).
+wait_quiet() {
+    local waited=0 busy
+    while busy=$(busy_percent) && [ "$busy" -gt 15 ]; do
+        if [ "$waited" -ge "$QUIET_WAIT" ]; then
+            echo "  (machine ${busy}% busy with other work; measuring anyway)" >&2
+            return
+        fi
+        sleep 1
+        waited=$((waited + 2))
+    done
+}
+
+# Median of the numbers on stdin.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# timed KIND OUT CMD...: one run of CMD under GNU time (and `gen own` for runall); appends
+# "wall cpu rss_kib own" to $TMP/KIND.samples. Output goes to OUT.
+timed() {
+    local kind=$1 out=$2
+    shift 2
+    # Fresh logs (a flood's old logs would be truncated inside the timed run), except for W2:
+    # a rerun overwrites its 500 small logs, and deleting them every run makes ext4's inode
+    # allocator (recently_deleted) the bottleneck, which no user sees.
+    [ "${KEEP_LOGS:-}" ] || rm -rf "$TMP/logs"
+    sync
+    wait_quiet
+    local own=$TMP/own
+    echo nan > "$own"
+    if [ "$kind" = runall ]; then
+        set -- "$GEN" own "$own" "$@"
+    fi
+    if ! timeout 300 "$TIME" -f '%e %U %S %M' -o "$TMP/time" "$@" > "$out"; then
+        echo "  $kind run failed or timed out (deadlock?)" >&2
+        FAILED=1
+    fi
+    local wall user sys rss
+    read -r wall user sys rss < <(tail -1 "$TMP/time")
+    local sample
+    sample="$wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $rss $(cat "$own")"
+    echo "$sample" >> "$TMP/$kind.samples"
+    [ -z "${VERBOSE:-}" ] || echo "  $kind: wall $wall, cpu $user+$sys, rss $rss KiB, own cpu $(cat "$own")" >&2
+}
+
+# warmup CMD...: one untimed run (the first run after a pause pays for page cache and memory
+# reclaim that later runs do not).
+warmup() {
+    rm -rf "$TMP/logs"
+    timeout 300 "$@" > /dev/null 2>&1 || true
+}
+
+# column KIND N: median of column N of KIND's samples.
+column() {
+    awk -v n="$2" '{ print $n }' "$TMP/$1.samples" | median
+}
+
+# best KIND N: smallest value of column N of KIND's samples.
+best() {
+    awk -v n="$2" '{ print $n }' "$TMP/$1.samples" | sort -g | head -1
+}
+
+ROWS=()
+FAILED=0
+
+# report NAME TARGET_RATIO CHECK_TEXT [RSS_LIMIT_MIB]: one table row from the samples.
+report() {
+    local name=$1 target=$2 check=$3 rss_limit=${4:-}
+    local fw fc rw rc ro rss fb rb
+    fb=$(best floor 1)
+    rb=$(best runall 1)
+    fw=$(column floor 1)
+    fc=$(column floor 2)
+    rw=$(column runall 1)
+    rc=$(column runall 2)
+    ro=$(column runall 4)
+    rss=$(awk '{ print $3 }' "$TMP/runall.samples" | sort -g | tail -1)
+    local ratio verdict
+    ratio=$(awk -v r="$rw" -v f="$fw" 'BEGIN { printf "%.2f", (f > 0 ? r / f : 0) }')
+    verdict=$(awk -v x="$ratio" -v t="$target" 'BEGIN { print (x <= t ? "met" : "MISSED") }')
+    if [ -n "$rss_limit" ] && [ "$((rss / 1024))" -ge "$rss_limit" ]; then
+        verdict="MISSED (RSS)"
+    fi
+    case $check in intact* | "no deadlock"* | "-") ;; *) verdict="MISSED (integrity)" ;; esac
+    ROWS+=("$(printf '| %s | %ss (best %ss) | %ss (best %ss) | %s× (≤ %s×) | %ss | %ss | %ss | %s MiB | %s | %s |' \
+        "$name" "$fw" "$fb" "$rw" "$rb" "$ratio" "$target" "$ro" "$rc" "$fc" \
+        "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" "$check" "$verdict")")
+    rm -f "$TMP/floor.samples" "$TMP/runall.samples"
+}
+
+# config FILE SETTINGS: starts a runall.toml with a [settings] table.
+config() {
+    printf '[settings]\n%s\n' "$2" > "$1"
+}
+
+# env_argv FILE NAME ARGS...: appends an env running ARGS as an argv.
+env_argv() {
+    local file=$1 name=$2 argv="" a
+    shift 2
+    for a in "$@"; do argv+="\"$a\","; done
+    printf '[env.%s]\ncommands = [[%s]]\n' "$name" "${argv%,}" >> "$file"
+}
+
+runall_ci() {
+    "$RUNALL" --ci -c "$1" --log-dir "$TMP/logs" "${@:2}"
+}
+
+# --- workloads -------------------------------------------------------------------------------
+
+# W1 flood: 8 children x 256 MiB of 100-byte lines (2,684,354 lines each), output to /dev/null.
+w1() {
+    local n=2684354 cfg=$TMP/w1.toml i
+    echo "W1 flood: 8 x 256 MiB of 100-byte lines → /dev/null ..." >&2
+    config "$cfg" "jobs = 8"
+    for i in 0 1 2 3 4 5 6 7; do env_argv "$cfg" "w1-$i" "$GEN" lines "w1-$i" "$n" 100; done
+    floor_w1() { for i in 0 1 2 3 4 5 6 7; do "$GEN" lines "w1-$i" "$n" 100 & done; wait; }
+    export -f floor_w1 && export GEN n
+    warmup "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs"
+    for _ in $(seq "$RUNS"); do
+        timed floor /dev/null bash -c 'floor_w1 | cat > /dev/null'
+        timed runall /dev/null "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs"
+    done
+    # Integrity with runall's stdout a pipe: the checker reads every line.
+    local check
+    rm -rf "$TMP/logs"
+    check=$(runall_ci "$cfg" | "$GEN" check 8 "$n" 100) || true
+    report "W1 flood 8×256 MiB" 1.5 "$check (stdout a pipe)" 32
+}
+
+# W2 many: 500 envs of `true`, 2 at a time, against xargs -P2 sh -c true.
+w2() {
+    local cfg=$TMP/w2.toml i
+    echo "W2 many: 500 envs of true, -j 2 ..." >&2
+    config "$cfg" "jobs = 2"
+    for i in $(seq 500); do printf '[env.w2-%d]\ncommands = ["true"]\n' "$i" >> "$cfg"; done
+    warmup "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs" -j 2
+    for _ in $(seq "$RUNS"); do
+        timed floor /dev/null bash -c 'seq 500 | xargs -P2 -n1 sh -c true'
+        KEEP_LOGS=1 timed runall /dev/null "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs" -j 2
+    done
+    local passed
+    passed=$(runall_ci "$cfg" -j 2 | grep -c '✔ passed' || true)
+    local check="$passed/500 passed"
+    [ "$passed" = 500 ] && check="intact: $check"
+    report "W2 many 500×true -j2 (floor: xargs -P2)" 2 "$check"
+}
+
+# W3 lines: 8 x 1,000,000 numbered 22-byte lines, output to a file, then every line checked.
+w3() {
+    local n=1000000 cfg=$TMP/w3.toml i
+    echo "W3 lines: 8 x 1,000,000 numbered lines → file ..." >&2
+    config "$cfg" "jobs = 8"
+    for i in 0 1 2 3 4 5 6 7; do env_argv "$cfg" "w3-$i" "$GEN" lines "w3-$i" "$n" 22; done
+    floor_w3() { for i in 0 1 2 3 4 5 6 7; do "$GEN" lines "w3-$i" "$n" 22 & done; wait; }
+    export -f floor_w3 && export GEN n
+    warmup "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs"
+    for _ in $(seq "$RUNS"); do
+        timed floor "$TMP/w3.floor" bash -c 'floor_w3 | cat'
+        timed runall "$TMP/w3.out" "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs"
+    done
+    local check
+    check=$("$GEN" check 8 "$n" 22 < "$TMP/w3.out") || true
+    rm -f "$TMP/w3.out" "$TMP/w3.floor"
+    report "W3 lines 8×1M → file" 2 "$check"
+}
+
+# W4 both streams: 4 children x 64 MiB on stdout and 64 MiB on stderr at once, stderr separate.
+w4() {
+    local n=671088 cfg=$TMP/w4.toml i
+    echo "W4 both streams: 4 x (64 MiB stdout + 64 MiB stderr), stderr = separate ..." >&2
+    config "$cfg" $'jobs = 4\nstderr = "separate"'
+    for i in 0 1 2 3; do env_argv "$cfg" "w4-$i" "$GEN" lines "w4-$i" "$n" 100 both; done
+    floor_w4() { for i in 0 1 2 3; do "$GEN" lines "w4-$i" "$n" 100 both & done; wait; }
+    export -f floor_w4 && export GEN n
+    warmup "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs"
+    for _ in $(seq "$RUNS"); do
+        timed floor /dev/null bash -c 'floor_w4 2>&1 | cat > /dev/null'
+        timed runall /dev/null "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs"
+    done
+    local check
+    rm -rf "$TMP/logs"
+    if check=$(timeout 120 bash -c '"$0" --ci -c "$1" --log-dir "$2" | "$3" check 8 "$4" 100' \
+        "$RUNALL" "$cfg" "$TMP/logs" "$GEN" "$n"); then
+        check="$check, no deadlock"
+    else
+        check="${check:-no output}; DEADLOCK or broken lines"
+    fi
+    report "W4 both streams 4×(64+64 MiB)" 3 "$check"
+}
+
+# TUI: W1 in the TUI (runall without --ci) inside a detached tmux session of 200x50. Measures
+# the time until the screen says every env is done (2 GiB drained), runall's CPU and peak RSS
+# at that moment, how long a key takes to show on screen during the flood (`?` opens the help),
+# and runall's CPU over 5 s once everything is idle. Needs tmux.
+tui() {
+    local n=2684354 cfg=$TMP/tui/runall.toml i pid start end
+    echo "TUI: W1 in the TUI, tmux 200x50 ..." >&2
+    if ! command -v tmux > /dev/null; then
+        echo "  tmux not found: TUI not measured" >&2
+        return
+    fi
+    mkdir -p "$TMP/tui"
+    config "$cfg" "jobs = 8"
+    for i in 0 1 2 3 4 5 6 7; do env_argv "$cfg" "w1-$i" "$GEN" lines "w1-$i" "$n" 100; done
+    rm -rf "$TMP/logs"
+    sync
+    wait_quiet
+    local session=runall-workloads-$$
+    start=$(date +%s%N)
+    tmux new-session -d -s "$session" -x 200 -y 50 \
+        "exec '$RUNALL' -c '$cfg' --log-dir '$TMP/logs'"
+    local screen=""
+    for _ in $(seq 100); do
+        pid=$(tmux list-panes -t "$session" -F '#{pane_pid}' 2> /dev/null) && [ -n "$pid" ] && break
+        sleep 0.01
+    done
+    # A key during the flood: wait until output shows, press `?`, time until the help is drawn.
+    local key_ms="n/a"
+    for _ in $(seq 500); do
+        tmux capture-pane -t "$session" -p | grep -q 'w1-0 out' && break
+        sleep 0.01
+    done
+    local k0 k1
+    k0=$(date +%s%N)
+    tmux send-keys -t "$session" '?'
+    for _ in $(seq 1000); do
+        if tmux capture-pane -t "$session" -p | grep -qi 'help'; then
+            k1=$(date +%s%N)
+            key_ms=$(((k1 - k0) / 1000000))
+            break
+        fi
+        sleep 0.005
+    done
+    tmux send-keys -t "$session" Escape
+    local timed_out=1
+    for _ in $(seq 12000); do
+        screen=$(tmux capture-pane -t "$session" -p | tail -1)
+        if [[ $screen == *"done ✔ 8"* ]]; then
+            timed_out=0
+            break
+        fi
+        sleep 0.05
+    done
+    end=$(date +%s%N)
+    local tck st st2 rss
+    tck=$(getconf CLK_TCK)
+    read -r -a st < "/proc/$pid/stat"
+    rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+    sleep 5
+    read -r -a st2 < "/proc/$pid/stat"
+    tmux send-keys -t "$session" q
+    sleep 0.5
+    tmux kill-session -t "$session" 2> /dev/null || true
+    local wall cpu idle rate
+    wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+    cpu=$(awk -v t=$((st[13] + st[14])) -v h="$tck" 'BEGIN { printf "%.2f", t / h }')
+    idle=$(awk -v t=$((st2[13] + st2[14] - st[13] - st[14])) -v h="$tck" 'BEGIN { printf "%.1f", 100 * t / h / 5 }')
+    rate=$(awk -v w="$wall" -v n="$n" 'BEGIN { printf "%.0f", 8 * n * 100 / 1048576 / w }')
+    local check="intact: all 8 envs done, key answered in ${key_ms} ms, idle CPU ${idle}% of a core"
+    [ "$timed_out" = 0 ] || check="TIMED OUT after 600 s"
+    TUI_ROW="| TUI W1 in tmux 200x50 | ${rate} MiB/s (target ≥ 310) | ${wall}s | $(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.2f cores (target < 1)", c / w }') | ${cpu}s | $(awk -v k="$rss" 'BEGIN { printf "%.1f MiB", k / 1024 }') | $check |"
+}
+
+TUI_ROW=""
+for w in "${WORKLOADS[@]}"; do
+    case $w in
+        W1 | w1) w1 ;;
+        W2 | w2) w2 ;;
+        W3 | w3) w3 ;;
+        W4 | w4) w4 ;;
+        TUI | tui) tui ;;
+        *) echo "workloads.sh: unknown workload $w (W1 W2 W3 W4 TUI)" >&2; exit 2 ;;
+    esac
+done
+
+echo
+echo "runall: $RUNALL ($("$RUNALL" --version 2>/dev/null || echo '?')); $(nproc) CPUs; median of $RUNS runs"
+echo
+echo "| workload | floor wall | runall wall | ratio (target) | runall own CPU | CPU incl. children | floor CPU | peak RSS | integrity | target |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+[ ${#ROWS[@]} -eq 0 ] || printf '%s\n' "${ROWS[@]}"
+if [ -n "$TUI_ROW" ]; then
+    echo
+    echo "| TUI | drain rate | wall | CPU (runall) | CPU time | peak RSS | checks |"
+    echo "|---|---|---|---|---|---|---|"
+    echo "$TUI_ROW"
+fi
+exit "$FAILED"
