@@ -42,8 +42,9 @@ const FRAME: Duration = Duration::from_millis(16);
 /// How often durations are refreshed when nothing else happens.
 const TICK: Duration = Duration::from_secs(1);
 /// Messages queued between the threads and the render loop; bounded so runner output
-/// backpressures instead of piling up.
-const QUEUE: usize = 512;
+/// backpressures instead of piling up (an output event holds up to 256 KiB, so this also
+/// bounds the queue's memory to a few MiB).
+const QUEUE: usize = 32;
 /// Most messages handled before a frame is drawn during a flood.
 const BATCH: usize = 4096;
 

@@ -164,8 +164,8 @@ fn browse_search_rerun_and_quit() {
     let p = example_project();
     let tmux = Tmux::start(&p, "");
     // Every env listed with its final status once the run is done.
-    let screen = tmux.wait_until("the run to finish", |s| s.contains("done ✔ 4 ✘ 1 ⊘ 1"));
-    for needle in [
+    let statuses = [
+        "done ✔ 4 ✘ 1 ⊘ 1",
         "✔ lint",
         "✔ colors",
         "✔ unit",
@@ -173,13 +173,15 @@ fn browse_search_rerun_and_quit() {
         "⊘ docs",
         "✔ slow",
         "exit 3",
-    ] {
-        assert!(screen.contains(needle), "{needle} missing:\n{screen}");
-    }
+    ];
+    tmux.wait_until("the run to finish with every status", |s| {
+        statuses.iter().all(|needle| s.contains(needle))
+    });
     // Move down to `integration` and read its pane.
     tmux.keys(&["j", "j", "j"]);
-    let screen = tmux.wait_for("test_login ... FAILED");
-    assert!(screen.contains("starting the database"), "{screen}");
+    tmux.wait_until("the failed env's pane", |s| {
+        s.contains("test_login ... FAILED") && s.contains("starting the database")
+    });
     // Search its history.
     tmux.keys(&["/"]);
     tmux.type_text("failed");
@@ -198,13 +200,17 @@ fn browse_search_rerun_and_quit() {
     // The tiled view shows several panes at once (`t`: running envs, again: all envs); help
     // lists the keys.
     tmux.keys(&["t", "t"]);
-    let screen = tmux.wait_until("tiles", |s| {
-        s.contains("checking 42 files") && s.contains("PASS test_add")
+    // (Conditions are waited for, never asserted on one capture: tmux may show a frame that
+    // is still being drawn.)
+    tmux.wait_until("tiles", |s| {
+        s.contains("checking 42 files")
+            && s.contains("PASS test_add")
+            && s.contains("unit tests passed")
     });
-    assert!(screen.contains("unit tests passed"), "{screen}");
     tmux.keys(&["t", "?"]);
-    let help = tmux.wait_for("rerun");
-    assert!(help.contains("search"), "{help}");
+    tmux.wait_until("the help", |s| {
+        s.contains("rerun this env") && s.contains("search")
+    });
     // (A key right after Escape would read as Alt-key: close the help with `?` instead.)
     tmux.keys(&["?"]);
     tmux.wait_until("help to close", |s| !s.contains("next env"));
