@@ -7,7 +7,6 @@
 //! ```
 
 use std::io;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event};
@@ -15,7 +14,7 @@ use crossterm::terminal;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use runall::event::{EnvResult, EnvStatus, ExitKind, RunEvent};
-use runall::plan::{EnvSpec, LeakPolicy, Plan};
+use runall::plan::{EnvSpec, Plan};
 use runall::tui::app::{App, AppOptions, Effect, Msg};
 use runall::tui::keymap::{self, Action};
 use runall::tui::view;
@@ -28,15 +27,11 @@ fn env(name: &str, command: &str, depends: Vec<usize>) -> EnvSpec {
 }
 
 fn result(status: EnvStatus, millis: u64, name: &str) -> EnvResult {
-    EnvResult {
+    EnvResult::new(
         status,
-        stopped_by: None,
-        duration: Duration::from_millis(millis),
-        leaked: Vec::new(),
-        on_leak: LeakPolicy::Warn,
-        log_path: PathBuf::from(format!("replay/{name}.log")),
-        attempt: 1,
-    }
+        Duration::from_millis(millis),
+        format!("replay/{name}.log"),
+    )
 }
 
 /// The script: (milliseconds after start, event).

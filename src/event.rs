@@ -124,6 +124,20 @@ pub enum Verdict {
 }
 
 impl EnvResult {
+    /// A first attempt's result with nothing unusual: not stopped by runall, no leaks (policy
+    /// `warn`). For reporters' tests, benches and demos.
+    pub fn new(status: EnvStatus, duration: Duration, log_path: impl Into<PathBuf>) -> Self {
+        Self {
+            status,
+            stopped_by: None,
+            duration,
+            leaked: Vec::new(),
+            on_leak: LeakPolicy::Warn,
+            log_path: log_path.into(),
+            attempt: 1,
+        }
+    }
+
     /// Passed, but only after a failed attempt.
     pub fn flaky(&self) -> bool {
         self.attempt > 1 && self.verdict() == Verdict::Passed
@@ -337,13 +351,8 @@ mod tests {
 
     fn result(status: EnvStatus, stopped_by: Option<StopCause>) -> EnvResult {
         EnvResult {
-            status,
             stopped_by,
-            duration: Duration::ZERO,
-            leaked: Vec::new(),
-            on_leak: LeakPolicy::Warn,
-            log_path: PathBuf::from("x.log"),
-            attempt: 1,
+            ..EnvResult::new(status, Duration::ZERO, "x.log")
         }
     }
 

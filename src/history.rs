@@ -300,7 +300,7 @@ mod tests {
 
     use super::*;
     use crate::event::{EnvStatus, ExitKind, RunEvent, StopCause};
-    use crate::plan::{EnvSpec, LeakPolicy};
+    use crate::plan::EnvSpec;
 
     fn plan(envs: &[(&str, &[EnvId])]) -> Plan {
         let envs = envs
@@ -332,15 +332,7 @@ mod tests {
     }
 
     fn result(status: EnvStatus, ms: u64) -> EnvResult {
-        EnvResult {
-            status,
-            stopped_by: None,
-            duration: Duration::from_millis(ms),
-            leaked: Vec::new(),
-            on_leak: LeakPolicy::Warn,
-            log_path: PathBuf::from("x.log"),
-            attempt: 1,
-        }
+        EnvResult::new(status, Duration::from_millis(ms), "x.log")
     }
 
     #[test]

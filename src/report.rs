@@ -338,15 +338,11 @@ mod tests {
     }
 
     fn result(name: &str, status: EnvStatus, millis: u64) -> EnvResult {
-        EnvResult {
+        EnvResult::new(
             status,
-            stopped_by: None,
-            duration: Duration::from_millis(millis),
-            leaked: Vec::new(),
-            on_leak: LeakPolicy::Warn,
-            log_path: PathBuf::from(format!(".runall/logs/{name}.log")),
-            attempt: 1,
-        }
+            Duration::from_millis(millis),
+            format!(".runall/logs/{name}.log"),
+        )
     }
 
     fn finished(env: EnvId, result: EnvResult) -> RunEvent {

@@ -836,38 +836,25 @@ fn last_lines(data: &[u8], cut: bool, n: usize) -> (Vec<&[u8]>, bool) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+
     use std::path::PathBuf;
 
     use super::*;
     use crate::event::{EnvStatus, ExitKind, LeakedProcess, StopCause};
-    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy, StderrMode, Timeouts};
+    use crate::plan::{CommandSpec, EnvSpec};
 
     fn plan_in(names: &[&str], log_dir: &Path) -> Plan {
-        Plan {
-            envs: names
-                .iter()
-                .map(|name| EnvSpec {
-                    name: (*name).to_owned(),
-                    description: None,
-                    commands: vec![
-                        CommandSpec::Shell(format!("make {name}")),
-                        CommandSpec::Argv(vec!["echo".into(), "done".into()]),
-                    ],
-                    cwd: PathBuf::from("/tmp"),
-                    set_env: BTreeMap::new(),
-                    depends: Vec::new(),
-                    labels: Vec::new(),
-                    stderr: StderrMode::Merged,
-                    timeout: None,
-                    on_leak: LeakPolicy::Warn,
-                    retries: 0,
-                })
-                .collect(),
-            jobs: 3,
-            log_dir: log_dir.to_owned(),
-            timeouts: Timeouts::default(),
-        }
+        let envs = names
+            .iter()
+            .map(|name| EnvSpec {
+                commands: vec![
+                    CommandSpec::Shell(format!("make {name}")),
+                    CommandSpec::Argv(vec!["echo".into(), "done".into()]),
+                ],
+                ..EnvSpec::shell(name, "", "/tmp")
+            })
+            .collect();
+        Plan::new(envs, 3, log_dir)
     }
 
     fn plan() -> Plan {
@@ -895,15 +882,7 @@ mod tests {
     }
 
     fn result(log_path: &Path, status: EnvStatus, millis: u64) -> EnvResult {
-        EnvResult {
-            status,
-            stopped_by: None,
-            duration: Duration::from_millis(millis),
-            leaked: Vec::new(),
-            on_leak: LeakPolicy::Warn,
-            log_path: log_path.to_owned(),
-            attempt: 1,
-        }
+        EnvResult::new(status, Duration::from_millis(millis), log_path)
     }
 
     fn exit(code: i32) -> EnvStatus {

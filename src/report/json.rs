@@ -417,14 +417,14 @@ pub fn list_json(config: &Config, history: &History) -> String {
 #[cfg(test)]
 mod tests {
 
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::time::Duration;
 
     use serde_json::{Value, json};
 
     use super::*;
     use crate::event::LeakedProcess;
-    use crate::plan::{EnvSpec, LeakPolicy};
+    use crate::plan::EnvSpec;
 
     fn plan() -> Plan {
         let env = |name: &str| EnvSpec {
@@ -436,13 +436,8 @@ mod tests {
 
     fn result(status: EnvStatus, attempt: u32) -> EnvResult {
         EnvResult {
-            status,
-            stopped_by: None,
-            duration: Duration::from_millis(1234),
-            leaked: Vec::new(),
-            on_leak: LeakPolicy::Warn,
-            log_path: PathBuf::from("/logs/unit.log"),
             attempt,
+            ..EnvResult::new(status, Duration::from_millis(1234), "/logs/unit.log")
         }
     }
 

@@ -491,13 +491,8 @@ mod tests {
 
     fn result(log: &Path, status: EnvStatus, ms: u64) -> EnvResult {
         EnvResult {
-            status,
-            stopped_by: None,
-            duration: Duration::from_millis(ms),
-            leaked: Vec::new(),
             on_leak: LeakPolicy::Fail,
-            log_path: log.to_path_buf(),
-            attempt: 1,
+            ..EnvResult::new(status, Duration::from_millis(ms), log)
         }
     }
 

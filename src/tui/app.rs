@@ -1122,7 +1122,7 @@ pub(super) mod tests {
 
     use super::*;
     use crate::event::{ExitKind, Stream};
-    use crate::plan::{CommandSpec, EnvSpec, LeakPolicy};
+    use crate::plan::{CommandSpec, EnvSpec};
 
     /// A plan of envs `(name, depends, commands)`.
     pub(in crate::tui) fn plan(envs: &[(&str, &[EnvId], &[&str])]) -> Plan {
@@ -1161,15 +1161,7 @@ pub(super) mod tests {
     }
 
     pub(in crate::tui) fn result(status: EnvStatus, ms: u64) -> EnvResult {
-        EnvResult {
-            status,
-            stopped_by: None,
-            duration: Duration::from_millis(ms),
-            leaked: Vec::new(),
-            on_leak: LeakPolicy::Warn,
-            log_path: PathBuf::from("/logs/x.log"),
-            attempt: 1,
-        }
+        EnvResult::new(status, Duration::from_millis(ms), "/logs/x.log")
     }
 
     pub(in crate::tui) fn exit(code: i32) -> EnvStatus {
