@@ -54,6 +54,11 @@ const CELLS_KEEP: usize = 4096;
 
 const ESC: u8 = 0x1b;
 
+/// Printable ASCII: a byte the parser stores as a one-column character of its own.
+fn is_plain(b: u8) -> bool {
+    (0x20..=0x7e).contains(&b)
+}
+
 /// What to search for.
 #[derive(Debug, Clone)]
 pub enum Pattern {
@@ -222,6 +227,8 @@ impl Scrollback {
             + self.history.heap
             + self.history.index.capacity() * size_of::<Checkpoint>()
             + self.parser.cells.capacity() * size_of::<Cell>()
+            + self.parser.fast.capacity()
+            + self.parser.fast_runs.capacity() * size_of::<Run>()
             + self.log.as_ref().map_or(0, |p| p.as_os_str().len())
             + pages
     }
@@ -715,7 +722,16 @@ struct Parser {
     utf8: [u8; 4],
     utf8_have: usize,
     utf8_need: usize,
-    /// The working line.
+    /// The working line while it is plain appended text: printable ASCII only, written at the
+    /// end of the line, with no `\r`, backspace, tab or erase since the line began. While it is
+    /// non-empty `cells` is empty; any edit other than appending first turns it into cells.
+    fast: String,
+    /// Where the style changes in `fast`, exactly as [`StoredLine::from_cells`] would record them
+    /// (never more than [`LINE_RUN_CAP`], so every byte's pen is known).
+    fast_runs: Vec<Run>,
+    /// The pen of the last run in `fast_runs` (the default pen when there is none).
+    fast_pen: Pen,
+    /// The working line once it is not plain appended text (see `fast`).
     cells: Vec<Cell>,
     /// Index in `cells` where the next character goes.
     cursor: usize,
@@ -738,6 +754,9 @@ impl Parser {
             utf8: [0; 4],
             utf8_have: 0,
             utf8_need: 0,
+            fast: String::new(),
+            fast_runs: Vec::new(),
+            fast_pen: Pen::default(),
             cells: Vec::new(),
             cursor: 0,
             col: 0,
@@ -753,19 +772,140 @@ impl Parser {
         bytes: &[u8],
         on_line: &mut impl FnMut(StoredLine, usize, Pen) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        for (i, &b) in bytes.iter().enumerate() {
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
             if b == b'\n' {
                 // A newline ends any escape sequence or string: a log line boundary always wins,
                 // which also makes every line start a clean restart point for paging.
                 self.flush_utf8();
                 self.state = State::Ground;
                 let line = self.take_line();
-                on_line(line, i + 1, self.pen)?;
-            } else {
-                self.byte(b);
+                i += 1;
+                on_line(line, i, self.pen)?;
+                continue;
             }
+            if is_plain(b) && self.state == State::Ground && self.utf8_have == 0 {
+                let rest = bytes.get(i..).unwrap_or_default();
+                let len = rest
+                    .iter()
+                    .position(|&c| !is_plain(c))
+                    .unwrap_or(rest.len());
+                let run = rest.get(..len).unwrap_or_default();
+                let done = if self.can_append_fast() {
+                    if self.append_fast(run) { len } else { 0 }
+                } else if self.fast.is_empty() {
+                    self.write_plain(run)
+                } else {
+                    0
+                };
+                if done > 0 {
+                    i += done;
+                    continue;
+                }
+            }
+            self.byte(b);
+            i += 1;
         }
         ControlFlow::Continue(())
+    }
+
+    /// Whether printable ASCII can go straight into `fast`: nothing pending (no escape sequence,
+    /// no incomplete character) and the line is plain appended text with the cursor at its end.
+    fn can_append_fast(&self) -> bool {
+        self.state == State::Ground
+            && self.utf8_have == 0
+            && self.cells.is_empty()
+            && self.cursor == self.fast.len()
+    }
+
+    /// Appends a run of printable ASCII to `fast`, exactly as `put` would one byte at a time:
+    /// bytes past [`LINE_TEXT_CAP`] are dropped and clip the line. Returns false, doing nothing,
+    /// when the run needs a style change `fast_runs` has no room for.
+    fn append_fast(&mut self, run: &[u8]) -> bool {
+        let room = LINE_TEXT_CAP.saturating_sub(self.text_bytes);
+        let take = run.len().min(room);
+        if take > 0 && self.pen != self.fast_pen {
+            if self.fast_runs.len() >= LINE_RUN_CAP {
+                return false;
+            }
+            self.fast_runs.push(Run {
+                at: self.fast.len() as u32,
+                pen: self.pen,
+            });
+            self.fast_pen = self.pen;
+        }
+        if take < run.len() {
+            self.clipped = true;
+        }
+        // Every byte is printable ASCII, so this is valid UTF-8 and never fails.
+        if let Ok(text) = std::str::from_utf8(run.get(..take).unwrap_or_default()) {
+            self.fast.push_str(text);
+        }
+        self.text_bytes += take;
+        self.cursor += take;
+        self.col += take;
+        true
+    }
+
+    /// Writes a run of printable ASCII into the cells (a line being rewritten after `\r`), as
+    /// `put` would one byte at a time, while that is a plain one-cell overwrite or append.
+    /// Returns how many bytes it wrote; the caller hands the rest to the general path.
+    fn write_plain(&mut self, run: &[u8]) -> usize {
+        let pen = self.pen;
+        for (done, &b) in run.iter().enumerate() {
+            let cell = Cell {
+                ch: char::from(b),
+                pen,
+                width: 1,
+            };
+            if let Some(old) = self.cells.get(self.cursor) {
+                // Only a one-byte, one-column cell not followed by a zero-width one: `put`
+                // then replaces exactly that cell and the text length stays the same.
+                let simple = old.width == 1
+                    && old.ch.is_ascii()
+                    && self.text_bytes <= LINE_TEXT_CAP
+                    && self.cells.get(self.cursor + 1).is_none_or(|c| c.width > 0);
+                if !simple {
+                    return done;
+                }
+                if let Some(slot) = self.cells.get_mut(self.cursor) {
+                    *slot = cell;
+                }
+            } else if self.text_bytes < LINE_TEXT_CAP {
+                self.cells.push(cell);
+                self.text_bytes += 1;
+            } else {
+                self.clipped = true;
+                continue;
+            }
+            self.cursor += 1;
+            self.col += 1;
+        }
+        run.len()
+    }
+
+    /// Turns plain appended text into cells, before any edit other than appending.
+    fn spill_to_cells(&mut self) {
+        if self.fast.is_empty() {
+            return;
+        }
+        self.cells.reserve(self.fast.len());
+        let mut pen = Pen::default();
+        let mut at = 0;
+        let ends = self.fast_runs.iter().map(|r| (r.at as usize, r.pen));
+        for (end, next) in ends.chain(std::iter::once((self.fast.len(), pen))) {
+            let bytes = self.fast.as_bytes().get(at..end).unwrap_or_default();
+            self.cells.extend(bytes.iter().map(|&b| Cell {
+                ch: char::from(b),
+                pen,
+                width: 1,
+            }));
+            at = end;
+            pen = next;
+        }
+        self.fast.clear();
+        self.fast_runs.clear();
+        self.fast_pen = Pen::default();
     }
 
     /// Ends the input: returns the trailing partial line, if any.
@@ -776,17 +916,44 @@ impl Parser {
     }
 
     fn has_partial(&self) -> bool {
-        !self.cells.is_empty()
+        !self.cells.is_empty() || !self.fast.is_empty()
     }
 
     /// The working line as it would be stored now.
     fn partial(&self) -> Option<StoredLine> {
-        self.has_partial()
-            .then(|| StoredLine::from_cells(&self.cells, self.clipped))
+        self.has_partial().then(|| self.stored())
+    }
+
+    /// The working line as a [`StoredLine`].
+    fn stored(&self) -> StoredLine {
+        if self.fast.is_empty() {
+            return StoredLine::from_cells(&self.cells, self.clipped);
+        }
+        let marker = if self.clipped { CLIP_MARKER.len() } else { 0 };
+        let mut text = String::with_capacity(self.fast.len() + marker);
+        text.push_str(&self.fast);
+        let mut runs = Vec::with_capacity(self.fast_runs.len() + usize::from(self.clipped));
+        runs.extend_from_slice(&self.fast_runs);
+        if self.clipped {
+            if self.fast_pen != Pen::MARKER {
+                runs.push(Run {
+                    at: text.len() as u32,
+                    pen: Pen::MARKER,
+                });
+            }
+            text.push_str(CLIP_MARKER);
+        }
+        StoredLine {
+            text: text.into_boxed_str(),
+            runs: runs.into_boxed_slice(),
+        }
     }
 
     fn take_line(&mut self) -> StoredLine {
-        let line = StoredLine::from_cells(&self.cells, self.clipped);
+        let line = self.stored();
+        self.fast.clear();
+        self.fast_runs.clear();
+        self.fast_pen = Pen::default();
         self.cells.clear();
         if self.cells.capacity() > CELLS_KEEP {
             self.cells.shrink_to(CELLS_KEEP / 16);
@@ -842,6 +1009,7 @@ impl Parser {
         match b {
             0x20..=0x7e => self.put(char::from(b), 1),
             b'\r' => {
+                self.spill_to_cells();
                 self.cursor = 0;
                 self.col = 0;
             }
@@ -943,6 +1111,7 @@ impl Parser {
 
     /// `CSI K`: a progress bar's way of clearing the rest of its line before a `\r` rewrite.
     fn erase_in_line(&mut self, mode: u16) {
+        self.spill_to_cells();
         let blanks = |n: usize| std::iter::repeat_n(BLANK, n);
         match mode {
             0 => self.cells.truncate(self.cursor),
@@ -1035,6 +1204,7 @@ impl Parser {
 
     /// Writes `ch` at the cursor, overwriting what is there (after a `\r`) by display width.
     fn put(&mut self, ch: char, width: u8) {
+        self.spill_to_cells();
         let cell = Cell {
             ch,
             pen: self.pen,
@@ -1088,6 +1258,7 @@ impl Parser {
 
     /// Moves to the next multiple of 8 columns, padding with blanks past the end of the line.
     fn tab(&mut self) {
+        self.spill_to_cells();
         let target = (self.col / 8 + 1) * 8;
         while self.col < target {
             if let Some(cell) = self.cells.get(self.cursor) {
@@ -1111,6 +1282,7 @@ impl Parser {
 
     /// Moves back one character without erasing it, as a terminal does.
     fn backspace(&mut self) {
+        self.spill_to_cells();
         while self.cursor > 0 {
             self.cursor -= 1;
             let width = self.cells.get(self.cursor).map_or(0, |c| c.width);
@@ -1495,6 +1667,51 @@ mod tests {
         ]
     }
 
+    /// Input that exercises the plain-ASCII fast path and every way of leaving it.
+    fn fast_fragment() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            6 => "[ -~]{0,40}".prop_map(String::into_bytes),
+            1 => (LINE_TEXT_CAP - 40..LINE_TEXT_CAP + 40).prop_map(|n| vec![b'x'; n]),
+            1 => (500usize..700).prop_map(|n| b"\x1b[31ma\x1b[32mb".repeat(n)),
+            3 => Just(b"\n".to_vec()),
+            1 => Just(b"\r".to_vec()),
+            1 => Just(b"\t".to_vec()),
+            1 => Just(b"\x08".to_vec()),
+            1 => Just(b"\x1b[31m".to_vec()),
+            1 => Just(b"\x1b[0m".to_vec()),
+            1 => Just(b"\x1b[2m".to_vec()),
+            1 => Just(b"\x1b[K".to_vec()),
+            1 => Just(b"\x1b[1K".to_vec()),
+            1 => Just(b"\x1b[2K".to_vec()),
+            1 => Just(b"\x1b]0;title\x07".to_vec()),
+            1 => Just("é漢😀\u{301}".as_bytes().to_vec()),
+            1 => Just("e\u{301}".as_bytes().to_vec()),
+            1 => Just(vec![0xe6, 0xbc]),
+            1 => prop::collection::vec(any::<u8>(), 0..8),
+        ]
+    }
+
+    /// Lines from feeding `bytes` one at a time through the general path, never the fast path.
+    fn slow_lines(bytes: &[u8], finish: bool) -> Vec<StoredLine> {
+        let mut parser = Parser::new(Pen::default());
+        let mut lines = Vec::new();
+        for &b in bytes {
+            if b == b'\n' {
+                parser.flush_utf8();
+                parser.state = State::Ground;
+                lines.push(parser.take_line());
+            } else {
+                parser.byte(b);
+            }
+        }
+        lines.extend(if finish {
+            parser.finish()
+        } else {
+            parser.partial()
+        });
+        lines
+    }
+
     fn input() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(fragment(), 0..60).prop_map(|v| v.concat())
     }
@@ -1585,6 +1802,25 @@ mod tests {
                 small.search(&Pattern::Regex(re.clone())),
                 all.search(&Pattern::Regex(re))
             );
+        }
+
+        #[test]
+        fn fast_path_matches_byte_at_a_time(
+            bytes in prop::collection::vec(fast_fragment(), 0..40).prop_map(|v| v.concat()),
+            cuts in prop::collection::vec(any::<usize>(), 0..10),
+            finish in any::<bool>(),
+        ) {
+            let expected = slow_lines(&bytes, finish);
+            let mut parser = Parser::new(Pen::default());
+            let mut got = Vec::new();
+            for chunk in chunks(&bytes, &cuts) {
+                let _ = parser.feed(&chunk, &mut |line, _, _| {
+                    got.push(line);
+                    ControlFlow::Continue(())
+                });
+            }
+            got.extend(if finish { parser.finish() } else { parser.partial() });
+            prop_assert_eq!(got, expected);
         }
 
         #[test]
