@@ -56,33 +56,19 @@ fn orphan_zombies() -> Vec<(i32, String)> {
         .clone()
         .unwrap_or_default();
     let mut zombies = Vec::new();
-    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
-        return zombies;
-    };
-    for task in tasks.flatten() {
-        let Ok(children) = fs::read_to_string(task.path().join("children")) else {
+    // The library's own /proc readers: the test process's children, and their state.
+    for pid in runall::runner::sys::children() {
+        let Some(info) = runall::runner::sys::proc_info(pid) else {
             continue;
         };
-        for pid in children
-            .split_whitespace()
-            .filter_map(|p| p.parse::<i32>().ok())
-        {
-            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let Some(close) = stat.rfind(')') else {
-                continue;
-            };
-            let comm = stat[stat.find('(').map_or(0, |i| i + 1)..close].to_owned();
-            let state = stat[close + 1..].trim_start().chars().next();
-            let expected = comm.starts_with("tmux") || comm.starts_with("orphan-ok");
-            if state == Some('Z') && !spawned.contains(&(pid as u32)) && !expected {
-                let _ = rustix::process::waitpid(
-                    rustix::process::Pid::from_raw(pid),
-                    rustix::process::WaitOptions::NOHANG,
-                );
-                zombies.push((pid, comm));
-            }
+        // A zombie has no command line: `command` is its comm name.
+        let expected = info.command.starts_with("tmux") || info.command.starts_with("orphan-ok");
+        if info.state == 'Z' && !spawned.contains(&(pid as u32)) && !expected {
+            let _ = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::NOHANG,
+            );
+            zombies.push((pid, info.command));
         }
     }
     zombies
