@@ -245,37 +245,33 @@ pub fn pipe_inode(fd: impl AsFd) -> Option<u64> {
     rustix::fs::fstat(fd).ok().map(|st| st.st_ino)
 }
 
+/// Every pid listed in /proc (a snapshot: processes come and go while it is read).
+pub fn pids() -> Vec<i32> {
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .collect()
+}
+
 /// Pids (other than runall) holding a pipe with this inode open, by scanning /proc/*/fd.
 /// Only used on the leak path, never per exit.
 pub fn pipe_holders(inode: u64) -> Vec<i32> {
     let me = std::process::id() as i32;
     let target = format!("pipe:[{inode}]");
-    let mut holders = Vec::new();
-    let Ok(procs) = fs::read_dir("/proc") else {
-        return holders;
-    };
-    for entry in procs.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
-            continue;
-        };
-        if fds
-            .flatten()
-            .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str()))
-        {
-            holders.push(pid);
-        }
-    }
-    holders
+    pids()
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+                fds.flatten().any(|fd| {
+                    fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str())
+                })
+            })
+        })
+        .collect()
 }
 
 /// Live process groups, readable from a signal handler thread or a panic hook without locks.

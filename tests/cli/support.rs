@@ -324,26 +324,13 @@ fn wait_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
 /// Pids whose environment holds `RUNALL_TEST_TAG=<tag>` (runall itself and its children).
 pub fn tagged_processes(tag: &str) -> Vec<i32> {
     let needle = format!("RUNALL_TEST_TAG={tag}");
-    let mut pids = Vec::new();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return pids;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ.split(|&b| b == 0).any(|e| e == needle.as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    pids
+    runall::runner::sys::pids()
+        .into_iter()
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|e| e == needle.as_bytes()))
+        })
+        .collect()
 }
 
 fn unsafe_free_signal(pid: i32, signal: i32) {
