@@ -1,5 +1,6 @@
 //! runall's exit codes, in one place. A run ended by a signal exits by re-raising that signal
-//! (so a shell sees 130 for SIGINT, 143 for SIGTERM); these are the other endings.
+//! (so a shell sees 130 for SIGINT, 143 for SIGTERM; the emergency exits, which cannot wait to
+//! re-raise, exit with 128 + the signal number instead); these are the other endings.
 
 /// Every selected env passed.
 pub const OK: u8 = 0;
@@ -7,7 +8,5 @@ pub const OK: u8 = 0;
 pub const ENV_FAILED: u8 = 1;
 /// Usage or config error: nothing was started.
 pub const USAGE: u8 = 2;
-/// Interrupted, where dying by the signal itself was not possible.
-pub const INTERRUPTED: u8 = 130;
 /// runall itself panicked.
 pub const PANIC: u8 = 101;

@@ -14,6 +14,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::event::{EnvResult, EnvStatus, RunEvent, ShutdownCause, Verdict, format_duration};
+use crate::exit_code;
 use crate::plan::{EnvId, Plan};
 
 /// ANSI: back to the default style.
@@ -238,7 +239,11 @@ impl Summary {
                 .as_ref()
                 .is_some_and(|result| result.verdict() == Verdict::Passed)
         });
-        u8::from(!all_passed)
+        if all_passed {
+            exit_code::OK
+        } else {
+            exit_code::ENV_FAILED
+        }
     }
 
     /// The env whose failure stopped the run under `--fail-fast`.
