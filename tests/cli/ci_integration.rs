@@ -509,10 +509,11 @@ fn durations_of_the_last_run_order_the_next() {
     let config = format!(
         "[settings]\njobs = 1\n\n{}",
         config_of(&[
+            // Half a second apart: the order must survive a loaded CI machine.
             ("short", "sleep 0.1"),
-            ("longest", "sleep 0.9"),
-            ("middle", "sleep 0.5"),
-            ("long", "sleep 0.7"),
+            ("longest", "sleep 1.6"),
+            ("middle", "sleep 0.6"),
+            ("long", "sleep 1.1"),
         ])
     );
     let p = Project::new(&config);
@@ -547,7 +548,7 @@ fn durations_of_the_last_run_order_the_next() {
     list.assert_code(0);
     let text = list.stdout();
     assert!(
-        text.contains("longest\n  $ sleep 0.9\n  last run: passed in "),
+        text.contains("longest\n  $ sleep 1.6\n  last run: passed in "),
         "{text}"
     );
     let list = p.run(&["list", "--json"]);
@@ -555,9 +556,9 @@ fn durations_of_the_last_run_order_the_next() {
     assert_eq!(value["schema"], 1);
     let longest = &value["envs"][1];
     assert_eq!(longest["name"], "longest");
-    assert_eq!(longest["commands"], serde_json::json!(["sleep 0.9"]));
+    assert_eq!(longest["commands"], serde_json::json!(["sleep 1.6"]));
     assert_eq!(longest["last"]["verdict"], "passed");
-    assert!(longest["last"]["duration_ms"].as_u64().unwrap() >= 850);
+    assert!(longest["last"]["duration_ms"].as_u64().unwrap() >= 1550);
 }
 
 /// `--rerun-failed` runs exactly what did not pass last time (a skipped dependent included),
