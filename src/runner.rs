@@ -15,12 +15,13 @@
 pub mod sys;
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -271,7 +272,6 @@ enum LeakStage {
 /// The running command of an env.
 struct Active {
     command: usize,
-    child: Child,
     pid: i32,
     pidfd: Option<OwnedFd>,
     pipes: [Option<Pipe>; 2],
@@ -716,7 +716,7 @@ impl Runner {
             self.sweep_strays(id, pgid);
         }
         let phase = std::mem::replace(&mut self.envs[id].phase, Phase::Pending);
-        let Phase::Running(mut active) = phase else {
+        let Phase::Running(active) = phase else {
             self.envs[id].phase = phase;
             return;
         };
@@ -724,7 +724,7 @@ impl Runner {
         // whatever stayed in the group, then reap.
         sys::signal_group(active.pid, libc::SIGKILL);
         sys::untrack_group(active.pid);
-        let status = reap(&mut active.child);
+        let status = sys::reap(active.pid);
         let exit = exit_kind(status);
         let env = &mut self.envs[id];
         let next = active.command + 1;
@@ -931,35 +931,35 @@ impl Runner {
             .get(index)
             .ok_or_else(|| format!("no command {index}"))?;
         sys::check_dir(&spec.cwd)?;
-        let (program, mut command) = match command_spec {
-            CommandSpec::Shell(script) => {
-                // By its POSIX path, as system(3) does: a bare "sh" is searched for in the
-                // forked child through every PATH entry, one failed exec each, while the
-                // runner waits for that exec.
-                let mut c = Command::new("/bin/sh");
-                c.arg0("sh").arg("-c").arg(script);
-                ("sh".to_owned(), c)
-            }
-            CommandSpec::Argv(argv) => {
-                let program = argv.first().cloned().unwrap_or_default();
-                let mut c = Command::new(&program);
-                c.args(argv.iter().skip(1));
-                (program, c)
-            }
+        // A shell command by its POSIX path, as system(3) does: a bare "sh" would be searched
+        // for through every PATH entry.
+        let (program, argv): (&OsStr, Vec<&OsStr>) = match command_spec {
+            CommandSpec::Shell(script) => (
+                OsStr::new("/bin/sh"),
+                vec![OsStr::new("sh"), OsStr::new("-c"), OsStr::new(script)],
+            ),
+            CommandSpec::Argv(argv) => (
+                argv.first().map_or_else(|| OsStr::new(""), OsStr::new),
+                argv.iter().map(OsStr::new).collect(),
+            ),
         };
-        command.current_dir(&spec.cwd);
-        command.env("RUNALL_ENV", &spec.name);
-        command.env("RUNALL_RUN_ID", &self.options.run_id);
-        for (k, v) in &self.options.extra_env {
-            command.env(k, v);
-        }
-        for (k, v) in &spec.set_env {
-            command.env(k, v);
-        }
+        let mut env: Vec<(&OsStr, &OsStr)> = vec![
+            (OsStr::new("RUNALL_ENV"), OsStr::new(&spec.name)),
+            (
+                OsStr::new("RUNALL_RUN_ID"),
+                OsStr::new(&self.options.run_id),
+            ),
+        ];
+        let extra = self.options.extra_env.iter().map(|(k, v)| (k, v));
+        env.extend(
+            extra
+                .chain(&spec.set_env)
+                .map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
+        );
         let pipe_error = |e: io::Error| format!("cannot create a pipe: {e}");
         let (out_r, out_w) = os_pipe::pipe().map_err(pipe_error)?;
         let mut err_r = None;
-        let stderr: Stdio = match spec.stderr {
+        let stderr_w: OwnedFd = match spec.stderr {
             StderrMode::Merged => out_w.try_clone().map_err(pipe_error)?.into(),
             StderrMode::Separate => {
                 let (r, w) = os_pipe::pipe().map_err(pipe_error)?;
@@ -967,13 +967,16 @@ impl Runner {
                 w.into()
             }
         };
-        sys::stdio(&mut command, out_w.into(), stderr);
-        sys::prepare(&mut command);
-        let spawned = sys::spawn(&mut command, program.as_ref());
-        // Drop the write ends now: EOF must come when the child (and its heirs) close theirs.
-        drop(command);
-        let child = spawned?;
-        let pid = child.id() as i32;
+        // The write ends are dropped inside: EOF must come when the child (and its heirs)
+        // close theirs.
+        let pid = sys::spawn(sys::SpawnSpec {
+            program,
+            argv,
+            env,
+            cwd: &spec.cwd,
+            stdout: out_w.into(),
+            stderr: stderr_w,
+        })?;
         sys::track_group(pid);
         let mut pipes = [
             Some(Pipe {
@@ -1009,7 +1012,6 @@ impl Runner {
             .filter(|fd| sys::register(&self.poller, fd, id * KEYS_PER_ENV + PIDFD_KIND).is_ok());
         Ok(Active {
             command: index,
-            child,
             pid,
             pidfd,
             pipes,
@@ -1163,16 +1165,6 @@ fn pipe_holders(active: &Active) -> Vec<i32> {
         }
     }
     holders
-}
-
-/// Reap an exited child. The pidfd (or `waitid(WNOWAIT)`) already said it exited, so this
-/// does not block for long; EINTR is retried by std.
-fn reap(child: &mut Child) -> Option<ExitStatus> {
-    match child.try_wait() {
-        Ok(Some(status)) => Some(status),
-        Ok(None) => child.wait().ok(),
-        Err(_) => None,
-    }
 }
 
 fn exit_kind(status: Option<ExitStatus>) -> ExitKind {

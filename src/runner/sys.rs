@@ -6,16 +6,17 @@
 //! process filters, `proc_listpids`) and Windows (job objects) can be added beside it.
 #![expect(
     unsafe_code,
-    reason = "pre_exec, signal dispositions, poller registration, _exit"
+    reason = "clone/exec of children, signal masks and dispositions, poller registration, _exit"
 )]
 
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr, OsString};
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use polling::{Event, Poller};
@@ -37,42 +38,300 @@ const RESET_SIGNALS: [i32; 11] = [
     libc::SIGWINCH,
 ];
 
-/// Make `command` start in its own session (so its pid is its process group id and it has no
-/// controlling terminal), with default signal dispositions, and killed if runall dies.
-pub fn prepare(command: &mut Command) {
-    let parent = std::process::id() as i32;
-    // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe calls (setsid, signal, prctl, getppid, kill): no allocation, no locks.
+/// What to start: the program (a path, or a name looked up in `PATH`), its argument vector
+/// (`argv[0]` first), the variables to set on top of runall's environment, the working
+/// directory and the write ends for stdout and stderr (the same pipe when merged).
+pub struct SpawnSpec<'a> {
+    /// As configured: `/bin/sh`, `./run-tests` or `pytest` (searched in `PATH`).
+    pub program: &'a OsStr,
+    /// The whole argument vector, `argv[0]` included.
+    pub argv: Vec<&'a OsStr>,
+    /// Set (or replace) these in the inherited environment.
+    pub env: Vec<(&'a OsStr, &'a OsStr)>,
+    /// The child's working directory.
+    pub cwd: &'a Path,
+    /// Becomes fd 1.
+    pub stdout: OwnedFd,
+    /// Becomes fd 2.
+    pub stderr: OwnedFd,
+}
+
+/// Where a spawn failed in the child, for the message.
+const STEP_SETSID: i32 = 1;
+const STEP_DUP: i32 = 2;
+const STEP_CHDIR: i32 = 3;
+const STEP_EXEC: i32 = 4;
+
+/// Everything the child needs, prepared by the parent: the child may not allocate, lock or
+/// unwind (it shares runall's memory until it execs), so it only reads this.
+struct ChildContext {
+    path: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    cwd: *const libc::c_char,
+    /// Source fds for 0, 1, 2, all above 2 (so no `dup2` overwrites another's source).
+    stdio: [RawFd; 3],
+    /// runall's pid, to notice a parent that died before `PR_SET_PDEATHSIG` took effect.
+    parent: libc::pid_t,
+    /// Written by the child on failure: which step, and its errno.
+    step: AtomicI32,
+    errno: AtomicI32,
+}
+
+/// Size of the child's stack: it runs a dozen libc calls and nothing else.
+const CHILD_STACK: usize = 64 * 1024;
+
+/// Start a process in its own session (its pid is its process group id; no controlling
+/// terminal), with default signal dispositions, stdin from /dev/null, and killed if runall
+/// dies (`PR_SET_PDEATHSIG`). Returns its pid.
+///
+/// This is a `posix_spawn`-style `clone(CLONE_VM | CLONE_VFORK)`: the child borrows runall's
+/// memory until it execs instead of copying its page tables (`fork`), which made spawning
+/// the runner's main cost with many short envs; unlike `posix_spawn` it can still ask for
+/// `PR_SET_PDEATHSIG`. Errors name the program and the OS error, as a shell would.
+pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
+    let program_name = spec.program.to_string_lossy();
+    let nul = |what: &str| format!("{program_name}: {what} contains a NUL byte");
+    let env = child_env(&spec.env);
+    let path = resolve_program(spec.program, spec.cwd, &env)?;
+    let path = CString::new(path.into_vec()).map_err(|_| nul("the program"))?;
+    let argv = spec
+        .argv
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| nul("an argument"))?;
+    let envp = env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = Vec::with_capacity(k.len() + v.len() + 1);
+            kv.extend_from_slice(k.as_bytes());
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| nul("the environment"))?;
+    let cwd = CString::new(spec.cwd.as_os_str().as_bytes()).map_err(|_| nul("the directory"))?;
+    let argv_ptrs = null_terminated(&argv);
+    let envp_ptrs = null_terminated(&envp);
+    let io_error = |what: &str, e: rustix::io::Errno| {
+        format!("{program_name}: {what}: {}", strip_os_error(&e.into()))
+    };
+    let devnull = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| io_error("/dev/null", e))?;
+    // Sources above 2, so that dup2-ing one onto 0, 1 or 2 never overwrites another source
+    // (runall itself may have been started with a standard fd closed).
+    let high = |fd: OwnedFd| -> Result<OwnedFd, String> {
+        if fd.as_raw_fd() > 2 {
+            Ok(fd)
+        } else {
+            rustix::io::fcntl_dupfd_cloexec(&fd, 3).map_err(|e| io_error("dup", e))
+        }
+    };
+    let stdin = high(devnull)?;
+    let stdout = high(spec.stdout)?;
+    let stderr = high(spec.stderr)?;
+    let context = ChildContext {
+        path: path.as_ptr(),
+        argv: argv_ptrs.as_ptr(),
+        envp: envp_ptrs.as_ptr(),
+        cwd: cwd.as_ptr(),
+        stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
+        parent: std::process::id() as libc::pid_t,
+        step: AtomicI32::new(0),
+        errno: AtomicI32::new(0),
+    };
+    let mut stack = vec![0u8; CHILD_STACK];
+    // The stack grows down on every Linux target runall supports: pass its 16-byte-aligned top.
+    let top = stack.as_mut_ptr_range().end as usize & !15;
+    // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask only write the sets given.
+    let old_mask = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&raw mut all);
+        // Block every signal while the child shares our memory: a handler of runall's must
+        // never run in the child (it would write to runall's signal pipe).
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const all, &raw mut old);
+        old
+    };
+    // SAFETY: CLONE_VFORK suspends this thread until the child has exec'd or exited, so
+    // `context`, the strings it points to and `stack` outlive every use by the child;
+    // `child_main` only makes async-signal-safe calls, never allocates, locks or unwinds, and
+    // ends in execve or _exit. CLONE_VM without CLONE_FILES gives the child its own fd table.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&raw const context).cast_mut().cast(),
+        )
+    };
+    let clone_error = io::Error::last_os_error();
+    // SAFETY: restores the mask saved above.
     unsafe {
-        command.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old_mask, std::ptr::null_mut());
+    }
+    drop(stack);
+    if pid < 0 {
+        return Err(format!(
+            "{program_name}: cannot start a process: {}",
+            strip_os_error(&clone_error)
+        ));
+    }
+    let step = context.step.load(Ordering::Acquire);
+    if step == 0 {
+        return Ok(pid);
+    }
+    // The child has already _exited: reap it so no zombie is left.
+    let _ = reap(pid);
+    let error = strip_os_error(&io::Error::from_raw_os_error(
+        context.errno.load(Ordering::Acquire),
+    ));
+    Err(match step {
+        STEP_SETSID => format!("{program_name}: setsid: {error}"),
+        STEP_DUP => format!("{program_name}: redirecting stdio: {error}"),
+        STEP_CHDIR => format!("working directory {}: {error}", spec.cwd.display()),
+        _ => format!("{program_name}: {error}"),
+    })
+}
+
+/// The child, between `clone` and `execve`, on its own stack inside runall's memory.
+extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the parent's `ChildContext`, alive until this child execs or exits
+    // (CLONE_VFORK); every call below is async-signal-safe and touches no shared state but
+    // the two atomics.
+    unsafe {
+        let context = &*arg.cast::<ChildContext>();
+        let fail = |step: i32| -> ! {
+            let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            context.errno.store(errno, Ordering::Release);
+            context.step.store(step, Ordering::Release);
+            libc::_exit(127)
+        };
+        if libc::setsid() < 0 {
+            fail(STEP_SETSID);
+        }
+        // Default dispositions: for the signals a child must start with at default whatever
+        // runall inherited, and for every signal runall handles (its handlers are runall's
+        // code; exec would reset them too, but signals are unblocked before exec).
+        for sig in 1..=libc::SIGRTMAX() {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                continue;
             }
-            for sig in RESET_SIGNALS {
-                libc::signal(sig, libc::SIG_DFL);
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &raw mut old) != 0 {
+                continue;
             }
-            // Linux: die with runall even if it is SIGKILLed. This fires when the spawning
-            // *thread* exits, which is why the runner thread lives for the whole run.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() != parent {
-                // runall died between fork and prctl: PDEATHSIG will never fire.
-                libc::kill(libc::getpid(), libc::SIGKILL);
+            let handled = old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN;
+            if handled || RESET_SIGNALS.contains(&sig) {
+                let mut default: libc::sigaction = std::mem::zeroed();
+                default.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &raw const default, std::ptr::null_mut());
             }
-            Ok(())
-        });
+        }
+        // Linux: die with runall even if it is SIGKILLed. This fires when the spawning
+        // *thread* exits, which is why the runner thread lives for the whole run.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != context.parent {
+            // runall died before prctl: PDEATHSIG will never fire.
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        for (target, source) in context.stdio.iter().enumerate() {
+            if libc::dup2(*source, target as libc::c_int) < 0 {
+                fail(STEP_DUP);
+            }
+        }
+        if libc::chdir(context.cwd) < 0 {
+            fail(STEP_CHDIR);
+        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &raw const none, std::ptr::null_mut());
+        libc::execve(context.path, context.argv, context.envp);
+        fail(STEP_EXEC)
     }
 }
 
-/// Stdio for a child: stdin from /dev/null, stdout/stderr to the given pipe write ends.
-pub fn stdio(command: &mut Command, stdout: Stdio, stderr: Stdio) {
-    command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+/// Pointers to `strings`, then a null pointer (`argv` / `envp` for execve).
+fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
-/// Spawn `program` with `command`'s settings, mapping errors to text that names the program.
-pub fn spawn(command: &mut Command, program: &OsStr) -> Result<Child, String> {
-    command
-        .spawn()
-        .map_err(|e| format!("{}: {}", program.to_string_lossy(), strip_os_error(&e)))
+/// runall's environment with `overrides` set on top (a later override wins).
+fn child_env<'a>(overrides: &[(&'a OsStr, &'a OsStr)]) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for &(key, value) in overrides {
+        match env.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => value.clone_into(&mut slot.1),
+            None => env.push((key.to_owned(), value.to_owned())),
+        }
+    }
+    env
+}
+
+/// The file to exec: `program` itself if it names a path (relative to `cwd`), else the first
+/// executable `program` in the child's `PATH`, as execvp(3) would search it.
+fn resolve_program(
+    program: &OsStr,
+    cwd: &Path,
+    env: &[(OsString, OsString)],
+) -> Result<OsString, String> {
+    let not_found = || {
+        format!(
+            "{}: {}",
+            program.to_string_lossy(),
+            strip_os_error(&io::Error::from_raw_os_error(libc::ENOENT))
+        )
+    };
+    if program.is_empty() {
+        return Err(not_found());
+    }
+    if program.as_bytes().contains(&b'/') {
+        return Ok(program.to_owned());
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map_or_else(|| OsString::from("/bin:/usr/bin"), |(_, v)| v.clone());
+    let mut fallback = None;
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        let dir = Path::new(OsStr::from_bytes(if dir.is_empty() { b"." } else { dir }));
+        let candidate = cwd.join(dir).join(program);
+        let Ok(meta) = fs::metadata(&candidate) else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        if rustix::fs::access(&candidate, rustix::fs::Access::EXEC_OK).is_ok() {
+            return Ok(candidate.into_os_string());
+        }
+        // Not executable: exec reports EACCES, unless a later entry is executable.
+        fallback.get_or_insert(candidate);
+    }
+    fallback.map(PathBuf::into_os_string).ok_or_else(not_found)
+}
+
+/// Reap `pid` (our exited child), waiting if it has not quite finished exiting; EINTR is
+/// retried. `None` if it is not (or no longer) our child.
+pub fn reap(pid: i32) -> Option<ExitStatus> {
+    let p = Pid::from_raw(pid)?;
+    loop {
+        match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => return Some(ExitStatus::from_raw(status.as_raw())),
+            Err(rustix::io::Errno::INTR) => {}
+            Ok(None) | Err(_) => return None,
+        }
+    }
 }
 
 /// "No such file or directory (os error 2)" → "No such file or directory".
@@ -336,4 +595,150 @@ pub fn die_by_signal(signal: i32) -> ! {
     }
     let _ = signal_hook::low_level::emulate_default_handler(signal);
     exit_now(128 + signal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn write_file(path: &Path, mode: u32) {
+        fs::write(path, "#!/bin/sh\n").expect("write test file");
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod test file");
+    }
+
+    fn path_env(dirs: &[&Path]) -> Vec<(OsString, OsString)> {
+        let joined = dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":");
+        vec![("PATH".into(), joined.into())]
+    }
+
+    #[test]
+    fn a_bare_name_is_searched_in_the_child_path_skipping_non_executables() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (a, b, c) = (
+            root.path().join("a"),
+            root.path().join("b"),
+            root.path().join("c"),
+        );
+        for dir in [&a, &b, &c] {
+            fs::create_dir(dir).expect("mkdir");
+        }
+        write_file(&a.join("tool"), 0o644);
+        fs::create_dir(b.join("tool")).expect("a directory named like the tool");
+        write_file(&c.join("tool"), 0o755);
+        let env = path_env(&[&a, &b, &c]);
+        let found = resolve_program(OsStr::new("tool"), root.path(), &env);
+        assert_eq!(found, Ok(c.join("tool").into_os_string()));
+        // Only a non-executable match: it is returned, so exec reports EACCES as execvp does.
+        let env = path_env(&[&a, &b]);
+        let found = resolve_program(OsStr::new("tool"), root.path(), &env);
+        assert_eq!(found, Ok(a.join("tool").into_os_string()));
+        let missing = resolve_program(OsStr::new("nope"), root.path(), &env);
+        assert_eq!(missing, Err("nope: No such file or directory".to_owned()));
+    }
+
+    #[test]
+    fn paths_are_not_searched_and_relative_path_entries_follow_the_cwd() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let env = path_env(&[Path::new("/nonexistent")]);
+        let given = resolve_program(OsStr::new("./run"), root.path(), &env);
+        assert_eq!(given, Ok(OsString::from("./run")));
+        fs::create_dir(root.path().join("bin")).expect("mkdir");
+        write_file(&root.path().join("bin/tool"), 0o755);
+        let env = vec![("PATH".into(), "bin".into())];
+        let found = resolve_program(OsStr::new("tool"), root.path(), &env);
+        assert_eq!(
+            found,
+            Ok(root.path().join("bin").join("tool").into_os_string())
+        );
+        assert!(resolve_program(OsStr::new(""), root.path(), &env).is_err());
+    }
+
+    #[test]
+    fn overrides_replace_inherited_variables_and_add_new_ones() {
+        let inherited: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        let (key, _) = inherited
+            .first()
+            .expect("the test runs with an environment")
+            .clone();
+        let env = child_env(&[
+            (key.as_os_str(), OsStr::new("replaced")),
+            (OsStr::new("RUNALL_TEST_NEW"), OsStr::new("1")),
+            (OsStr::new("RUNALL_TEST_NEW"), OsStr::new("2")),
+        ]);
+        assert_eq!(env.len(), inherited.len() + 1);
+        let value = |k: &OsStr| {
+            env.iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(value(&key), Some("replaced".into()));
+        assert_eq!(value(OsStr::new("RUNALL_TEST_NEW")), Some("2".into()));
+    }
+
+    #[test]
+    fn spawn_runs_the_program_in_a_new_session_with_its_output_on_the_pipe() {
+        let (mut reader, writer) = os_pipe::pipe().expect("pipe");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let writer: OwnedFd = writer.into();
+        let stderr = writer.try_clone().expect("dup");
+        let pid = spawn(SpawnSpec {
+            program: OsStr::new("/bin/sh"),
+            argv: vec![
+                OsStr::new("sh"),
+                OsStr::new("-c"),
+                OsStr::new("echo \"$X $(basename \"$PWD\")\"; cut -d' ' -f6 /proc/$$/stat; echo $$; exit 3"),
+            ],
+            env: vec![(OsStr::new("X"), OsStr::new("hello"))],
+            cwd: dir.path(),
+            stdout: writer,
+            stderr,
+        })
+        .expect("spawn /bin/sh");
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut out).expect("read child output");
+        let status = reap(pid).expect("our child");
+        assert_eq!(status.code(), Some(3));
+        let lines: Vec<&str> = out.lines().map(str::trim).collect();
+        let base = dir.path().file_name().expect("named").to_string_lossy();
+        assert_eq!(lines[0], format!("hello {base}"));
+        assert_eq!(
+            lines[1],
+            pid.to_string(),
+            "session id is the child's pid: {out}"
+        );
+        assert_eq!(lines[2], pid.to_string());
+    }
+
+    #[test]
+    fn spawn_failures_name_the_step_and_the_os_error() {
+        fn spec<'a>(program: &'a str, cwd: &'a Path, writer: &OwnedFd) -> SpawnSpec<'a> {
+            SpawnSpec {
+                program: OsStr::new(program),
+                argv: vec![OsStr::new(program)],
+                env: Vec::new(),
+                cwd,
+                stdout: writer.try_clone().expect("dup"),
+                stderr: writer.try_clone().expect("dup"),
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_reader, writer) = os_pipe::pipe().expect("pipe");
+        let writer: OwnedFd = writer.into();
+        let missing = spawn(spec("/nonexistent/cmd", dir.path(), &writer));
+        assert_eq!(
+            missing,
+            Err("/nonexistent/cmd: No such file or directory".to_owned())
+        );
+        let gone = dir.path().join("gone");
+        let error = spawn(spec("/bin/true", &gone, &writer)).expect_err("no such directory");
+        assert!(error.starts_with("working directory "), "{error}");
+        assert!(error.ends_with("No such file or directory"), "{error}");
+        // That the failed child is reaped is checked end to end: the CLI tests fail on any
+        // zombie left behind (their process is a subreaper).
+    }
 }

@@ -450,3 +450,39 @@ fn slow_consumer_pauses_the_child_not_memory() {
     assert_eq!(lines, 150_000_000 / 15);
     p.assert_no_survivors();
 }
+
+/// An argv command's program is looked up in the child's `PATH` (`set_env` included, relative
+/// entries from its `change_dir`), and a path with a slash is taken relative to that directory.
+#[test]
+fn argv_programs_are_found_through_the_child_path() {
+    let config = r#"
+[env.bare]
+set_env = { PATH = "tools:/usr/bin:/bin" }
+change_dir = "sub"
+commands = [["greet", "from PATH"]]
+[env.relative]
+change_dir = "sub"
+commands = [["./tools/greet", "by path"]]
+[env.missing]
+commands = [["runall-no-such-tool"]]
+"#;
+    let p = Project::new(config);
+    let tools = p.path().join("sub/tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let greet = tools.join("greet");
+    std::fs::write(
+        &greet,
+        "#!/bin/sh\necho \"hello $1 in $(basename \"$PWD\")\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&greet, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = p.run(&["--ci", "--color", "never"]);
+    run.assert_code(1);
+    assert_eq!(p.log("bare"), b"hello from PATH in sub\n");
+    assert_eq!(p.log("relative"), b"hello by path in sub\n");
+    let row = summary_row(&run.stdout(), "missing");
+    assert!(
+        row.contains("runall-no-such-tool: No such file or directory"),
+        "{row}"
+    );
+}
