@@ -1,8 +1,9 @@
 //! The runner: owns every child process, pumps their output and drives their lifecycle.
 //!
 //! One thread (started by [`start`]) owns a `polling::Poller` holding every child's pipe read
-//! ends and pidfds, and is the only reader. It writes every byte to the env's log file, then
-//! emits [`RunEvent`]s over a channel whose in-flight output is bounded per env (credits): when
+//! ends and pidfds, and is the only reader. It emits [`RunEvent`]s through the log writer
+//! ([`log`], which writes every output byte to the env's log file before forwarding it) over a
+//! channel whose in-flight output is bounded per env (credits): when
 //! a consumer falls behind, that env's pipes are simply not re-armed, so the children wait on
 //! full pipes and memory stays bounded. Control messages (shutdown) arrive on a separate
 //! channel plus `Poller::notify`, so they never wait behind queued output.
@@ -12,12 +13,13 @@
 //! adopted orphans → reap → next command or `EnvFinished`. The runner knows nothing about how
 //! events are shown.
 
+mod log;
 pub mod sys;
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -182,6 +184,7 @@ pub fn start(
     let poller = Arc::new(Poller::new()?);
     let (control_tx, control_rx) = mpsc::channel();
     let (event_tx, event_rx) = mpsc::channel();
+    let (log_tx, log_rx) = mpsc::channel();
     let credits = Arc::new(Credits {
         outstanding: plan.envs.iter().map(|_| AtomicUsize::new(0)).collect(),
         poller: Arc::clone(&poller),
@@ -194,19 +197,22 @@ pub fn start(
             phase: Phase::Pending,
             attempt: 0,
             started: None,
-            log: None,
             log_path: plan.log_dir.join(log_file_name(&spec.name, 1)),
             stopped_by: None,
             leaked: Vec::new(),
             timeout_at: None,
         })
         .collect();
+    let envs_count = plan.envs.len();
+    let logger = std::thread::Builder::new()
+        .name("runall-logs".into())
+        .spawn(move || log::run(&log_rx, &event_tx, envs_count))?;
     let runner = Runner {
         plan,
         options,
         poller: Arc::clone(&poller),
         control: control_rx,
-        tx: event_tx,
+        tx: log_tx,
         credits: Arc::clone(&credits),
         envs,
         shutdown: None,
@@ -216,7 +222,12 @@ pub fn start(
     };
     let thread = std::thread::Builder::new()
         .name("runall-runner".into())
-        .spawn(move || runner.run())?;
+        .spawn(move || {
+            runner.run();
+            // The runner (and its sender) is gone: the log writer forwards what is queued and
+            // ends. Joining the runner (which the front ends do) thus means every event is out.
+            let _ = logger.join();
+        })?;
     Ok((
         Handle {
             tx: control_tx,
@@ -243,7 +254,6 @@ struct EnvRun {
     /// Attempts started so far (retries and reruns count).
     attempt: u32,
     started: Option<Instant>,
-    log: Option<File>,
     log_path: PathBuf,
     stopped_by: Option<StopCause>,
     leaked: Vec<LeakedProcess>,
@@ -296,7 +306,8 @@ struct Runner {
     options: RunnerOptions,
     poller: Arc<Poller>,
     control: Receiver<Control>,
-    tx: Sender<RunEvent>,
+    /// To the log writer, which writes output to the logs and forwards every event.
+    tx: Sender<log::ToLog>,
     credits: Arc<Credits>,
     envs: Vec<EnvRun>,
     shutdown: Option<ShutdownState>,
@@ -348,7 +359,7 @@ impl Runner {
     fn emit(&self, event: RunEvent) {
         // The consumer hung up (its thread ended early): keep running so every child is still
         // drained and reaped; there is just nobody to tell.
-        let _ = self.tx.send(event);
+        let _ = self.tx.send(log::ToLog::Event(event));
     }
 
     fn all_finished(&self) -> bool {
@@ -667,19 +678,13 @@ impl Runner {
                 }
             };
             let n = bytes.len();
-            if let Some(log) = env.log.as_mut()
-                && log.write_all(&bytes).is_err()
-            {
-                // A full or broken disk must not stop the pump: keep relaying.
-                env.log = None;
-            }
             self.credits.take(id, n);
             // See `emit`: a gone consumer is not a reason to stop draining.
-            let _ = self.tx.send(RunEvent::Output {
+            let _ = self.tx.send(log::ToLog::Event(RunEvent::Output {
                 env: id,
                 stream: pipe.stream,
                 bytes,
-            });
+            }));
             total += n;
             if n < READ_CHUNK {
                 // That was all the pipe held: no read just to hear EAGAIN. Bytes arriving
@@ -797,7 +802,7 @@ impl Runner {
     fn finish_env(&mut self, id: EnvId, status: EnvStatus, now: Instant) {
         let spec = &self.plan.envs[id];
         let env = &mut self.envs[id];
-        env.log = None;
+        let _ = self.tx.send(log::ToLog::Close { env: id });
         let result = EnvResult {
             status,
             stopped_by: env.stopped_by,
@@ -890,7 +895,9 @@ impl Runner {
         self.emit(RunEvent::EnvStarted { env: id, attempt });
         let env = &mut self.envs[id];
         match File::create(&env.log_path) {
-            Ok(f) => env.log = Some(f),
+            Ok(file) => {
+                let _ = self.tx.send(log::ToLog::Open { env: id, file });
+            }
             Err(e) => {
                 let error = format!("log file {}: {e}", env.log_path.display());
                 self.finish_env(id, EnvStatus::SpawnFailed { command: 0, error }, now);
@@ -1088,7 +1095,6 @@ impl EnvRun {
         self.stopped_by = None;
         self.leaked.clear();
         self.timeout_at = None;
-        self.log = None;
     }
 }
 
