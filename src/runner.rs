@@ -181,6 +181,7 @@ pub fn start(
     options: RunnerOptions,
 ) -> io::Result<(Handle, EventStream, JoinHandle<()>)> {
     fs::create_dir_all(&plan.log_dir)?;
+    sys::tune_allocator();
     let poller = Arc::new(Poller::new()?);
     let (control_tx, control_rx) = mpsc::channel();
     let (event_tx, event_rx) = mpsc::channel();
