@@ -59,6 +59,27 @@ fn is_plain(b: u8) -> bool {
     (0x20..=0x7e).contains(&b)
 }
 
+/// How many bytes at the start of `bytes` are printable ASCII.
+///
+/// The scan that finds the end of every line, so it looks at 16 bytes per step without a branch
+/// per byte (the compiler turns each step into a few vector instructions), then finds the exact
+/// byte inside the step that failed.
+fn plain_prefix(bytes: &[u8]) -> usize {
+    const STEP: usize = 16;
+    let mut done = 0;
+    for chunk in bytes.chunks_exact(STEP) {
+        if !chunk.iter().fold(true, |all, &b| all & is_plain(b)) {
+            break;
+        }
+        done += STEP;
+    }
+    let rest = bytes.get(done..).unwrap_or_default();
+    done + rest
+        .iter()
+        .position(|&b| !is_plain(b))
+        .unwrap_or(rest.len())
+}
+
 /// What to search for.
 #[derive(Debug, Clone)]
 pub enum Pattern {
@@ -786,10 +807,7 @@ impl Parser {
             }
             if is_plain(b) && self.state == State::Ground && self.utf8_have == 0 {
                 let rest = bytes.get(i..).unwrap_or_default();
-                let len = rest
-                    .iter()
-                    .position(|&c| !is_plain(c))
-                    .unwrap_or(rest.len());
+                let len = plain_prefix(rest);
                 let run = rest.get(..len).unwrap_or_default();
                 let done = if self.can_append_fast() {
                     if self.append_fast(run) { len } else { 0 }
@@ -1640,6 +1658,22 @@ mod tests {
     }
 
     #[test]
+    fn plain_prefix_stops_at_the_first_other_byte() {
+        assert_eq!(plain_prefix(b""), 0);
+        for len in [0, 1, 15, 16, 17, 31, 32, 100] {
+            let mut bytes = vec![b'~'; len];
+            assert_eq!(plain_prefix(&bytes), len);
+            for bad in [0x1f, 0x7f, b'\n', ESC, 0x80, 0xff] {
+                for at in 0..len {
+                    let old = std::mem::replace(&mut bytes[at], bad);
+                    assert_eq!(plain_prefix(&bytes), at, "{bad:#x} at {at} of {len}");
+                    bytes[at] = old;
+                }
+            }
+        }
+    }
+
+    #[test]
     fn backspace_moves_back() {
         assert_eq!(of(b"abc\x08X\n"), ["abX"]);
         assert_eq!(of(b"\x08\x08a\n"), ["a"]);
@@ -1821,6 +1855,17 @@ mod tests {
             }
             got.extend(if finish { parser.finish() } else { parser.partial() });
             prop_assert_eq!(got, expected);
+        }
+
+        #[test]
+        fn plain_prefix_matches_byte_scan(
+            bytes in prop::collection::vec(
+                prop_oneof![8 => 0x20u8..=0x7e, 1 => any::<u8>()],
+                0..100,
+            ),
+        ) {
+            let expected = bytes.iter().position(|&b| !is_plain(b)).unwrap_or(bytes.len());
+            prop_assert_eq!(plain_prefix(&bytes), expected);
         }
 
         #[test]
