@@ -4,9 +4,10 @@
 //! This module owns turning those bytes into safe, styled lines: it splits on `\n`, applies `\r`
 //! overwrites, keeps SGR colours and attributes (carried from line to line the way a terminal
 //! does), and drops every other escape sequence and control character, so nothing a child writes
-//! can ever reach the real terminal raw. Memory is bounded three ways: at most `cap_lines` lines,
-//! at most [`LINE_TEXT_CAP`] bytes of text per line, and no storage at all for escape sequences
-//! beyond a fixed parameter array.
+//! can ever reach the real terminal raw. Memory is bounded three ways: at most `cap_lines` lines
+//! (stored back to back in blocks of about [`BLOCK_BYTES`], so besides them at most a block of
+//! evicted lines and one spare block), at most [`LINE_TEXT_CAP`] bytes of text per line, and no
+//! storage at all for escape sequences beyond a fixed parameter array.
 //!
 //! Lines evicted from memory are paged back from the env's log file, which holds the very same
 //! bytes from offset 0: a sparse index remembers, for every [`PAGE_LINES`]th line, where it starts
@@ -15,6 +16,7 @@
 //! It must not write anything (the runner owns the log file; this only opens it read-only), and
 //! it must not fail loudly: when the log is missing or unreadable, evicted lines come back empty.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -51,6 +53,12 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Cell capacity above which the working line's buffer is shrunk after the line ends.
 const CELLS_KEEP: usize = 4096;
+
+/// Bytes of text after which the history starts a new [`Block`].
+const BLOCK_BYTES: usize = 64 * 1024;
+
+/// Lines after which the history starts a new [`Block`] (lines can be empty).
+const BLOCK_LINES: usize = 1024;
 
 const ESC: u8 = 0x1b;
 
@@ -138,8 +146,8 @@ impl Scrollback {
         let base = self.bytes_in;
         let history = &mut self.history;
         // The callback never breaks, so neither does `feed`.
-        let _ = self.parser.feed(bytes, &mut |line, end, pen| {
-            history.commit(line, base + end as u64, pen);
+        let _ = self.parser.feed(bytes, &mut |parser, end| {
+            history.commit(parser, base + end as u64);
             ControlFlow::Continue(())
         });
         self.bytes_in += bytes.len() as u64;
@@ -147,16 +155,18 @@ impl Scrollback {
 
     /// The env ended: an incomplete character becomes U+FFFD and a trailing partial line is final.
     pub fn finish(&mut self) {
-        if let Some(line) = self.parser.finish() {
-            self.history.commit(line, self.bytes_in, self.parser.pen);
+        if self.parser.finish() {
+            self.history.commit(&self.parser, self.bytes_in);
+            self.parser.reset_line();
         }
     }
 
     /// Forgets everything, the log path included (a rerun).
     pub fn clear(&mut self) {
-        let page_lines = self.history.page_lines;
+        let (page_lines, block_lines) = (self.history.page_lines, self.history.block_lines);
         self.parser = Parser::new(Pen::default());
         self.history = History::new(self.history.cap, page_lines);
+        self.history.block_lines = block_lines;
         self.bytes_in = 0;
         self.log = None;
         self.pages.clear();
@@ -172,14 +182,17 @@ impl Scrollback {
     pub fn lines(&mut self, start: usize, count: usize) -> Vec<Line<'static>> {
         let end = start.saturating_add(count).min(self.line_count());
         (start..end)
-            .map(|i| self.with_line(i, StoredLine::to_line).unwrap_or_default())
+            .map(|i| {
+                self.with_line(i, |line: LineRef<'_>| line.to_line())
+                    .unwrap_or_default()
+            })
             .collect()
     }
 
     /// The text of line `index` without styles, or `None` if there is no such line or it was
     /// evicted and can't be read back.
     pub fn plain_line(&mut self, index: usize) -> Option<String> {
-        self.with_line(index, |line| line.text.to_string())
+        self.with_line(index, |line| line.text().into_owned())
     }
 
     /// Every hit in the whole history, in order, streaming evicted lines from the log.
@@ -215,7 +228,7 @@ impl Scrollback {
             let mut number = 0;
             // A log that can't be read only hides the evicted lines' hits; memory is still searched.
             let _ = scan_log(path, start, self.bytes_in, |line| {
-                find_hits(re, &line.text, number, &mut hits);
+                find_hits(re, &line.text(), number, &mut hits);
                 number += 1;
                 if number >= first {
                     ControlFlow::Break(())
@@ -224,29 +237,22 @@ impl Scrollback {
                 }
             });
         }
-        for (k, line) in self.history.lines.iter().enumerate() {
-            find_hits(re, &line.text, first + k, &mut hits);
+        for (k, line) in self.history.iter().enumerate() {
+            find_hits(re, &line.text(), first + k, &mut hits);
         }
-        if let Some(line) = self.parser.partial() {
-            find_hits(re, &line.text, self.history.completed(), &mut hits);
+        if let Some(partial) = self.parser.partial()
+            && let Some(line) = partial.get(0)
+        {
+            find_hits(re, &line.text(), self.history.completed(), &mut hits);
         }
         hits
     }
 
     /// Approximate heap use in bytes, for tests and benches.
     pub fn memory_bytes(&self) -> usize {
-        let pages: usize = self
-            .pages
-            .iter()
-            .map(|page| {
-                page.lines.capacity() * size_of::<StoredLine>()
-                    + page.lines.iter().map(StoredLine::heap_bytes).sum::<usize>()
-            })
-            .sum();
+        let pages: usize = self.pages.iter().map(|page| page.lines.heap_bytes()).sum();
         size_of::<Self>()
-            + self.history.lines.capacity() * size_of::<StoredLine>()
-            + self.history.heap
-            + self.history.index.capacity() * size_of::<Checkpoint>()
+            + self.history.heap_bytes()
             + self.parser.cells.capacity() * size_of::<Cell>()
             + self.parser.fast.capacity()
             + self.parser.fast_runs.capacity() * size_of::<Run>()
@@ -255,22 +261,22 @@ impl Scrollback {
     }
 
     /// Applies `f` to line `index`, wherever it lives: memory, the working line, or the log.
-    fn with_line<R>(&mut self, index: usize, f: impl FnOnce(&StoredLine) -> R) -> Option<R> {
+    fn with_line<R>(&mut self, index: usize, f: impl FnOnce(LineRef<'_>) -> R) -> Option<R> {
         let first = self.history.first;
         if index < first {
             return self.evicted_line(index).map(f);
         }
-        if let Some(line) = self.history.lines.get(index - first) {
+        if let Some(line) = self.history.get(index - first) {
             return Some(f(line));
         }
         if index == self.history.completed() {
-            return self.parser.partial().map(|line| f(&line));
+            return self.parser.partial()?.get(0).map(f);
         }
         None
     }
 
     /// An evicted line, from the page cache or re-parsed from the log.
-    fn evicted_line(&mut self, index: usize) -> Option<&StoredLine> {
+    fn evicted_line(&mut self, index: usize) -> Option<LineRef<'_>> {
         let per_page = self.history.page_lines;
         let number = index / per_page;
         let within = index % per_page;
@@ -301,7 +307,7 @@ impl Scrollback {
         let start = *self.history.index.get(number)?;
         let per_page = self.history.page_lines;
         let want = per_page.min(self.history.completed().saturating_sub(number * per_page));
-        let mut lines = Vec::with_capacity(want.min(64));
+        let mut lines = Block::default();
         // On a read error the lines parsed so far are still right; the rest come back empty.
         let _ = scan_log(path, start, self.bytes_in, |line| {
             lines.push(line);
@@ -318,25 +324,37 @@ impl Scrollback {
         })
     }
 
-    /// Test seam: index every `n`th line instead of every [`PAGE_LINES`]th.
+    /// Test seam: index every `n`th line instead of every [`PAGE_LINES`]th, and store at most
+    /// `block` lines per block instead of [`BLOCK_LINES`].
     #[cfg(test)]
-    fn with_page_lines(cap_lines: usize, n: usize) -> Self {
+    fn with_page_lines(cap_lines: usize, n: usize, block: usize) -> Self {
         let mut sb = Self::new(cap_lines);
         sb.history.page_lines = n.max(1);
+        sb.history.block_lines = block.max(1);
         sb
     }
 }
 
 /// Complete lines in memory plus the sparse index over the whole history.
+///
+/// Lines live in a few large [`Block`]s instead of two allocations each: a flood of short lines
+/// would otherwise spend most of its time in `malloc` and `free` (one line in, one line evicted).
+/// Evicting a line only moves `first`; a block is dropped once all its lines are evicted, and
+/// kept as the next block's storage, so a steady flood allocates nothing.
 #[derive(Debug)]
 struct History {
     cap: usize,
     page_lines: usize,
-    /// Complete lines `[first, first + lines.len())`.
-    lines: VecDeque<StoredLine>,
-    /// Heap bytes owned by `lines`' elements.
-    heap: usize,
-    /// Index of `lines.front()` in the whole history: how many lines were evicted.
+    /// Most lines per block: [`BLOCK_LINES`] (a test seam).
+    block_lines: usize,
+    /// Oldest first. Lines `[first, first + len)` of the whole history are in memory: the
+    /// front block may also hold up to a block of lines already evicted.
+    blocks: VecDeque<Block>,
+    /// A block no longer in use, kept for its capacity.
+    spare: Option<Block>,
+    /// Lines in memory.
+    len: usize,
+    /// Index of the oldest line in memory in the whole history: how many lines were evicted.
     first: usize,
     /// `index[k]` is where line `k * page_lines` starts.
     index: Vec<Checkpoint>,
@@ -347,8 +365,10 @@ impl History {
         Self {
             cap,
             page_lines,
-            lines: VecDeque::new(),
-            heap: 0,
+            block_lines: BLOCK_LINES,
+            blocks: VecDeque::new(),
+            spare: None,
+            len: 0,
             first: 0,
             index: vec![Checkpoint {
                 offset: 0,
@@ -359,22 +379,71 @@ impl History {
 
     /// Complete lines in the whole history.
     fn completed(&self) -> usize {
-        self.first + self.lines.len()
+        self.first + self.len
     }
 
-    /// Appends a complete line; `next` is where the following line starts, `pen` its style.
-    fn commit(&mut self, line: StoredLine, next: u64, pen: Pen) {
-        self.heap += line.heap_bytes();
-        self.lines.push_back(line);
-        if self.completed().is_multiple_of(self.page_lines) {
-            self.index.push(Checkpoint { offset: next, pen });
+    /// Line `k` of those in memory (`0` is the oldest).
+    fn get(&self, k: usize) -> Option<LineRef<'_>> {
+        if k >= self.len {
+            return None;
         }
-        while self.lines.len() > self.cap {
-            if let Some(old) = self.lines.pop_front() {
-                self.heap -= old.heap_bytes();
-                self.first += 1;
+        let index = self.first + k;
+        let after = self.blocks.partition_point(|block| block.start <= index);
+        let block = self.blocks.get(after.checked_sub(1)?)?;
+        block.get(index - block.start)
+    }
+
+    /// The lines in memory, oldest first.
+    fn iter(&self) -> impl Iterator<Item = LineRef<'_>> {
+        let dead = self.blocks.front().map_or(0, |b| self.first - b.start);
+        self.blocks
+            .iter()
+            .flat_map(|block| (0..block.len()).filter_map(|k| block.get(k)))
+            .skip(dead)
+    }
+
+    /// Appends the line `parser` just ended; `next` is where the following line starts.
+    fn commit(&mut self, parser: &Parser, next: u64) {
+        let completed = self.completed();
+        let block = match self.blocks.back_mut() {
+            Some(block) if !block.is_full(self.block_lines) => block,
+            _ => {
+                let mut block = self.spare.take().unwrap_or_default();
+                block.clear();
+                block.start = completed;
+                self.blocks.push_back(block);
+                // Just pushed, so there is a back block.
+                let Some(block) = self.blocks.back_mut() else {
+                    return;
+                };
+                block
+            }
+        };
+        parser.store_line(block);
+        self.len += 1;
+        if self.completed().is_multiple_of(self.page_lines) {
+            self.index.push(Checkpoint {
+                offset: next,
+                pen: parser.pen,
+            });
+        }
+        while self.len > self.cap {
+            self.len -= 1;
+            self.first += 1;
+            if let Some(front) = self.blocks.front()
+                && front.start + front.len() <= self.first
+            {
+                self.spare = self.blocks.pop_front();
             }
         }
+    }
+
+    /// Heap bytes held, evicted lines still in a block and the spare block included.
+    fn heap_bytes(&self) -> usize {
+        self.blocks.capacity() * size_of::<Block>()
+            + self.blocks.iter().map(Block::heap_bytes).sum::<usize>()
+            + self.spare.as_ref().map_or(0, Block::heap_bytes)
+            + self.index.capacity() * size_of::<Checkpoint>()
     }
 }
 
@@ -392,7 +461,7 @@ struct Checkpoint {
 #[derive(Debug)]
 struct Page {
     number: usize,
-    lines: Vec<StoredLine>,
+    lines: Block,
     /// `bytes_in` when the page was read.
     loaded_at: u64,
 }
@@ -404,13 +473,19 @@ fn scan_log(
     path: &Path,
     start: Checkpoint,
     limit: u64,
-    mut on_line: impl FnMut(StoredLine) -> ControlFlow<()>,
+    mut on_line: impl FnMut(LineRef<'_>) -> ControlFlow<()>,
 ) -> io::Result<()> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(start.offset))?;
     let mut remaining = limit.saturating_sub(start.offset);
     let mut parser = Parser::new(start.pen);
     let mut buf = vec![0; READ_CHUNK];
+    let mut line = Block::default();
+    let mut emit = |parser: &Parser| {
+        line.clear();
+        parser.store_line(&mut line);
+        line.get(0).map_or(ControlFlow::Continue(()), &mut on_line)
+    };
     while remaining > 0 {
         let want = remaining.min(READ_CHUNK as u64) as usize;
         let Some(chunk) = buf.get_mut(..want) else {
@@ -423,15 +498,15 @@ fn scan_log(
             Err(e) => return Err(e),
         };
         remaining -= n as u64;
-        let flow = parser.feed(chunk.get(..n).unwrap_or_default(), &mut |line, _, _| {
-            on_line(line)
+        let flow = parser.feed(chunk.get(..n).unwrap_or_default(), &mut |parser, _| {
+            emit(parser)
         });
         if flow.is_break() {
             return Ok(());
         }
     }
-    if let Some(line) = parser.finish() {
-        let _ = on_line(line);
+    if parser.finish() {
+        let _ = emit(&parser);
     }
     Ok(())
 }
@@ -633,59 +708,95 @@ struct Run {
     pen: Pen,
 }
 
-/// A finished line: its plain text and where its style changes. Text before the first run has
-/// the default style.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct StoredLine {
-    text: Box<str>,
-    runs: Box<[Run]>,
+/// Finished lines stored back to back: their text in one buffer, their style runs in another.
+///
+/// Only text that is valid UTF-8 is ever appended (printable ASCII checked byte by byte, encoded
+/// characters, [`CLIP_MARKER`]), and always whole lines.
+#[derive(Debug, Default)]
+struct Block {
+    /// Index in the whole history of line 0 (the history's blocks; pages don't use it).
+    start: usize,
+    text: Vec<u8>,
+    runs: Vec<Run>,
+    /// Where each line's text and runs end in `text` and `runs`.
+    ends: Vec<LineEnd>,
 }
 
-impl StoredLine {
-    fn from_cells(cells: &[Cell], clipped: bool) -> Self {
-        let shown = cells
-            .iter()
-            .rposition(|c| c.ch != '\0')
-            .map_or(0, |p| p + 1);
-        let cells = cells.get(..shown).unwrap_or_default();
-        let bytes: usize = cells.iter().map(|c| c.ch.len_utf8()).sum();
-        let mut text = String::with_capacity(bytes + if clipped { CLIP_MARKER.len() } else { 0 });
-        let mut runs = Vec::new();
-        let mut pen = Pen::default();
-        for cell in cells {
-            if cell.pen != pen && runs.len() < LINE_RUN_CAP {
-                runs.push(Run {
-                    at: text.len() as u32,
-                    pen: cell.pen,
-                });
-                pen = cell.pen;
-            }
-            text.push(if cell.ch == '\0' { ' ' } else { cell.ch });
-        }
-        if clipped {
-            if pen != Pen::MARKER {
-                runs.push(Run {
-                    at: text.len() as u32,
-                    pen: Pen::MARKER,
-                });
-            }
-            text.push_str(CLIP_MARKER);
-        }
-        Self {
-            text: text.into_boxed_str(),
-            runs: runs.into_boxed_slice(),
-        }
+#[derive(Debug, Clone, Copy)]
+struct LineEnd {
+    text: u32,
+    runs: u32,
+}
+
+impl Block {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_full(&self, most_lines: usize) -> bool {
+        self.text.len() >= BLOCK_BYTES || self.ends.len() >= most_lines
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.runs.clear();
+        self.ends.clear();
+    }
+
+    /// Line `k` of the block.
+    fn get(&self, k: usize) -> Option<LineRef<'_>> {
+        let end = self.ends.get(k)?;
+        let begin = k
+            .checked_sub(1)
+            .and_then(|prev| self.ends.get(prev))
+            .map_or((0, 0), |e| (e.text as usize, e.runs as usize));
+        Some(LineRef {
+            text: self.text.get(begin.0..end.text as usize)?,
+            runs: self.runs.get(begin.1..end.runs as usize)?,
+        })
+    }
+
+    /// Appends a copy of `line`.
+    fn push(&mut self, line: LineRef<'_>) {
+        self.text.extend_from_slice(line.text);
+        self.runs.extend_from_slice(line.runs);
+        self.end_line();
+    }
+
+    /// Ends the line made of everything appended to `text` and `runs` since the last one ended.
+    fn end_line(&mut self) {
+        self.ends.push(LineEnd {
+            text: self.text.len() as u32,
+            runs: self.runs.len() as u32,
+        });
     }
 
     fn heap_bytes(&self) -> usize {
-        self.text.len() + self.runs.len() * size_of::<Run>()
+        self.text.capacity()
+            + self.runs.capacity() * size_of::<Run>()
+            + self.ends.capacity() * size_of::<LineEnd>()
+    }
+}
+
+/// A finished line, borrowed from a [`Block`]: its text and where its style changes (offsets
+/// into the text). Text before the first run has the default style.
+#[derive(Debug, Clone, Copy)]
+struct LineRef<'a> {
+    text: &'a [u8],
+    runs: &'a [Run],
+}
+
+impl<'a> LineRef<'a> {
+    /// The text; a [`Block`] only holds valid UTF-8, so this borrows.
+    fn text(self) -> Cow<'a, str> {
+        String::from_utf8_lossy(self.text)
     }
 
-    fn to_line(&self) -> Line<'static> {
+    fn to_line(self) -> Line<'static> {
         if self.text.is_empty() {
             return Line::default();
         }
-        let text = &*self.text;
+        let text = self.text();
         let span = |from: usize, to: usize, pen: Pen| {
             Span::styled(
                 text.get(from..to).unwrap_or_default().to_owned(),
@@ -695,7 +806,7 @@ impl StoredLine {
         let mut spans = Vec::with_capacity(self.runs.len() + 1);
         let mut at = 0;
         let mut pen = Pen::default();
-        for run in &self.runs {
+        for run in self.runs {
             let next = run.at as usize;
             if next > at {
                 spans.push(span(at, next, pen));
@@ -746,8 +857,8 @@ struct Parser {
     /// The working line while it is plain appended text: printable ASCII only, written at the
     /// end of the line, with no `\r`, backspace, tab or erase since the line began. While it is
     /// non-empty `cells` is empty; any edit other than appending first turns it into cells.
-    fast: String,
-    /// Where the style changes in `fast`, exactly as [`StoredLine::from_cells`] would record them
+    fast: Vec<u8>,
+    /// Where the style changes in `fast`, exactly as [`Parser::store_line`] records them for cells
     /// (never more than [`LINE_RUN_CAP`], so every byte's pen is known).
     fast_runs: Vec<Run>,
     /// The pen of the last run in `fast_runs` (the default pen when there is none).
@@ -775,7 +886,7 @@ impl Parser {
             utf8: [0; 4],
             utf8_have: 0,
             utf8_need: 0,
-            fast: String::new(),
+            fast: Vec::new(),
             fast_runs: Vec::new(),
             fast_pen: Pen::default(),
             cells: Vec::new(),
@@ -786,12 +897,13 @@ impl Parser {
         }
     }
 
-    /// Parses `bytes`; each finished line goes to `on_line` with the index in `bytes` just past
-    /// its `\n` and the style the next line starts with. Stops early when `on_line` breaks.
+    /// Parses `bytes`; at the end of each line `on_line` gets the parser (to store the line with
+    /// [`Parser::store_line`]; its `pen` is the style the next line starts with) and the index in
+    /// `bytes` just past the `\n`. Stops early when `on_line` breaks.
     fn feed(
         &mut self,
         bytes: &[u8],
-        on_line: &mut impl FnMut(StoredLine, usize, Pen) -> ControlFlow<()>,
+        on_line: &mut impl FnMut(&Self, usize) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         let mut i = 0;
         while let Some(&b) = bytes.get(i) {
@@ -800,9 +912,10 @@ impl Parser {
                 // which also makes every line start a clean restart point for paging.
                 self.flush_utf8();
                 self.state = State::Ground;
-                let line = self.take_line();
                 i += 1;
-                on_line(line, i, self.pen)?;
+                let flow = on_line(self, i);
+                self.reset_line();
+                flow?;
                 continue;
             }
             if is_plain(b) && self.state == State::Ground && self.utf8_have == 0 {
@@ -855,10 +968,8 @@ impl Parser {
         if take < run.len() {
             self.clipped = true;
         }
-        // Every byte is printable ASCII, so this is valid UTF-8 and never fails.
-        if let Ok(text) = std::str::from_utf8(run.get(..take).unwrap_or_default()) {
-            self.fast.push_str(text);
-        }
+        self.fast
+            .extend_from_slice(run.get(..take).unwrap_or_default());
         self.text_bytes += take;
         self.cursor += take;
         self.col += take;
@@ -912,7 +1023,7 @@ impl Parser {
         let mut at = 0;
         let ends = self.fast_runs.iter().map(|r| (r.at as usize, r.pen));
         for (end, next) in ends.chain(std::iter::once((self.fast.len(), pen))) {
-            let bytes = self.fast.as_bytes().get(at..end).unwrap_or_default();
+            let bytes = self.fast.get(at..end).unwrap_or_default();
             self.cells.extend(bytes.iter().map(|&b| Cell {
                 ch: char::from(b),
                 pen,
@@ -926,49 +1037,75 @@ impl Parser {
         self.fast_pen = Pen::default();
     }
 
-    /// Ends the input: returns the trailing partial line, if any.
-    fn finish(&mut self) -> Option<StoredLine> {
+    /// Ends the input: an incomplete character becomes U+FFFD. Returns whether there is a
+    /// trailing partial line, which the caller stores and then drops with
+    /// [`Parser::reset_line`].
+    fn finish(&mut self) -> bool {
         self.flush_utf8();
         self.state = State::Ground;
-        self.has_partial().then(|| self.take_line())
+        self.has_partial()
     }
 
     fn has_partial(&self) -> bool {
         !self.cells.is_empty() || !self.fast.is_empty()
     }
 
-    /// The working line as it would be stored now.
-    fn partial(&self) -> Option<StoredLine> {
-        self.has_partial().then(|| self.stored())
+    /// The working line as it would be stored now, as a block of one line.
+    fn partial(&self) -> Option<Block> {
+        self.has_partial().then(|| {
+            let mut block = Block::default();
+            self.store_line(&mut block);
+            block
+        })
     }
 
-    /// The working line as a [`StoredLine`].
-    fn stored(&self) -> StoredLine {
+    /// Appends the working line to `block`: its shown text and where its style changes, with
+    /// [`CLIP_MARKER`] if it was clipped.
+    fn store_line(&self, block: &mut Block) {
+        let start = block.text.len();
+        let mut pen = self.fast_pen;
         if self.fast.is_empty() {
-            return StoredLine::from_cells(&self.cells, self.clipped);
+            pen = Pen::default();
+            let shown = self
+                .cells
+                .iter()
+                .rposition(|c| c.ch != '\0')
+                .map_or(0, |p| p + 1);
+            let cells = self.cells.get(..shown).unwrap_or_default();
+            let mut runs = 0;
+            for cell in cells {
+                if cell.pen != pen && runs < LINE_RUN_CAP {
+                    block.runs.push(Run {
+                        at: (block.text.len() - start) as u32,
+                        pen: cell.pen,
+                    });
+                    runs += 1;
+                    pen = cell.pen;
+                }
+                let ch = if cell.ch == '\0' { ' ' } else { cell.ch };
+                let mut utf8 = [0; 4];
+                block
+                    .text
+                    .extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+            }
+        } else {
+            block.text.extend_from_slice(&self.fast);
+            block.runs.extend_from_slice(&self.fast_runs);
         }
-        let marker = if self.clipped { CLIP_MARKER.len() } else { 0 };
-        let mut text = String::with_capacity(self.fast.len() + marker);
-        text.push_str(&self.fast);
-        let mut runs = Vec::with_capacity(self.fast_runs.len() + usize::from(self.clipped));
-        runs.extend_from_slice(&self.fast_runs);
         if self.clipped {
-            if self.fast_pen != Pen::MARKER {
-                runs.push(Run {
-                    at: text.len() as u32,
+            if pen != Pen::MARKER {
+                block.runs.push(Run {
+                    at: (block.text.len() - start) as u32,
                     pen: Pen::MARKER,
                 });
             }
-            text.push_str(CLIP_MARKER);
+            block.text.extend_from_slice(CLIP_MARKER.as_bytes());
         }
-        StoredLine {
-            text: text.into_boxed_str(),
-            runs: runs.into_boxed_slice(),
-        }
+        block.end_line();
     }
 
-    fn take_line(&mut self) -> StoredLine {
-        let line = self.stored();
+    /// Starts a new, empty working line (after the last one was stored).
+    fn reset_line(&mut self) {
         self.fast.clear();
         self.fast_runs.clear();
         self.fast_pen = Pen::default();
@@ -980,7 +1117,6 @@ impl Parser {
         self.col = 0;
         self.text_bytes = 0;
         self.clipped = false;
-        line
     }
 
     fn byte(&mut self, b: u8) {
@@ -1554,7 +1690,7 @@ mod tests {
             sb.push(format!("line {i}\n").as_bytes());
         }
         assert_eq!(sb.line_count(), 10);
-        assert_eq!(sb.history.lines.len(), 3);
+        assert_eq!(sb.history.len, 3);
         assert_eq!(sb.plain_line(0), None);
         assert_eq!(sb.plain_line(9).as_deref(), Some("line 9"));
         let lines = sb.lines(5, 100);
@@ -1573,7 +1709,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("env.log");
         let mut log = File::create(&path).unwrap();
-        let mut sb = Scrollback::with_page_lines(5, 4);
+        let mut sb = Scrollback::with_page_lines(5, 4, 3);
         sb.set_log(Some(path.clone()));
         let mut all = Scrollback::new(usize::MAX);
         for i in 0..50 {
@@ -1604,12 +1740,42 @@ mod tests {
     }
 
     #[test]
+    fn a_steady_flood_reuses_its_blocks() {
+        let mut sb = Scrollback::new(1000);
+        let line = [b"x".repeat(99), b"\n".to_vec()].concat();
+        let chunk = line.repeat(600);
+        for _ in 0..10 {
+            sb.push(&chunk);
+        }
+        let blocks = sb.history.blocks.len();
+        let memory = sb.memory_bytes();
+        for _ in 0..100 {
+            sb.push(&chunk);
+        }
+        assert_eq!(sb.line_count(), 110 * 600);
+        assert_eq!(sb.history.len, 1000);
+        assert_eq!(sb.plain_line(110 * 600 - 1000), Some("x".repeat(99)));
+        assert!(sb.history.blocks.len() <= blocks + 1);
+        assert!(
+            sb.memory_bytes() <= memory + BLOCK_BYTES * 2,
+            "{}",
+            sb.memory_bytes()
+        );
+        // 1,000 lines of 100 bytes, a block of evicted ones and a spare block.
+        assert!(
+            sb.memory_bytes() < 100_000 + 4 * BLOCK_BYTES,
+            "{}",
+            sb.memory_bytes()
+        );
+    }
+
+    #[test]
     fn finish_makes_partial_line_final_and_clear_forgets() {
         let mut sb = Scrollback::new(2);
         sb.push(b"a\nb");
         sb.finish();
         assert_eq!(sb.line_count(), 2);
-        assert_eq!(sb.history.lines.len(), 2);
+        assert_eq!(sb.history.len, 2);
         sb.clear();
         assert_eq!(sb.line_count(), 0);
         assert_eq!(sb.plain_line(0), None);
@@ -1725,25 +1891,45 @@ mod tests {
         ]
     }
 
+    /// Every line of `block` as text and runs.
+    fn owned(block: &Block) -> Vec<(String, Vec<Run>)> {
+        (0..block.len())
+            .map(|k| {
+                let line = block.get(k).unwrap();
+                (
+                    String::from_utf8(line.text.to_vec()).unwrap(),
+                    line.runs.to_vec(),
+                )
+            })
+            .collect()
+    }
+
+    /// Stores the trailing partial line, after `finish()` or not.
+    fn store_partial(parser: &mut Parser, finish: bool, lines: &mut Block) {
+        if finish {
+            parser.finish();
+        }
+        if parser.has_partial() {
+            parser.store_line(lines);
+        }
+    }
+
     /// Lines from feeding `bytes` one at a time through the general path, never the fast path.
-    fn slow_lines(bytes: &[u8], finish: bool) -> Vec<StoredLine> {
+    fn slow_lines(bytes: &[u8], finish: bool) -> Vec<(String, Vec<Run>)> {
         let mut parser = Parser::new(Pen::default());
-        let mut lines = Vec::new();
+        let mut lines = Block::default();
         for &b in bytes {
             if b == b'\n' {
                 parser.flush_utf8();
                 parser.state = State::Ground;
-                lines.push(parser.take_line());
+                parser.store_line(&mut lines);
+                parser.reset_line();
             } else {
                 parser.byte(b);
             }
         }
-        lines.extend(if finish {
-            parser.finish()
-        } else {
-            parser.partial()
-        });
-        lines
+        store_partial(&mut parser, finish, &mut lines);
+        owned(&lines)
     }
 
     fn input() -> impl Strategy<Value = Vec<u8>> {
@@ -1767,16 +1953,18 @@ mod tests {
         #[test]
         fn memory_lines_never_exceed_cap(
             cap in 1usize..6,
+            block in 1usize..4,
             bytes in input(),
             cuts in prop::collection::vec(any::<usize>(), 0..10),
         ) {
-            let mut sb = Scrollback::new(cap);
+            let mut sb = Scrollback::with_page_lines(cap, PAGE_LINES, block);
             for chunk in chunks(&bytes, &cuts) {
                 sb.push(&chunk);
-                prop_assert!(sb.history.lines.len() <= cap);
+                    prop_assert!(sb.history.len <= cap);
+                prop_assert!(sb.history.blocks.len() <= cap / block + 2);
             }
             sb.finish();
-            prop_assert!(sb.history.lines.len() <= cap);
+            prop_assert!(sb.history.len <= cap);
         }
 
         #[test]
@@ -1804,6 +1992,7 @@ mod tests {
         fn paging_from_log_matches_uncapped(
             cap in 1usize..5,
             page in 1usize..6,
+            block in 1usize..4,
             bytes in input(),
             cuts in prop::collection::vec(any::<usize>(), 0..10),
             finish in any::<bool>(),
@@ -1811,7 +2000,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("env.log");
             std::fs::write(&path, &bytes).unwrap();
-            let mut small = Scrollback::with_page_lines(cap, page);
+            let mut small = Scrollback::with_page_lines(cap, page, block);
             small.set_log(Some(path));
             let mut all = Scrollback::new(usize::MAX);
             for chunk in chunks(&bytes, &cuts) {
@@ -1846,15 +2035,15 @@ mod tests {
         ) {
             let expected = slow_lines(&bytes, finish);
             let mut parser = Parser::new(Pen::default());
-            let mut got = Vec::new();
+            let mut got = Block::default();
             for chunk in chunks(&bytes, &cuts) {
-                let _ = parser.feed(&chunk, &mut |line, _, _| {
-                    got.push(line);
+                let _ = parser.feed(&chunk, &mut |parser, _| {
+                    parser.store_line(&mut got);
                     ControlFlow::Continue(())
                 });
             }
-            got.extend(if finish { parser.finish() } else { parser.partial() });
-            prop_assert_eq!(got, expected);
+            store_partial(&mut parser, finish, &mut got);
+            prop_assert_eq!(owned(&got), expected);
         }
 
         #[test]
