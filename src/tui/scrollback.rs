@@ -5,7 +5,7 @@
 //! overwrites, keeps SGR colours and attributes (carried from line to line the way a terminal
 //! does), and drops every other escape sequence and control character, so nothing a child writes
 //! can ever reach the real terminal raw. Memory is bounded three ways: at most `cap_lines` lines
-//! (stored back to back in blocks of about [`BLOCK_BYTES`], so besides them at most a block of
+//! (stored back to back in blocks of about 64 KiB, so besides them at most a block of
 //! evicted lines and one spare block), at most [`LINE_TEXT_CAP`] bytes of text per line, and no
 //! storage at all for escape sequences beyond a fixed parameter array.
 //!
