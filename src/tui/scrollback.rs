@@ -45,6 +45,9 @@ const ESCAPE_CAP: usize = 256;
 /// Most numeric parameters kept for one CSI sequence.
 const MAX_PARAMS: usize = 32;
 
+/// Longest SGR sequence body (after `ESC [`) that [`Parser::sgr_fast`] parses in one go.
+const SGR_FAST_CAP: usize = 64;
+
 /// Pages of evicted lines kept parsed, so scrolling across a page boundary doesn't re-read.
 const PAGE_CACHE: usize = 2;
 
@@ -934,10 +937,54 @@ impl Parser {
                     continue;
                 }
             }
+            if b == ESC && self.state == State::Ground && self.utf8_have == 0 {
+                let done = self.sgr_fast(bytes.get(i..).unwrap_or_default());
+                if done > 0 {
+                    i += done;
+                    continue;
+                }
+            }
             self.byte(b);
             i += 1;
         }
         ControlFlow::Continue(())
+    }
+
+    /// Applies the colour sequence at the start of `bytes` in one go when it is the common kind,
+    /// `ESC [` then digits and `;` then `m` (at most [`SGR_FAST_CAP`] bytes after the `[`), with
+    /// the very same result as the byte path. Returns its length, or 0, changing nothing, for
+    /// anything else: another sequence, `:` parameters, too many parameters, or one cut by the
+    /// end of `bytes`, all left to the byte path.
+    fn sgr_fast(&mut self, bytes: &[u8]) -> usize {
+        let Some(body) = bytes.strip_prefix(b"\x1b[") else {
+            return 0;
+        };
+        let mut params = [0u16; MAX_PARAMS];
+        let mut n = 0;
+        for (k, &b) in body.iter().enumerate().take(SGR_FAST_CAP) {
+            match b {
+                b'0'..=b'9' => {
+                    n = n.max(1);
+                    if let Some(p) = params.get_mut(n - 1) {
+                        *p = p.saturating_mul(10).saturating_add(u16::from(b - b'0'));
+                    }
+                }
+                b';' => {
+                    n = n.max(1);
+                    // The byte path swallows a sequence with more parameters than it keeps.
+                    if n >= MAX_PARAMS {
+                        return 0;
+                    }
+                    n += 1;
+                }
+                b'm' => {
+                    self.pen.apply_sgr(params.get(..n).unwrap_or_default(), 0);
+                    return 2 + k + 1;
+                }
+                _ => return 0,
+            }
+        }
+        0
     }
 
     /// Whether printable ASCII can go straight into `fast`: nothing pending (no escape sequence,
@@ -1884,6 +1931,7 @@ mod tests {
             1 => Just(b"\x1b[1K".to_vec()),
             1 => Just(b"\x1b[2K".to_vec()),
             1 => Just(b"\x1b]0;title\x07".to_vec()),
+            3 => sgr(),
             1 => Just("é漢😀\u{301}".as_bytes().to_vec()),
             1 => Just("e\u{301}".as_bytes().to_vec()),
             1 => Just(vec![0xe6, 0xbc]),
@@ -1912,6 +1960,28 @@ mod tests {
         if parser.has_partial() {
             parser.store_line(lines);
         }
+    }
+
+    /// SGR-like sequences: the common digits-and-`;` kind the fast path takes, and every way of
+    /// being something else (colons, private markers, too many or too long parameters, no end).
+    fn sgr() -> impl Strategy<Value = Vec<u8>> {
+        let param = prop_oneof![
+            4 => (0u32..110).prop_map(|n| n.to_string()),
+            1 => Just(String::new()),
+            1 => Just("38;5;200".to_string()),
+            1 => Just("48;2;1;2;3".to_string()),
+            1 => Just("38".to_string()),
+            1 => Just("99999".to_string()),
+            1 => Just("0000000000000000000000000000000000000000000000000000000000001".to_string()),
+        ];
+        let body = prop_oneof![
+            8 => prop::collection::vec(param.clone(), 0..6).prop_map(|p| p.join(";")),
+            1 => prop::collection::vec(param, 30..36).prop_map(|p| p.join(";")),
+            1 => (28usize..36).prop_map(|n| format!("{};1", ";".repeat(n))),
+            1 => "[0-9;:?>!]{0,12}",
+        ];
+        let end = prop_oneof![8 => Just("m"), 1 => Just("K"), 1 => Just(""), 1 => Just("\x1b")];
+        (body, end).prop_map(|(body, end)| format!("\x1b[{body}{end}").into_bytes())
     }
 
     /// Lines from feeding `bytes` one at a time through the general path, never the fast path.
