@@ -6,7 +6,9 @@
  *   gen lines TAG N LEN [both]  write N numbered LEN-byte lines to stdout
  *                               ("TAG out 0000000001 ~~~\n"); with "both", also N lines to stderr
  *                               ("TAG err ..."), interleaved in ~64 KiB writes, so both pipes are
- *                               busy at once
+ *                               busy at once. With GEN_RATE=BYTES (per second) in the
+ *                               environment, it paces itself to that rate (sleeping between
+ *                               writes), for measuring a consumer at a given drain rate.
  *   gen check PAIRS N LEN       read `runall --ci` prefixed output on stdin and check that each of
  *                               PAIRS (tag, stream) pairs printed exactly lines 1..N in order,
  *                               every line whole (LEN bytes), under the right label and tag (`|`
@@ -25,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_LINE 4096
@@ -87,8 +90,28 @@ static long fill(char *buf, char *line, size_t seq_at, long left) {
     return k;
 }
 
+/* Seconds since an arbitrary start (CLOCK_MONOTONIC). */
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* With a rate (bytes per second), sleep until `sent` bytes are due since `start`. */
+static void pace(double rate, double start, double sent) {
+    if (rate <= 0)
+        return;
+    double ahead = sent / rate - (now_s() - start);
+    if (ahead > 0) {
+        struct timespec t = {(time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9)};
+        nanosleep(&t, NULL);
+    }
+}
+
 static int gen_lines(const char *tag, long n, int both) {
     static char out_buf[WRITE_SIZE], err_buf[WRITE_SIZE];
+    const char *rate_env = getenv("GEN_RATE");
+    double rate = rate_env ? atof(rate_env) : 0, start = now_s(), sent = 0;
     char out_line[MAX_LINE], err_line[MAX_LINE];
     size_t out_at = make_line(out_line, tag, "out");
     size_t err_at = make_line(err_line, tag, "err");
@@ -98,12 +121,15 @@ static int gen_lines(const char *tag, long n, int both) {
             long k = fill(out_buf, out_line, out_at, out_left);
             write_all(1, out_buf, (size_t)k * line_len);
             out_left -= k;
+            sent += (double)k * (double)line_len;
         }
         if (err_left > 0) {
             long k = fill(err_buf, err_line, err_at, err_left);
             write_all(2, err_buf, (size_t)k * line_len);
             err_left -= k;
+            sent += (double)k * (double)line_len;
         }
+        pace(rate, start, sent);
     }
     return 0;
 }
