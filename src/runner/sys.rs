@@ -67,6 +67,8 @@ const STEP_EXEC: i32 = 4;
 struct ChildContext {
     path: *const libc::c_char,
     argv: *const *const libc::c_char,
+    /// `sh path args…`, for a file execve refuses with ENOEXEC (no `#!`).
+    sh_argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
     cwd: *const libc::c_char,
     /// Source fds for 0, 1, 2, all above 2 (so no `dup2` overwrites another's source).
@@ -90,7 +92,8 @@ const CHILD_STACK: usize = 64 * 1024;
 /// the runner's main cost with many short envs; unlike `posix_spawn` it can still ask for
 /// `PR_SET_PDEATHSIG`. Errors name the program and the OS error, as a shell would.
 pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
-    let program_name = spec.program.to_string_lossy();
+    // As the user wrote it (`sh` for shell commands, which run /bin/sh by path).
+    let program_name = spec.argv.first().unwrap_or(&spec.program).to_string_lossy();
     let nul = |what: &str| format!("{program_name}: {what} contains a NUL byte");
     let env = child_env(&spec.env);
     let path = resolve_program(spec.program, spec.cwd, &env)?;
@@ -115,6 +118,13 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
     let cwd = CString::new(spec.cwd.as_os_str().as_bytes()).map_err(|_| nul("the directory"))?;
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
+    // A file without `#!` is run by /bin/sh, as execvp(3) does (execve says ENOEXEC): `sh`,
+    // the resolved path, then the arguments after argv[0].
+    let sh_argv: Vec<*const libc::c_char> = [c"sh".as_ptr(), path.as_ptr()]
+        .into_iter()
+        .chain(argv.iter().skip(1).map(|a| a.as_ptr()))
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
     let io_error = |what: &str, e: rustix::io::Errno| {
         format!("{program_name}: {what}: {}", strip_os_error(&e.into()))
     };
@@ -139,6 +149,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
     let context = ChildContext {
         path: path.as_ptr(),
         argv: argv_ptrs.as_ptr(),
+        sh_argv: sh_argv.as_ptr(),
         envp: envp_ptrs.as_ptr(),
         cwd: cwd.as_ptr(),
         stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
@@ -146,43 +157,20 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
         step: AtomicI32::new(0),
         errno: AtomicI32::new(0),
     };
-    let mut stack = vec![0u8; CHILD_STACK];
-    // The stack grows down on every Linux target runall supports: pass its 16-byte-aligned top.
-    let top = stack.as_mut_ptr_range().end as usize & !15;
-    // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask only write the sets given.
-    let old_mask = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&raw mut all);
-        // Block every signal while the child shares our memory: a handler of runall's must
-        // never run in the child (it would write to runall's signal pipe).
-        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const all, &raw mut old);
-        old
-    };
-    // SAFETY: CLONE_VFORK suspends this thread until the child has exec'd or exited, so
-    // `context`, the strings it points to and `stack` outlive every use by the child;
-    // `child_main` only makes async-signal-safe calls, never allocates, locks or unwinds, and
-    // ends in execve or _exit. CLONE_VM without CLONE_FILES gives the child its own fd table.
-    let pid = unsafe {
-        libc::clone(
-            child_main,
-            top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&raw const context).cast_mut().cast(),
-        )
-    };
-    let clone_error = io::Error::last_os_error();
-    // SAFETY: restores the mask saved above.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old_mask, std::ptr::null_mut());
-    }
-    drop(stack);
-    if pid < 0 {
-        return Err(format!(
+    let stack = ChildStack::new().map_err(|e| {
+        format!(
             "{program_name}: cannot start a process: {}",
-            strip_os_error(&clone_error)
-        ));
-    }
+            strip_os_error(&e)
+        )
+    })?;
+    let pid = clone_child(&context, &stack);
+    drop(stack);
+    let pid = pid.map_err(|e| {
+        format!(
+            "{program_name}: cannot start a process: {}",
+            strip_os_error(&e)
+        )
+    })?;
     let step = context.step.load(Ordering::Acquire);
     if step == 0 {
         return Ok(pid);
@@ -200,11 +188,97 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
     })
 }
 
+/// Start `child_main` in a `CLONE_VM | CLONE_VFORK` child on `stack`, with every signal
+/// blocked around it; returns once the child has exec'd or exited.
+fn clone_child(context: &ChildContext, stack: &ChildStack) -> io::Result<i32> {
+    // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask only write the sets given.
+    let old_mask = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&raw mut all);
+        // Block every signal while the child shares our memory: a handler of runall's must
+        // never run in the child (it would write to runall's signal pipe).
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const all, &raw mut old);
+        old
+    };
+    // SAFETY: CLONE_VFORK suspends this thread until the child has exec'd or exited, so
+    // `context`, the strings it points to and `stack` outlive every use by the child;
+    // `child_main` only makes async-signal-safe calls (raw syscalls), never allocates, locks
+    // or unwinds, and ends in execve or _exit. CLONE_VM without CLONE_FILES gives the child its
+    // own fd table; CLONE_SIGHAND is not set, so its signal dispositions are its own too.
+    let pid = unsafe {
+        libc::clone(
+            child_main,
+            stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            std::ptr::from_ref(context).cast_mut().cast(),
+        )
+    };
+    let clone_error = io::Error::last_os_error();
+    // SAFETY: restores the mask saved above.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old_mask, std::ptr::null_mut());
+    }
+    if pid < 0 { Err(clone_error) } else { Ok(pid) }
+}
+
+/// The child's stack: its own mapping with a guard page below it, so that an overflow in the
+/// child (which shares runall's memory) faults instead of overwriting runall's heap.
+struct ChildStack {
+    base: *mut libc::c_void,
+    len: usize,
+}
+
+impl ChildStack {
+    fn new() -> io::Result<Self> {
+        let guard = rustix::param::page_size();
+        let len = CHILD_STACK + guard;
+        // SAFETY: a fresh anonymous private mapping; no existing memory is touched.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = Self { base, len };
+        // SAFETY: the lowest page of the mapping just made is ours; PROT_NONE makes it a guard.
+        if unsafe { libc::mprotect(base, guard, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The highest address, 16-byte aligned: the stack grows down on every Linux target
+    /// runall supports.
+    fn top(&self) -> *mut libc::c_void {
+        self.base.wrapping_byte_add(self.len & !15)
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`, which nothing uses any more (the
+        // child has exec'd or exited before `clone` returned).
+        unsafe {
+            libc::munmap(self.base, self.len);
+        }
+    }
+}
+
 /// The child, between `clone` and `execve`, on its own stack inside runall's memory.
 extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the parent's `ChildContext`, alive until this child execs or exits
-    // (CLONE_VFORK); every call below is async-signal-safe and touches no shared state but
-    // the two atomics.
+    // (CLONE_VFORK). Every call below is a thin wrapper of one system call (none allocates or
+    // locks: safe between clone and exec). The child writes no shared memory but the two
+    // atomics and `errno`, which is the parent thread's (a raw clone shares its TLS); the
+    // parent reads `errno` only when clone itself failed, when no child ran.
     unsafe {
         let context = &*arg.cast::<ChildContext>();
         let fail = |step: i32| -> ! {
@@ -218,7 +292,9 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         }
         // Default dispositions: for the signals a child must start with at default whatever
         // runall inherited, and for every signal runall handles (its handlers are runall's
-        // code; exec would reset them too, but signals are unblocked before exec).
+        // code; exec would reset them too, but signals are unblocked before exec). Asked of
+        // every signal here, not from a list made once: a handler installed later (the TUI's,
+        // a library's) must not run in a child that shares runall's memory. ~64 cheap calls.
         for sig in 1..=libc::SIGRTMAX() {
             if sig == libc::SIGKILL || sig == libc::SIGSTOP {
                 continue;
@@ -253,6 +329,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         libc::sigemptyset(&raw mut none);
         libc::sigprocmask(libc::SIG_SETMASK, &raw const none, std::ptr::null_mut());
         libc::execve(context.path, context.argv, context.envp);
+        if io::Error::last_os_error().raw_os_error() == Some(libc::ENOEXEC) {
+            libc::execve(c"/bin/sh".as_ptr(), context.sh_argv, context.envp);
+            // Report the program's own error, not the shell's.
+            *libc::__errno_location() = libc::ENOEXEC;
+        }
         fail(STEP_EXEC)
     }
 }
@@ -305,17 +386,27 @@ fn resolve_program(
     let mut fallback = None;
     for dir in path.as_bytes().split(|&b| b == b':') {
         let dir = Path::new(OsStr::from_bytes(if dir.is_empty() { b"." } else { dir }));
-        let candidate = cwd.join(dir).join(program);
+        // Absolute, so it means the same after the child's chdir as here.
+        let Ok(candidate) = std::path::absolute(cwd.join(dir).join(program)) else {
+            continue;
+        };
         let Ok(meta) = fs::metadata(&candidate) else {
             continue;
         };
-        if !meta.is_file() {
-            continue;
-        }
-        if rustix::fs::access(&candidate, rustix::fs::Access::EXEC_OK).is_ok() {
+        let executable = || {
+            rustix::fs::accessat(
+                rustix::fs::CWD,
+                &candidate,
+                rustix::fs::Access::EXEC_OK,
+                rustix::fs::AtFlags::EACCESS,
+            )
+            .is_ok()
+        };
+        if meta.is_file() && executable() {
             return Ok(candidate.into_os_string());
         }
-        // Not executable: exec reports EACCES, unless a later entry is executable.
+        // Not executable (or a directory): exec reports EACCES, as execvp does, unless a later
+        // entry is executable.
         fallback.get_or_insert(candidate);
     }
     fallback.map(PathBuf::into_os_string).ok_or_else(not_found)
@@ -367,8 +458,11 @@ pub fn check_dir(dir: &Path) -> Result<(), String> {
 /// `mmap` (page faults, zeroed pages) and its `munmap` on the consumer (TLB shootdowns), and
 /// the heap is trimmed back to the kernel as soon as it shrinks; under a flood that cost
 /// 10-15% of runall's CPU (W1, 4 interleaved pairs of runs). Fixed thresholds keep chunks of up
-/// to 1 MiB in the heap and up to 32 MiB of free heap cached: the bytes in flight are bounded
-/// by the runner's credits anyway, so peak RSS does not change. Other libcs: nothing to do.
+/// to 1 MiB in the heap and up to 32 MiB of free heap cached. The bytes in flight are bounded
+/// by the runner's credits anyway, so peak RSS did not change (W1: 14-17 MiB before and
+/// after); what changes is that memory freed after a flood may stay with runall (at most the
+/// peak, and at most 32 MiB at the top of each heap) instead of going back to the kernel at
+/// once. Other libcs: nothing to do.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets allocator parameters; it is thread-safe and takes no pointers.
@@ -657,6 +751,10 @@ mod tests {
         assert_eq!(found, Ok(a.join("tool").into_os_string()));
         let missing = resolve_program(OsStr::new("nope"), root.path(), &env);
         assert_eq!(missing, Err("nope: No such file or directory".to_owned()));
+        // Only a directory of that name: returned too, so exec says EACCES as execvp does.
+        let env = path_env(&[&b]);
+        let found = resolve_program(OsStr::new("tool"), root.path(), &env);
+        assert_eq!(found, Ok(b.join("tool").into_os_string()));
     }
 
     #[test]
@@ -730,6 +828,31 @@ mod tests {
             "session id is the child's pid: {out}"
         );
         assert_eq!(lines[2], pid.to_string());
+    }
+
+    /// A script without `#!` runs under /bin/sh, as execvp(3) runs it, with its arguments.
+    #[test]
+    fn a_file_without_a_shebang_runs_under_sh() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("plain");
+        fs::write(&script, "echo \"plain $1 $2\"\n").expect("write script");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let (mut reader, writer) = os_pipe::pipe().expect("pipe");
+        let writer: OwnedFd = writer.into();
+        let stderr = writer.try_clone().expect("dup");
+        let pid = spawn(SpawnSpec {
+            program: OsStr::new("./plain"),
+            argv: vec![OsStr::new("./plain"), OsStr::new("a"), OsStr::new("b")],
+            env: Vec::new(),
+            cwd: dir.path(),
+            stdout: writer,
+            stderr,
+        })
+        .expect("a shebang-less script starts");
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut out).expect("read child output");
+        assert_eq!(reap(pid).expect("our child").code(), Some(0));
+        assert_eq!(out, "plain a b\n");
     }
 
     #[test]
