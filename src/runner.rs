@@ -227,7 +227,11 @@ pub fn start(
             runner.run();
             // The runner (and its sender) is gone: the log writer forwards what is queued and
             // ends. Joining the runner (which the front ends do) thus means every event is out.
-            let _ = logger.join();
+            // A panic of the log writer becomes the runner thread's, which the front ends
+            // handle (kill every group, report it) instead of waiting for a `RunFinished`.
+            if let Err(panic) = logger.join() {
+                std::panic::resume_unwind(panic);
+            }
         })?;
     Ok((
         Handle {
