@@ -2030,7 +2030,7 @@ mod tests {
             let mut sb = Scrollback::with_page_lines(cap, PAGE_LINES, block);
             for chunk in chunks(&bytes, &cuts) {
                 sb.push(&chunk);
-                    prop_assert!(sb.history.len <= cap);
+                prop_assert!(sb.history.len <= cap);
                 prop_assert!(sb.history.blocks.len() <= cap / block + 2);
             }
             sb.finish();
