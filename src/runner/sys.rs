@@ -506,8 +506,9 @@ pub fn has_exited(pid: i32) -> bool {
 
 /// Register a nonblocking fd in the poller in oneshot mode.
 pub fn register(poller: &Poller, fd: &impl AsFd, key: usize) -> io::Result<()> {
-    // SAFETY: every registered fd is owned by a runner `Child` slot, which deletes it from the
-    // poller (`deregister`) before the fd is dropped; no fd is registered twice.
+    // SAFETY: every registered fd (a pipe read end or a pidfd) is owned by the runner's
+    // `Active` command, which deletes it from the poller (`deregister`) before the fd is
+    // dropped; no fd is registered twice.
     unsafe { poller.add(&fd.as_fd(), Event::readable(key)) }
 }
 
