@@ -14,6 +14,12 @@
  *                               every line whole (LEN bytes), under the right label and tag (`|`
  *                               for out, `!` for err); other runall lines (commands, outcomes,
  *                               summary) are skipped. Prints a one-line verdict; exit 0 if intact.
+ *   gen relay LOGDIR K N LEN    the least a relay with per-env logs can do, as a yardstick for
+ *                               runall's CPU: start K children of `gen lines w1-I N LEN`, each on
+ *                               its own 1 MiB pipe, read them all on one thread (poll, 256 KiB
+ *                               reads) and write every chunk to LOGDIR/w1-I.log (LOGDIR "-": no
+ *                               logs, the bytes are dropped). No framing, no screen. Prints
+ *                               "relay: BYTES bytes, wall S s, own CPU S s, C cores".
  *   gen own FILE CMD ARGS...    run CMD, and once it exited (seen with waitid(WNOWAIT), before
  *                               reaping it) write its own CPU seconds, user+sys of all its threads
  *                               without its children's, to FILE; exits with CMD's status. GNU time
@@ -22,10 +28,14 @@
  * Lines are built by bumping an ASCII counter in place, so the generator costs far less CPU
  * than the relay it feeds.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +44,8 @@
 #define SEQ_DIGITS 10
 #define WRITE_SIZE 65536
 #define MAX_PAIRS 4096
+#define MAX_RELAY 64
+#define RELAY_READ (256 * 1024)
 
 static size_t line_len = 100;
 
@@ -296,6 +308,82 @@ static int own(const char *file, char **argv) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* The relay yardstick (see the header): one thread, poll, read, write to the env's log. */
+static int relay(const char *dir, int k, const char *n, const char *len) {
+    static char buf[RELAY_READ];
+    struct pollfd fds[MAX_RELAY];
+    int logs[MAX_RELAY];
+    if (k < 1 || k > MAX_RELAY) {
+        fprintf(stderr, "gen relay: K must be 1..%d\n", MAX_RELAY);
+        return 2;
+    }
+    double start = now_s();
+    for (int i = 0; i < k; i++) {
+        int p[2];
+        char tag[32], path[4096];
+        if (pipe2(p, O_CLOEXEC) < 0)
+            die("pipe2");
+        fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* best effort, as runall does */
+        snprintf(tag, sizeof tag, "w1-%d", i);
+        pid_t pid = fork();
+        if (pid < 0)
+            die("fork");
+        if (pid == 0) {
+            if (dup2(p[1], 1) < 0)
+                die("dup2");
+            execl("/proc/self/exe", "gen", "lines", tag, n, len, (char *)NULL);
+            die("exec");
+        }
+        close(p[1]);
+        fds[i].fd = p[0];
+        fds[i].events = POLLIN;
+        logs[i] = -1;
+        if (strcmp(dir, "-") != 0) {
+            snprintf(path, sizeof path, "%s/%s.log", dir, tag);
+            logs[i] = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (logs[i] < 0)
+                die(path);
+        }
+    }
+    long long total = 0;
+    for (int open_pipes = k; open_pipes > 0;) {
+        if (poll(fds, (nfds_t)k, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            die("poll");
+        }
+        for (int i = 0; i < k; i++) {
+            if (fds[i].fd < 0 || fds[i].revents == 0)
+                continue;
+            ssize_t r = read(fds[i].fd, buf, sizeof buf);
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (r <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_pipes--;
+                continue;
+            }
+            total += r;
+            if (logs[i] >= 0)
+                write_all(logs[i], buf, (size_t)r);
+        }
+    }
+    double wall = now_s() - start;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    int failed = 0, status;
+    while (wait(&status) > 0)
+        failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    for (int i = 0; i < k; i++)
+        if (logs[i] >= 0)
+            close(logs[i]);
+    printf("relay: %lld bytes, wall %.2f s, own CPU %.2f s, %.2f cores\n", total, wall, cpu, cpu / wall);
+    return failed;
+}
+
 static void set_len(const char *arg) {
     long len = atol(arg);
     if (len < 2 || len > MAX_LINE) {
@@ -314,8 +402,12 @@ int main(int argc, char **argv) {
         set_len(argv[4]);
         return check(atoi(argv[2]), atol(argv[3]));
     }
+    if (argc == 6 && strcmp(argv[1], "relay") == 0) {
+        set_len(argv[5]);
+        return relay(argv[2], atoi(argv[3]), argv[4], argv[5]);
+    }
     if (argc >= 4 && strcmp(argv[1], "own") == 0)
         return own(argv[2], argv + 3);
-    fprintf(stderr, "usage: gen lines TAG N LEN [both] | gen check PAIRS N LEN | gen own FILE CMD...\n");
+    fprintf(stderr, "usage: gen lines TAG N LEN [both] | gen check PAIRS N LEN | gen relay LOGDIR K N LEN | gen own FILE CMD...\n");
     return 2;
 }

@@ -11,7 +11,8 @@
 #
 # Needs bash, coreutils, GNU time (/usr/bin/time), a C compiler (cc) for benches/gen.c, and
 # cargo. Usage:
-#   bash benches/workloads.sh                  # build --release, W1-W4 (5 runs each), TUI, TUI320
+#   bash benches/workloads.sh                  # build --release, W1-W4 (5 runs each), TUI, TUI320,
+#                                              # RELAY (the least any relay can do, for scale)
 #   RUNS=3 bash benches/workloads.sh W1 W3     # some workloads, 3 runs each
 #   RUNALL=/path/to/runall bash benches/workloads.sh   # measure that binary, no build
 #   VERBOSE=1 bash benches/workloads.sh        # also print every sample
@@ -26,7 +27,7 @@ RUNS=${RUNS:-5}
 QUIET_WAIT=${QUIET_WAIT:-30}
 TIME=/usr/bin/time
 WORKLOADS=("$@")
-[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 TUI TUI320)
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 TUI TUI320 RELAY)
 
 if ! "$TIME" -f %e true 2>/dev/null; then
     echo "workloads.sh: GNU time is needed at $TIME (apt-get install time)" >&2
@@ -341,7 +342,37 @@ tui() {
     TUI_ROWS+=("| $name | ${rate} MiB/s (target ≥ 310) | ${wall}s | $(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.2f cores (target < 1)", c / w }') | ${cpu}s | $(awk -v k="$rss" 'BEGIN { printf "%.1f MiB", k / 1024 }') | ${threads%, } | $check |")
 }
 
+# RELAY: the yardstick for the TUI's CPU target, `gen relay`: the least a relay can do under
+# W1 (one thread: poll, read, write the chunk to the env's log; no framing, no screen), with
+# the logs runall writes and without them. It tells what "< 1 core" asks of any relay here.
+relay_bound() {
+    local n=2684354 logs kind samples wall cpu
+    echo "RELAY: W1 through gen relay (one thread), with and without logs ..." >&2
+    for kind in logs none; do
+        samples=$TMP/relay-$kind.samples
+        : > "$samples"
+        logs=-
+        if [ "$kind" = logs ]; then
+            logs=$TMP/logs
+        fi
+        rm -rf "$TMP/logs" && mkdir -p "$TMP/logs"
+        "$GEN" relay "$logs" 8 "$n" 100 > /dev/null
+        for _ in $(seq "$RUNS"); do
+            rm -rf "$TMP/logs" && mkdir -p "$TMP/logs"
+            sync
+            wait_quiet
+            # "relay: BYTES bytes, wall S s, own CPU S s, C cores"
+            "$GEN" relay "$logs" 8 "$n" 100 | awk '{ print $5, $9 }' >> "$samples"
+        done
+        wall=$(awk '{ print $1 }' "$samples" | median)
+        cpu=$(awk '{ print $2 }' "$samples" | median)
+        RELAY_ROWS+=("| W1 through \`gen relay\`, $([ "$kind" = logs ] && echo "8 logs written" || echo "no logs") | $(awk -v w="$wall" -v n="$n" 'BEGIN { printf "%.0f MiB/s", 8 * n * 100 / 1048576 / w }') | ${wall}s | ${cpu}s | $(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.2f", c / w }') cores |")
+    done
+    rm -rf "$TMP/logs"
+}
+
 TUI_ROWS=()
+RELAY_ROWS=()
 for w in "${WORKLOADS[@]}"; do
     case $w in
         W1 | w1) w1 ;;
@@ -351,7 +382,8 @@ for w in "${WORKLOADS[@]}"; do
         TUI | tui) tui ;;
         # The TUI at the target drain rate: 8 children paced to 40 MiB/s each (320 MiB/s).
         TUI320 | tui320) tui 40 ;;
-        *) echo "workloads.sh: unknown workload $w (W1 W2 W3 W4 TUI TUI320)" >&2; exit 2 ;;
+        RELAY | relay) relay_bound ;;
+        *) echo "workloads.sh: unknown workload $w (W1 W2 W3 W4 TUI TUI320 RELAY)" >&2; exit 2 ;;
     esac
 done
 
@@ -366,5 +398,11 @@ if [ ${#TUI_ROWS[@]} -gt 0 ]; then
     echo "| TUI | drain rate | wall | CPU (runall) | CPU time | peak RSS | CPU per thread | checks |"
     echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${TUI_ROWS[@]}"
+fi
+if [ ${#RELAY_ROWS[@]} -gt 0 ]; then
+    echo
+    echo "| yardstick (medians of $RUNS) | drain rate | wall | own CPU | CPU ÷ wall |"
+    echo "|---|---|---|---|---|"
+    printf '%s\n' "${RELAY_ROWS[@]}"
 fi
 exit "$FAILED"
