@@ -148,18 +148,34 @@ impl Credits {
     }
 }
 
-/// The consumer's end of the event stream. Receiving an `Output` event returns its credit,
-/// which is what lets the runner read that env's pipes again.
+/// Gives output credit back: a consumer calls it for every event it takes off its queue.
+/// Receiving an `Output` event is what lets the runner read that env's pipes again. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct CreditReturn {
+    credits: Arc<Credits>,
+}
+
+impl CreditReturn {
+    /// `event` was taken by the consumer: if it is output, its bytes no longer count against
+    /// its env's credit.
+    pub fn received(&self, event: &RunEvent) {
+        if let RunEvent::Output { env, bytes, .. } = event {
+            self.credits.release(*env, bytes.len());
+        }
+    }
+}
+
+/// The consumer's end of the event stream, as [`start`] makes it: a queue that returns each
+/// `Output` event's credit as it is received.
 pub struct EventStream {
     rx: Receiver<RunEvent>,
-    credits: Arc<Credits>,
+    credits: CreditReturn,
 }
 
 impl EventStream {
     fn released(&self, event: RunEvent) -> RunEvent {
-        if let RunEvent::Output { env, bytes, .. } = &event {
-            self.credits.release(*env, bytes.len());
-        }
+        self.credits.received(&event);
         event
     }
 
@@ -174,17 +190,44 @@ impl EventStream {
     }
 }
 
-/// Start the runner thread for `plan`. Creates the log folder first, so an unusable log folder
-/// is reported before anything is spawned.
+/// Start the runner thread for `plan`, its events delivered to an unbounded [`EventStream`]
+/// (bounded in practice by the output credits). Creates the log folder first, so an unusable
+/// log folder is reported before anything is spawned.
 pub fn start(
     plan: Plan,
     options: RunnerOptions,
 ) -> io::Result<(Handle, EventStream, JoinHandle<()>)> {
+    let (event_tx, event_rx) = mpsc::channel();
+    let (handle, credits, thread) = start_with(plan, options, move |event| {
+        // A consumer that hung up is not a reason to stop: the logs are still written.
+        let _ = event_tx.send(event);
+    })?;
+    Ok((
+        handle,
+        EventStream {
+            rx: event_rx,
+            credits,
+        },
+        thread,
+    ))
+}
+
+/// Start the runner thread for `plan`, every event handed to `sink` in order by the log
+/// writer, right after its output is in the env's log. `sink` may block (a bounded queue):
+/// that holds up the logs and, through the credits, the pipes, never the runner's signals,
+/// deadlines or reaping. The consumer must give each event's credit back with the returned
+/// [`CreditReturn`] once it takes the event, or the runner stops reading that env's pipes.
+/// Creates the log folder first, so an unusable log folder is reported before anything is
+/// spawned.
+pub fn start_with(
+    plan: Plan,
+    options: RunnerOptions,
+    sink: impl FnMut(RunEvent) + Send + 'static,
+) -> io::Result<(Handle, CreditReturn, JoinHandle<()>)> {
     fs::create_dir_all(&plan.log_dir)?;
     sys::tune_allocator();
     let poller = Arc::new(Poller::new()?);
     let (control_tx, control_rx) = mpsc::channel();
-    let (event_tx, event_rx) = mpsc::channel();
     let (log_tx, log_rx) = mpsc::channel();
     let credits = Arc::new(Credits {
         outstanding: plan.envs.iter().map(|_| AtomicUsize::new(0)).collect(),
@@ -207,7 +250,7 @@ pub fn start(
     let envs_count = plan.envs.len();
     let logger = std::thread::Builder::new()
         .name("runall-logs".into())
-        .spawn(move || log::run(&log_rx, &event_tx, envs_count))?;
+        .spawn(move || log::run(&log_rx, sink, envs_count))?;
     let runner = Runner {
         plan,
         options,
@@ -238,10 +281,7 @@ pub fn start(
             tx: control_tx,
             poller,
         },
-        EventStream {
-            rx: event_rx,
-            credits,
-        },
+        CreditReturn { credits },
         thread,
     ))
 }

@@ -3,10 +3,11 @@
 //! The pure parts (scrollback, keymap, app state and update, view) live in submodules and are
 //! tested without a terminal. This file owns only the terminal and the threads around it:
 //! raw mode and the alternate screen (restored on every exit path: normal, error, panic,
-//! emergency), an input thread that turns crossterm events into [`app::Msg`]s, a forwarder
-//! thread that moves runner events into the same bounded queue (so a slow screen still
-//! backpressures the pump), and the render loop, which draws only when something changed and
-//! at most [`FRAME`] apart.
+//! emergency), an input thread that turns crossterm events into [`app::Msg`]s, and the render
+//! loop, which draws only when something changed and at most [`FRAME`] apart. Runner events
+//! arrive in the same bounded queue as input, put there by the runner's log writer itself (no
+//! thread in between), so a slow screen backpressures the pump; the queue gives each event's
+//! output credit back as the render loop takes it.
 //!
 //! Ctrl-C never waits in that queue: the input thread hands it straight to
 //! [`signals::request_shutdown`], the same path as SIGINT.
@@ -18,7 +19,7 @@ pub mod view;
 
 use std::io::{self, Write};
 use std::os::fd::AsFd;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, SyncSender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ use crate::event::RunEvent;
 use crate::plan::Plan;
 use crate::report::Summary;
 use crate::report::ci::{CiOptions, CiReporter};
-use crate::runner::{self, Control, Handle, RunnerOptions, sys};
+use crate::runner::{self, Control, CreditReturn, Handle, RunnerOptions, sys};
 use crate::signals::{self, SignalListener};
 use crate::tui::app::{App, AppOptions, Effect, Msg};
 use crate::tui::keymap::{Key, KeyCode};
@@ -52,6 +53,34 @@ const BATCH: usize = 4096;
 enum UiMsg {
     Run(RunEvent),
     Input(Msg),
+}
+
+/// The render loop's end of the queue. Every runner event taken off it gives its output credit
+/// back to the runner, whichever way it is taken, so no path can stall the pipes.
+struct Queue {
+    rx: Receiver<UiMsg>,
+    credits: CreditReturn,
+}
+
+impl Queue {
+    fn taken(&self, msg: UiMsg) -> UiMsg {
+        if let UiMsg::Run(event) = &msg {
+            self.credits.received(event);
+        }
+        msg
+    }
+
+    fn recv(&self) -> Result<UiMsg, RecvError> {
+        self.rx.recv().map(|msg| self.taken(msg))
+    }
+
+    fn recv_timeout(&self, timeout: Duration) -> Result<UiMsg, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout).map(|msg| self.taken(msg))
+    }
+
+    fn try_recv(&self) -> Result<UiMsg, TryRecvError> {
+        self.rx.try_recv().map(|msg| self.taken(msg))
+    }
 }
 
 /// Escape sequences that undo everything the TUI set up: mouse capture off, alternate screen
@@ -98,35 +127,26 @@ pub fn run(
 ) -> Result<Summary, Error> {
     crate::tui_restore::install_panic_hook();
     options.keep_alive = true;
-    let (handle, events, runner_thread) =
-        runner::start(plan.clone(), options).map_err(|source| Error::LogDir {
+    let (tx, rx) = mpsc::sync_channel::<UiMsg>(QUEUE);
+    // Runner events go straight into the queue; the bounded queue makes a slow screen slow the
+    // pump down.
+    let run_tx = tx.clone();
+    let (handle, credits, runner_thread) =
+        runner::start_with(plan.clone(), options, move |event| {
+            // The queue outlives the runner thread (it is joined below), so this fails only if
+            // `run` is unwinding; the runner then still finishes on its own.
+            let _ = run_tx.send(UiMsg::Run(event));
+        })
+        .map_err(|source| Error::LogDir {
             dir: plan.log_dir.clone(),
             source,
         })?;
+    let rx = Queue { rx, credits };
     let signals = SignalListener::install(handle.clone())?;
-    let (tx, rx) = mpsc::sync_channel::<UiMsg>(QUEUE);
-
-    // Forward runner events; the bounded queue makes a slow screen slow the pump down.
-    let forward_tx = tx.clone();
-    thread::Builder::new()
-        .name("runall-forward".into())
-        .spawn(move || {
-            loop {
-                match events.recv_timeout(Duration::from_secs(3600)) {
-                    Ok(event) => {
-                        let last = matches!(event, RunEvent::RunFinished { .. });
-                        if forward_tx.send(UiMsg::Run(event)).is_err() || last {
-                            break;
-                        }
-                    }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
-        })?;
 
     let mut summary = Summary::new(plan);
-    let result = {
+    // Every error of the screen lands in `result`, so the runner is always finished below.
+    let result = (|| {
         let guard = TerminalGuard::enter()?;
         // Before the input thread exists: creating the terminal may query the cursor position,
         // and the answer arrives on stdin.
@@ -137,7 +157,7 @@ pub fn run(
         drop(guard);
         crate::tui_restore::released();
         outcome
-    };
+    })();
     // If the screen failed before the run finished, the runner must still finish: ask it to
     // (interrupting what runs), then wait for it; every wait in the runner is bounded.
     if !matches!(result, Ok(true)) {
@@ -215,7 +235,7 @@ fn render_loop(
     mut terminal: Terminal<CrosstermBackend<io::Stdout>>,
     plan: &Plan,
     app_options: AppOptions,
-    rx: &Receiver<UiMsg>,
+    rx: &Queue,
     runner: &Handle,
     summary: &mut Summary,
 ) -> Result<bool, Error> {

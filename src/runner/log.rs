@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
 
 use crate::event::RunEvent;
 use crate::plan::EnvId;
@@ -33,10 +33,11 @@ pub enum ToLog {
     Event(RunEvent),
 }
 
-/// Run the stage until the runner hangs up. A log that fails to write (full or broken disk)
-/// is closed and output keeps flowing: relaying must not stop because a log cannot be kept.
-/// A consumer that hung up is not a reason to stop writing the logs either.
-pub fn run(rx: &Receiver<ToLog>, tx: &Sender<RunEvent>, envs: usize) {
+/// Run the stage until the runner hangs up, handing every event to `sink` (the consumer's
+/// queue; it may block, which is the consumer's backpressure). A log that fails to write (full
+/// or broken disk) is closed and output keeps flowing: relaying must not stop because a log
+/// cannot be kept.
+pub fn run(rx: &Receiver<ToLog>, mut sink: impl FnMut(RunEvent), envs: usize) {
     let mut logs: Vec<Option<File>> = (0..envs).map(|_| None).collect();
     while let Ok(message) = rx.recv() {
         match message {
@@ -58,7 +59,7 @@ pub fn run(rx: &Receiver<ToLog>, tx: &Sender<RunEvent>, envs: usize) {
                 {
                     *slot = None;
                 }
-                let _ = tx.send(event);
+                sink(event);
             }
         }
     }
@@ -84,7 +85,13 @@ mod tests {
         let path = dir.path().join("a.log");
         let (to_log, rx) = mpsc::channel();
         let (tx, events) = mpsc::channel();
-        let stage = std::thread::spawn(move || run(&rx, &tx, 2));
+        let stage = std::thread::spawn(move || {
+            run(
+                &rx,
+                move |event| tx.send(event).expect("the test receives every event"),
+                2,
+            );
+        });
         to_log
             .send(ToLog::Open {
                 env: 0,

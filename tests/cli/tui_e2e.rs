@@ -308,3 +308,26 @@ fn ctrl_z_suspends_and_fg_resumes() {
     tmux.type_line("echo \"EXIT=$?\" > exit.status; stty -g > stty.after; echo DO\"\"NE");
     assert_clean_exit(&p, &tmux, "130");
 }
+
+/// A flood far beyond the runner's per-env output credit (1 MiB) drains through the screen:
+/// the TUI gives every chunk's credit back as it takes it, so no env stalls, and each pane
+/// ends on its env's last line.
+#[test]
+fn a_flood_drains_through_the_screen_to_the_last_line() {
+    let p = Project::new(
+        "[settings]\njobs = 2\n\n\
+         [env.flood_a]\ncommands = [\"seq 1 700000\"]\n\n\
+         [env.flood_b]\ncommands = [\"seq 1 700001\"]\n",
+    );
+    let tmux = Tmux::start(&p, "");
+    // 4.8 MB each; both done means every byte went through the queue.
+    let screen = tmux.wait_until("both floods done", |s| s.contains("done ✔ 2"));
+    assert!(screen.contains("700000"), "{screen}");
+    // The other env's pane shows its own last line.
+    tmux.keys(&["j"]);
+    tmux.wait_for("700001");
+    let logs = ["flood_a", "flood_b"].map(|env| p.log(env).split(|&b| b == b'\n').count() - 1);
+    assert_eq!(logs, [700_000, 700_001], "every line in the logs");
+    tmux.keys(&["q"]);
+    assert_clean_exit(&p, &tmux, "0");
+}
