@@ -4,7 +4,10 @@
 //!
 //! Ingest feeds 64 KiB chunks of generated output into a scrollback kept at its default cap
 //! (10,000 lines, so older lines are evicted as a long run would): plain 100-byte lines, lines
-//! with SGR colours (test-runner style), and `\r` progress frames. Rendering draws a 200x50
+//! with SGR colours (test-runner style), and `\r` progress frames. Each twice: read after every
+//! chunk (`scrollback_push`: a pane on screen, every byte parsed) and never read
+//! (`scrollback_push_unread`: a pane off screen, whose older chunks are only skimmed). Both
+//! include copying each chunk into the `Vec` the app would get from the runner. Rendering draws a 200x50
 //! screen of an app whose 8 envs hold 10,000 lines each: the list view following the newest
 //! output, the same pane scrolled 5,000 lines back, and the tiled view of all 8 panes.
 
@@ -87,14 +90,31 @@ fn ingest(c: &mut Criterion) {
         ("SGR-coloured lines", coloured),
         ("\\r progress frames", progress),
     ];
-    for (name, line) in inputs {
-        let bytes = output(INPUT, line);
+    let inputs: Vec<(&str, Vec<u8>)> = inputs
+        .into_iter()
+        .map(|(name, line)| (name, output(INPUT, line)))
+        .collect();
+    for (name, bytes) in &inputs {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         let mut scrollback = Scrollback::new(DEFAULT_SCROLLBACK_LINES);
-        group.bench_function(name, |b| {
+        group.bench_function(*name, |b| {
             b.iter(|| {
                 for chunk in bytes.chunks(CHUNK) {
-                    scrollback.push(black_box(chunk));
+                    scrollback.push_owned(black_box(chunk.to_vec()));
+                    black_box(scrollback.line_count());
+                }
+            });
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("scrollback_push_unread");
+    for (name, bytes) in &inputs {
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        let mut scrollback = Scrollback::new(DEFAULT_SCROLLBACK_LINES);
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                for chunk in bytes.chunks(CHUNK) {
+                    scrollback.push_owned(black_box(chunk.to_vec()));
                 }
             });
         });

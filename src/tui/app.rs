@@ -226,7 +226,7 @@ impl Pane {
     }
 
     /// The index of the top line shown in `rows` rows.
-    pub(super) fn top(&self, rows: usize) -> usize {
+    pub(super) fn top(&mut self, rows: usize) -> usize {
         let max_top = self.scrollback.line_count().saturating_sub(rows);
         match self.scroll {
             Scroll::Follow => max_top,
@@ -612,7 +612,7 @@ impl App {
             }
             RunEvent::Output { env, bytes, .. } => {
                 if let Some(pane) = self.panes.get_mut(env) {
-                    pane.scrollback.push(&bytes);
+                    pane.scrollback.push_owned(bytes);
                     if self.drawn.contains(&env) {
                         self.dirty = true;
                     }
@@ -1015,7 +1015,7 @@ impl App {
     /// below the top line (wrapping to the first).
     fn first_hit(&mut self) {
         self.refresh_hits();
-        let Some(pane) = self.panes.get(self.focus) else {
+        let Some(pane) = self.panes.get_mut(self.focus) else {
             return;
         };
         let following = pane.scroll == Scroll::Follow;
@@ -1044,7 +1044,7 @@ impl App {
         self.refresh_hits();
         let top = self
             .panes
-            .get(self.focus)
+            .get_mut(self.focus)
             .map_or(0, |p| p.top(p.rows.max(1)));
         let Some(search) = self.search.as_mut() else {
             return;
@@ -1968,7 +1968,7 @@ pub(super) mod tests {
                             app.update(Msg::Resize { width: 80, height }, now)
                         }
                     };
-                    let pane = &app.panes[0];
+                    let pane = &mut app.panes[0];
                     let rows = pane.rows.max(1);
                     let count = pane.scrollback.line_count();
                     let max_top = count.saturating_sub(rows);

@@ -4,10 +4,18 @@
 //! This module owns turning those bytes into safe, styled lines: it splits on `\n`, applies `\r`
 //! overwrites, keeps SGR colours and attributes (carried from line to line the way a terminal
 //! does), and drops every other escape sequence and control character, so nothing a child writes
-//! can ever reach the real terminal raw. Memory is bounded three ways: at most `cap_lines` lines
+//! can ever reach the real terminal raw. Memory is bounded four ways: at most `cap_lines` lines
 //! (stored back to back in blocks of about 64 KiB, so besides them at most a block of
-//! evicted lines and one spare block), at most [`LINE_TEXT_CAP`] bytes of text per line, and no
-//! storage at all for escape sequences beyond a fixed parameter array.
+//! evicted lines and one spare block), at most [`LINE_TEXT_CAP`] bytes of text per line, no
+//! storage at all for escape sequences beyond a fixed parameter array, and at most
+//! [`PENDING_CAP`] raw bytes not parsed yet ([`PENDING_FREE`] unless they are short lines).
+//!
+//! Output is parsed when it is read, not when it arrives: pushed chunks wait raw until
+//! something asks for lines (the screen, for the panes it draws; a search), and a chunk followed
+//! by `cap_lines` newer lines is skimmed instead of parsed, since none of its lines can survive
+//! the cap: its newlines are counted and indexed and nothing else, unless an escape sequence
+//! may change the style (those lines still go through the parser). An env nobody looks at
+//! during a flood thus costs a newline scan, not a parse.
 //!
 //! Lines evicted from memory are paged back from the env's log file, which holds the very same
 //! bytes from offset 0: a sparse index remembers, for every [`PAGE_LINES`]th line, where it starts
@@ -56,6 +64,24 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Cell capacity above which the working line's buffer is shrunk after the line ends.
 const CELLS_KEEP: usize = 4096;
+
+/// Most raw bytes kept unparsed per env; past it the oldest are parsed at once.
+pub const PENDING_CAP: usize = 2 * 1024 * 1024;
+
+/// Raw bytes always allowed to wait unparsed. Past this, they wait only while they average at
+/// most [`PENDING_LINE_BYTES`] per line: long lines and progress bars (no newline) are stored
+/// clipped or overwritten once parsed, so keeping them raw would cost memory and save nothing.
+pub const PENDING_FREE: usize = 64 * 1024;
+
+/// See [`PENDING_FREE`].
+const PENDING_LINE_BYTES: usize = 512;
+
+/// Lines in a row with escape sequences after which [`Scrollback::skim`] parses the rest of a
+/// chunk in one go.
+const SKIM_GIVE_UP: usize = 8;
+
+/// A pushed chunk shorter than this is appended to the previous pending chunk.
+const CHUNK_MIN: usize = 4 * 1024;
 
 /// Bytes of text after which the history starts a new [`Block`].
 const BLOCK_BYTES: usize = 64 * 1024;
@@ -118,6 +144,10 @@ pub struct Scrollback {
     history: History,
     /// Total bytes pushed since the last clear: the log offset of the next byte.
     bytes_in: u64,
+    /// Bytes parsed or skimmed: the log offset of the oldest pending byte.
+    parsed: u64,
+    /// Chunks pushed but not parsed yet, oldest first.
+    pending: Pending,
     log: Option<PathBuf>,
     /// Most recently used page last.
     pages: VecDeque<Page>,
@@ -130,6 +160,8 @@ impl Scrollback {
             parser: Parser::new(Pen::default()),
             history: History::new(cap_lines.max(1), PAGE_LINES),
             bytes_in: 0,
+            parsed: 0,
+            pending: Pending::default(),
             log: None,
             pages: VecDeque::new(),
         }
@@ -144,20 +176,96 @@ impl Scrollback {
         self.pages.clear();
     }
 
-    /// Appends raw bytes exactly as read from the child's pipe.
+    /// Appends raw bytes exactly as read from the child's pipe (a copy; see
+    /// [`Scrollback::push_owned`]).
     pub fn push(&mut self, bytes: &[u8]) {
-        let base = self.bytes_in;
+        self.push_owned(bytes.to_vec());
+    }
+
+    /// Appends raw bytes exactly as read from the child's pipe, keeping the buffer until the
+    /// bytes are parsed. Chunks whose lines cannot survive the cap are skimmed right away.
+    pub fn push_owned(&mut self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.bytes_in += bytes.len() as u64;
+        self.pending.push(bytes);
+        // The oldest chunk's lines are all evicted once `cap` newer lines follow it.
+        while self.pending.chunks.len() > 1
+            && let Some(front) = self.pending.chunks.front()
+            && self.pending.newlines - front.newlines >= self.history.cap
+        {
+            if let Some(chunk) = self.pending.pop() {
+                self.skim(&chunk.bytes);
+            }
+        }
+        while self.pending.too_big()
+            && let Some(chunk) = self.pending.pop()
+        {
+            self.parse(&chunk.bytes);
+        }
+    }
+
+    /// Parses every pending chunk: called before anything is read.
+    fn settle(&mut self) {
+        while let Some(chunk) = self.pending.pop() {
+            self.parse(&chunk.bytes);
+        }
+    }
+
+    /// Parses `bytes`, the next ones after `parsed`, into the history.
+    fn parse(&mut self, bytes: &[u8]) {
+        let base = self.parsed;
         let history = &mut self.history;
         // The callback never breaks, so neither does `feed`.
         let _ = self.parser.feed(bytes, &mut |parser, end| {
             history.commit(parser, base + end as u64);
             ControlFlow::Continue(())
         });
-        self.bytes_in += bytes.len() as u64;
+        self.parsed += bytes.len() as u64;
+    }
+
+    /// Takes in `bytes`, the next ones after `parsed`, whose complete lines are all evicted by
+    /// lines that follow: a line the parser has started, a line with an escape sequence (which
+    /// may change the style of the lines after it) and a trailing partial line are parsed;
+    /// every other line is only counted and indexed. A line starts right after a newline,
+    /// where the parser is back in its ground state with only the style carried, so skipping
+    /// whole lines without escape sequences leaves it exactly as parsing them would.
+    fn skim(&mut self, bytes: &[u8]) {
+        let mut rest = bytes;
+        // Lines in a row that had to be parsed: past a few, escape sequences are everywhere
+        // (coloured output) and parsing the rest in one go is cheaper than looking for gaps.
+        let mut parsed_in_a_row = 0;
+        loop {
+            // Up to and including the next newline: the line in progress, or one with an
+            // escape sequence, or (no newline) the trailing partial line.
+            let Some(newline) = memchr::memchr(b'\n', rest) else {
+                self.parse(rest);
+                return;
+            };
+            let (line, after) = rest.split_at(newline + 1);
+            self.parse(line);
+            rest = after;
+            let plain = memchr::memchr(ESC, rest).unwrap_or(rest.len());
+            if let Some(last) = memchr::memrchr(b'\n', rest.get(..plain).unwrap_or_default()) {
+                let (lines, after) = rest.split_at(last + 1);
+                self.history.skip(lines, self.parsed, self.parser.pen);
+                self.parsed += lines.len() as u64;
+                rest = after;
+                parsed_in_a_row = 0;
+            } else {
+                parsed_in_a_row += 1;
+                if parsed_in_a_row >= SKIM_GIVE_UP {
+                    self.parse(rest);
+                    return;
+                }
+            }
+        }
     }
 
     /// The env ended: an incomplete character becomes U+FFFD and a trailing partial line is final.
     pub fn finish(&mut self) {
+        self.settle();
         if self.parser.finish() {
             self.history.commit(&self.parser, self.bytes_in);
             self.parser.reset_line();
@@ -171,12 +279,18 @@ impl Scrollback {
         self.history = History::new(self.history.cap, page_lines);
         self.history.block_lines = block_lines;
         self.bytes_in = 0;
+        self.parsed = 0;
+        self.pending = Pending {
+            chunk_min: self.pending.chunk_min,
+            ..Pending::default()
+        };
         self.log = None;
         self.pages.clear();
     }
 
     /// Lines in the whole history: evicted ones, ones in memory, and a trailing partial line.
-    pub fn line_count(&self) -> usize {
+    pub fn line_count(&mut self) -> usize {
+        self.settle();
         self.history.completed() + usize::from(self.parser.has_partial())
     }
 
@@ -202,6 +316,7 @@ impl Scrollback {
     ///
     /// Empty matches are skipped, and so is an empty plain query.
     pub fn search(&mut self, pattern: &Pattern) -> Vec<Hit> {
+        self.settle();
         let built;
         let re = match pattern {
             Pattern::Plain(query) => {
@@ -260,11 +375,13 @@ impl Scrollback {
             + self.parser.fast.capacity()
             + self.parser.fast_runs.capacity() * size_of::<Run>()
             + self.log.as_ref().map_or(0, |p| p.as_os_str().len())
+            + self.pending.heap_bytes()
             + pages
     }
 
     /// Applies `f` to line `index`, wherever it lives: memory, the working line, or the log.
     fn with_line<R>(&mut self, index: usize, f: impl FnOnce(LineRef<'_>) -> R) -> Option<R> {
+        self.settle();
         let first = self.history.first;
         if index < first {
             return self.evicted_line(index).map(f);
@@ -335,6 +452,13 @@ impl Scrollback {
         sb.history.page_lines = n.max(1);
         sb.history.block_lines = block.max(1);
         sb
+    }
+
+    /// Test seam: never gather pushed chunks, so that small inputs are skimmed chunk by chunk.
+    #[cfg(test)]
+    fn without_gathering(mut self) -> Self {
+        self.pending.chunk_min = 0;
+        self
     }
 }
 
@@ -441,6 +565,39 @@ impl History {
         }
     }
 
+    /// Takes in whole lines that are evicted as they come, never stored (see
+    /// [`Scrollback::skim`]): `lines` starts at log offset `base` and ends with a newline, and
+    /// `pen` is the style all through it. Every line in memory is older than them, and the
+    /// caller has at least `cap` newer lines to commit, so those are evicted now. Newlines are
+    /// counted a stretch at a time; only a stretch holding the start of a page is walked
+    /// newline by newline, to index it.
+    fn skip(&mut self, lines: &[u8], base: u64, pen: Pen) {
+        const STRETCH: usize = 4096;
+        self.first += self.len;
+        self.len = 0;
+        while let Some(block) = self.blocks.pop_front() {
+            self.spare = Some(block);
+        }
+        let mut at = base;
+        for stretch in lines.chunks(STRETCH) {
+            let count = memchr::memchr_iter(b'\n', stretch).count();
+            if (self.first + count) / self.page_lines == self.first / self.page_lines {
+                self.first += count;
+            } else {
+                for end in memchr::memchr_iter(b'\n', stretch) {
+                    self.first += 1;
+                    if self.first.is_multiple_of(self.page_lines) {
+                        self.index.push(Checkpoint {
+                            offset: at + end as u64 + 1,
+                            pen,
+                        });
+                    }
+                }
+            }
+            at += stretch.len() as u64;
+        }
+    }
+
     /// Heap bytes held, evicted lines still in a block and the spare block included.
     fn heap_bytes(&self) -> usize {
         self.blocks.capacity() * size_of::<Block>()
@@ -450,11 +607,78 @@ impl History {
     }
 }
 
+/// Raw output not parsed yet, oldest first, with its count of newlines.
+#[derive(Debug)]
+struct Pending {
+    chunks: VecDeque<Chunk>,
+    bytes: usize,
+    newlines: usize,
+    /// [`CHUNK_MIN`] (a test seam).
+    chunk_min: usize,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            bytes: 0,
+            newlines: 0,
+            chunk_min: CHUNK_MIN,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Chunk {
+    bytes: Vec<u8>,
+    newlines: usize,
+}
+
+impl Pending {
+    fn push(&mut self, bytes: Vec<u8>) {
+        let newlines = memchr::memchr_iter(b'\n', &bytes).count();
+        self.bytes += bytes.len();
+        self.newlines += newlines;
+        match self.chunks.back_mut() {
+            // Small writes (a progress bar, a line at a time) are gathered, so the per-chunk
+            // overhead stays small next to the bytes.
+            Some(back) if bytes.len() < self.chunk_min && back.bytes.len() < self.chunk_min => {
+                back.bytes.extend_from_slice(&bytes);
+                back.newlines += newlines;
+            }
+            _ => self.chunks.push_back(Chunk { bytes, newlines }),
+        }
+    }
+
+    /// Whether the oldest chunk must be parsed now (see [`PENDING_FREE`]).
+    fn too_big(&self) -> bool {
+        self.bytes > PENDING_CAP
+            || (self.bytes > PENDING_FREE
+                && self.bytes > self.newlines.saturating_mul(PENDING_LINE_BYTES))
+    }
+
+    fn pop(&mut self) -> Option<Chunk> {
+        let chunk = self.chunks.pop_front()?;
+        self.bytes -= chunk.bytes.len();
+        self.newlines -= chunk.newlines;
+        Some(chunk)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * size_of::<Chunk>()
+            + self
+                .chunks
+                .iter()
+                .map(|c| c.bytes.capacity())
+                .sum::<usize>()
+    }
+}
+
 /// Where a line starts in the log and the parser state needed to restart there.
 ///
 /// A line always starts right after a `\n`, which ends every escape sequence and incomplete
 /// character, so the style is the only state to keep.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Checkpoint {
     offset: u64,
     pen: Pen,
@@ -1666,6 +1890,14 @@ mod tests {
         for _ in 0..10_000 {
             sb.push(&[b'x'; 100]);
         }
+        // Nothing read yet: the string's bytes may still wait raw (gathered into chunks of a
+        // few KiB), never more than PENDING_FREE of them.
+        assert!(
+            sb.memory_bytes() < 16 * 1024 + 2 * PENDING_FREE,
+            "{}",
+            sb.memory_bytes()
+        );
+        assert_eq!(sb.line_count(), 1);
         assert!(sb.memory_bytes() < 16 * 1024, "{}", sb.memory_bytes());
         sb.push(b"\nafter\n");
         assert_eq!(plain(&mut sb), ["a", "after"]);
@@ -1793,11 +2025,14 @@ mod tests {
         let chunk = line.repeat(600);
         for _ in 0..10 {
             sb.push(&chunk);
+            // Read as a visible pane is: every chunk is parsed, none skimmed.
+            sb.line_count();
         }
         let blocks = sb.history.blocks.len();
         let memory = sb.memory_bytes();
         for _ in 0..100 {
             sb.push(&chunk);
+            sb.line_count();
         }
         assert_eq!(sb.line_count(), 110 * 600);
         assert_eq!(sb.history.len, 1000);
@@ -1813,6 +2048,49 @@ mod tests {
             sb.memory_bytes() < 100_000 + 4 * BLOCK_BYTES,
             "{}",
             sb.memory_bytes()
+        );
+    }
+
+    #[test]
+    fn a_hidden_flood_is_skimmed_and_reads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        let mut bytes = Vec::new();
+        for i in 0..50_000 {
+            if i % 1000 == 0 {
+                bytes.extend_from_slice(format!("\x1b[3{}m", i / 1000 % 8).as_bytes());
+            }
+            bytes.extend_from_slice(
+                format!("line {i:05} ~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n").as_bytes(),
+            );
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let mut hidden = Scrollback::new(1000);
+        hidden.set_log(Some(path.clone()));
+        let mut shown = Scrollback::new(1000);
+        shown.set_log(Some(path));
+        for chunk in bytes.chunks(64 * 1024) {
+            hidden.push(chunk);
+            shown.push(chunk);
+            shown.line_count();
+        }
+        // Unread, the older chunks were only counted: no line of them was stored.
+        assert!(
+            hidden.history.completed() > 40_000,
+            "{}",
+            hidden.history.completed()
+        );
+        assert_eq!(hidden.history.len, 0);
+        assert!(hidden.pending.newlines >= 1000);
+        assert_eq!(hidden.line_count(), 50_000);
+        assert_eq!(hidden.history.len, 1000);
+        assert_eq!(hidden.history.index, shown.history.index);
+        for i in [0, 999, 1000, 31_337, 48_999, 49_000, 49_999] {
+            assert_eq!(hidden.lines(i, 1), shown.lines(i, 1), "line {i}");
+        }
+        assert_eq!(
+            hidden.plain_line(31_337).as_deref(),
+            Some("line 31337 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~")
         );
     }
 
@@ -2095,6 +2373,54 @@ mod tests {
                 small.search(&Pattern::Regex(re.clone())),
                 all.search(&Pattern::Regex(re))
             );
+        }
+
+        #[test]
+        fn skimming_unread_output_matches_parsing_it_all(
+            cap in 1usize..5,
+            page in 1usize..6,
+            block in 1usize..4,
+            bytes in input(),
+            cuts in prop::collection::vec(any::<usize>(), 0..12),
+            reads in any::<u16>(),
+            finish in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("env.log");
+            std::fs::write(&path, &bytes).unwrap();
+            let mut lazy = Scrollback::with_page_lines(cap, page, block).without_gathering();
+            lazy.set_log(Some(path.clone()));
+            let mut eager = Scrollback::with_page_lines(cap, page, block);
+            eager.set_log(Some(path));
+            for (k, chunk) in chunks(&bytes, &cuts).into_iter().enumerate() {
+                lazy.push(&chunk);
+                eager.push(&chunk);
+                // The eager one is read after every chunk, as a visible pane; the lazy one
+                // only now and then, as a hidden one.
+                let n = eager.line_count();
+                if reads & (1 << (k % 16)) != 0 {
+                    prop_assert_eq!(lazy.line_count(), n);
+                }
+            }
+            if finish {
+                lazy.finish();
+                eager.finish();
+            }
+            let n = eager.line_count();
+            prop_assert_eq!(lazy.line_count(), n);
+            prop_assert_eq!(lazy.history.first, eager.history.first);
+            prop_assert_eq!(&lazy.history.index, &eager.history.index);
+            prop_assert_eq!(lazy.lines(0, n), eager.lines(0, n));
+            let re = regex::Regex::new("[a-c]+|é").unwrap();
+            prop_assert_eq!(
+                lazy.search(&Pattern::Regex(re.clone())),
+                eager.search(&Pattern::Regex(re))
+            );
+            // More output after the reads carries the same style.
+            lazy.push(b"tail\n");
+            eager.push(b"tail\n");
+            let n = eager.line_count();
+            prop_assert_eq!(lazy.lines(0, n), eager.lines(0, n));
         }
 
         #[test]

@@ -1126,7 +1126,8 @@ mod tests {
         let current = search.current.expect("a current hit");
         // The current hit is drawn in its own colour, the other hits in yellow.
         let buffer = terminal.backend().buffer();
-        let top = app.panes[1].top(app.panes[1].rows);
+        let rows = app.panes[1].rows;
+        let top = app.panes[1].top(rows);
         let y = 1 + (current.line - top) as u16;
         let cells: Vec<_> = (0..80).map(|x| &buffer[(x, y)]).collect();
         let text: String = cells.iter().map(|c| c.symbol()).collect();
