@@ -74,7 +74,7 @@ pub const PENDING_CAP: usize = 2 * 1024 * 1024;
 pub const PENDING_FREE: usize = 64 * 1024;
 
 /// See [`PENDING_FREE`].
-const PENDING_LINE_BYTES: usize = 512;
+pub const PENDING_LINE_BYTES: usize = 512;
 
 /// Lines in a row with escape sequences after which [`Scrollback::skim`] parses the rest of a
 /// chunk in one go.
