@@ -2284,6 +2284,14 @@ mod tests {
         prop::collection::vec(fragment(), 0..60).prop_map(|v| v.concat())
     }
 
+    /// A log file holding `bytes`, in a folder that lives as long as the returned guard.
+    fn log_of(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        std::fs::write(&path, bytes).unwrap();
+        (dir, path)
+    }
+
     fn chunks(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
         let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
         cuts.sort_unstable();
@@ -2345,9 +2353,7 @@ mod tests {
             cuts in prop::collection::vec(any::<usize>(), 0..10),
             finish in any::<bool>(),
         ) {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("env.log");
-            std::fs::write(&path, &bytes).unwrap();
+            let (_dir, path) = log_of(&bytes);
             let mut small = Scrollback::with_page_lines(cap, page, block);
             small.set_log(Some(path));
             let mut all = Scrollback::new(usize::MAX);
@@ -2385,9 +2391,7 @@ mod tests {
             reads in any::<u16>(),
             finish in any::<bool>(),
         ) {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("env.log");
-            std::fs::write(&path, &bytes).unwrap();
+            let (_dir, path) = log_of(&bytes);
             let mut lazy = Scrollback::with_page_lines(cap, page, block).without_gathering();
             lazy.set_log(Some(path.clone()));
             let mut eager = Scrollback::with_page_lines(cap, page, block);
