@@ -611,6 +611,8 @@ impl History {
 #[derive(Debug)]
 struct Pending {
     chunks: VecDeque<Chunk>,
+    /// Heap bytes the chunks hold (their capacity: a gathered chunk may have room to spare),
+    /// which is what the limits count.
     bytes: usize,
     newlines: usize,
     /// [`CHUNK_MIN`] (a test seam).
@@ -637,16 +639,24 @@ struct Chunk {
 impl Pending {
     fn push(&mut self, bytes: Vec<u8>) {
         let newlines = memchr::memchr_iter(b'\n', &bytes).count();
-        self.bytes += bytes.len();
         self.newlines += newlines;
         match self.chunks.back_mut() {
             // Small writes (a progress bar, a line at a time) are gathered, so the per-chunk
-            // overhead stays small next to the bytes.
+            // overhead stays small next to the bytes. A gathered chunk gets room for two
+            // small chunks at once (it takes writes while under one), so it never grows again.
             Some(back) if bytes.len() < self.chunk_min && back.bytes.len() < self.chunk_min => {
+                self.bytes -= back.bytes.capacity();
+                let room = (2 * self.chunk_min).max(back.bytes.len() + bytes.len());
+                back.bytes
+                    .reserve_exact(room.saturating_sub(back.bytes.len()));
                 back.bytes.extend_from_slice(&bytes);
                 back.newlines += newlines;
+                self.bytes += back.bytes.capacity();
             }
-            _ => self.chunks.push_back(Chunk { bytes, newlines }),
+            _ => {
+                self.bytes += bytes.capacity();
+                self.chunks.push_back(Chunk { bytes, newlines });
+            }
         }
     }
 
@@ -659,18 +669,13 @@ impl Pending {
 
     fn pop(&mut self) -> Option<Chunk> {
         let chunk = self.chunks.pop_front()?;
-        self.bytes -= chunk.bytes.len();
+        self.bytes -= chunk.bytes.capacity();
         self.newlines -= chunk.newlines;
         Some(chunk)
     }
 
     fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * size_of::<Chunk>()
-            + self
-                .chunks
-                .iter()
-                .map(|c| c.bytes.capacity())
-                .sum::<usize>()
+        self.chunks.capacity() * size_of::<Chunk>() + self.bytes
     }
 }
 
@@ -2052,6 +2057,54 @@ mod tests {
     }
 
     #[test]
+    fn skims_a_chunk_exactly_once_cap_newer_lines_follow_it() {
+        let mut sb = Scrollback::new(3).without_gathering();
+        sb.push(b"x1\nx2\n");
+        sb.push(b"y1\ny2\n");
+        // Two newer lines: "x2" could still be among the last three, so nothing is taken in.
+        assert_eq!(sb.history.completed(), 0);
+        assert_eq!(sb.pending.chunks.len(), 2);
+        sb.push(b"z\n");
+        // Three newer lines: the first chunk is skimmed ("x1" parsed as the line in progress,
+        // "x2" only counted), unread.
+        assert_eq!(sb.pending.chunks.len(), 2);
+        assert_eq!(sb.history.completed(), 2);
+        assert_eq!(sb.history.len, 0);
+        assert_eq!(sb.line_count(), 5);
+        assert_eq!(plain(&mut sb)[2..], ["y1", "y2", "z"]);
+
+        // A chunk ending inside a line: that line ends in the next chunk (whose newlines
+        // count), and until then it is the parser's line in progress, so it is kept whole.
+        let mut sb = Scrollback::new(2).without_gathering();
+        sb.push(b"a\nb");
+        sb.push(b"\nc\n");
+        assert_eq!(sb.history.completed(), 1);
+        assert!(sb.parser.has_partial());
+        assert_eq!(sb.line_count(), 3);
+        let kept: Vec<String> = sb.history.iter().map(|l| l.text().into_owned()).collect();
+        assert_eq!(kept, ["b", "c"]);
+    }
+
+    #[test]
+    fn raw_output_waiting_is_bounded_by_the_memory_it_holds() {
+        // Line-buffered writes of a child far below the cap: gathered into chunks, whose
+        // spare room counts against the limit too.
+        let mut sb = Scrollback::new(100_000);
+        let line = [b"y".repeat(99), b"\n".to_vec()].concat();
+        for _ in 0..30_000 {
+            sb.push(&line);
+            assert!(sb.pending.bytes <= PENDING_CAP, "{}", sb.pending.bytes);
+        }
+        assert!(
+            sb.pending.heap_bytes() <= PENDING_CAP + 64 * 1024,
+            "{}",
+            sb.pending.heap_bytes()
+        );
+        assert_eq!(sb.line_count(), 30_000);
+        assert_eq!(sb.pending.bytes, 0);
+    }
+
+    #[test]
     fn a_hidden_flood_is_skimmed_and_reads_back_the_same() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("env.log");
@@ -2284,6 +2337,17 @@ mod tests {
         prop::collection::vec(fragment(), 0..60).prop_map(|v| v.concat())
     }
 
+    /// Like [`input`], plus long runs of plain lines (several KiB, past the 4 KiB stretches
+    /// that `History::skip` counts at a time), so that whole runs are skimmed.
+    fn skim_input() -> impl Strategy<Value = Vec<u8>> {
+        let part = prop_oneof![
+            3 => fragment(),
+            1 => ("[a-z ]{0,30}", 1usize..300)
+                .prop_map(|(line, n)| format!("{line}\n").repeat(n).into_bytes()),
+        ];
+        prop::collection::vec(part, 0..40).prop_map(|v| v.concat())
+    }
+
     /// A log file holding `bytes`, in a folder that lives as long as the returned guard.
     fn log_of(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -2383,16 +2447,22 @@ mod tests {
 
         #[test]
         fn skimming_unread_output_matches_parsing_it_all(
-            cap in 1usize..5,
-            page in 1usize..6,
+            cap in 1usize..40,
+            // Small pages index lines inside every 4 KiB stretch; large ones leave stretches
+            // that are only counted.
+            page in prop_oneof![1usize..6, 100usize..400],
             block in 1usize..4,
-            bytes in input(),
+            bytes in skim_input(),
             cuts in prop::collection::vec(any::<usize>(), 0..12),
             reads in any::<u16>(),
+            gather in any::<bool>(),
             finish in any::<bool>(),
         ) {
             let (_dir, path) = log_of(&bytes);
-            let mut lazy = Scrollback::with_page_lines(cap, page, block).without_gathering();
+            let mut lazy = Scrollback::with_page_lines(cap, page, block);
+            if !gather {
+                lazy = lazy.without_gathering();
+            }
             lazy.set_log(Some(path.clone()));
             let mut eager = Scrollback::with_page_lines(cap, page, block);
             eager.set_log(Some(path));
@@ -2413,7 +2483,16 @@ mod tests {
             let n = eager.line_count();
             prop_assert_eq!(lazy.line_count(), n);
             prop_assert_eq!(lazy.history.first, eager.history.first);
+            prop_assert_eq!(lazy.history.len, eager.history.len);
             prop_assert_eq!(&lazy.history.index, &eager.history.index);
+            // The very lines kept in memory (paging would hide a line evicted too early).
+            let in_memory = |sb: &Scrollback| {
+                sb.history
+                    .iter()
+                    .map(|l| (l.text.to_vec(), l.runs.to_vec()))
+                    .collect::<Vec<_>>()
+            };
+            prop_assert_eq!(in_memory(&lazy), in_memory(&eager));
             prop_assert_eq!(lazy.lines(0, n), eager.lines(0, n));
             let re = regex::Regex::new("[a-c]+|é").unwrap();
             prop_assert_eq!(
