@@ -216,7 +216,9 @@ pub fn start(
 /// writer, right after its output is in the env's log. `sink` may block (a bounded queue):
 /// that holds up the logs and, through the credits, the pipes, never the runner's signals,
 /// deadlines or reaping. The consumer must give each event's credit back with the returned
-/// [`CreditReturn`] once it takes the event, or the runner stops reading that env's pipes.
+/// [`CreditReturn`] once it takes the event, or the runner stops reading that env's pipes,
+/// and it must keep taking events until `RunFinished` (the last one) before it joins the
+/// runner thread, which ends only after the log writer handed over everything.
 /// Creates the log folder first, so an unusable log folder is reported before anything is
 /// spawned.
 pub fn start_with(

@@ -133,8 +133,9 @@ pub fn run(
     let run_tx = tx.clone();
     let (handle, credits, runner_thread) =
         runner::start_with(plan.clone(), options, move |event| {
-            // The queue outlives the runner thread (it is joined below), so this fails only if
-            // `run` is unwinding; the runner then still finishes on its own.
+            // The queue is drained until `RunFinished` before the runner thread is joined
+            // below, on every path, so this fails only if `run` is unwinding from a panic:
+            // the panic hook has killed every group, and the process ends with this thread.
             let _ = run_tx.send(UiMsg::Run(event));
         })
         .map_err(|source| Error::LogDir {
@@ -142,11 +143,17 @@ pub fn run(
             source,
         })?;
     let rx = Queue { rx, credits };
-    let signals = SignalListener::install(handle.clone())?;
+    // From here on every error lands in `result`, so the runner is always finished below.
+    let (signals, no_signals) = match SignalListener::install(handle.clone()) {
+        Ok(listener) => (Some(listener), None),
+        Err(e) => (None, Some(e)),
+    };
 
     let mut summary = Summary::new(plan);
-    // Every error of the screen lands in `result`, so the runner is always finished below.
     let result = (|| {
+        if let Some(e) = no_signals {
+            return Err(e.into());
+        }
         let guard = TerminalGuard::enter()?;
         // Before the input thread exists: creating the terminal may query the cursor position,
         // and the answer arrives on stdin.
