@@ -158,6 +158,14 @@ config() {
     printf '[settings]\n%s\n' "$2" > "$1"
 }
 
+# lines_config FILE TAG N LEN: a runall.toml of 8 envs TAG-0 .. TAG-7 (jobs = 8), each one
+# `gen lines TAG-i N LEN`.
+lines_config() {
+    local i
+    config "$1" "jobs = 8"
+    for i in 0 1 2 3 4 5 6 7; do env_argv "$1" "$2-$i" "$GEN" lines "$2-$i" "$3" "$4"; done
+}
+
 # env_argv FILE NAME ARGS...: appends an env running ARGS as an argv.
 env_argv() {
     local file=$1 name=$2 argv="" a
@@ -176,8 +184,7 @@ runall_ci() {
 w1() {
     local n=2684354 cfg=$TMP/w1.toml i
     echo "W1 flood: 8 x 256 MiB of 100-byte lines → /dev/null ..." >&2
-    config "$cfg" "jobs = 8"
-    for i in 0 1 2 3 4 5 6 7; do env_argv "$cfg" "w1-$i" "$GEN" lines "w1-$i" "$n" 100; done
+    lines_config "$cfg" w1 "$n" 100
     floor_w1() { for i in 0 1 2 3 4 5 6 7; do "$GEN" lines "w1-$i" "$n" 100 & done; wait; }
     export -f floor_w1 && export GEN n
     warmup "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs"
@@ -214,8 +221,7 @@ w2() {
 w3() {
     local n=1000000 cfg=$TMP/w3.toml i
     echo "W3 lines: 8 x 1,000,000 numbered lines → file ..." >&2
-    config "$cfg" "jobs = 8"
-    for i in 0 1 2 3 4 5 6 7; do env_argv "$cfg" "w3-$i" "$GEN" lines "w3-$i" "$n" 22; done
+    lines_config "$cfg" w3 "$n" 22
     floor_w3() { for i in 0 1 2 3 4 5 6 7; do "$GEN" lines "w3-$i" "$n" 22 & done; wait; }
     export -f floor_w3 && export GEN n
     warmup "$RUNALL" --ci -c "$cfg" --log-dir "$TMP/logs"
@@ -272,8 +278,7 @@ tui() {
         return
     fi
     mkdir -p "$TMP/tui"
-    config "$cfg" "jobs = 8"
-    for i in 0 1 2 3 4 5 6 7; do env_argv "$cfg" "w1-$i" "$GEN" lines "w1-$i" "$n" 100; done
+    lines_config "$cfg" w1 "$n" 100
     # Like every workload, one untimed run first: on a VM that hands idle memory back to the
     # host, the first 2 GiB of fresh page cache after a pause costs several times more (a plain
     # `dd` of 2 GiB measured 2.98 s of system time cold, 0.42 s warm).
