@@ -6,6 +6,7 @@
 
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::plan::{EnvId, LeakPolicy};
@@ -106,8 +107,28 @@ pub struct EnvResult {
     pub on_leak: LeakPolicy,
     /// The env's log file (of this attempt).
     pub log_path: PathBuf,
-    /// 1 for the first run; higher after retries or reruns.
+    /// 1 for the first try; n for the (n-1)-th retry under `retries`. A rerun the user asked
+    /// for (the TUI's `r`) starts again at 1: it is not a retry, so it is never flaky.
     pub attempt: u32,
+    /// Set when the log file could not hold the whole output (a full or failing disk): the
+    /// error, and the output the log lacks, kept in memory by the log writer.
+    pub log_incomplete: Option<Arc<LogIncomplete>>,
+}
+
+/// What an env's log lacks: the log holds its first `logged` bytes, the rest of the output
+/// is here (bounded: `head` and `tail`, with `cut` bytes between them dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogIncomplete {
+    /// Why the log stopped: the write (or create) error.
+    pub error: String,
+    /// Bytes of the output that are in the log file.
+    pub logged: u64,
+    /// The output after those, from its start.
+    pub head: Vec<u8>,
+    /// Bytes dropped between `head` and `tail` (memory is bounded).
+    pub cut: u64,
+    /// The last bytes of the output, after `head` and the cut.
+    pub tail: Vec<u8>,
 }
 
 /// The one-word class of a result, used for colours, counts and the exit code.
@@ -135,10 +156,11 @@ impl EnvResult {
             on_leak: LeakPolicy::Warn,
             log_path: log_path.into(),
             attempt: 1,
+            log_incomplete: None,
         }
     }
 
-    /// Passed, but only after a failed attempt.
+    /// Passed, but only after a failed attempt retried under `retries`.
     pub fn flaky(&self) -> bool {
         self.attempt > 1 && self.verdict() == Verdict::Passed
     }
@@ -149,7 +171,10 @@ impl EnvResult {
             (EnvStatus::Skipped { .. }, _) => Verdict::Skipped,
             (EnvStatus::NotRun, _) | (_, Some(StopCause::Interrupted)) => Verdict::Interrupted,
             (EnvStatus::Passed, None) => {
-                if self.on_leak == LeakPolicy::Fail && !self.leaked.is_empty() {
+                // A run whose output was not kept whole must not pass as green.
+                if (self.on_leak == LeakPolicy::Fail && !self.leaked.is_empty())
+                    || self.log_incomplete.is_some()
+                {
                     Verdict::Failed
                 } else {
                     Verdict::Passed
@@ -192,6 +217,9 @@ impl EnvResult {
             let n = self.leaked.len();
             let plural = if n == 1 { "process" } else { "processes" };
             let _ = write!(text, " (leaked {n} {plural})");
+        }
+        if let Some(log) = &self.log_incomplete {
+            let _ = write!(text, " (log incomplete: {})", log.error);
         }
         text
     }
@@ -289,8 +317,26 @@ pub enum RunEvent {
     EnvStarted {
         /// Which env.
         env: EnvId,
-        /// 1 for the first run; its log is `<env>.log`, attempt n > 1 logs to `<env>.<n>.log`.
+        /// 1 for the first try (and for a rerun the user asked for), n for the (n-1)-th
+        /// retry under `retries`. `LogOpened` or `LogFailed` follows with the log's path.
         attempt: u32,
+    },
+    /// The env's log for this attempt is open (`<env>.log`, then `<env>@<n>.log`).
+    LogOpened {
+        /// Which env.
+        env: EnvId,
+        /// The log file.
+        path: PathBuf,
+    },
+    /// The env's log could not be created or written (a full or failing disk): from here on
+    /// its output is kept in memory (bounded), and the env's result says the log is incomplete.
+    LogFailed {
+        /// Which env.
+        env: EnvId,
+        /// The log file.
+        path: PathBuf,
+        /// The OS error.
+        error: String,
     },
     /// An attempt failed and the env will run again (`retries`); `EnvStarted` follows.
     EnvRetrying {
@@ -403,6 +449,24 @@ mod tests {
         assert_eq!(r.describe(), "passed (leaked 1 process)");
         r.on_leak = LeakPolicy::Fail;
         assert_eq!(r.verdict(), Verdict::Failed);
+    }
+
+    #[test]
+    fn an_incomplete_log_fails_a_pass_and_says_why() {
+        let mut r = result(EnvStatus::Passed, None);
+        r.log_incomplete = Some(Arc::new(LogIncomplete {
+            error: "No space left on device (os error 28)".into(),
+            logged: 10,
+            head: Vec::new(),
+            cut: 0,
+            tail: Vec::new(),
+        }));
+        assert_eq!(r.verdict(), Verdict::Failed);
+        assert_eq!(
+            r.describe(),
+            "passed (log incomplete: No space left on device (os error 28))"
+        );
+        assert!(!r.flaky());
     }
 
     #[test]

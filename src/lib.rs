@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod env_output;
 pub mod error;
 pub mod event;
 pub mod exit_code;

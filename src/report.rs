@@ -159,8 +159,12 @@ impl Summary {
     /// (`ShutdownStarted`, else `RunFinished`). Unknown env ids are ignored.
     pub fn record(&mut self, event: &RunEvent) {
         match event {
-            RunEvent::EnvStarted { env, .. } => {
+            RunEvent::EnvStarted { env, attempt } => {
                 if let Some(entry) = self.envs.get_mut(*env) {
+                    if *attempt == 1 {
+                        // A rerun the user asked for: earlier retries belong to the old request.
+                        entry.retried.clear();
+                    }
                     entry.started = true;
                 }
             }
@@ -179,6 +183,8 @@ impl Summary {
                 self.cause.get_or_insert(*cause);
             }
             RunEvent::CommandStarted { .. }
+            | RunEvent::LogOpened { .. }
+            | RunEvent::LogFailed { .. }
             | RunEvent::Output { .. }
             | RunEvent::Shutdown { .. }
             | RunEvent::RunFinished { cause: None } => {}

@@ -242,6 +242,7 @@ pub fn start_with(
         .map(|spec| EnvRun {
             phase: Phase::Pending,
             attempt: 0,
+            runs: 0,
             started: None,
             log_path: plan.log_dir.join(log_file_name(&spec.name, 1)),
             stopped_by: None,
@@ -298,8 +299,11 @@ enum Phase {
 /// Runner bookkeeping for one env.
 struct EnvRun {
     phase: Phase,
-    /// Attempts started so far (retries and reruns count).
+    /// Tries of the current request: 1 for the first run or a rerun the user asked for, then
+    /// one more per retry under `retries` (only retries make a pass flaky).
     attempt: u32,
+    /// Starts so far, retries and reruns alike: numbers the logs, so none is overwritten.
+    runs: u32,
     started: Option<Instant>,
     log_path: PathBuf,
     stopped_by: Option<StopCause>,
@@ -435,6 +439,8 @@ impl Runner {
                         && matches!(env.phase, Phase::Finished(_))
                     {
                         env.reset();
+                        // A new request, not a retry: its tries count from 1 again.
+                        env.attempt = 0;
                     }
                 }
                 Control::Quit => self.quitting = true,
@@ -858,6 +864,8 @@ impl Runner {
             on_leak: spec.on_leak,
             log_path: env.log_path.clone(),
             attempt: env.attempt.max(1),
+            // Filled in by the log writer, which knows whether the log kept everything.
+            log_incomplete: None,
         };
         let verdict = result.verdict();
         let ran = env.attempt > 0;
@@ -932,25 +940,23 @@ impl Runner {
     fn start_env(&mut self, id: EnvId, now: Instant) {
         let env = &mut self.envs[id];
         env.attempt += 1;
+        env.runs += 1;
         env.started = Some(now);
         env.timeout_at = self.plan.envs[id].timeout.map(|t| now + t);
         env.log_path = self
             .plan
             .log_dir
-            .join(log_file_name(&self.plan.envs[id].name, env.attempt));
+            .join(log_file_name(&self.plan.envs[id].name, env.runs));
         let attempt = env.attempt;
         self.emit(RunEvent::EnvStarted { env: id, attempt });
-        let env = &mut self.envs[id];
-        match File::create(&env.log_path) {
-            Ok(file) => {
-                let _ = self.tx.send(log::ToLog::Open { env: id, file });
-            }
-            Err(e) => {
-                let error = format!("log file {}: {e}", env.log_path.display());
-                self.finish_env(id, EnvStatus::SpawnFailed { command: 0, error }, now);
-                return;
-            }
-        }
+        // A log that cannot be created does not stop the env: the log writer says so at once
+        // and keeps its output in memory, and the env's result says the log is incomplete.
+        let file = File::create(&self.envs[id].log_path);
+        let _ = self.tx.send(log::ToLog::Open {
+            env: id,
+            path: self.envs[id].log_path.clone(),
+            file,
+        });
         self.spawn_command(id, 0, now);
     }
 
@@ -1145,13 +1151,15 @@ impl EnvRun {
     }
 }
 
-/// The log file of an env's attempt: `<env>.log` for the first, `<env>.<n>.log` after that,
-/// so a rerun never overwrites the previous attempt's log.
-pub fn log_file_name(env: &str, attempt: u32) -> String {
-    if attempt <= 1 {
+/// The log file of an env's `run`-th start (retries and reruns alike): `<env>.log` for the
+/// first, `<env>@<n>.log` after that, so no start overwrites an earlier one's log. `@` is
+/// outside the env name alphabet (`[A-Za-z0-9._-]`), so no name maps onto another env's log:
+/// the name is what precedes the first `@` (or the final `.log`).
+pub fn log_file_name(env: &str, run: u32) -> String {
+    if run <= 1 {
         format!("{env}.log")
     } else {
-        format!("{env}.{attempt}.log")
+        format!("{env}@{run}.log")
     }
 }
 
@@ -1237,6 +1245,25 @@ fn exit_kind(status: Option<ExitStatus>) -> ExitKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_names_never_collide_across_envs_and_runs() {
+        assert_eq!(log_file_name("lint", 0), "lint.log");
+        assert_eq!(log_file_name("lint", 1), "lint.log");
+        assert_eq!(log_file_name("lint", 2), "lint@2.log");
+        assert_eq!(log_file_name("py3.12", 7), "py3.12@7.log");
+        // Names chosen to look like another env's later run under a `.n` scheme.
+        let names = [
+            "a", "a.2", "a.2.2", "a.log", "a.2.log", "2", "a-2", "a_2", "..a", "a.",
+        ];
+        let mut seen = HashSet::new();
+        for name in names {
+            for run in 1..=12 {
+                let file = log_file_name(name, run);
+                assert!(seen.insert(file.clone()), "{name} run {run}: {file} taken");
+            }
+        }
+    }
 
     #[test]
     fn pipe_size_stays_within_the_budget() {

@@ -51,8 +51,7 @@
 //! summary table (see [`Summary::write_table`]) and the last lines of every env that ran and did
 //! not pass.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -248,7 +247,18 @@ impl<W: Write> CiReporter<W> {
                 true
             }
             RunEvent::Shutdown { env, step } => self.shutdown_step(*env, step)?,
-            RunEvent::RunFinished { .. } => false,
+            RunEvent::LogFailed { env, path, error } => {
+                // At once and on stderr, so it is seen whatever happens to stdout.
+                let name = self.envs.get(*env).map_or("", |state| state.name.as_str());
+                let text = format!(
+                    "runall: {name}: cannot write its log {}: {error}; its output is kept in \
+                     memory (bounded) and the run will fail\n",
+                    path.display()
+                );
+                crate::headless::write_stderr(text.as_bytes());
+                false
+            }
+            RunEvent::LogOpened { .. } | RunEvent::RunFinished { .. } => false,
         };
         if wrote {
             self.last_line = now;
@@ -421,13 +431,13 @@ impl<W: Write> CiReporter<W> {
                 if body && self.options.github {
                     let title = format!("{name}: {}{time}", result.describe());
                     writeln!(self.out, "{}", github::group_start(&title))?;
-                    self.copy_log(&result.log_path)?;
+                    self.copy_log(result)?;
                     writeln!(self.out, "{}", github::GROUP_END)?;
                 } else {
                     let header = format!("{RULE} {name}: {}{time} {RULE}", result.describe());
                     write_coloured(&mut self.out, colour, &header)?;
                     if body {
-                        self.copy_log(&result.log_path)?;
+                        self.copy_log(result)?;
                         let footer = format!("{RULE} end of {} {RULE}", self.envs[env].name);
                         write_coloured(&mut self.out, colour, &footer)?;
                     }
@@ -447,7 +457,7 @@ impl<W: Write> CiReporter<W> {
     /// The `::error` annotation of an env that did not pass, quoting its last lines.
     fn github_error(&mut self, env: EnvId, result: &EnvResult) -> io::Result<()> {
         let lines: Vec<String> = if ran(result) {
-            match read_tail(&result.log_path, TAIL_WINDOW) {
+            match crate::env_output::tail(result, TAIL_WINDOW) {
                 Ok((data, cut)) => last_lines(&data, cut, github::ERROR_LINES)
                     .0
                     .iter()
@@ -552,9 +562,11 @@ impl<W: Write> CiReporter<W> {
         Ok(())
     }
 
-    /// Streams a whole log file to `out`; a read error is reported in the output, not returned.
-    fn copy_log(&mut self, path: &Path) -> io::Result<()> {
-        let mut file = match File::open(path) {
+    /// Streams an env's whole output (its log, plus what an incomplete log lacks) to `out`; a
+    /// read error is reported in the output, not returned.
+    fn copy_log(&mut self, result: &EnvResult) -> io::Result<()> {
+        let path = &result.log_path;
+        let mut file = match crate::env_output::open(result) {
             Ok(file) => file,
             Err(error) => return self.log_error(path, &error),
         };
@@ -598,7 +610,7 @@ impl<W: Write> CiReporter<W> {
             .options
             .color
             .then(|| verdict_colour(Some(result.verdict())));
-        let (data, cut) = match read_tail(path, TAIL_WINDOW) {
+        let (data, cut) = match crate::env_output::tail(result, TAIL_WINDOW) {
             Ok(tail) => tail,
             Err(error) => return self.log_error(path, &error),
         };
@@ -799,17 +811,6 @@ fn utf8_cut(bytes: &[u8], cap: usize) -> usize {
         .rev()
         .find(|&cut| cut == bytes.len() || !is_continuation(bytes[cut]))
         .unwrap_or(cap)
-}
-
-/// The last `window` bytes of a file, and whether its start was cut off.
-fn read_tail(path: &Path, window: u64) -> io::Result<(Vec<u8>, bool)> {
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
-    let start = len.saturating_sub(window);
-    file.seek(SeekFrom::Start(start))?;
-    let mut data = Vec::new();
-    file.take(window).read_to_end(&mut data)?;
-    Ok((data, start > 0))
 }
 
 /// The last `n` lines of `data` (without their `\n`), and whether the last one was complete.
@@ -1606,14 +1607,18 @@ only
     fn tails_read_only_the_end_of_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = write_log(dir.path(), "big", b"aaaa\nbbbb\ncccc\ndddd");
-        let (data, cut) = read_tail(&path, 12).unwrap();
+        let read_tail = |window| {
+            let result = EnvResult::new(EnvStatus::Passed, Duration::ZERO, &path);
+            crate::env_output::tail(&result, window).unwrap()
+        };
+        let (data, cut) = read_tail(12);
         assert_eq!((data.as_slice(), cut), (&b"bb\ncccc\ndddd"[..], true));
         assert_eq!(
             last_lines(&data, cut, 20),
             (vec![&b"cccc"[..], &b"dddd"[..]], false)
         );
         assert_eq!(last_lines(&data, cut, 1), (vec![&b"dddd"[..]], false));
-        let (data, cut) = read_tail(&path, 100).unwrap();
+        let (data, cut) = read_tail(100);
         assert!(!cut);
         assert_eq!(last_lines(&data, cut, 3).0.len(), 3);
         assert_eq!(last_lines(b"", false, 3), (vec![], true));

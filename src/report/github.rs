@@ -155,6 +155,7 @@ mod tests {
             on_leak: LeakPolicy::Warn,
             log_path: PathBuf::from("x.log"),
             attempt,
+            log_incomplete: None,
         };
         let mut summary = Summary::new(&plan);
         let mut finish = |env, result| summary.record(&RunEvent::EnvFinished { env, result });

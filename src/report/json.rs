@@ -80,6 +80,15 @@ struct EnvStarted<'a> {
 }
 
 #[derive(Serialize)]
+struct LogFailed<'a> {
+    schema: u32,
+    r#type: &'static str,
+    env: &'a str,
+    log: String,
+    error: &'a str,
+}
+
+#[derive(Serialize)]
 struct CommandStarted<'a> {
     schema: u32,
     r#type: &'static str,
@@ -236,9 +245,23 @@ impl<W: Write> JsonReporter<W> {
                 };
                 write_line(&mut self.out, &line)
             }
-            RunEvent::Output { .. } | RunEvent::Shutdown { .. } | RunEvent::RunFinished { .. } => {
-                Ok(())
+            RunEvent::LogFailed { env, path, error } => {
+                let Some(name) = self.names.get(*env) else {
+                    return Ok(());
+                };
+                let line = LogFailed {
+                    schema: SCHEMA,
+                    r#type: "log_failed",
+                    env: name,
+                    log: path.display().to_string(),
+                    error,
+                };
+                write_line(&mut self.out, &line)
             }
+            RunEvent::Output { .. }
+            | RunEvent::LogOpened { .. }
+            | RunEvent::Shutdown { .. }
+            | RunEvent::RunFinished { .. } => Ok(()),
         }
     }
 

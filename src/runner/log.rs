@@ -8,21 +8,32 @@
 //! not on the runner thread lets the page-cache copy of every byte (the single largest cost
 //! of a flood) run on one core while the runner reads pipes on the other.
 
+use std::collections::VecDeque;
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
-use crate::event::RunEvent;
+use crate::event::{LogIncomplete, RunEvent};
 use crate::plan::EnvId;
+
+/// Output kept from its start once an env's log failed (the rest of the bound is the tail).
+pub const KEEP_HEAD: usize = 256 * 1024;
+/// Output kept from its end once an env's log failed.
+pub const KEEP_TAIL: usize = 256 * 1024;
 
 /// What the runner sends this stage.
 pub enum ToLog {
-    /// From now on, `Output` of `env` goes to `file` (the attempt's fresh log).
+    /// From now on, `Output` of `env` goes to `file` (the attempt's fresh log at `path`), or,
+    /// when it could not be created, to memory.
     Open {
         /// The env.
         env: EnvId,
-        /// Its log, already created (so an unusable log is reported by the runner).
-        file: File,
+        /// The log's path, for messages.
+        path: PathBuf,
+        /// The log, already created, or why it could not be.
+        file: io::Result<File>,
     },
     /// Close `env`'s log: sent before the event that says the env finished or is retried.
     Close {
@@ -33,35 +44,167 @@ pub enum ToLog {
     Event(RunEvent),
 }
 
+/// Where one env's output goes.
+enum Slot {
+    /// No attempt running.
+    Closed,
+    /// Into its log, which holds `written` bytes so far.
+    Open { file: File, written: u64 },
+    /// Its log failed: into memory, bounded.
+    Failed(Kept),
+}
+
+/// The output a failed log could not take.
+struct Kept {
+    error: String,
+    logged: u64,
+    head: Vec<u8>,
+    cut: u64,
+    tail: VecDeque<u8>,
+}
+
+impl Kept {
+    fn push(&mut self, bytes: &[u8]) {
+        let room = KEEP_HEAD.saturating_sub(self.head.len()).min(bytes.len());
+        self.head.extend_from_slice(&bytes[..room]);
+        let rest = &bytes[room..];
+        if rest.len() >= KEEP_TAIL {
+            self.cut += (self.tail.len() + rest.len() - KEEP_TAIL) as u64;
+            self.tail.clear();
+            self.tail.extend(&rest[rest.len() - KEEP_TAIL..]);
+            return;
+        }
+        let over = (self.tail.len() + rest.len()).saturating_sub(KEEP_TAIL);
+        self.tail.drain(..over);
+        self.cut += over as u64;
+        self.tail.extend(rest);
+    }
+
+    fn into_report(self) -> LogIncomplete {
+        LogIncomplete {
+            error: self.error,
+            logged: self.logged,
+            head: self.head,
+            cut: self.cut,
+            tail: self.tail.into(),
+        }
+    }
+}
+
+/// Writes all of `bytes`, or says how many went in before the error.
+fn write_counted(file: &mut File, bytes: &[u8]) -> Result<(), (usize, io::Error)> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match file.write(&bytes[done..]) {
+            Ok(0) => return Err((done, io::ErrorKind::WriteZero.into())),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((done, e)),
+        }
+    }
+    Ok(())
+}
+
 /// Run the stage until the runner hangs up, handing every event to `sink` (the consumer's
-/// queue; it may block, which is the consumer's backpressure). A log that fails to write (full
-/// or broken disk) is closed and output keeps flowing: relaying must not stop because a log
-/// cannot be kept.
+/// queue; it may block, which is the consumer's backpressure).
+///
+/// A log that cannot be created or written (full or broken disk) is reported at once with a
+/// `LogFailed` event (before the output that did not fit); from then on that env's output is
+/// kept in memory (bounded by [`KEEP_HEAD`] and [`KEEP_TAIL`]) and handed on in the
+/// `log_incomplete` of its result, so reporters can still show all of it (or say what was
+/// cut) and the env does not pass. Relaying never stops, and other envs' logs go on.
 pub fn run(rx: &Receiver<ToLog>, mut sink: impl FnMut(RunEvent), envs: usize) {
-    let mut logs: Vec<Option<File>> = (0..envs).map(|_| None).collect();
+    let mut slots: Vec<Slot> = (0..envs).map(|_| Slot::Closed).collect();
+    let mut paths: Vec<PathBuf> = (0..envs).map(|_| PathBuf::new()).collect();
+    // A closed failed log's report, waiting for the env's result.
+    let mut reports: Vec<Option<LogIncomplete>> = (0..envs).map(|_| None).collect();
     while let Ok(message) = rx.recv() {
         match message {
-            ToLog::Open { env, file } => {
-                if let Some(slot) = logs.get_mut(env) {
-                    *slot = Some(file);
+            ToLog::Open { env, path, file } => {
+                let (Some(slot), Some(at)) = (slots.get_mut(env), paths.get_mut(env)) else {
+                    continue;
+                };
+                at.clone_from(&path);
+                match file {
+                    Ok(file) => {
+                        *slot = Slot::Open { file, written: 0 };
+                        sink(RunEvent::LogOpened { env, path });
+                    }
+                    Err(error) => {
+                        let error = format!("cannot create it: {error}");
+                        *slot = Slot::Failed(Kept {
+                            error: error.clone(),
+                            logged: 0,
+                            head: Vec::new(),
+                            cut: 0,
+                            tail: VecDeque::new(),
+                        });
+                        sink(RunEvent::LogFailed { env, path, error });
+                    }
                 }
             }
             ToLog::Close { env } => {
-                if let Some(slot) = logs.get_mut(env) {
-                    *slot = None;
+                if let Some(slot) = slots.get_mut(env)
+                    && let Slot::Failed(kept) = std::mem::replace(slot, Slot::Closed)
+                {
+                    reports[env] = Some(kept.into_report());
                 }
             }
-            ToLog::Event(event) => {
-                if let RunEvent::Output { env, bytes, .. } = &event
-                    && let Some(slot) = logs.get_mut(*env)
-                    && let Some(file) = slot
-                    && file.write_all(bytes).is_err()
-                {
-                    *slot = None;
+            ToLog::Event(mut event) => {
+                match &mut event {
+                    RunEvent::Output { env, bytes, .. } => {
+                        if let Some(failed) = log_output(slots.get_mut(*env), bytes) {
+                            let path = paths[*env].clone();
+                            sink(RunEvent::LogFailed {
+                                env: *env,
+                                path,
+                                error: failed,
+                            });
+                        }
+                    }
+                    RunEvent::EnvFinished { env, result }
+                    | RunEvent::EnvRetrying { env, result } => {
+                        if let Some(report) = reports.get_mut(*env).and_then(Option::take) {
+                            result.log_incomplete = Some(Arc::new(report));
+                        }
+                    }
+                    _ => {}
                 }
                 sink(event);
             }
         }
+    }
+}
+
+/// Puts `bytes` in the env's log, or in memory once the log failed. Returns the error text
+/// when this write is the one that failed.
+fn log_output(slot: Option<&mut Slot>, bytes: &[u8]) -> Option<String> {
+    let slot = slot?;
+    match slot {
+        Slot::Closed => None,
+        Slot::Failed(kept) => {
+            kept.push(bytes);
+            None
+        }
+        Slot::Open { file, written } => match write_counted(file, bytes) {
+            Ok(()) => {
+                *written += bytes.len() as u64;
+                None
+            }
+            Err((done, error)) => {
+                let error = error.to_string();
+                let mut kept = Kept {
+                    error: error.clone(),
+                    logged: *written + done as u64,
+                    head: Vec::new(),
+                    cut: 0,
+                    tail: VecDeque::new(),
+                };
+                kept.push(&bytes[done..]);
+                *slot = Slot::Failed(kept);
+                Some(error)
+            }
+        },
     }
 }
 
@@ -95,7 +238,8 @@ mod tests {
         to_log
             .send(ToLog::Open {
                 env: 0,
-                file: File::create(&path).expect("create log"),
+                path: path.clone(),
+                file: File::create(&path),
             })
             .expect("stage alive");
         for message in [
@@ -105,6 +249,13 @@ mod tests {
         ] {
             to_log.send(message).expect("stage alive");
         }
+        assert_eq!(
+            events.recv().expect("forwarded"),
+            RunEvent::LogOpened {
+                env: 0,
+                path: path.clone()
+            }
+        );
         let mut seen = Vec::new();
         let mut logged = String::new();
         for _ in 0..3 {
@@ -143,5 +294,155 @@ mod tests {
             std::fs::read_to_string(&path).expect("read log"),
             "one\ntwo\n"
         );
+    }
+
+    fn finished(env: EnvId) -> ToLog {
+        ToLog::Event(RunEvent::EnvFinished {
+            env,
+            result: crate::event::EnvResult::new(
+                crate::event::EnvStatus::Passed,
+                std::time::Duration::ZERO,
+                "x.log",
+            ),
+        })
+    }
+
+    /// Runs the stage over `messages` and returns everything it forwarded.
+    fn stage(messages: Vec<ToLog>, envs: usize) -> Vec<RunEvent> {
+        let (to_log, rx) = mpsc::channel();
+        for message in messages {
+            to_log.send(message).expect("receiver alive");
+        }
+        drop(to_log);
+        let mut seen = Vec::new();
+        run(&rx, |event| seen.push(event), envs);
+        seen
+    }
+
+    #[test]
+    fn a_failing_log_is_reported_at_once_and_its_output_kept_for_the_result() {
+        let full = PathBuf::from("/dev/full");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("b.log");
+        let seen = stage(
+            vec![
+                ToLog::Open {
+                    env: 0,
+                    path: full.clone(),
+                    file: File::options().write(true).open(&full),
+                },
+                ToLog::Open {
+                    env: 1,
+                    path: good.clone(),
+                    file: File::create(&good),
+                },
+                output(0, "first\n"),
+                output(1, "other env\n"),
+                output(0, "second\n"),
+                ToLog::Close { env: 0 },
+                finished(0),
+                ToLog::Close { env: 1 },
+                finished(1),
+            ],
+            2,
+        );
+        let failed: Vec<&RunEvent> = seen
+            .iter()
+            .filter(|e| matches!(e, RunEvent::LogFailed { .. }))
+            .collect();
+        assert_eq!(failed.len(), 1, "one report per failed log: {seen:?}");
+        let RunEvent::LogFailed { env, path, error } = failed[0] else {
+            unreachable!("filtered");
+        };
+        assert_eq!((*env, path), (0, &full));
+        assert!(error.contains("No space left"), "{error}");
+        // Reported before the output that did not fit, which is still forwarded.
+        let failed_at = seen.iter().position(|e| e == failed[0]).expect("present");
+        assert!(matches!(
+            &seen[failed_at + 1],
+            RunEvent::Output { env: 0, .. }
+        ));
+        let result = |id| {
+            seen.iter()
+                .find_map(|e| match e {
+                    RunEvent::EnvFinished { env, result } if *env == id => Some(result.clone()),
+                    _ => None,
+                })
+                .expect("finished")
+        };
+        let incomplete = result(0).log_incomplete.expect("the result says so");
+        assert_eq!(incomplete.logged, 0);
+        assert_eq!(incomplete.head, b"first\nsecond\n");
+        assert_eq!(incomplete.cut, 0);
+        assert_eq!(result(0).verdict(), crate::event::Verdict::Failed);
+        assert_eq!(
+            result(1).log_incomplete,
+            None,
+            "the other env's log is whole"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&good).expect("read log"),
+            "other env\n"
+        );
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_created_is_reported_and_the_output_kept() {
+        let path = PathBuf::from("/nonexistent/dir/a.log");
+        let seen = stage(
+            vec![
+                ToLog::Open {
+                    env: 0,
+                    path: path.clone(),
+                    file: File::create(&path),
+                },
+                output(0, "kept\n"),
+                ToLog::Close { env: 0 },
+                finished(0),
+            ],
+            1,
+        );
+        assert!(
+            matches!(&seen[0], RunEvent::LogFailed { env: 0, error, .. } if error.contains("cannot create it")),
+            "{seen:?}"
+        );
+        let RunEvent::EnvFinished { result, .. } = &seen[2] else {
+            panic!("{seen:?}");
+        };
+        let incomplete = result.log_incomplete.as_ref().expect("incomplete");
+        assert_eq!(incomplete.head, b"kept\n");
+    }
+
+    #[test]
+    fn kept_output_is_bounded_head_and_tail() {
+        let mut kept = Kept {
+            error: String::new(),
+            logged: 0,
+            head: Vec::new(),
+            cut: 0,
+            tail: VecDeque::new(),
+        };
+        let total = KEEP_HEAD + KEEP_TAIL + 1000;
+        let bytes: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+        for piece in bytes.chunks(777) {
+            kept.push(piece);
+        }
+        let report = kept.into_report();
+        assert_eq!(report.head, bytes[..KEEP_HEAD]);
+        assert_eq!(report.cut, 1000);
+        assert_eq!(report.tail, bytes[total - KEEP_TAIL..]);
+        // One huge push cuts the same way.
+        let mut kept = Kept {
+            error: String::new(),
+            logged: 0,
+            head: Vec::new(),
+            cut: 0,
+            tail: VecDeque::new(),
+        };
+        kept.push(&bytes);
+        let report = kept.into_report();
+        assert_eq!(report.head, bytes[..KEEP_HEAD]);
+        assert_eq!(report.cut, 1000);
+        assert_eq!(report.tail, bytes[total - KEEP_TAIL..]);
     }
 }

@@ -6,7 +6,6 @@
 //! pane how many rows it showed, so paging and search jumps match what is on screen. `App` sets
 //! a dirty flag whenever something visible changed; the driver redraws only then.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use regex::{Regex, RegexBuilder};
@@ -26,10 +25,6 @@ const WHEEL_LINES: usize = 3;
 
 /// Rows a pane is assumed to have before it was first drawn.
 const INITIAL_ROWS: usize = 20;
-
-/// The log file of an env's attempt: `lint.log` for the first, `lint.2.log` for the second.
-/// The runner's own function, so the pane pages back from the file the runner writes.
-pub use crate::runner::log_file_name;
 
 /// What the TUI can be configured with.
 #[derive(Debug, Clone)]
@@ -213,8 +208,10 @@ pub(super) struct Pane {
     pub(super) scroll: Scroll,
     /// Rows the pane had when last drawn.
     pub(super) rows: usize,
-    /// 0 before the first start, 1 for the first run, 2 for the first retry or rerun, …
+    /// 0 before the first start, 1 for the first run (or a rerun), 2 for the first retry, …
     pub(super) attempt: u32,
+    /// Set when this attempt's log failed: the log and the error.
+    pub(super) log_error: Option<String>,
     /// The result of the attempt before this one, when the env is being retried.
     pub(super) previous: Option<EnvResult>,
 }
@@ -361,7 +358,6 @@ impl Search {
 #[derive(Debug)]
 pub struct App {
     pub(super) panes: Vec<Pane>,
-    log_dir: PathBuf,
     pub(super) keymap: Keymap,
     pub(super) focus: EnvId,
     pub(super) mode: Mode,
@@ -402,12 +398,12 @@ impl App {
                 scroll: Scroll::Follow,
                 rows: INITIAL_ROWS,
                 attempt: 0,
+                log_error: None,
                 previous: None,
             })
             .collect();
         Self {
             panes,
-            log_dir: plan.log_dir.clone(),
             keymap: options.keymap,
             focus: 0,
             mode: Mode::List,
@@ -572,7 +568,6 @@ impl App {
     fn on_run_event(&mut self, event: RunEvent, now: Instant) -> Effect {
         match event {
             RunEvent::EnvStarted { env, attempt } => {
-                let log_dir = &self.log_dir;
                 let Some(pane) = self.panes.get_mut(env) else {
                     return Effect::None;
                 };
@@ -582,9 +577,14 @@ impl App {
                     pane.scrollback.clear();
                     pane.scroll = Scroll::Follow;
                 }
+                if attempt == 1 {
+                    // A new request (first run or rerun), not a retry.
+                    pane.previous = None;
+                }
                 pane.attempt = attempt;
-                pane.scrollback
-                    .set_log(Some(log_dir.join(log_file_name(&pane.name, attempt))));
+                pane.log_error = None;
+                // The runner names the log next (`LogOpened`).
+                pane.scrollback.set_log(None);
                 pane.phase = Phase::Running { since: now };
                 pane.command = None;
                 pane.stopping = None;
@@ -595,6 +595,19 @@ impl App {
                     search.current = None;
                 }
                 self.dirty = true;
+            }
+            RunEvent::LogOpened { env, path } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.scrollback.set_log(Some(path));
+                }
+            }
+            RunEvent::LogFailed { env, path, error } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    let text = format!("{}: {error}", path.display());
+                    self.notice = Some(format!("{}: log incomplete: {text}", pane.name));
+                    pane.log_error = Some(text);
+                    self.dirty = true;
+                }
             }
             RunEvent::EnvRetrying { env, result } => {
                 if let Some(pane) = self.panes.get_mut(env) {
@@ -1117,7 +1130,7 @@ impl App {
 #[cfg(test)]
 pub(super) mod tests {
 
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
     use super::*;
@@ -1212,14 +1225,6 @@ pub(super) mod tests {
         for ch in text.chars() {
             assert_eq!(press(app, c(ch)), Effect::None);
         }
-    }
-
-    #[test]
-    fn log_file_names() {
-        assert_eq!(log_file_name("lint", 0), "lint.log");
-        assert_eq!(log_file_name("lint", 1), "lint.log");
-        assert_eq!(log_file_name("lint", 2), "lint.2.log");
-        assert_eq!(log_file_name("py3.12", 7), "py3.12.7.log");
     }
 
     #[test]
@@ -1665,17 +1670,49 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn started_sets_the_log_of_the_attempt() {
-        // The log path is handed to the scrollback; check the naming the app uses.
-        let mut app = app_from(&four(), vec![(0, started(2))]);
+    fn the_pane_pages_from_the_log_the_runner_names() {
+        let opened = |path: &str| RunEvent::LogOpened {
+            env: 2,
+            path: PathBuf::from(path),
+        };
+        let mut app = app_from(&four(), vec![(0, started(2)), (0, opened("/x/py311.log"))]);
         assert_eq!(app.attempt(2), Some(1));
+        assert_eq!(
+            app.panes[2].scrollback.log(),
+            Some(Path::new("/x/py311.log"))
+        );
         let _ = app.update(Msg::Run(finished(2, result(exit(1), 1))), at(1));
         let _ = app.update(Msg::Run(restarted(2, 2)), at(2));
+        // Until the runner names the new attempt's log, the old one is not paged from.
+        assert_eq!(app.panes[2].scrollback.log(), None);
+        let _ = app.update(Msg::Run(opened("/x/py311@2.log")), at(2));
         assert_eq!(app.attempt(2), Some(2));
         assert_eq!(
-            app.log_dir.join(log_file_name("py311", 2)),
-            PathBuf::from("/logs/py311.2.log")
+            app.panes[2].scrollback.log(),
+            Some(Path::new("/x/py311@2.log"))
         );
+    }
+
+    #[test]
+    fn a_failed_log_is_said_in_the_bar_and_the_pane() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        let _ = app.update(
+            Msg::Run(RunEvent::LogFailed {
+                env: 0,
+                path: PathBuf::from("/full/lint.log"),
+                error: "No space left on device (os error 28)".into(),
+            }),
+            at(1),
+        );
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("lint: log incomplete: /full/lint.log: No space left on device (os error 28)")
+        );
+        let status = crate::tui::view::status_text(&app, 0, EnvState::Running, at(2));
+        assert!(status.contains("log incomplete"), "{status}");
+        // A new attempt has a new log.
+        let _ = app.update(Msg::Run(restarted(0, 2)), at(3));
+        assert_eq!(app.panes[0].log_error, None);
     }
 
     #[test]

@@ -176,6 +176,11 @@ impl Scrollback {
         self.pages.clear();
     }
 
+    /// The log file named by [`Scrollback::set_log`], if any.
+    pub fn log(&self) -> Option<&std::path::Path> {
+        self.log.as_deref()
+    }
+
     /// Appends raw bytes exactly as read from the child's pipe (a copy; see
     /// [`Scrollback::push_owned`]).
     pub fn push(&mut self, bytes: &[u8]) {

@@ -256,7 +256,7 @@ fn sidebar_detail(app: &App, id: EnvId, state: EnvState, now: Instant) -> String
 }
 
 /// The pane title's status: `running 12s`, `exit 3 in 1.2s`, `waiting for lint`.
-fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -> String {
+pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -> String {
     let pane = &app.panes[id];
     let mut text = match (&pane.phase, state) {
         (_, EnvState::Waiting) => {
@@ -297,6 +297,10 @@ fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -> String {
         }
         (Phase::Pending, _) => "pending".to_owned(),
     };
+    // A finished result says it itself ("passed (log incomplete: …)").
+    if pane.log_error.is_some() && state == EnvState::Running {
+        text.push_str(" · log incomplete");
+    }
     // A finished result names its attempt itself ("passed on attempt 2").
     if pane.attempt > 1 && state == EnvState::Running {
         let _ = write!(text, " · attempt {}", pane.attempt);

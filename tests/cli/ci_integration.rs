@@ -648,14 +648,14 @@ commands = ["exit 1"]
     let logs = p.path().join(".runall/logs");
     for log in [
         "broken.log",
-        "broken.2.log",
-        "broken.3.log",
+        "broken@2.log",
+        "broken@3.log",
         "flaky.log",
-        "flaky.2.log",
+        "flaky@2.log",
     ] {
         assert!(logs.join(log).is_file(), "{log}");
     }
-    assert!(!logs.join("broken.4.log").exists());
+    assert!(!logs.join("broken@4.log").exists());
     assert!(out.contains("1 passed, 2 failed"), "{out}");
 
     let base = "[env_run_base]\nretries = 1\n[env.b]\ncommands = [\"exit 1\"]\n";

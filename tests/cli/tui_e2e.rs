@@ -195,7 +195,7 @@ fn browse_search_rerun_and_quit() {
     tmux.wait_until("the rerun to run", |s| s.contains("▶ 1"));
     tmux.wait_until("the rerun to finish", |s| s.contains("done ✔ 4 ✘ 1 ⊘ 1"));
     assert!(p.path().join(".runall/logs/integration.log").exists());
-    let second = std::fs::read_to_string(p.path().join(".runall/logs/integration.2.log"));
+    let second = std::fs::read_to_string(p.path().join(".runall/logs/integration@2.log"));
     assert!(second.unwrap_or_default().contains("test_login ... FAILED"));
     // The tiled view shows several panes at once (`t`: running envs, again: all envs); help
     // lists the keys.
