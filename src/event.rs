@@ -265,8 +265,16 @@ pub fn signal_name(signal: i32) -> String {
         18 => "SIGCONT",
         19 => "SIGSTOP",
         20 => "SIGTSTP",
+        16 => "SIGSTKFLT",
+        23 => "SIGURG",
         24 => "SIGXCPU",
         25 => "SIGXFSZ",
+        26 => "SIGVTALRM",
+        27 => "SIGPROF",
+        28 => "SIGWINCH",
+        29 => "SIGIO",
+        30 => "SIGPWR",
+        31 => "SIGSYS",
         _ => return format!("signal {signal}"),
     };
     name.to_owned()

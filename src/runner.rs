@@ -85,6 +85,9 @@ pub enum Control {
     Rerun(EnvId),
     /// With `keep_alive`: finish once nothing runs (start nothing new).
     Quit,
+    /// As `Quit`, and interrupt every running env with the `StopEnv` ladder: the TUI user
+    /// chose to quit. Not a shutdown: the run ends with its results (exit 1), not by a signal.
+    InterruptAndQuit,
 }
 
 /// Options that are not part of the plan.
@@ -444,6 +447,12 @@ impl Runner {
                     }
                 }
                 Control::Quit => self.quitting = true,
+                Control::InterruptAndQuit => {
+                    self.quitting = true;
+                    for id in 0..self.envs.len() {
+                        self.stop_env(id, now);
+                    }
+                }
             }
         }
     }
@@ -485,7 +494,7 @@ impl Runner {
             return;
         }
         let signal = match cause {
-            ShutdownCause::Signal(sig) => sig,
+            ShutdownCause::Signal(sig) => crate::signals::forwarded_signal(sig),
             ShutdownCause::OutputClosed => libc::SIGHUP,
             ShutdownCause::FailFast(_) => libc::SIGINT,
         };

@@ -1,6 +1,20 @@
-//! runall's own signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) turned into runner control
-//! messages, plus the two exits that must not depend on the runner: the third signal, and a
-//! hard deadline after the first one.
+//! runall's own signals turned into runner control messages, plus the two exits that must
+//! not depend on the runner: the third signal, and a hard deadline after the first one.
+//!
+//! Every signal whose default action would kill runall at once, leaving the terminal raw and
+//! the children orphaned, is caught ([`fatal_signals`], the one list): SIGINT, SIGTERM,
+//! SIGHUP and SIGQUIT, and also SIGALRM, SIGUSR1/2, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF,
+//! SIGPWR, SIGSTKFLT, SIGSYS, SIGIO, SIGABRT and the real-time signals. Each starts the same
+//! shutdown ladder as SIGTERM (the terminal is restored, the children stopped and reaped) and
+//! runall then dies by that very signal (without a core dump). The children get the signal
+//! itself only for INT, TERM, HUP and QUIT, which every program understands as "stop"; for
+//! the others ([`forwarded_signal`]) they get SIGTERM, as a child may give SIGUSR1 or a
+//! real-time signal another meaning (`dd` prints its progress on SIGUSR1).
+//!
+//! Not caught: SIGKILL and SIGSTOP (impossible), and SIGILL, SIGFPE, SIGSEGV, SIGBUS and
+//! SIGTRAP, which mostly come from a fault in runall itself, where a handler that returns
+//! would run the faulting instruction again forever; the panic hook and PDEATHSIG cover
+//! those deaths.
 //!
 //! A dedicated thread blocks on signal-hook's self-pipe, so no code runs inside a signal
 //! handler. The TUI sends its Ctrl-C key down the same [`Handle`] path as SIGINT.
@@ -10,7 +24,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::event::ShutdownCause;
@@ -28,7 +41,7 @@ pub struct SignalListener {
 impl SignalListener {
     /// Install the handlers and start the listening thread.
     pub fn install(runner: Handle) -> io::Result<Self> {
-        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
+        let mut signals = Signals::new(fatal_signals())?;
         let handle = signals.handle();
         let thread = thread::Builder::new()
             .name("runall-signals".into())
@@ -52,6 +65,59 @@ impl Drop for SignalListener {
             let _ = t.join();
         }
     }
+}
+
+/// Every signal runall catches: all whose default action kills the process and that can be
+/// caught safely (see the module doc), in one place.
+pub fn fatal_signals() -> Vec<i32> {
+    let mut signals = vec![
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGALRM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGSYS,
+        libc::SIGIO,
+        libc::SIGABRT,
+    ];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    signals.extend([libc::SIGPWR, libc::SIGSTKFLT]);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    signals.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    signals
+}
+
+/// The signal the children's groups get when runall got `signal`: the same one for SIGINT,
+/// SIGTERM, SIGHUP and SIGQUIT, SIGTERM for any other.
+pub fn forwarded_signal(signal: i32) -> i32 {
+    match signal {
+        libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT => signal,
+        _ => libc::SIGTERM,
+    }
+}
+
+/// Signals whose default action dumps core: runall dying by one switches core dumps off
+/// first (it is not a crash of runall's).
+pub fn dumps_core(signal: i32) -> bool {
+    matches!(
+        signal,
+        libc::SIGQUIT
+            | libc::SIGABRT
+            | libc::SIGSYS
+            | libc::SIGXCPU
+            | libc::SIGXFSZ
+            | libc::SIGTRAP
+            | libc::SIGBUS
+            | libc::SIGILL
+            | libc::SIGFPE
+            | libc::SIGSEGV
+    )
 }
 
 /// Shutdown requests so far, from signals and the TUI's Ctrl-C key alike.
@@ -94,4 +160,55 @@ fn start_watchdog(signal: i32) {
         });
     // Without the watchdog every wait is still bounded by the runner's own deadlines.
     drop(spawned);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catchable_signal_that_kills_by_default_is_caught() {
+        let caught = fatal_signals();
+        for signal in [
+            libc::SIGALRM,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGXCPU,
+            libc::SIGVTALRM,
+            libc::SIGPROF,
+            libc::SIGPWR,
+            libc::SIGRTMIN(),
+            libc::SIGRTMAX(),
+        ] {
+            assert!(caught.contains(&signal), "signal {signal} is not caught");
+        }
+        for signal in &caught {
+            assert!(
+                !signal_hook::consts::FORBIDDEN.contains(signal),
+                "signal-hook refuses {signal}"
+            );
+        }
+        // Default action ignore or stop: never caught as fatal.
+        for signal in [
+            libc::SIGCHLD,
+            libc::SIGWINCH,
+            libc::SIGCONT,
+            libc::SIGTSTP,
+            libc::SIGPIPE,
+        ] {
+            assert!(!caught.contains(&signal), "{signal}");
+        }
+    }
+
+    #[test]
+    fn children_get_the_signal_they_understand() {
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            assert_eq!(forwarded_signal(signal), signal);
+        }
+        for signal in [libc::SIGUSR1, libc::SIGALRM, libc::SIGRTMIN()] {
+            assert_eq!(forwarded_signal(signal), libc::SIGTERM);
+        }
+        assert!(dumps_core(libc::SIGXCPU) && dumps_core(libc::SIGQUIT));
+        assert!(!dumps_core(libc::SIGALRM) && !dumps_core(libc::SIGUSR1));
+    }
 }

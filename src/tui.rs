@@ -320,6 +320,7 @@ fn apply(
             }
         }
         Effect::Quit => runner.send(Control::Quit),
+        Effect::InterruptAndQuit => runner.send(Control::InterruptAndQuit),
         Effect::Suspend => {
             suspend(terminal)?;
             // Everything must be drawn again on the fresh screen.

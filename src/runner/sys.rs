@@ -699,14 +699,21 @@ pub fn exit_now(code: i32) -> ! {
 }
 
 /// Die by `signal` with its default action (so a parent shell sees death by signal), after
-/// switching off core dumps for SIGQUIT. Falls back to exiting 128+signal.
+/// switching off core dumps for signals that would dump one (SIGQUIT, SIGXCPU, …). Falls back
+/// to exiting 128+signal.
 pub fn die_by_signal(signal: i32) -> ! {
-    if signal == libc::SIGQUIT {
+    if crate::signals::dumps_core(signal) {
         let mut limit = rustix::process::getrlimit(rustix::process::Resource::Core);
         limit.current = Some(0);
         let _ = rustix::process::setrlimit(rustix::process::Resource::Core, limit);
     }
     let _ = signal_hook::low_level::emulate_default_handler(signal);
+    // signal-hook has no table entry for the real-time signals, whose default action is to
+    // terminate: reset and raise it here.
+    // SAFETY: setting a disposition to SIG_DFL has no memory-safety preconditions; runall is
+    // exiting, so no handler of its own is needed any more.
+    unsafe { libc::signal(signal, libc::SIG_DFL) };
+    let _ = signal_hook::low_level::raise(signal);
     exit_now(128 + signal)
 }
 

@@ -81,6 +81,10 @@ pub enum Effect {
     Rerun(Vec<EnvId>),
     /// The user quit and nothing runs any more: leave now.
     Quit,
+    /// The user chose to quit while envs run: interrupt each of them (the ladder) and leave
+    /// once they are reaped. A deliberate quit, not a signal: runall then exits 1 (envs were
+    /// interrupted), it does not die by SIGINT.
+    InterruptAndQuit,
     /// Suspend runall and its envs (SIGTSTP).
     Suspend,
 }
@@ -631,20 +635,7 @@ impl App {
                     }
                 }
             }
-            RunEvent::EnvFinished { env, result } => {
-                if let Some(pane) = self.panes.get_mut(env) {
-                    pane.scrollback.finish();
-                    if !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun) {
-                        pane.scrollback.set_log(Some(result.log_path.clone()));
-                    }
-                    pane.phase = Phase::Finished { result };
-                    pane.stopping = None;
-                    self.dirty = true;
-                }
-                if self.quitting && !self.busy() {
-                    return Effect::Quit;
-                }
-            }
+            RunEvent::EnvFinished { env, result } => return self.on_env_finished(env, result),
             RunEvent::ShutdownStarted { cause, count } => {
                 self.shutdown = Some((cause, count));
                 self.dirty = true;
@@ -668,6 +659,27 @@ impl App {
                     return Effect::Quit;
                 }
             }
+        }
+        Effect::None
+    }
+
+    fn on_env_finished(&mut self, env: EnvId, result: EnvResult) -> Effect {
+        if let Some(pane) = self.panes.get_mut(env) {
+            pane.scrollback.finish();
+            if !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun) {
+                pane.scrollback.set_log(Some(result.log_path.clone()));
+            }
+            pane.phase = Phase::Finished { result };
+            pane.stopping = None;
+            self.dirty = true;
+        }
+        if self.quitting && !self.busy() {
+            return Effect::Quit;
+        }
+        if self.overlay == Overlay::ConfirmQuit && !self.busy() {
+            // Nothing left to interrupt: the question is moot.
+            self.overlay = Overlay::None;
+            self.notice = Some("every env has finished: q quits".to_owned());
         }
         Effect::None
     }
@@ -722,7 +734,7 @@ impl App {
                     self.overlay = Overlay::None;
                     self.quitting = true;
                     if self.busy() {
-                        Effect::Interrupt
+                        Effect::InterruptAndQuit
                     } else {
                         Effect::Quit
                     }
@@ -1342,9 +1354,10 @@ pub(super) mod tests {
         assert_eq!(press(&mut app, c('n')), Effect::None);
         assert_eq!(app.overlay(), &Overlay::None);
         assert!(!app.quitting());
-        // "y" interrupts, then the app waits until everything is reaped.
+        // "y" interrupts the envs (a deliberate quit, not a SIGINT to runall), then the app
+        // waits until everything is reaped.
         let _ = press(&mut app, c('q'));
-        assert_eq!(press(&mut app, c('y')), Effect::Interrupt);
+        assert_eq!(press(&mut app, c('y')), Effect::InterruptAndQuit);
         assert!(app.quitting());
         assert_eq!(app.overlay(), &Overlay::None);
         let interrupted = || {
@@ -1370,6 +1383,22 @@ pub(super) mod tests {
             app.update(Msg::Run(RunEvent::RunFinished { cause: None }), at(4)),
             Effect::Quit
         );
+    }
+
+    #[test]
+    fn the_quit_question_closes_once_nothing_runs() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        for env in 1..4 {
+            let _ = app.update(Msg::Run(finished(env, result(EnvStatus::Passed, 1))), at(1));
+        }
+        assert_eq!(press(&mut app, c('q')), Effect::None);
+        assert_eq!(app.overlay(), &Overlay::ConfirmQuit);
+        // The last env ends on its own while the question is up.
+        let _ = app.update(Msg::Run(finished(0, result(EnvStatus::Passed, 2))), at(2));
+        assert_eq!(app.overlay(), &Overlay::None, "nothing left to interrupt");
+        assert!(!app.quitting());
+        // `q` now simply leaves.
+        assert_eq!(press(&mut app, c('q')), Effect::Quit);
     }
 
     #[test]

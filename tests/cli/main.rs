@@ -11,5 +11,6 @@ mod ci_mode;
 mod config_errors;
 mod lifecycle;
 mod logs;
+mod signals;
 mod support;
 mod tui_e2e;

@@ -245,17 +245,130 @@ fn ctrl_c_twice_kills_and_restores_terminal() {
     assert!(screen.contains("killed by SIGKILL"), "{screen}");
 }
 
-/// `q` while envs run asks first; `y` interrupts them and quits once all are reaped.
+/// `q` while envs run asks first; `y` interrupts them and quits once all are reaped. That
+/// is a deliberate quit, not a Ctrl-C: runall exits 1 (envs were interrupted) instead of
+/// dying by SIGINT, so an interactive shell goes on with the rest of the command line.
 #[test]
 fn quit_asks_then_interrupts() {
     let p = Project::new("[env.sleeper]\ncommands = [\"echo zzz; sleep 100\"]\n");
-    let tmux = Tmux::start(&p, "");
+    let tmux = Tmux::interactive(&p);
+    tmux.wait_for("PROMPT$");
+    tmux.type_line("stty -g > stty.before");
+    let runall = env!("CARGO_BIN_EXE_runall");
+    tmux.type_line(&format!(
+        "RUNALL_TEST_TAG={} '{runall}'; echo done-$?; stty -g > stty.after",
+        p.tag
+    ));
     tmux.wait_for("zzz");
     tmux.keys(&["q"]);
     tmux.wait_for("y yes");
     tmux.keys(&["y"]);
-    assert_clean_exit(&p, &tmux, "130");
-    assert!(tmux.screen().contains("interrupted"), "{}", tmux.screen());
+    let screen = tmux.wait_until("the shell to go on", |s| {
+        s.lines().any(|l| l.starts_with("done-"))
+    });
+    assert!(screen.lines().any(|l| l == "done-1"), "{screen}");
+    assert!(screen.contains("interrupted"), "{screen}");
+    let read = |name: &str| std::fs::read_to_string(p.path().join(name)).unwrap_or_default();
+    tmux.wait_until("stty to write", |_| !read("stty.after").is_empty());
+    assert_eq!(
+        read("stty.before"),
+        read("stty.after"),
+        "terminal settings changed"
+    );
+    p.assert_no_survivors();
+}
+
+/// tmux's view of the terminal modes: alternate screen, cursor shown, mouse reporting.
+fn terminal_modes(tmux: &Tmux) -> String {
+    let out = Command::new("tmux")
+        .args(["-L", &tmux.socket, "display-message", "-p", "-t", "t"])
+        .arg("alt=#{alternate_on} cursor=#{cursor_flag} mouse=#{mouse_any_flag}")
+        .output()
+        .expect("tmux display-message");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The runall process of `project` (the one whose command is `runall`).
+fn runall_pid(project: &Project) -> i32 {
+    let deadline = Instant::now() + crate::support::PATIENCE;
+    loop {
+        let found = crate::support::tagged_processes(&project.tag)
+            .into_iter()
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "runall")
+            });
+        if let Some(pid) = found {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "runall is not running");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGALRM or SIGUSR1 to the TUI (`timeout -s ALRM runall`): the terminal is restored (modes
+/// and `stty -g`), the children are stopped and reaped, runall dies by that signal.
+#[test]
+fn fatal_signals_restore_the_terminal_and_stop_the_children() {
+    for (signal, name) in [(libc::SIGALRM, "ALRM"), (libc::SIGUSR1, "USR1")] {
+        let p = Project::new("[env.sleeper]\ncommands = [\"echo zzz; sleep 100\"]\n");
+        let tmux = Tmux::start(&p, "");
+        tmux.wait_for("zzz");
+        assert_eq!(
+            terminal_modes(&tmux),
+            "alt=1 cursor=0 mouse=1",
+            "the TUI is up"
+        );
+        let pid = runall_pid(&p);
+        let sent = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        assert_clean_exit(&p, &tmux, &(128 + signal).to_string());
+        assert_eq!(terminal_modes(&tmux), "alt=0 cursor=1 mouse=0", "SIG{name}");
+        let screen = tmux.screen();
+        assert!(screen.contains("interrupted"), "SIG{name}: {screen}");
+    }
+}
+
+/// `r` on an env that failed, after fixing what made it fail: the rerun is a new request,
+/// not a retry, so it reads `passed` (never `flaky`) in the pane, the summary and
+/// `runall list`.
+#[test]
+fn a_rerun_after_a_fix_passes_not_flaky() {
+    let p = Project::new(
+        "[env.fixme]\ncommands = [\"if [ -e fixed ]; then echo works now; else echo broken; exit 1; fi\"]\n",
+    );
+    let tmux = Tmux::start(&p, "");
+    tmux.wait_until("the failure", |s| {
+        s.contains("✘ fixme") && s.contains("exit 1")
+    });
+    std::fs::write(p.path().join("fixed"), "").expect("fix it");
+    tmux.keys(&["r"]);
+    let screen = tmux.wait_until("the rerun to pass", |s| {
+        s.contains("works now") && s.contains("✔ fixme")
+    });
+    assert!(
+        !screen.contains("flaky") && !screen.contains("attempt 2"),
+        "{screen}"
+    );
+    tmux.keys(&["q"]);
+    assert_clean_exit(&p, &tmux, "0");
+    let screen = tmux.screen();
+    let row = screen
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("fixme "))
+        .unwrap_or_else(|| panic!("no summary row: {screen}"));
+    assert!(row.contains("passed") && !row.contains("flaky"), "{row}");
+    assert!(
+        p.path().join(".runall/logs/fixme@2.log").exists(),
+        "the rerun's own log"
+    );
+    let list = p.run(&["list"]).stdout();
+    assert!(list.contains("passed") && !list.contains("flaky"), "{list}");
 }
 
 /// Ctrl-Z stops runall and its children and gives the terminal back to the shell; `fg`
@@ -306,7 +419,8 @@ fn ctrl_z_suspends_and_fg_resumes() {
     tmux.wait_for("PROMPT$");
     // `DO""NE`: the typed line is echoed too, and must not look like the marker.
     tmux.type_line("echo \"EXIT=$?\" > exit.status; stty -g > stty.after; echo DO\"\"NE");
-    assert_clean_exit(&p, &tmux, "130");
+    // A deliberate quit that interrupted envs: exit 1, not death by SIGINT.
+    assert_clean_exit(&p, &tmux, "1");
 }
 
 /// A flood far beyond the runner's per-env output credit (1 MiB) drains through the screen:
