@@ -513,6 +513,34 @@ mod tests {
     }
 
     #[test]
+    fn a_rerun_after_a_fix_is_a_new_request_not_a_flaky_pass() {
+        let plan = plan(&["unit"]);
+        let mut summary = Summary::new(&plan);
+        summary.record(&RunEvent::EnvStarted { env: 0, attempt: 1 });
+        summary.record(&RunEvent::EnvRetrying {
+            env: 0,
+            result: result("unit", failed(1), 10),
+        });
+        summary.record(&RunEvent::EnvStarted { env: 0, attempt: 2 });
+        let mut second = result("unit", failed(1), 10);
+        second.attempt = 2;
+        summary.record(&finished(0, second));
+        // The user fixed it and pressed `r`: the runner starts a new request at attempt 1.
+        summary.record(&RunEvent::EnvStarted { env: 0, attempt: 1 });
+        summary.record(&finished(0, result("unit", EnvStatus::Passed, 10)));
+        assert!(
+            summary.retried(0).is_empty(),
+            "earlier retries were another request"
+        );
+        assert_eq!(summary.flaky(), 0);
+        assert_eq!(
+            summary.result(0).map(EnvResult::describe).as_deref(),
+            Some("passed")
+        );
+        assert_eq!(summary.exit_code(), 0);
+    }
+
+    #[test]
     fn ignores_unknown_envs() {
         let mut summary = Summary::new(&plan(&["unit"]));
         summary.record(&finished(5, result("x", EnvStatus::Passed, 1)));

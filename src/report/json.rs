@@ -15,6 +15,7 @@
 //! | `env_started`      | `env`, `attempt` (1, then 2… for retries)                         |
 //! | `command_started`  | `env`, `attempt`, `index` (0-based), `command`, `pid`             |
 //! | `env_retrying`     | the `env_finished` fields of the failed attempt, plus `next_attempt` |
+//! | `log_failed`       | `env`, `log`, `error`: the log could not be written (outcome says `log incomplete`) |
 //! | `env_finished`     | `env`, `attempt`, `verdict`, `outcome`, `flaky`, `duration_ms`, `exit_code`, `signal`, `stopped_by`, `leaked`, `log` |
 //! | `shutdown_started` | `cause`, `count` (2 for the second request: kill now)             |
 //! | `run_finished`     | `counts`, `exit_code`, `cause`, `duration_ms`                     |
