@@ -11,5 +11,6 @@ mod ci_mode;
 mod config_errors;
 mod lifecycle;
 mod posargs;
+mod special_files;
 mod support;
 mod tui_e2e;
