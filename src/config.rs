@@ -510,12 +510,19 @@ impl<'de> Deserialize<'de> for RawDuration {
             }
 
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDuration, E> {
+                // Huge numbers as written (`1e19`), not as twenty digits.
+                let shown = if v.abs() >= 1e15 {
+                    format!("{v:e}")
+                } else {
+                    v.to_string()
+                };
                 let duration = Duration::try_from_secs_f64(v).map_err(|_| {
                     E::custom(format!(
-                        "invalid duration `{v}`: must be a finite, non-negative number of seconds"
+                        "invalid duration `{shown}`: must be a finite, non-negative number of \
+                         seconds"
                     ))
                 })?;
-                bounded_duration(duration, v)
+                bounded_duration(duration, shown)
             }
         }
 
@@ -1398,7 +1405,10 @@ commands = ["c"]
         let values = [
             ("9223372036854775807", too_long),
             ("18446744073709551615", too_long),
-            ("1e19", too_long),
+            (
+                "1e19",
+                "invalid duration `1e19`: must be at most 8760h (365 days)",
+            ),
             ("3.2e7", too_long),
             ("31536001", too_long),
             ("\"5000000000000000h\"", too_long),
