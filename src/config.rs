@@ -1026,38 +1026,38 @@ fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
         Done,
     }
 
-    fn visit(
-        node: usize,
-        edges: &[Vec<usize>],
-        marks: &mut [Mark],
-        stack: &mut Vec<usize>,
-    ) -> Option<Vec<usize>> {
-        marks[node] = Mark::OnStack;
-        stack.push(node);
-        for &next in &edges[node] {
+    /// Depth-first from `start` with an explicit stack (a chain of 100,000 envs must not
+    /// overflow the thread's stack): `path` holds the nodes on the current path, each with the
+    /// index of its next edge to follow.
+    fn visit(start: usize, edges: &[Vec<usize>], marks: &mut [Mark]) -> Option<Vec<usize>> {
+        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+        marks[start] = Mark::OnStack;
+        while let Some(&mut (node, ref mut next_edge)) = path.last_mut() {
+            let Some(&next) = edges[node].get(*next_edge) else {
+                marks[node] = Mark::Done;
+                path.pop();
+                continue;
+            };
+            *next_edge += 1;
             match marks[next] {
                 Mark::Done => {}
                 Mark::OnStack => {
-                    let from = stack.iter().position(|&n| n == next).unwrap_or(0);
-                    return Some(stack[from..].to_vec());
+                    let from = path.iter().position(|&(n, _)| n == next).unwrap_or(0);
+                    return Some(path[from..].iter().map(|&(n, _)| n).collect());
                 }
                 Mark::New => {
-                    if let Some(cycle) = visit(next, edges, marks, stack) {
-                        return Some(cycle);
-                    }
+                    marks[next] = Mark::OnStack;
+                    path.push((next, 0));
                 }
             }
         }
-        stack.pop();
-        marks[node] = Mark::Done;
         None
     }
 
     let mut marks = vec![Mark::New; edges.len()];
-    let mut stack = Vec::new();
     for start in 0..edges.len() {
         if marks[start] == Mark::New
-            && let Some(mut cycle) = visit(start, edges, &mut marks, &mut stack)
+            && let Some(mut cycle) = visit(start, edges, &mut marks)
         {
             let lowest = cycle
                 .iter()
@@ -1706,6 +1706,26 @@ depends = ["c"]
             "runall.toml:3:12: env.e0.depends[0]: dependency cycle of 5000 envs: e0 -> e1 -> e2 \
              -> e3 -> … (4995 more) … -> e4999 -> e0"
         );
+    }
+
+    #[test]
+    fn a_very_long_chain_or_cycle_does_not_overflow_the_stack() {
+        // On a small stack: a recursive search overflows it long before 100,000 frames, as it
+        // would overflow the main thread's 8 MiB with some more envs.
+        let n = 100_000;
+        let chain: Vec<Vec<usize>> = (0..n).map(|i| vec![(i + 1) % n]).collect();
+        let found = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let cycle = find_cycle(&chain).map(|c| c.len());
+                let mut open = chain;
+                open[n - 1].clear();
+                (cycle, find_cycle(&open))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(found, (Some(n), None));
     }
 
     #[test]
