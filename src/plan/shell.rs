@@ -54,6 +54,9 @@ struct HereDoc {
     quoted: bool,
     /// `<<-`: leading tabs are stripped from each line (and from the delimiter line).
     strip_tabs: bool,
+    /// The `<<` follows a `((` on its line: bash may read it as an arithmetic shift where
+    /// dash reads a here-document, so no placeholder after it can be placed for sure.
+    ambiguous: bool,
 }
 
 /// Where one placeholder sits.
@@ -121,6 +124,17 @@ fn check_site(site: &Site) -> Result<(), String> {
             }
             _ => {}
         }
+    }
+    if site
+        .stack
+        .iter()
+        .any(|frame| matches!(frame, Frame::HereDoc(doc) if doc.ambiguous))
+    {
+        return Err(
+            "{posargs} after a `<<` that shells read either as a here-document or as an \
+             arithmetic shift (after `((`)"
+                .to_owned(),
+        );
     }
     if site.after_backslash {
         return Err("{posargs} right after a backslash cannot be quoted safely".to_owned());
@@ -256,6 +270,12 @@ impl<'a> Lexer<'a> {
     fn run(mut self) -> Result<Vec<Site>, String> {
         let mut next_placeholder = find_posargs(self.text, 0);
         while self.at < self.text.len() {
+            if let Some(found) = &next_placeholder
+                && found.start < self.at
+            {
+                // A step swallowed it (inside a construct read as a whole): no place known.
+                return Err("{posargs} in a place runall cannot quote for".to_owned());
+            }
             if let Some(found) = &next_placeholder
                 && found.start == self.at
             {
@@ -415,7 +435,11 @@ impl<'a> Lexer<'a> {
                 self.at += 1;
                 self.stack.push(Frame::Comment);
             }
-            '<' if self.rest().starts_with("<<") && !self.rest().starts_with("<<<") => {
+            // In `$((…))` it is a shift.
+            '<' if self.rest().starts_with("<<")
+                && !self.rest().starts_with("<<<")
+                && !matches!(end, End::Arith(_)) =>
+            {
                 self.heredoc_operator(next_placeholder.as_ref().map(|found| found.start))?;
             }
             '\n' => {
@@ -458,6 +482,7 @@ impl<'a> Lexer<'a> {
 
     /// `<<WORD` or `<<-WORD`: reads the delimiter; the body starts after the next newline.
     fn heredoc_operator(&mut self, next_start: Option<usize>) -> Result<(), String> {
+        let operator = self.at;
         self.at += 2;
         let strip_tabs = self.rest().starts_with('-');
         if strip_tabs {
@@ -493,10 +518,12 @@ impl<'a> Lexer<'a> {
             }
             self.at += c.len_utf8();
         }
+        let line_start = self.text[..operator].rfind('\n').map_or(0, |at| at + 1);
         self.pending.push(HereDoc {
             delimiter,
             quoted,
             strip_tabs,
+            ambiguous: self.text[line_start..operator].contains("(("),
         });
         Ok(())
     }
@@ -771,6 +798,12 @@ mod tests {
             ("echo \\{posargs}", "right after a backslash"),
             ("echo \"\\{posargs}\"", "right after a backslash"),
             ("cat <<{posargs}\nx\n", "delimiter"),
+            ("cat <<\\{posargs}\nx\n", "cannot quote for"),
+            ("(( x = 1 << 2 ))\necho {posargs}", "arithmetic shift"),
+            (
+                "cat <<EOF; (( 1 << 2 ))\nx\nEOF\n{posargs}\n",
+                "arithmetic shift",
+            ),
         ];
         for (text, why) in refused {
             let err = substitute(text, &words(&["a"])).unwrap_err();
@@ -782,6 +815,16 @@ mod tests {
         assert!(err.contains("end the here-document early"), "{err}");
         let err = substitute("cat <<-EOF\n{posargs}\nEOF", &words(&["\tEOF"])).unwrap_err();
         assert!(err.contains("end the here-document early"), "{err}");
+    }
+
+    #[test]
+    fn a_shift_in_arithmetic_is_not_a_here_document() {
+        let script = substitute(
+            "echo $((1 << 2))\nprintf '[%s]\\n' {posargs}",
+            &words(&["; touch pwned"]),
+        )
+        .unwrap();
+        assert_eq!(run_sh(&script), ("4\n[; touch pwned]\n".to_owned(), false));
     }
 
     #[test]
