@@ -18,8 +18,14 @@ use super::{Placeholder, find_posargs};
 enum End {
     /// The end of the string: the top level.
     Eof,
-    /// `)` closing a `$(`, with the count of `(` still open inside it.
-    Paren(usize),
+    /// `)` closing a `$(`, with the count of `(` still open inside it and of the `case`
+    /// commands not yet closed by `esac` (whose patterns end in an unmatched `)`).
+    Paren {
+        /// `(` still open.
+        open: usize,
+        /// `case` without its `esac` yet.
+        cases: usize,
+    },
     /// The closing backquote.
     Backquote,
     /// `}` closing a `${`, with the count of `{` still open inside it.
@@ -381,12 +387,18 @@ impl<'a> Lexer<'a> {
         if rest.starts_with("$((") {
             self.at += 3;
             self.stack.push(Frame::Code(End::Arith(2)));
+            self.word_start = false;
+            return;
         } else if rest.starts_with("$(") {
             self.at += 2;
-            self.stack.push(Frame::Code(End::Paren(0)));
+            self.stack
+                .push(Frame::Code(End::Paren { open: 0, cases: 0 }));
         } else if rest.starts_with("${") {
             self.at += 2;
             self.stack.push(Frame::Code(End::Brace(0)));
+            // `${#x}` is a length, not a comment.
+            self.word_start = false;
+            return;
         } else if rest.starts_with('`') {
             self.at += 1;
             self.stack.push(Frame::Code(End::Backquote));
@@ -452,9 +464,32 @@ impl<'a> Lexer<'a> {
                 }
             }
             _ => {
+                if word_start && let End::Paren { open, cases } = end {
+                    let keyword = |word: &str| {
+                        self.rest().strip_prefix(word).is_some_and(|after| {
+                            after
+                                .chars()
+                                .next()
+                                .is_none_or(|next| next.is_whitespace() || ";&|()<>".contains(next))
+                        })
+                    };
+                    let cases = if keyword("case") {
+                        cases + 1
+                    } else if keyword("esac") {
+                        cases.saturating_sub(1)
+                    } else {
+                        cases
+                    };
+                    if let Some(top) = self.stack.last_mut() {
+                        *top = Frame::Code(End::Paren { open, cases });
+                    }
+                }
                 self.at += c.len_utf8();
                 self.word_start = c.is_whitespace() || ";&|()<>".contains(c);
-                self.close_brackets(c, end);
+                if let Some(Frame::Code(end)) = self.stack.last() {
+                    let end = *end;
+                    self.close_brackets(c, end);
+                }
             }
         }
         Ok(())
@@ -463,12 +498,20 @@ impl<'a> Lexer<'a> {
     /// Counts `(`/`{` and pops the frame at its closing `)`, `}` or `))`.
     fn close_brackets(&mut self, c: char, end: End) {
         let updated = match (end, c) {
-            (End::Paren(open), '(') => End::Paren(open + 1),
-            (End::Paren(0) | End::Arith(1), ')') | (End::Brace(0), '}') => {
+            (End::Paren { open, cases }, '(') => End::Paren {
+                open: open + 1,
+                cases,
+            },
+            (End::Paren { open: 0, cases: 0 } | End::Arith(1), ')') | (End::Brace(0), '}') => {
                 self.stack.pop();
                 return;
             }
-            (End::Paren(open), ')') => End::Paren(open - 1),
+            // A `case` pattern's `)`.
+            (End::Paren { open: 0, .. }, ')') => return,
+            (End::Paren { open, cases }, ')') => End::Paren {
+                open: open - 1,
+                cases,
+            },
             (End::Brace(open), '{') => End::Brace(open + 1),
             (End::Brace(open), '}') => End::Brace(open - 1),
             (End::Arith(open), '(') => End::Arith(open + 1),
@@ -699,6 +742,17 @@ mod tests {
             2,
         ),
         ("printf '[%s]\\n' {posargs} # and {posargs}", "{}", 1),
+        ("x=abc; printf '[%s]\\n' ${#x}{posargs}", "3{}", 1),
+        (
+            "printf '[%s]\\n' \"$(case a in a) printf '%s' {posargs};; esac)\"",
+            "{}",
+            1,
+        ),
+        (
+            "printf '[%s]\\n' \"$(case a in (a) printf '%s' \"{posargs}\";; esac)\"",
+            "{}",
+            1,
+        ),
     ];
 
     #[test]
