@@ -223,6 +223,29 @@ fn check_heredoc_lines(
     doc: &HereDoc,
 ) -> Result<(), String> {
     let line_start = out[..range.start].rfind('\n').map_or(0, |at| at + 1);
+    // In an unquoted here-document, bash joins a line ending in an unescaped backslash with
+    // the next one before it parses the body, even inside quotes in a `$(…)` there.
+    if !doc.quoted {
+        for (at, _) in out[range.clone()].match_indices('\n') {
+            let before = &out[..range.start + at];
+            let backslashes = before.len() - before.trim_end_matches('\\').len();
+            if backslashes % 2 == 1 {
+                return Err(
+                    "the posargs would end a line of a here-document with a backslash".to_owned(),
+                );
+            }
+        }
+    }
+    // `<<-` strips the leading tabs of every line, those of the posargs' lines too.
+    let inserted = &out[range.clone()];
+    let starts_line = out[line_start..range.start].chars().all(|c| c == '\t');
+    if doc.strip_tabs && (inserted.contains("\n\t") || (starts_line && inserted.starts_with('\t')))
+    {
+        return Err(
+            "the posargs would lose the tabs that start their lines in a `<<-` here-document"
+                .to_owned(),
+        );
+    }
     let line_end = out[range.end..]
         .find('\n')
         .map_or(out.len(), |at| range.end + at);
@@ -236,6 +259,20 @@ fn check_heredoc_lines(
             return Err(format!(
                 "the posargs would end the here-document early (a line `{}`)",
                 doc.delimiter
+            ));
+        }
+        // dash (/bin/sh on Debian) drops the first byte of a non-ASCII character that follows
+        // the start of the delimiter at the start of a line (`Eé` under `<<EOF`).
+        let mangled = (1..=doc.delimiter.len()).any(|k| {
+            doc.delimiter.is_char_boundary(k)
+                && line.starts_with(&doc.delimiter[..k])
+                && line.as_bytes().get(k).is_some_and(|&b| b >= 0x80)
+        });
+        if mangled {
+            return Err(format!(
+                "the posargs would start a line of the here-document with `{}` followed by a \
+                 non-ASCII character, which dash corrupts",
+                &line[..line.len().min(doc.delimiter.len())]
             ));
         }
     }
@@ -763,9 +800,12 @@ mod tests {
                 let script = match substitute(context, &words(&[arg])) {
                     Ok(script) => script,
                     Err(message) => {
-                        // Only a posarg that would end a here-document may be refused here.
-                        let ends_heredoc =
-                            arg.split('\n').any(|line| line == "EOF") && context.contains("EOF");
+                        // Only a posarg that would end a here-document, or lose tabs in a
+                        // `<<-` one, may be refused here.
+                        let ends_heredoc = (arg.split('\n').any(|line| line == "EOF")
+                            && context.contains("EOF"))
+                            || (context.contains("<<-") && arg.contains("\n\t"))
+                            || (context.contains("<<EOF") && arg.contains("\\\n"));
                         if !ends_heredoc {
                             failures.push(format!("{context:?} {arg:?}: refused: {message}"));
                         }
@@ -791,6 +831,68 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    mod random {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Strings made of the characters sh gives a meaning somewhere.
+        fn hostile() -> impl Strategy<Value = String> {
+            let alphabet: Vec<char> = "'\"\\$`(){};&|<>#*?~! \n\taEOF=é".chars().collect();
+            prop::collection::vec(prop::sample::select(alphabet), 0..14)
+                .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            /// Every context at once, one script per shell: what it prints is the literal
+            /// text, whatever the posarg holds.
+            #[test]
+            fn any_posarg_reaches_sh_literally(arg in hostile()) {
+                let mut script = String::new();
+                let mut want = String::new();
+                for (context, around, count) in CONTEXTS {
+                    let Ok(text) = substitute(context, std::slice::from_ref(&arg)) else {
+                        // Only a posarg that would end a here-document, or lose tabs in a
+                        // `<<-` one, may be refused.
+                        let ends = arg.split('\n').any(|line| {
+                            let line = line.trim_start_matches('\t');
+                            line == "EOF" || line == "END"
+                        });
+                        let tabs = context.contains("<<-") && arg.contains("\n\t");
+                        let joined = context.contains("<<EOF") && arg.contains("\\\n");
+                        let dash_bug = context.contains("<<")
+                            && arg.split('\n').skip(1).any(|line| {
+                                let line = line.trim_start_matches('\t');
+                                ["E", "EO", "EOF", "EN", "END"].iter().any(|p| {
+                                    line.strip_prefix(p).is_some_and(|rest| !rest.is_ascii())
+                                })
+                            });
+                        prop_assert!(
+                            ends || tabs || joined || dash_bug,
+                            "{context:?} refused {arg:?}"
+                        );
+                        continue;
+                    };
+                    let shown = if context.contains("$(") || context.contains('`') {
+                        arg.trim_end_matches('\n')
+                    } else {
+                        &arg
+                    };
+                    script.push_str(&text);
+                    script.push('\n');
+                    want.push_str(&format!("[{}]\n", around.replace("{}", shown)).repeat(*count));
+                }
+                for shell in shells() {
+                    let (stdout, created) = run_in(shell, &script);
+                    prop_assert!(!created, "{shell} {arg:?} created a file");
+                    prop_assert_eq!(&stdout, &want, "{} {:?}", shell, arg);
+                }
+            }
+        }
     }
 
     #[test]
@@ -867,8 +969,23 @@ mod tests {
         }
         let err = substitute("cat <<EOF\n{posargs}\nEOF", &words(&["EOF"])).unwrap_err();
         assert!(err.contains("end the here-document early"), "{err}");
-        let err = substitute("cat <<-EOF\n{posargs}\nEOF", &words(&["\tEOF"])).unwrap_err();
+        let err = substitute("cat <<-EOF\nx{posargs}\nEOF", &words(&["\nEOF"])).unwrap_err();
         assert!(err.contains("end the here-document early"), "{err}");
+        for arg in ["a\n\tb", "\tb"] {
+            let err = substitute("cat <<-EOF\n\t{posargs}\nEOF", &words(&[arg])).unwrap_err();
+            assert!(err.contains("lose the tabs"), "{arg:?}: {err}");
+        }
+        let err = substitute(
+            "cat <<EOF\n$(printf %s {posargs})\nEOF",
+            &words(&["a\\\nb"]),
+        )
+        .unwrap_err();
+        assert!(err.contains("with a backslash"), "{err}");
+        let err = substitute("cat <<EOF\nx{posargs}\nEOF", &words(&["\nEé"])).unwrap_err();
+        assert!(err.contains("which dash corrupts"), "{err}");
+        // A tab inside a line is kept.
+        let script = substitute("cat <<-EOF\n\t[{posargs}]\n\tEOF", &words(&["a\tb"])).unwrap();
+        assert_eq!(run_sh(&script), ("[a\tb]\n".to_owned(), false));
     }
 
     #[test]
