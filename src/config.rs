@@ -5,6 +5,13 @@
 //! what serde cannot (empty commands, env names, unknown or cyclic `depends`). Every error names
 //! the file, the 1-based line and column, and the dotted key path. It does no selection and no
 //! `{posargs}` substitution (that is [`crate::plan`]), and it never runs anything.
+//!
+//! Every value is checked here for what later use needs: numbers and durations have a bounded
+//! range (so no deadline can overflow the clock), strings that reach `execve` (commands, argv
+//! words, `set_env`, `change_dir`) hold no NUL byte, and `set_env` names are real variable
+//! names. Files are read only if they are regular files of at most [`MAX_FILE_SIZE`] bytes
+//! ([`read_regular_file`], also used for the run history), so a FIFO or a device never hangs a
+//! run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
@@ -21,6 +28,19 @@ use crate::plan::{LeakPolicy, StderrMode, Timeouts};
 
 /// The config file's name, looked up by [`find`].
 pub const FILE_NAME: &str = "runall.toml";
+
+/// The longest duration any setting accepts: 365 days. Anything longer means "never" in
+/// practice, and a deadline computed from it must stay far from overflowing the clock.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The most envs running at once that `jobs` (and `--jobs`) accepts.
+pub const MAX_JOBS: usize = 1024;
+
+/// The most extra attempts `retries` accepts.
+pub const MAX_RETRIES: u32 = 100;
+
+/// The largest file runall reads as a config or a run history: 16 MiB.
+pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 
 /// A loaded, validated config: `[env_run_base]` already applied to every env.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +175,18 @@ pub enum ConfigError {
         /// The parser's message.
         message: String,
     },
+    /// The file is not UTF-8 text (TOML must be).
+    #[error("{}:{line}:{column}: not valid UTF-8 (byte 0x{byte:02x}); a TOML file is UTF-8 text", path.display())]
+    NotUtf8 {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the first invalid byte.
+        line: usize,
+        /// 1-based column (in characters) of the first invalid byte.
+        column: usize,
+        /// The first invalid byte.
+        byte: u8,
+    },
     /// The TOML is well formed but a value is wrong.
     #[error("{}:{line}:{column}: {key}: {message}", path.display())]
     Invalid {
@@ -181,21 +213,107 @@ fn io_message(err: &io::Error) -> String {
 }
 
 /// The nearest `runall.toml`: in `start_dir`, else in its closest parent that has one.
+///
+/// Anything by that name but a folder counts, so that [`load`] can say why a FIFO or a device
+/// there is not a config rather than runall looking past it.
 pub fn find(start_dir: &Path) -> Option<PathBuf> {
     let start = std::path::absolute(start_dir).unwrap_or_else(|_| start_dir.to_path_buf());
     start
         .ancestors()
         .map(|dir| dir.join(FILE_NAME))
-        .find(|candidate| candidate.is_file())
+        .find(|candidate| candidate.metadata().is_ok_and(|meta| !meta.is_dir()))
 }
 
 /// Reads and parses the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    let bytes = read_regular_file(path, MAX_FILE_SIZE).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    let text = String::from_utf8(bytes).map_err(|err| {
+        let valid = err.utf8_error().valid_up_to();
+        let bytes = err.as_bytes();
+        let byte = bytes.get(valid).copied().unwrap_or(0);
+        // The prefix up to the first invalid byte is valid UTF-8 by definition.
+        let before = String::from_utf8_lossy(&bytes[..valid]);
+        let (line, column) = line_column(&before, before.len());
+        ConfigError::NotUtf8 {
+            path: path.to_path_buf(),
+            line,
+            column,
+            byte,
+        }
+    })?;
     parse(path, &text)
+}
+
+/// The contents of `path` if it is a regular file of at most `limit` bytes.
+///
+/// Anything else is refused with an error saying why (`not a regular file (a FIFO)`, `larger
+/// than 16 MiB`): a FIFO with no writer would block the open or the read forever and a device
+/// like `/dev/zero` never ends. The path is checked with `stat` before opening (so a device is
+/// never opened), then opened with `O_NONBLOCK | O_NOCTTY` (so a FIFO swapped in meanwhile
+/// cannot block the open) and checked again on the open descriptor, and at most `limit + 1`
+/// bytes are read (the file may grow while being read).
+pub fn read_regular_file(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    let check = |meta: &std::fs::Metadata| -> io::Result<()> {
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not a regular file ({})", file_kind(meta.file_type())),
+            ));
+        }
+        if meta.len() > limit {
+            return Err(too_large(limit));
+        }
+        Ok(())
+    };
+    check(&std::fs::metadata(path)?)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    check(&file.metadata()?)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
+}
+
+/// The error for a file over `limit` bytes.
+fn too_large(limit: u64) -> io::Error {
+    let size = if limit.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", limit / (1024 * 1024))
+    } else {
+        format!("{limit} bytes")
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("larger than {size}, the most runall reads"),
+    )
+}
+
+/// What kind of file `kind` is, in words: "a FIFO", "a character device", …
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
 }
 
 /// Parses `text`, the contents of the config file at `path` (used for messages and the root).
@@ -303,14 +421,14 @@ struct RawKeys {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawSettings {
-    jobs: Option<Spanned<usize>>,
+    jobs: Option<RawJobs>,
     stderr: Option<RawStderr>,
     interrupt_timeout: Option<RawDuration>,
     terminate_timeout: Option<RawDuration>,
     leak_timeout: Option<RawDuration>,
     timeout: Option<RawDuration>,
     on_leak: Option<RawLeak>,
-    retries: Option<u32>,
+    retries: Option<RawRetries>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -318,14 +436,14 @@ struct RawSettings {
 struct RawEnv {
     description: Option<String>,
     commands: Option<Spanned<RawCommands>>,
-    change_dir: Option<PathBuf>,
-    set_env: Option<BTreeMap<String, String>>,
+    change_dir: Option<NoNul>,
+    set_env: Option<BTreeMap<VarName, NoNul>>,
     depends: Option<Vec<Spanned<String>>>,
     labels: Option<Vec<String>>,
     stderr: Option<RawStderr>,
     timeout: Option<RawDuration>,
     on_leak: Option<RawLeak>,
-    retries: Option<u32>,
+    retries: Option<RawRetries>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -376,31 +494,100 @@ impl<'de> Deserialize<'de> for RawDuration {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDuration, E> {
-                parse_duration(v).map(RawDuration).map_err(E::custom)
+                let duration = parse_duration(v).map_err(E::custom)?;
+                bounded_duration(duration, v)
             }
 
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDuration, E> {
-                Ok(RawDuration(Duration::from_secs(v)))
+                bounded_duration(Duration::from_secs(v), v)
             }
 
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDuration, E> {
-                u64::try_from(v)
-                    .map(|secs| RawDuration(Duration::from_secs(secs)))
-                    .map_err(|_| E::custom(format!("invalid duration `{v}`: must not be negative")))
+                let secs = u64::try_from(v).map_err(|_| {
+                    E::custom(format!("invalid duration `{v}`: must not be negative"))
+                })?;
+                self.visit_u64(secs)
             }
 
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDuration, E> {
-                Duration::try_from_secs_f64(v).map(RawDuration).map_err(|_| {
+                // Huge numbers as written (`1e19`), not as twenty digits.
+                let shown = if v.abs() >= 1e15 {
+                    format!("{v:e}")
+                } else {
+                    v.to_string()
+                };
+                let duration = Duration::try_from_secs_f64(v).map_err(|_| {
                     E::custom(format!(
-                        "invalid duration `{v}`: must be a finite, non-negative number of seconds"
+                        "invalid duration `{shown}`: must be a finite, non-negative number of \
+                         seconds"
                     ))
-                })
+                })?;
+                bounded_duration(duration, shown)
             }
         }
 
         deserializer.deserialize_any(DurationVisitor)
     }
 }
+
+/// `duration` (written as `shown`) if it is at most [`MAX_DURATION`].
+fn bounded_duration<E: de::Error>(
+    duration: Duration,
+    shown: impl fmt::Display,
+) -> Result<RawDuration, E> {
+    if duration <= MAX_DURATION {
+        Ok(RawDuration(duration))
+    } else {
+        Err(E::custom(format!(
+            "invalid duration `{shown}`: must be at most 8760h (365 days)"
+        )))
+    }
+}
+
+/// A whole number from `MIN` to `MAX`: every count a setting holds has a range, so nothing
+/// that uses it can overflow or ask for absurd resources.
+#[derive(Clone, Copy)]
+struct Bounded<const MIN: u64, const MAX: u64>(u64);
+
+impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BoundedVisitor<const MIN: u64, const MAX: u64>;
+
+        impl<const MIN: u64, const MAX: u64> Visitor<'_> for BoundedVisitor<MIN, MAX> {
+            type Value = Bounded<MIN, MAX>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a whole number from {MIN} to {MAX}")
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                if (MIN..=MAX).contains(&v) {
+                    Ok(Bounded(v))
+                } else {
+                    Err(E::custom(format!(
+                        "{v} is out of range: must be from {MIN} to {MAX}"
+                    )))
+                }
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom(format!(
+                        "{v} is out of range: must be from {MIN} to {MAX}"
+                    ))),
+                }
+            }
+        }
+
+        deserializer.deserialize_u64(BoundedVisitor::<MIN, MAX>)
+    }
+}
+
+/// `jobs`: 1 to [`MAX_JOBS`].
+type RawJobs = Bounded<1, { MAX_JOBS as u64 }>;
+/// `retries`: 0 to [`MAX_RETRIES`].
+type RawRetries = Bounded<0, { MAX_RETRIES as u64 }>;
 
 /// The `commands` array.
 #[derive(Clone)]
@@ -443,11 +630,11 @@ impl<'de> Deserialize<'de> for RawCommand {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawCommand, E> {
-                Ok(RawCommand::Shell(v.to_owned()))
+                self.visit_string(v.to_owned())
             }
 
             fn visit_string<E: de::Error>(self, v: String) -> Result<RawCommand, E> {
-                Ok(RawCommand::Shell(v))
+                no_nul(v).map(RawCommand::Shell)
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawCommand, A::Error> {
@@ -478,15 +665,52 @@ impl<'de> Deserialize<'de> for ArgvWord {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ArgvWord, E> {
-                Ok(ArgvWord(v.to_owned()))
+                self.visit_string(v.to_owned())
             }
 
             fn visit_string<E: de::Error>(self, v: String) -> Result<ArgvWord, E> {
-                Ok(ArgvWord(v))
+                no_nul(v).map(ArgvWord)
             }
         }
 
         deserializer.deserialize_string(WordVisitor)
+    }
+}
+
+/// `text` unless it holds a NUL byte, which `execve` cannot pass (it ends a C string).
+fn no_nul<E: de::Error>(text: String) -> Result<String, E> {
+    if text.contains('\0') {
+        Err(E::custom("must not contain a NUL byte"))
+    } else {
+        Ok(text)
+    }
+}
+
+/// A string without NUL bytes: a `set_env` value or a `change_dir`.
+#[derive(Clone)]
+struct NoNul(String);
+
+impl<'de> Deserialize<'de> for NoNul {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        no_nul(String::deserialize(deserializer)?).map(NoNul)
+    }
+}
+
+/// A `set_env` name: not empty, no `=` (it would end the name: `A=B = "x"` would set `A`), no
+/// NUL byte.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct VarName(String);
+
+impl<'de> Deserialize<'de> for VarName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if name.is_empty() || name.contains(['=', '\0']) {
+            Err(de::Error::custom(format!(
+                "invalid variable name {name:?}: must not be empty or contain `=` or a NUL byte"
+            )))
+        } else {
+            Ok(Self(name))
+        }
     }
 }
 
@@ -500,6 +724,9 @@ struct ResolvedEnv {
     name_span: Range<usize>,
     /// Span of each `depends` entry.
     depends_spans: Vec<Range<usize>>,
+    /// Index of each `depends` entry in the list it was written in (the base's list may have
+    /// lost the env itself).
+    depends_index: Vec<usize>,
     /// Key path of the table the `depends` came from (`env.x` or `env_run_base`).
     depends_owner: String,
 }
@@ -540,15 +767,7 @@ impl Ctx<'_> {
 
     /// 1-based line and column (in characters) of byte `offset`.
     fn line_column(&self, offset: usize) -> (usize, usize) {
-        let mut offset = offset.min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+        line_column(self.text, offset)
     }
 
     fn invalid(&self, span: Range<usize>, key: String, message: String) -> ConfigError {
@@ -562,20 +781,18 @@ impl Ctx<'_> {
         }
     }
 
+    #[expect(
+        clippy::unused_self,
+        clippy::unnecessary_wraps,
+        clippy::needless_pass_by_value,
+        reason = "the place for a setting whose check needs more than its type (which reports \
+                  through `self.invalid`); every range today is checked by its type"
+    )]
     fn settings(&self, raw: RawSettings) -> Result<Settings, ConfigError> {
-        if let Some(jobs) = &raw.jobs
-            && *jobs.get_ref() == 0
-        {
-            return Err(self.invalid(
-                jobs.span(),
-                "settings.jobs".to_owned(),
-                "must be at least 1".to_owned(),
-            ));
-        }
         let defaults = Timeouts::default();
         let pick = |raw: Option<RawDuration>, default: Duration| raw.map_or(default, |d| d.0);
         Ok(Settings {
-            jobs: raw.jobs.map(Spanned::into_inner),
+            jobs: raw.jobs.map(|jobs| jobs.0 as usize),
             stderr: raw.stderr.map(StderrMode::from).unwrap_or_default(),
             timeouts: Timeouts {
                 interrupt: pick(raw.interrupt_timeout, defaults.interrupt),
@@ -584,7 +801,7 @@ impl Ctx<'_> {
             },
             timeout: raw.timeout.map(|d| d.0),
             on_leak: raw.on_leak.map(LeakPolicy::from).unwrap_or_default(),
-            retries: raw.retries.unwrap_or(0),
+            retries: raw.retries.map_or(0, |retries| retries.0 as u32),
         })
     }
 
@@ -653,19 +870,37 @@ impl Ctx<'_> {
         let Some(commands) = table.commands.or_else(|| base.commands.clone()) else {
             return Err(self.invalid(name_span, owner, "missing `commands`".to_owned()));
         };
-        let (depends, depends_owner) = match table.depends {
-            Some(depends) => (depends, owner),
+        let (depends, depends_owner): (Vec<(usize, Spanned<String>)>, String) = match table.depends
+        {
+            Some(depends) => (depends.into_iter().enumerate().collect(), owner),
+            // An env never inherits a dependency on itself: `depends = ["sdist"]` in the
+            // base means "every other env needs sdist", not that sdist needs itself.
             None => (
-                base.depends.clone().unwrap_or_default(),
+                base.depends
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .filter(|(_, dep)| *dep.get_ref() != name)
+                    .map(|(at, dep)| (at, dep.clone()))
+                    .collect(),
                 "env_run_base".to_owned(),
             ),
         };
-        let mut set_env = base.set_env.clone().unwrap_or_default();
-        set_env.extend(table.set_env.unwrap_or_default());
+        let mut set_env: BTreeMap<String, String> = BTreeMap::new();
+        for (name, value) in base
+            .set_env
+            .clone()
+            .into_iter()
+            .flatten()
+            .chain(table.set_env.into_iter().flatten())
+        {
+            set_env.insert(name.0, value.0);
+        }
         let pick_stderr = table.stderr.or(base.stderr).map(StderrMode::from);
         let pick_leak = table.on_leak.or(base.on_leak).map(LeakPolicy::from);
         Ok(ResolvedEnv {
-            depends_spans: depends.iter().map(Spanned::span).collect(),
+            depends_spans: depends.iter().map(|(_, dep)| dep.span()).collect(),
+            depends_index: depends.iter().map(|(at, _)| *at).collect(),
             depends_owner,
             name_span,
             config: EnvConfig {
@@ -677,9 +912,15 @@ impl Ctx<'_> {
                     .into_iter()
                     .map(Spanned::into_inner)
                     .collect(),
-                change_dir: table.change_dir.or_else(|| base.change_dir.clone()),
+                change_dir: table
+                    .change_dir
+                    .or_else(|| base.change_dir.clone())
+                    .map(|dir| PathBuf::from(dir.0)),
                 set_env,
-                depends: depends.into_iter().map(Spanned::into_inner).collect(),
+                depends: depends
+                    .into_iter()
+                    .map(|(_, dep)| dep.into_inner())
+                    .collect(),
                 labels: table
                     .labels
                     .or_else(|| base.labels.clone())
@@ -691,7 +932,10 @@ impl Ctx<'_> {
                     .map(|d| d.0)
                     .or(settings.timeout),
                 on_leak: pick_leak.unwrap_or(settings.on_leak),
-                retries: table.retries.or(base.retries).unwrap_or(settings.retries),
+                retries: table
+                    .retries
+                    .or(base.retries)
+                    .map_or(settings.retries, |retries| retries.0 as u32),
             },
         })
     }
@@ -718,7 +962,7 @@ impl Ctx<'_> {
                     };
                     return Err(self.invalid(
                         env.depends_spans[slot].clone(),
-                        format!("{}.depends[{slot}]", env.depends_owner),
+                        format!("{}.depends[{}]", env.depends_owner, env.depends_index[slot]),
                         message,
                     ));
                 };
@@ -735,22 +979,41 @@ impl Ctx<'_> {
             .iter()
             .position(|&t| t == cycle[1 % cycle.len()])
             .unwrap_or(0);
-        let mut names: Vec<&str> = cycle
+        let names: Vec<&str> = cycle
             .iter()
             .map(|&i| envs[i].config.name.as_str())
             .collect();
-        names.push(&first.config.name);
         let span = first
             .depends_spans
             .get(slot)
             .cloned()
             .unwrap_or_else(|| first.name_span.clone());
+        let index = first.depends_index.get(slot).copied().unwrap_or(slot);
         Err(self.invalid(
             span,
-            format!("{}.depends[{slot}]", first.depends_owner),
-            format!("dependency cycle: {}", names.join(" -> ")),
+            format!("{}.depends[{index}]", first.depends_owner),
+            cycle_message(&names),
         ))
     }
+}
+
+/// "dependency cycle: a -> b -> a" for the cycle through `names` (in order, back to the first);
+/// a long cycle shows its first few names, the count left out and its last name.
+fn cycle_message(names: &[&str]) -> String {
+    const HEAD: usize = 4;
+    let Some(first) = names.first() else {
+        return "dependency cycle".to_owned();
+    };
+    if names.len() <= HEAD + 2 {
+        return format!("dependency cycle: {} -> {first}", names.join(" -> "));
+    }
+    let last = names[names.len() - 1];
+    let hidden = names.len() - HEAD - 1;
+    format!(
+        "dependency cycle of {} envs: {} -> … ({hidden} more) … -> {last} -> {first}",
+        names.len(),
+        names[..HEAD].join(" -> "),
+    )
 }
 
 /// A cycle in the graph (`edges[i]` are the nodes `i` points to), as the list of its nodes
@@ -763,38 +1026,38 @@ fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
         Done,
     }
 
-    fn visit(
-        node: usize,
-        edges: &[Vec<usize>],
-        marks: &mut [Mark],
-        stack: &mut Vec<usize>,
-    ) -> Option<Vec<usize>> {
-        marks[node] = Mark::OnStack;
-        stack.push(node);
-        for &next in &edges[node] {
+    /// Depth-first from `start` with an explicit stack (a chain of 100,000 envs must not
+    /// overflow the thread's stack): `path` holds the nodes on the current path, each with the
+    /// index of its next edge to follow.
+    fn visit(start: usize, edges: &[Vec<usize>], marks: &mut [Mark]) -> Option<Vec<usize>> {
+        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+        marks[start] = Mark::OnStack;
+        while let Some(&mut (node, ref mut next_edge)) = path.last_mut() {
+            let Some(&next) = edges[node].get(*next_edge) else {
+                marks[node] = Mark::Done;
+                path.pop();
+                continue;
+            };
+            *next_edge += 1;
             match marks[next] {
                 Mark::Done => {}
                 Mark::OnStack => {
-                    let from = stack.iter().position(|&n| n == next).unwrap_or(0);
-                    return Some(stack[from..].to_vec());
+                    let from = path.iter().position(|&(n, _)| n == next).unwrap_or(0);
+                    return Some(path[from..].iter().map(|&(n, _)| n).collect());
                 }
                 Mark::New => {
-                    if let Some(cycle) = visit(next, edges, marks, stack) {
-                        return Some(cycle);
-                    }
+                    marks[next] = Mark::OnStack;
+                    path.push((next, 0));
                 }
             }
         }
-        stack.pop();
-        marks[node] = Mark::Done;
         None
     }
 
     let mut marks = vec![Mark::New; edges.len()];
-    let mut stack = Vec::new();
     for start in 0..edges.len() {
         if marks[start] == Mark::New
-            && let Some(mut cycle) = visit(start, edges, &mut marks, &mut stack)
+            && let Some(mut cycle) = visit(start, edges, &mut marks)
         {
             let lowest = cycle
                 .iter()
@@ -834,6 +1097,19 @@ fn key_path(path: &serde_path_to_error::Path) -> String {
         }
     }
     out
+}
+
+/// 1-based line and column (in characters) of byte `offset` of `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
 }
 
 /// A key as TOML would write it: bare if it can be, else quoted.
@@ -1030,7 +1306,8 @@ commands = ["c"]
     fn wrong_types() {
         assert_eq!(
             err("[settings]\njobs = \"four\"\n"),
-            "runall.toml:2:8: settings.jobs: invalid type: string \"four\", expected usize"
+            "runall.toml:2:8: settings.jobs: invalid type: string \"four\", expected a whole \
+             number from 1 to 1024"
         );
         assert_eq!(
             err("[env.x]\ncommands = 3\n"),
@@ -1054,10 +1331,259 @@ commands = ["c"]
     }
 
     #[test]
-    fn jobs_zero() {
+    fn numbers_out_of_range_are_rejected_where_written() {
+        let jobs = "must be from 1 to 1024";
+        let retries = "must be from 0 to 100";
+        let cases = [
+            (
+                "[settings]\njobs = 0\n",
+                "2:8: settings.jobs: 0 is out of range",
+                jobs,
+            ),
+            (
+                "[settings]\njobs = -3\n",
+                "2:8: settings.jobs: -3 is out of range",
+                jobs,
+            ),
+            (
+                "[settings]\njobs = 1025\n",
+                "2:8: settings.jobs: 1025 is out of range",
+                jobs,
+            ),
+            (
+                "[settings]\njobs = 9223372036854775807\n",
+                "2:8: settings.jobs: 9223372036854775807 is out of range",
+                jobs,
+            ),
+            (
+                "[settings]\nretries = 4294967295\n",
+                "2:11: settings.retries: 4294967295 is out of range",
+                retries,
+            ),
+            (
+                "[settings]\nretries = 101\n",
+                "2:11: settings.retries: 101 is out of range",
+                retries,
+            ),
+            (
+                "[env_run_base]\nretries = -1\n[env.a]\ncommands = [\"x\"]\n",
+                "2:11: env_run_base.retries: -1 is out of range",
+                retries,
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\nretries = 4294967296\n",
+                "3:11: env.a.retries: 4294967296 is out of range",
+                retries,
+            ),
+        ];
+        for (text, want, range) in cases {
+            assert_eq!(err(text), format!("runall.toml:{want}: {range}"), "{text}");
+        }
         assert_eq!(
-            err("[settings]\njobs = 0\n"),
-            "runall.toml:2:8: settings.jobs: must be at least 1"
+            err("[settings]\njobs = 2.5\n"),
+            "runall.toml:2:8: settings.jobs: invalid type: floating point `2.5`, expected a \
+             whole number from 1 to 1024"
+        );
+        // The bounds themselves are accepted.
+        let config = ok("[settings]\njobs = 1024\nretries = 100\n[env.a]\ncommands = [\"x\"]\n");
+        assert_eq!(config.settings.jobs, Some(MAX_JOBS));
+        assert_eq!(config.envs[0].retries, MAX_RETRIES);
+        assert_eq!(ok("[settings]\njobs = 1\n").settings.jobs, Some(1));
+    }
+
+    #[test]
+    fn durations_out_of_range_are_rejected_where_written() {
+        let too_long = "must be at most 8760h (365 days)";
+        let keys = [
+            "settings.timeout",
+            "settings.interrupt_timeout",
+            "settings.terminate_timeout",
+            "settings.leak_timeout",
+            "env_run_base.timeout",
+            "env.a.timeout",
+        ];
+        let values = [
+            ("9223372036854775807", too_long),
+            ("18446744073709551615", too_long),
+            (
+                "1e19",
+                "invalid duration `1e19`: must be at most 8760h (365 days)",
+            ),
+            ("3.2e7", too_long),
+            ("31536001", too_long),
+            ("\"5000000000000000h\"", too_long),
+            ("\"8761h\"", too_long),
+            ("\"8760h1ms\"", too_long),
+            ("-1", "must not be negative"),
+            ("-0.5", "must be a finite, non-negative number of seconds"),
+            ("nan", "must be a finite, non-negative number of seconds"),
+            ("inf", "must be a finite, non-negative number of seconds"),
+            ("-inf", "must be a finite, non-negative number of seconds"),
+            ("\"inf\"", "expected e.g. 500ms"),
+            ("\"NaN\"", "expected e.g. 500ms"),
+            ("\"1e400s\"", "expected e.g. 500ms"),
+        ];
+        for key in keys {
+            let (table, name) = key.rsplit_once('.').unwrap();
+            let table = table.replace("env.a", "env.a]\ncommands = [\"x\"]\n[dummy");
+            for (value, want) in values {
+                let text = format!("[{table}]\n{name} = {value}\n").replace("[dummy]\n", "");
+                let line = text.lines().position(|l| l.starts_with(name)).unwrap() + 1;
+                let column = name.len() + 4;
+                let message = err(&text);
+                let prefix = format!("runall.toml:{line}:{column}: {key}: ");
+                assert!(
+                    message.starts_with(&prefix) && message.contains(want),
+                    "{text:?}: {message}"
+                );
+            }
+        }
+        // The bound itself is accepted, as a number and as text.
+        for value in ["31536000", "\"8760h\"", "3.1536e7"] {
+            let config = ok(&format!(
+                "[settings]\ntimeout = {value}\nleak_timeout = {value}\n"
+            ));
+            assert_eq!(config.settings.timeout, Some(MAX_DURATION), "{value}");
+            assert_eq!(config.settings.timeouts.leak, MAX_DURATION, "{value}");
+        }
+    }
+
+    #[test]
+    fn nul_bytes_and_bad_variable_names_are_rejected_where_written() {
+        let nul = "must not contain a NUL byte";
+        let cases = [
+            (
+                "[env.a]\ncommands = [\"a\\u0000b\"]\n",
+                "2:13: env.a.commands[0]",
+                nul,
+            ),
+            (
+                "[env.a]\ncommands = [[\"echo\", \"a\\u0000\"]]\n",
+                "2:22: env.a.commands[0][1]",
+                nul,
+            ),
+            (
+                "[env_run_base]\ncommands = [\"\\u0000\"]\n",
+                "2:13: env_run_base.commands[0]",
+                nul,
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\nset_env = { A = \"\\u0000\" }\n",
+                "3:17: env.a.set_env.A",
+                nul,
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\nchange_dir = \"d\\u0000\"\n",
+                "3:14: env.a.change_dir",
+                nul,
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\nset_env = { \"A=B\" = \"x\" }\n",
+                "3:13: env.a.set_env",
+                "invalid variable name \"A=B\": must not be empty or contain `=` or a NUL byte",
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\nset_env = { \"\" = \"x\" }\n",
+                "3:13: env.a.set_env",
+                "invalid variable name \"\"",
+            ),
+            (
+                "[env_run_base]\nset_env = { \"A\\u0000\" = \"x\" }\n",
+                "2:13: env_run_base.set_env",
+                "invalid variable name \"A\\0\"",
+            ),
+        ];
+        for (text, at, want) in cases {
+            let message = err(text);
+            assert!(
+                message.starts_with(&format!("runall.toml:{at}")) && message.contains(want),
+                "{text:?}: {message}"
+            );
+        }
+        // What is valid stays valid: `=` in a value, odd but legal names.
+        let config = ok("[env.a]\ncommands = [\"x\"]\nset_env = { A = \"b=c\", \"x.y\" = \"\" }\n");
+        assert_eq!(config.envs[0].set_env["A"], "b=c");
+        assert_eq!(config.envs[0].set_env["x.y"], "");
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_line_and_column_of_the_first_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runall.toml");
+        let cases: [(&[u8], usize, usize, u8); 3] = [
+            (b"\xff[env.a]\n", 1, 1, 0xff),
+            (b"[env.a]\ncommands = [\"\xc3\xa9\xe9\"]\n", 2, 15, 0xe9),
+            ("# ünï\n\n  x = \"".as_bytes(), 3, 8, 0),
+        ];
+        for (bytes, line, column, byte) in cases {
+            let mut bytes = bytes.to_vec();
+            if byte == 0 {
+                bytes.push(0x80);
+            }
+            let byte = if byte == 0 { 0x80 } else { byte };
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(
+                load(&path).unwrap_err().to_string(),
+                format!(
+                    "{}:{line}:{column}: not valid UTF-8 (byte 0x{byte:02x}); a TOML file is \
+                     UTF-8 text",
+                    path.display()
+                ),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_regular_files_of_bounded_size_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        // Endless: only through the bounded reader, so that even a regression cannot read
+        // /dev/zero until memory runs out.
+        assert_eq!(
+            read_regular_file(Path::new("/dev/zero"), MAX_FILE_SIZE)
+                .unwrap_err()
+                .to_string(),
+            "not a regular file (a character device)"
+        );
+        let fifo = dir.path().join("fifo.toml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let cases = [
+            (
+                PathBuf::from("/dev/null"),
+                "not a regular file (a character device)",
+            ),
+            (fifo, "not a regular file (a FIFO)"),
+            (dir.path().to_path_buf(), "not a regular file (a folder)"),
+        ];
+        for (path, want) in cases {
+            let message = read_regular_file(&path, MAX_FILE_SIZE)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(message, want, "{}", path.display());
+            assert_eq!(
+                load(&path).unwrap_err().to_string(),
+                format!("{}: cannot read: {want}", path.display())
+            );
+        }
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; 11]).unwrap();
+        assert_eq!(
+            read_regular_file(&big, 10).unwrap_err().to_string(),
+            "larger than 10 bytes, the most runall reads"
+        );
+        assert_eq!(read_regular_file(&big, 11).unwrap().len(), 11);
+        let file = std::fs::File::create(&big).unwrap();
+        file.set_len(MAX_FILE_SIZE + 1).unwrap();
+        assert_eq!(
+            load(&big).unwrap_err().to_string(),
+            format!(
+                "{}: cannot read: larger than 16 MiB, the most runall reads",
+                big.display()
+            )
         );
     }
 
@@ -1149,6 +1675,93 @@ depends = ["c"]
         );
     }
 
+    /// A config of `n` envs `e0` … where each depends on the next and the last on `e0`.
+    fn ring(n: usize) -> String {
+        let mut text = String::new();
+        for i in 0..n {
+            let _ = write!(
+                text,
+                "[env.e{i}]\ncommands = [\"x\"]\ndepends = [\"e{}\"]\n",
+                (i + 1) % n
+            );
+        }
+        text
+    }
+
+    #[test]
+    fn a_long_cycle_is_shortened_with_its_length() {
+        assert_eq!(
+            err(&ring(6)),
+            "runall.toml:3:12: env.e0.depends[0]: dependency cycle: e0 -> e1 -> e2 -> e3 -> e4 \
+             -> e5 -> e0"
+        );
+        assert_eq!(
+            err(&ring(7)),
+            "runall.toml:3:12: env.e0.depends[0]: dependency cycle of 7 envs: e0 -> e1 -> e2 -> \
+             e3 -> … (2 more) … -> e6 -> e0"
+        );
+        let message = err(&ring(5000));
+        assert_eq!(
+            message,
+            "runall.toml:3:12: env.e0.depends[0]: dependency cycle of 5000 envs: e0 -> e1 -> e2 \
+             -> e3 -> … (4995 more) … -> e4999 -> e0"
+        );
+    }
+
+    #[test]
+    fn a_very_long_chain_or_cycle_does_not_overflow_the_stack() {
+        // On a small stack: a recursive search overflows it long before 100,000 frames, as it
+        // would overflow the main thread's 8 MiB with some more envs.
+        let n = 100_000;
+        let chain: Vec<Vec<usize>> = (0..n).map(|i| vec![(i + 1) % n]).collect();
+        let found = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let cycle = find_cycle(&chain).map(|c| c.len());
+                let mut open = chain;
+                open[n - 1].clear();
+                (cycle, find_cycle(&open))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(found, (Some(n), None));
+    }
+
+    #[test]
+    fn base_depends_never_make_an_env_depend_on_itself() {
+        let config = ok(r#"
+[env_run_base]
+depends = ["sdist"]
+[env.sdist]
+commands = ["x"]
+[env.lint]
+commands = ["x"]
+depends = []
+[env.unit]
+commands = ["x"]
+"#);
+        assert!(config.env("sdist").unwrap().depends.is_empty());
+        assert!(config.env("lint").unwrap().depends.is_empty());
+        assert_eq!(config.env("unit").unwrap().depends, ["sdist"]);
+        // Inheriting the other way round is still a real cycle, reported where it is written.
+        assert_eq!(
+            err(
+                "[env_run_base]\ndepends = [\"a\", \"b\"]\n[env.a]\ncommands = [\"x\"]\n\
+                 [env.b]\ncommands = [\"x\"]\n"
+            ),
+            "runall.toml:2:17: env_run_base.depends[1]: dependency cycle: a -> b -> a"
+        );
+        // An env that names itself is still an error.
+        assert_eq!(
+            err(
+                "[env_run_base]\ndepends = [\"a\"]\n[env.a]\ncommands = [\"x\"]\n\
+                 depends = [\"a\"]\n"
+            ),
+            "runall.toml:5:12: env.a.depends[0]: dependency cycle: a -> a"
+        );
+    }
+
     #[test]
     fn bad_durations() {
         assert_eq!(
@@ -1197,7 +1810,7 @@ retries = 0
         assert_eq!(ok("[env.a]\ncommands = [\"x\"]\n").envs[0].retries, 0);
         assert_eq!(
             err("[env.a]\ncommands = [\"x\"]\nretries = -1\n"),
-            "runall.toml:3:11: env.a.retries: invalid value: integer `-1`, expected u32"
+            "runall.toml:3:11: env.a.retries: -1 is out of range: must be from 0 to 100"
         );
     }
 

@@ -7,6 +7,11 @@
 //! written once at the end of every run, atomically (a temporary file renamed over it), so a
 //! run killed halfway never leaves a torn file. Nothing here runs processes; the clock is
 //! passed in.
+//!
+//! It also owns the `.runall` folder itself ([`prepare_dir`]): whoever creates it puts a
+//! `.gitignore` of `*` in it, as tox does for `.tox`, so logs and history never show up in
+//! `git status`. The history is read only if it is a regular file of at most
+//! [`crate::config::MAX_FILE_SIZE`] bytes: a FIFO or a device there is reported, never waited on.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,7 +29,31 @@ pub const SCHEMA: u32 = 1;
 
 /// Where the history of the config in `root` lives.
 pub fn path(root: &Path) -> PathBuf {
-    root.join(".runall").join("history.json")
+    state_dir(root).join("history.json")
+}
+
+/// The folder of runall's own files (logs, history) beside the config in `root`.
+pub fn state_dir(root: &Path) -> PathBuf {
+    root.join(".runall")
+}
+
+/// What runall writes to `.runall/.gitignore`.
+pub const GITIGNORE: &str =
+    "# Written by runall: its logs and run history are not for version control.\n*\n";
+
+/// Creates `dir` (and its parents) and a `.gitignore` in it that ignores everything, unless it
+/// has one already (never overwritten: a project that wants to track the folder keeps its own).
+pub fn prepare_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dir.join(".gitignore"))
+    {
+        Ok(mut file) => file.write_all(GITIGNORE.as_bytes()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Why the history file could not be read or written.
@@ -98,7 +127,10 @@ pub struct LastRun {
 impl History {
     /// Reads the history at `path`; a missing file is an empty history.
     pub fn load(path: &Path) -> Result<Self, HistoryError> {
-        let text = match fs::read_to_string(path) {
+        let read = crate::config::read_regular_file(path, crate::config::MAX_FILE_SIZE);
+        let text = match read.and_then(|bytes| {
+            String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        }) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(source) => {
@@ -135,7 +167,7 @@ impl History {
         let mut text = serde_json::to_vec_pretty(&copy).map_err(|e| io_err(e.into()))?;
         text.push(b'\n');
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io_err)?;
+            prepare_dir(dir).map_err(io_err)?;
         }
         let mut temp = path.as_os_str().to_owned();
         temp.push(format!(".{}.tmp", std::process::id()));
@@ -432,11 +464,79 @@ mod tests {
         assert_eq!(loaded.schema, SCHEMA);
         assert_eq!(loaded.envs, history.envs);
         assert_eq!(loaded.rerun_list(), Some(&[][..]));
-        let leftovers: Vec<_> = fs::read_dir(file.parent().unwrap())
+        let mut leftovers: Vec<_> = fs::read_dir(file.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(leftovers, ["history.json"]);
+        leftovers.sort();
+        assert_eq!(leftovers, [".gitignore", "history.json"]);
+    }
+
+    #[test]
+    fn the_state_folder_gets_a_gitignore_that_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state_dir(dir.path());
+        prepare_dir(&state).unwrap();
+        let ignore = state.join(".gitignore");
+        assert_eq!(fs::read_to_string(&ignore).unwrap(), GITIGNORE);
+        assert!(GITIGNORE.lines().any(|line| line == "*"));
+        fs::write(&ignore, "!keep-me\n").unwrap();
+        prepare_dir(&state).unwrap();
+        History::default().save(&path(dir.path())).unwrap();
+        assert_eq!(fs::read_to_string(&ignore).unwrap(), "!keep-me\n");
+        // Saving the history creates the folder, and the `.gitignore`, when nothing else did.
+        let fresh = tempfile::tempdir().unwrap();
+        History::default().save(&path(fresh.path())).unwrap();
+        assert_eq!(
+            fs::read_to_string(state_dir(fresh.path()).join(".gitignore")).unwrap(),
+            GITIGNORE
+        );
+    }
+
+    #[test]
+    fn a_special_file_as_history_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("history.json");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // A FIFO with no writer: a plain open would block forever, so the load runs on a
+        // thread with a deadline (a hang fails the test, and a writer then releases it).
+        let (send, receive) = std::sync::mpsc::channel();
+        let reader = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = send.send(History::load(&reader).map_err(|e| e.to_string()));
+        });
+        let loaded = receive.recv_timeout(std::time::Duration::from_secs(30));
+        if loaded.is_err() {
+            let _ = fs::OpenOptions::new().write(true).open(&fifo);
+        }
+        assert_eq!(
+            loaded.expect("History::load returns, never blocks on a FIFO"),
+            Err(format!(
+                "cannot read {}: not a regular file (a FIFO)",
+                fifo.display()
+            ))
+        );
+        assert!(
+            History::load(Path::new("/dev/zero"))
+                .unwrap_err()
+                .to_string()
+                .ends_with("not a regular file (a character device)")
+        );
+        let big = dir.path().join("big.json");
+        fs::File::create(&big)
+            .unwrap()
+            .set_len(crate::config::MAX_FILE_SIZE + 1)
+            .unwrap();
+        assert!(
+            History::load(&big)
+                .unwrap_err()
+                .to_string()
+                .ends_with("larger than 16 MiB, the most runall reads")
+        );
     }
 
     #[test]

@@ -16,11 +16,11 @@ pub const STARTER: &str = r#"# runall.toml: the environments (envs) `runall` run
 # `runall lint`, `runall 'py*'`, `runall label:fast` run a selection; `runall list` shows them.
 
 [settings]
-# Most envs running at once (default: the number of CPUs; `-j N` beats it).
+# Most envs running at once, 1 to 1024 (default: the number of CPUs; `-j N` beats it).
 # jobs = 4
-# Default per-env timeout: "500ms", "30s", "10m", or a number of seconds.
+# Default per-env timeout: "500ms", "30s", "10m", or a number of seconds (at most "8760h").
 # timeout = "10m"
-# Run a failed env again up to N times; an env that passes on a retry is reported as flaky.
+# Run a failed env again up to N times (at most 100); passing on a retry is reported as flaky.
 # retries = 0
 # "merged" (one stream, exact interleaving) or "separate" (stderr lines tagged with `!`).
 # stderr = "merged"

@@ -68,6 +68,12 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         return Ok(RunExit::Code(exit_code::OK));
     }
     let plan = plan_run(cli, &config, &history, &history_path)?;
+    // `.runall/` with its `.gitignore`, before the logs go in (history problems never stop a run).
+    let state_dir = history::state_dir(&config.root);
+    if let Err(error) = history::prepare_dir(&state_dir) {
+        let note = format!("runall: cannot prepare {}: {error}\n", state_dir.display());
+        headless::write_stderr(note.as_bytes());
+    }
     let _lock = lock::LogDirLock::acquire(&plan.log_dir)?;
     let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     let mut reports = Reports::open(cli, github, history_path)?;

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Config, EnvConfig, RawCommand};
+use crate::config::{self, Config, EnvConfig, RawCommand};
+
+mod shell;
 
 /// Index of an env in [`Plan::envs`]; stable for the whole run.
 pub type EnvId = usize;
@@ -235,12 +237,31 @@ pub enum PlanError {
         /// What the glob parser said.
         message: String,
     },
-    /// Exclusions (or an empty config) left nothing to run.
+    /// Exclusions left nothing to run.
     #[error("no env selected")]
     NothingSelected,
-    /// The effective job count is 0.
-    #[error("--jobs must be at least 1")]
-    ZeroJobs,
+    /// The config defines no env at all.
+    #[error("{}: no envs defined (add an `[env.NAME]` table with `commands`)", path.display())]
+    NoEnvs {
+        /// The config file.
+        path: PathBuf,
+    },
+    /// The job count (`--jobs`, or the number of CPUs) is outside `1..=MAX_JOBS`.
+    #[error("--jobs {jobs}: must be from 1 to {}", config::MAX_JOBS)]
+    BadJobs {
+        /// The job count asked for.
+        jobs: usize,
+    },
+    /// A `{posargs}` sits where no quoting keeps the posargs literal (see [`substitute`]).
+    #[error("env `{env}`: command {number}: {message}")]
+    Posargs {
+        /// The env's name.
+        env: String,
+        /// 1-based position of the command in the env.
+        number: usize,
+        /// Why.
+        message: String,
+    },
     /// An argv command became empty after `{posargs}` substitution.
     #[error("env `{env}`: command {number} is empty after {{posargs}} substitution")]
     EmptyArgv {
@@ -275,8 +296,13 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
         .enumerate()
         .map(|(i, env)| (env.name.as_str(), i))
         .collect();
-    let mut chosen = choose(envs, &index, selection)?;
     let may_be_empty = selection.only.is_some() || selection.shard.is_some();
+    if !may_be_empty && envs.is_empty() {
+        return Err(PlanError::NoEnvs {
+            path: config.path.clone(),
+        });
+    }
+    let mut chosen = choose(envs, &index, selection)?;
     if !may_be_empty && !chosen.contains(&true) {
         return Err(PlanError::NothingSelected);
     }
@@ -310,7 +336,12 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
     for (env, _) in envs.iter().zip(&chosen).filter(|(_, keep)| **keep) {
         let mut commands = Vec::with_capacity(env.commands.len());
         for (number, raw) in env.commands.iter().enumerate() {
-            let command = substitute(raw, &selection.posargs);
+            let command =
+                substitute(raw, &selection.posargs).map_err(|message| PlanError::Posargs {
+                    env: env.name.clone(),
+                    number: number + 1,
+                    message,
+                })?;
             if matches!(&command, CommandSpec::Argv(argv) if argv.is_empty()) {
                 return Err(PlanError::EmptyArgv {
                     env: env.name.clone(),
@@ -492,15 +523,21 @@ pub fn shard_of(
     shard
 }
 
-/// The job count: `--jobs`, else `settings.jobs`, else the default (the number of CPUs).
+/// The job count: `--jobs`, else `settings.jobs`, else the default (the number of CPUs, at
+/// most [`config::MAX_JOBS`]). `--jobs` must be from 1 to [`config::MAX_JOBS`], as
+/// `settings.jobs` must (checked when the config is loaded).
 pub fn resolve_jobs(
     cli: Option<usize>,
     settings: Option<usize>,
     default: usize,
 ) -> Result<usize, PlanError> {
-    match cli.or(settings).unwrap_or(default) {
-        0 => Err(PlanError::ZeroJobs),
-        jobs => Ok(jobs),
+    let jobs = cli
+        .or(settings)
+        .unwrap_or_else(|| default.clamp(1, config::MAX_JOBS));
+    if (1..=config::MAX_JOBS).contains(&jobs) {
+        Ok(jobs)
+    } else {
+        Err(PlanError::BadJobs { jobs })
     }
 }
 
@@ -537,21 +574,15 @@ impl<'a> Matcher<'a> {
 ///
 /// In an argv, an element that is exactly the placeholder becomes zero or more elements (the
 /// default split on whitespace when there are no posargs); inside a larger element it becomes
-/// the posargs joined with spaces. In a shell string it becomes the posargs, each shell-quoted,
-/// or the default text verbatim.
-pub fn substitute(command: &RawCommand, posargs: &[String]) -> CommandSpec {
-    match command {
-        RawCommand::Shell(text) => CommandSpec::Shell(replace_posargs(text, |default| {
-            if posargs.is_empty() {
-                default.unwrap_or("").to_owned()
-            } else {
-                posargs
-                    .iter()
-                    .map(|arg| shell_quote(arg))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
-        })),
+/// the posargs joined with spaces. In a shell string the posargs reach the command literally
+/// from wherever the placeholder sits: outside quotes each becomes one quoted word, inside
+/// `'…'`, `"…"`, `$'…'`, a comment, a here-document or backquotes they become literal text of
+/// that context (joined with spaces); without posargs the default is inserted verbatim (see
+/// `shell`). `Err` says why a placeholder's place cannot be quoted safely (`${…}`, `$((…))`,
+/// after a backslash, a here-document that the posargs would end early).
+pub fn substitute(command: &RawCommand, posargs: &[String]) -> Result<CommandSpec, String> {
+    Ok(match command {
+        RawCommand::Shell(text) => CommandSpec::Shell(shell::substitute(text, posargs)?),
         RawCommand::Argv(argv) => {
             let mut out = Vec::with_capacity(argv.len() + posargs.len());
             for word in argv {
@@ -576,7 +607,7 @@ pub fn substitute(command: &RawCommand, posargs: &[String]) -> CommandSpec {
             }
             CommandSpec::Argv(out)
         }
-    }
+    })
 }
 
 /// One `{posargs}` or `{posargs:default}` in a string.
@@ -833,13 +864,23 @@ depends = ["lint", "py312"]
             let err = build(&config(), &select(&["lint", pattern])).unwrap_err();
             assert_eq!(err.to_string(), want, "{pattern}");
         }
-        let empty = config::parse(Path::new("runall.toml"), "").unwrap();
+        // An empty config names its file, whatever the selection.
+        let empty = config::parse(Path::new("sub/runall.toml"), "[settings]\n").unwrap();
+        let no_envs =
+            "sub/runall.toml: no envs defined (add an `[env.NAME]` table with `commands`)";
         assert_eq!(
             build(&empty, &select(&["a"])).unwrap_err().to_string(),
-            "no env matches `a` (envs: none defined)"
+            no_envs
         );
         assert_eq!(
             build(&empty, &select(&[])).unwrap_err().to_string(),
+            no_envs
+        );
+        // Exclusions that leave nothing are a different message.
+        let mut selection = select(&[]);
+        selection.exclude = vec!["*".to_owned()];
+        assert_eq!(
+            build(&config(), &selection).unwrap_err().to_string(),
             "no env selected"
         );
     }
@@ -851,8 +892,18 @@ depends = ["lint", "py312"]
             (None, Some(3), 8, Ok(3)),
             (None, None, 8, Ok(8)),
             (Some(1), None, 8, Ok(1)),
-            (Some(0), Some(3), 8, Err(PlanError::ZeroJobs)),
-            (None, None, 0, Err(PlanError::ZeroJobs)),
+            (Some(0), Some(3), 8, Err(PlanError::BadJobs { jobs: 0 })),
+            (Some(1025), None, 8, Err(PlanError::BadJobs { jobs: 1025 })),
+            (
+                Some(usize::MAX),
+                None,
+                8,
+                Err(PlanError::BadJobs { jobs: usize::MAX }),
+            ),
+            (Some(1024), None, 8, Ok(1024)),
+            // The number of CPUs is clamped into the range, never an error.
+            (None, None, 0, Ok(1)),
+            (None, None, 5000, Ok(1024)),
         ];
         for (cli, settings, default, want) in cases {
             assert_eq!(
@@ -861,12 +912,18 @@ depends = ["lint", "py312"]
                 "{cli:?} {settings:?} {default}"
             );
         }
-        assert_eq!(PlanError::ZeroJobs.to_string(), "--jobs must be at least 1");
+        assert_eq!(
+            PlanError::BadJobs { jobs: 0 }.to_string(),
+            "--jobs 0: must be from 1 to 1024"
+        );
 
         let config = config::parse(Path::new("/p/runall.toml"), "[settings]\njobs = 3\n").unwrap();
         let mut selection = select(&[]);
         selection.jobs = Some(0);
-        assert_eq!(build(&config, &selection), Err(PlanError::ZeroJobs));
+        assert_eq!(
+            build(&config, &selection),
+            Err(PlanError::BadJobs { jobs: 0 })
+        );
     }
 
     #[test]
@@ -925,7 +982,7 @@ depends = ["lint", "py312"]
         for (command, posargs, want) in cases {
             assert_eq!(
                 substitute(command, &words(posargs)),
-                CommandSpec::Argv(words(want)),
+                Ok(CommandSpec::Argv(words(want))),
                 "{command:?} {posargs:?}"
             );
         }
@@ -943,8 +1000,8 @@ depends = ["lint", "py312"]
             ),
             (
                 shell("echo {posargs}"),
-                &["it's", "", "a/b=c:d,e+f-g@h%i", "$HOME", "*"],
-                r"echo 'it'\''s' '' a/b=c:d,e+f-g@h%i '$HOME' '*'",
+                &["it's", "", "a/b:d,e+f-g@h%i", "c=d", "$HOME", "*"],
+                r"echo 'it'\''s' '' a/b:d,e+f-g@h%i 'c=d' '$HOME' '*'",
             ),
             (
                 shell("echo {posargs} && echo {posargs:x}"),
@@ -956,7 +1013,7 @@ depends = ["lint", "py312"]
         for (command, posargs, want) in cases {
             assert_eq!(
                 substitute(command, &words(posargs)),
-                CommandSpec::Shell((*want).to_owned()),
+                Ok(CommandSpec::Shell((*want).to_owned())),
                 "{command:?} {posargs:?}"
             );
         }

@@ -11,6 +11,8 @@ mod ci_mode;
 mod config_errors;
 mod lifecycle;
 mod logs;
+mod posargs;
 mod signals;
+mod special_files;
 mod support;
 mod tui_e2e;
