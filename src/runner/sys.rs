@@ -208,6 +208,14 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
         STEP_SETSID => format!("{program_name}: setsid: {error}"),
         STEP_DUP => format!("{program_name}: redirecting stdio: {error}"),
         STEP_CHDIR => format!("working directory {}: {error}", spec.cwd.display()),
+        // ENOENT for a file that is there: what is missing is the interpreter of its `#!`
+        // line (execve reports that as the script's own ENOENT).
+        _ if errno == libc::ENOENT
+            && let Some(interpreter) =
+                shebang_interpreter(&spec.cwd.join(OsStr::from_bytes(path.as_bytes()))) =>
+        {
+            format!("{program_name}: {interpreter}: bad interpreter: {error}")
+        }
         _ => format!("{program_name}: {error}"),
     })
 }
@@ -324,6 +332,39 @@ pub fn kill_if_started_at(pid: i32, start: u64) {
         }
         Err(_) => {}
     }
+}
+
+/// The interpreter named by the `#!` line of the file at `path`, with control characters
+/// made visible (it is printed; a `#!` line can hold anything), or `None` if the file cannot
+/// be read or has no `#!` line. Reads what the kernel reads: the first 256 bytes.
+fn shebang_interpreter(path: &Path) -> Option<String> {
+    let mut head = [0u8; 256];
+    let mut file = fs::File::open(path).ok()?;
+    let n = io::Read::read(&mut file, &mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let start = line.iter().position(|&b| b != b' ' && b != b'\t')?;
+    let word = &line[start..];
+    let word = &word[..word
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(word.len())];
+    Some(visible(&String::from_utf8_lossy(word)))
+}
+
+/// `text` with every control character escaped as Rust's `escape_debug` writes it (`\n`,
+/// `\u{1b}`), so that it stays one line of plain text. (A minimal local escape: the crate's
+/// output sanitiser is not part of this module.)
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Start `child_main` in a `CLONE_VM | CLONE_VFORK` child on `stack`, with every signal
@@ -1093,6 +1134,31 @@ mod tests {
         assert_eq!(parse_stat(1, b"1 (init) S 0"), None);
         let me = proc_stat(std::process::id() as i32).expect("our own stat");
         assert_eq!(me.pgid, rustix::process::getpgrp().as_raw_nonzero().get());
+    }
+
+    #[test]
+    fn a_shebang_names_its_interpreter_made_visible() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("s");
+        for (text, expected) in [
+            (
+                &b"#!/nonexistent/interp -x\necho\n"[..],
+                Some("/nonexistent/interp"),
+            ),
+            (b"#!  \t/usr/bin/env python3\n", Some("/usr/bin/env")),
+            (b"#!/x\x1b]0;title\x07y", Some("/x\\u{1b}]0;title\\u{7}y")),
+            (b"#!\n", None),
+            (b"echo no shebang\n", None),
+        ] {
+            fs::write(&script, text).expect("write script");
+            assert_eq!(
+                shebang_interpreter(&script).as_deref(),
+                expected,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        assert_eq!(shebang_interpreter(&dir.path().join("missing")), None);
     }
 
     #[test]

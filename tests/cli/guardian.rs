@@ -1,6 +1,7 @@
 //! What runall leaves behind when it cannot clean up itself (SIGKILL, in `--ci` and in the
 //! TUI: its guardian kills the rest of the run), what piles up while it runs (adopted
-//! orphans are reaped as they exit).
+//! orphans are reaped as they exit), and how a spawn that cannot start is explained (a
+//! missing `#!` interpreter).
 
 use std::fs;
 use std::process::Command;
@@ -213,4 +214,37 @@ fn adopted_orphans_are_reaped_while_their_env_runs() {
     let row = crate::support::summary_row(&run.stdout(), "forker");
     assert!(row.contains("passed") && !row.contains("leak"), "{row}");
     p.assert_no_survivors();
+}
+
+/// Item 21: a script whose `#!` interpreter is missing is reported as such, by name, with
+/// control characters in that name made visible.
+#[test]
+fn a_missing_shebang_interpreter_is_named() {
+    let p = Project::new(
+        "[env.bad]\ncommands = [[\"./bad\"]]\n\n[env.hostile]\ncommands = [[\"./hostile\"]]\n",
+    );
+    for (name, text) in [
+        ("bad", &b"#!/nonexistent/interp -x\necho hi\n"[..]),
+        ("hostile", b"#!/nonexistent/\x1b[2J\x1b]0;pwned\x07\n"),
+    ] {
+        let path = p.path().join(name);
+        fs::write(&path, text).expect("write script");
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    }
+    let run = p.run(&["--ci", "--color", "never"]);
+    run.assert_code(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("./bad: /nonexistent/interp: bad interpreter: No such file or directory"),
+        "{out}"
+    );
+    assert!(
+        out.contains("./hostile: /nonexistent/\\u{1b}[2J\\u{1b}]0;pwned\\u{7}: bad interpreter"),
+        "{out}"
+    );
+    assert!(
+        !out.contains('\x1b'),
+        "raw escape sequences reached the output: {out:?}"
+    );
 }
