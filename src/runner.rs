@@ -242,7 +242,7 @@ pub fn start_with(
         outstanding: plan.envs.iter().map(|_| AtomicUsize::new(0)).collect(),
         poller: Arc::clone(&poller),
     });
-    sys::become_subreaper();
+    let subreaper = sys::become_subreaper();
     // Before the first env, so that it knows every group of the run.
     let guardian = guardian::Guardian::start(&options.run_id);
     let child_signal = ChildSignal::install(&poller, plan.envs.len() * KEYS_PER_ENV);
@@ -280,6 +280,7 @@ pub fn start_with(
         child_scan: None,
         last_child_scan: None,
         adopted: HashMap::new(),
+        subreaper,
     };
     let thread = std::thread::Builder::new()
         .name("runall-runner".into())
@@ -389,6 +390,8 @@ struct Runner {
     last_child_scan: Option<Instant>,
     /// Adopted processes seen alive (told to the guardian), by pid, with their start time.
     adopted: HashMap<i32, u64>,
+    /// runall is a child subreaper: every orphan of the run comes to it.
+    subreaper: bool,
 }
 
 /// signal-hook's self-pipe for SIGCHLD, registered in the runner's poller.
@@ -469,13 +472,16 @@ impl Runner {
                 self.on_ready(ev.key, Instant::now());
             }
         }
-        self.final_sweep();
+        let clean = self.final_sweep();
         if let Some(signal) = self.child_signal.take() {
             signal.uninstall(&self.poller);
         }
-        // EOF for the guardian: everything is reaped, so it only checks that no process of
-        // the run is left, and exits; runall does not wait for it.
+        // EOF for the guardian: it exits at once after a clean end, and otherwise kills what
+        // it can still find of the run first; runall does not wait for it.
         if let Some(mut g) = self.guardian.take() {
+            if clean {
+                g.send(&guardian::Message::Clean);
+            }
             g.flush();
         }
         let cause = self.shutdown.as_ref().map(|s| s.cause);
@@ -1261,20 +1267,34 @@ impl Runner {
     }
 
     /// After the last env: kill and reap any adopted orphan still around, with a bound.
-    fn final_sweep(&mut self) {
+    ///
+    /// Repeated while new ones come (a killed orphan's own children are re-parented to
+    /// runall in turn). Returns whether runall is left with no child but the guardian while
+    /// a subreaper: then no process of the run is left anywhere, since every live
+    /// descendant of runall would be its child or the descendant of one.
+    fn final_sweep(&mut self) -> bool {
         let known = self.known_pids();
-        for pid in sys::children() {
-            if !known.contains(&pid) {
-                sys::signal_pid(pid, libc::SIGKILL);
-                self.reap_later.push(pid);
-            }
-        }
         let deadline = Instant::now() + FINAL_REAP_WAIT;
-        while !self.reap_later.is_empty() && Instant::now() < deadline {
-            self.reap_strays();
-            if !self.reap_later.is_empty() {
-                std::thread::sleep(REAP_TICK);
+        loop {
+            let strays: Vec<i32> = sys::children()
+                .into_iter()
+                .filter(|pid| !known.contains(pid))
+                .collect();
+            if strays.is_empty() {
+                return self.subreaper;
             }
+            for pid in strays {
+                // Our unreaped child (alive or a zombie): its pid cannot have been recycled.
+                sys::signal_pid(pid, libc::SIGKILL);
+                if !self.reap_later.contains(&pid) {
+                    self.reap_later.push(pid);
+                }
+            }
+            self.reap_strays();
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(REAP_TICK);
         }
     }
 }

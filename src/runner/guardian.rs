@@ -16,6 +16,9 @@
 //! processes in a known group or session, known pids whose start time still matches, and
 //! processes whose environment carries this run's `RUNALL_RUN_ID` (which catches `setsid`
 //! escapees); it repeats until a scan finds nothing (bounded), then exits, printing nothing.
+//! After a normal end runall says first that it is clean (it reaped everything and, a
+//! subreaper, has no child left but the guardian, so no descendant is left anywhere): the
+//! guardian then exits at EOF without scanning `/proc`.
 //!
 //! Pid reuse: the guardian must never kill outside the run.
 //! - A group or session id stays allocated while any process uses it, and only a process whose
@@ -66,6 +69,7 @@ const TAG_RUN_ID: u8 = b'R';
 const TAG_GROUP: u8 = b'G';
 const TAG_FORGET: u8 = b'g';
 const TAG_PID: u8 = b'P';
+const TAG_CLEAN: u8 = b'E';
 /// Longest run id accepted (runall's are about 25 bytes).
 const MAX_RUN_ID: usize = 256;
 
@@ -85,6 +89,9 @@ pub enum Message {
         /// Its start time, in clock ticks after boot.
         start: u64,
     },
+    /// runall ends normally, every group reaped and no child left but the guardian (as a
+    /// subreaper, so no process of the run is left anywhere): nothing to sweep.
+    Clean,
 }
 
 /// Append `message`'s encoding to `out`.
@@ -94,6 +101,7 @@ pub fn encode(message: &Message, out: &mut Vec<u8>) {
         Message::Group(pgid) => (TAG_GROUP, *pgid, 0),
         Message::Forget(pgid) => (TAG_FORGET, *pgid, 0),
         Message::Pid { pid, start } => (TAG_PID, *pid, *start),
+        Message::Clean => (TAG_CLEAN, 0, 0),
     };
     out.push(tag);
     out.extend_from_slice(&id.to_le_bytes());
@@ -128,6 +136,7 @@ pub fn decode(buf: &[u8]) -> Option<(Vec<Message>, usize)> {
                 pid: id,
                 start: extra,
             },
+            TAG_CLEAN => Message::Clean,
             _ => return None,
         };
         at += RECORD;
@@ -143,6 +152,7 @@ pub struct Known {
     env_entry: Option<Vec<u8>>,
     groups: HashSet<i32>,
     pids: HashMap<i32, u64>,
+    clean: bool,
 }
 
 impl Known {
@@ -163,6 +173,7 @@ impl Known {
             Message::Pid { pid, start } if pid > 1 => {
                 self.pids.insert(pid, start);
             }
+            Message::Clean => self.clean = true,
             Message::Group(_) | Message::Pid { .. } => {}
         }
     }
@@ -279,7 +290,9 @@ pub fn main() -> u8 {
             Err(_) => break,
         }
     }
-    sweep(&known);
+    if !known.clean {
+        sweep(&known);
+    }
     0
 }
 
@@ -338,6 +351,7 @@ mod tests {
                 start: u64::MAX - 3,
             },
             Message::Forget(4242),
+            Message::Clean,
         ];
         let mut bytes = Vec::new();
         for m in &messages {

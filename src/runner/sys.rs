@@ -753,10 +753,10 @@ pub fn try_reap(pid: i32) -> bool {
 }
 
 /// Make runall a child subreaper: orphans of its children become its children, so escaped
-/// processes can be found, killed and reaped by pid.
-pub fn become_subreaper() {
-    // Failure (old kernel) only weakens leak detection; nothing to do about it.
-    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+/// processes can be found, killed and reaped by pid. `false` if the kernel refused (an old
+/// kernel): that only weakens leak detection.
+pub fn become_subreaper() -> bool {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok()
 }
 
 /// Pids of runall's own children (from /proc/self/task/*/children), including adopted orphans.
