@@ -68,6 +68,52 @@ fn wait_for_the_whole_run(p: &Project) -> bool {
     }
 }
 
+/// The guardian is out of reach of everything aimed at runall or its envs: a session of its
+/// own, terminal and job-control signals ignored, and no fd but a pipe (stdin) and
+/// `/dev/null` (stdout, stderr), so it keeps no terminal or harness pipe open.
+fn assert_guardian_is_detached(p: &Project) {
+    let (pid, _) = tagged_comms(&p.tag)
+        .into_iter()
+        .find(|(_, comm)| comm == "runall-guardian")
+        .expect("a guardian runs");
+    let stat = runall::runner::sys::proc_stat(pid).expect("guardian's stat");
+    assert_eq!((stat.pgid, stat.sid), (pid, pid), "own session and group");
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("guardian's status");
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .expect("SigIgn");
+    for signal in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGTSTP,
+    ] {
+        assert!(
+            ignored & (1 << (signal - 1)) != 0,
+            "signal {signal} not ignored"
+        );
+    }
+    let mut fds: Vec<(String, String)> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("guardian's fds")
+        .flatten()
+        .map(|fd| {
+            let target = fs::read_link(fd.path()).unwrap_or_default();
+            (
+                fd.file_name().to_string_lossy().into_owned(),
+                target.display().to_string(),
+            )
+        })
+        .collect();
+    fds.sort();
+    assert_eq!(fds.len(), 3, "{fds:?}");
+    assert!(fds[0].0 == "0" && fds[0].1.starts_with("pipe:"), "{fds:?}");
+    assert_eq!(fds[1], ("1".to_owned(), "/dev/null".to_owned()));
+    assert_eq!(fds[2], ("2".to_owned(), "/dev/null".to_owned()));
+}
+
 /// After runall's SIGKILL: wait (generously) until no process of the run is left, the
 /// guardian included, reaping the orphans that come to the test process.
 fn assert_run_dies_with_runall(p: &Project) {
@@ -98,6 +144,9 @@ fn sigkill_of_runall_in_ci_leaves_no_process_of_the_run() {
     p.add_orphan_ok_tools();
     let running = p.spawn(&["--ci", "--color", "never"]);
     let guarded = wait_for_the_whole_run(&p);
+    if guarded {
+        assert_guardian_is_detached(&p);
+    }
     running.signal(libc::SIGKILL);
     let run = running.finish();
     assert_eq!(run.signal(), Some(libc::SIGKILL));
