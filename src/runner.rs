@@ -242,7 +242,8 @@ pub fn start_with(
         outstanding: plan.envs.iter().map(|_| AtomicUsize::new(0)).collect(),
         poller: Arc::clone(&poller),
     });
-    let subreaper = sys::become_subreaper();
+    // Failure (an old kernel) only weakens leak detection and the reaping of orphans.
+    let _ = sys::become_subreaper();
     // Before the first env, so that it knows every group of the run.
     let guardian = guardian::Guardian::start(&options.run_id);
     let child_signal = ChildSignal::install(&poller, plan.envs.len() * KEYS_PER_ENV);
@@ -280,7 +281,6 @@ pub fn start_with(
         child_scan: None,
         last_child_scan: None,
         adopted: HashMap::new(),
-        subreaper,
     };
     let thread = std::thread::Builder::new()
         .name("runall-runner".into())
@@ -390,8 +390,6 @@ struct Runner {
     last_child_scan: Option<Instant>,
     /// Adopted processes seen alive (told to the guardian), by pid, with their start time.
     adopted: HashMap<i32, u64>,
-    /// runall is a child subreaper: every orphan of the run comes to it.
-    subreaper: bool,
 }
 
 /// signal-hook's self-pipe for SIGCHLD, registered in the runner's poller.
@@ -472,16 +470,13 @@ impl Runner {
                 self.on_ready(ev.key, Instant::now());
             }
         }
-        let clean = self.final_sweep();
+        self.final_sweep();
         if let Some(signal) = self.child_signal.take() {
             signal.uninstall(&self.poller);
         }
-        // EOF for the guardian: it exits at once after a clean end, and otherwise kills what
-        // it can still find of the run first; runall does not wait for it.
+        // EOF for the guardian: every group is forgotten by now, so it only looks for
+        // processes carrying the run id (none, normally) and exits; runall does not wait.
         if let Some(mut g) = self.guardian.take() {
-            if clean {
-                g.send(&guardian::Message::Clean);
-            }
             g.flush();
         }
         let cause = self.shutdown.as_ref().map(|s| s.cause);
@@ -1269,10 +1264,8 @@ impl Runner {
     /// After the last env: kill and reap any adopted orphan still around, with a bound.
     ///
     /// Repeated while new ones come (a killed orphan's own children are re-parented to
-    /// runall in turn). Returns whether runall is left with no child but the guardian while
-    /// a subreaper: then no process of the run is left anywhere, since every live
-    /// descendant of runall would be its child or the descendant of one.
-    fn final_sweep(&mut self) -> bool {
+    /// runall in turn), until runall has no child but the guardian.
+    fn final_sweep(&mut self) {
         let known = self.known_pids();
         let deadline = Instant::now() + FINAL_REAP_WAIT;
         loop {
@@ -1281,7 +1274,7 @@ impl Runner {
                 .filter(|pid| !known.contains(pid))
                 .collect();
             if strays.is_empty() {
-                return self.subreaper;
+                return;
             }
             for pid in strays {
                 // Our unreaped child (alive or a zombie): its pid cannot have been recycled.
@@ -1292,7 +1285,7 @@ impl Runner {
             }
             self.reap_strays();
             if Instant::now() >= deadline {
-                return false;
+                return;
             }
             std::thread::sleep(REAP_TICK);
         }

@@ -16,9 +16,8 @@
 //! processes in a known group or session, known pids whose start time still matches, and
 //! processes whose environment carries this run's `RUNALL_RUN_ID` (which catches `setsid`
 //! escapees); it repeats until a scan finds nothing (bounded), then exits, printing nothing.
-//! After a normal end runall says first that it is clean (it reaped everything and, a
-//! subreaper, has no child left but the guardian, so no descendant is left anywhere): the
-//! guardian then exits at EOF without scanning `/proc`.
+//! After a normal end every group is forgotten, so the sweep reads only each process's
+//! environment (one open and read each, no `stat`) unless one carries the run id.
 //!
 //! Pid reuse: the guardian must never kill outside the run.
 //! - A group or session id stays allocated while any process uses it, and only a process whose
@@ -69,7 +68,6 @@ const TAG_RUN_ID: u8 = b'R';
 const TAG_GROUP: u8 = b'G';
 const TAG_FORGET: u8 = b'g';
 const TAG_PID: u8 = b'P';
-const TAG_CLEAN: u8 = b'E';
 /// Longest run id accepted (runall's are about 25 bytes).
 const MAX_RUN_ID: usize = 256;
 
@@ -89,9 +87,6 @@ pub enum Message {
         /// Its start time, in clock ticks after boot.
         start: u64,
     },
-    /// runall ends normally, every group reaped and no child left but the guardian (as a
-    /// subreaper, so no process of the run is left anywhere): nothing to sweep.
-    Clean,
 }
 
 /// Append `message`'s encoding to `out`.
@@ -101,7 +96,6 @@ pub fn encode(message: &Message, out: &mut Vec<u8>) {
         Message::Group(pgid) => (TAG_GROUP, *pgid, 0),
         Message::Forget(pgid) => (TAG_FORGET, *pgid, 0),
         Message::Pid { pid, start } => (TAG_PID, *pid, *start),
-        Message::Clean => (TAG_CLEAN, 0, 0),
     };
     out.push(tag);
     out.extend_from_slice(&id.to_le_bytes());
@@ -136,7 +130,6 @@ pub fn decode(buf: &[u8]) -> Option<(Vec<Message>, usize)> {
                 pid: id,
                 start: extra,
             },
-            TAG_CLEAN => Message::Clean,
             _ => return None,
         };
         at += RECORD;
@@ -152,7 +145,6 @@ pub struct Known {
     env_entry: Option<Vec<u8>>,
     groups: HashSet<i32>,
     pids: HashMap<i32, u64>,
-    clean: bool,
 }
 
 impl Known {
@@ -173,7 +165,6 @@ impl Known {
             Message::Pid { pid, start } if pid > 1 => {
                 self.pids.insert(pid, start);
             }
-            Message::Clean => self.clean = true,
             Message::Group(_) | Message::Pid { .. } => {}
         }
     }
@@ -181,7 +172,7 @@ impl Known {
     /// Is this process (as /proc shows it) part of the run? `environ` is read only when the
     /// cheaper checks did not decide.
     pub fn owns(&self, process: &sys::ProcStat, environ: impl FnOnce() -> Option<Vec<u8>>) -> bool {
-        if matches!(process.state, 'Z' | 'X' | 'x') {
+        if process.is_dead() {
             // Dead already: nothing to kill (its parent reaps it).
             return false;
         }
@@ -191,10 +182,15 @@ impl Known {
         if self.pids.get(&process.pid) == Some(&process.start) {
             return true;
         }
+        self.carries_run_id(environ())
+    }
+
+    /// Does this environment (`/proc/PID/environ`: NUL-separated) hold the run's id?
+    fn carries_run_id(&self, environ: Option<Vec<u8>>) -> bool {
         let Some(entry) = &self.env_entry else {
             return false;
         };
-        environ().is_some_and(|env| env.split(|&b| b == 0).any(|e| e == entry.as_slice()))
+        environ.is_some_and(|env| env.split(|&b| b == 0).any(|e| e == entry.as_slice()))
     }
 }
 
@@ -290,9 +286,7 @@ pub fn main() -> u8 {
             Err(_) => break,
         }
     }
-    if !known.clean {
-        sweep(&known);
-    }
+    sweep(&known);
     0
 }
 
@@ -310,12 +304,19 @@ fn sweep(known: &Known) {
             if pid == me {
                 continue;
             }
-            let Some(process) = sys::proc_stat(pid) else {
-                continue;
+            let environ = || std::fs::read(format!("/proc/{pid}/environ")).ok();
+            // Its stat is needed to place it in a known group or session, or to check a known
+            // pid's identity; otherwise (after a normal end: nothing known but the run id)
+            // its environment decides, and stat is read only to kill it.
+            let process = if known.groups.is_empty() && !known.pids.contains_key(&pid) {
+                if !known.carries_run_id(environ()) {
+                    continue;
+                }
+                sys::proc_stat(pid)
+            } else {
+                sys::proc_stat(pid).filter(|process| known.owns(process, environ))
             };
-            if known.owns(&process, || {
-                std::fs::read(format!("/proc/{pid}/environ")).ok()
-            }) {
+            if let Some(process) = process.filter(|p| !p.is_dead()) {
                 found += 1;
                 sys::kill_if_started_at(pid, process.start);
             }
@@ -351,7 +352,6 @@ mod tests {
                 start: u64::MAX - 3,
             },
             Message::Forget(4242),
-            Message::Clean,
         ];
         let mut bytes = Vec::new();
         for m in &messages {

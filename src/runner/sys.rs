@@ -841,6 +841,13 @@ pub struct ProcStat {
     pub start: u64,
 }
 
+impl ProcStat {
+    /// Exited (a zombie, or being torn down): nothing left to signal.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
 /// Read /proc/<pid>/stat (one small read, no command line).
 pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
