@@ -13,14 +13,16 @@
 //! adopted orphans → reap → next command or `EnvFinished`. The runner knows nothing about how
 //! events are shown.
 
+pub mod guardian;
 mod log;
 pub mod sys;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -69,8 +71,13 @@ const FALLBACK_TICK: Duration = Duration::from_millis(50);
 const REAP_TICK: Duration = Duration::from_millis(10);
 /// How long the last sweep waits for killed strays to die before giving up on reaping them.
 const FINAL_REAP_WAIT: Duration = Duration::from_secs(2);
+/// Least time between two scans for exited adopted processes (each SIGCHLD asks for one):
+/// bounds the scans to 200 a second under a storm of exits, and the zombies waiting to the
+/// exits of 5 ms.
+const CHILD_SCAN_GAP: Duration = Duration::from_millis(5);
 
-/// Poller keys: three per env slot (pipe 0, pipe 1, pidfd).
+/// Poller keys: three per env slot (pipe 0, pipe 1, pidfd); after the last env's, the
+/// SIGCHLD pipe.
 const KEYS_PER_ENV: usize = 3;
 const PIDFD_KIND: usize = 2;
 
@@ -238,7 +245,11 @@ pub fn start_with(
         outstanding: plan.envs.iter().map(|_| AtomicUsize::new(0)).collect(),
         poller: Arc::clone(&poller),
     });
-    sys::become_subreaper();
+    // Failure (an old kernel) only weakens leak detection and the reaping of orphans.
+    let _ = sys::become_subreaper();
+    // Before the first env, so that it knows every group of the run.
+    let guardian = guardian::Guardian::start(&options.run_id);
+    let child_signal = ChildSignal::install(&poller, plan.envs.len() * KEYS_PER_ENV);
     let envs = plan
         .envs
         .iter()
@@ -269,6 +280,11 @@ pub fn start_with(
         quitting: false,
         buf: vec![0; SCRATCH],
         reap_later: Vec::new(),
+        guardian,
+        child_signal,
+        child_scan: None,
+        last_child_scan: None,
+        adopted: HashMap::new(),
     };
     let thread = std::thread::Builder::new()
         .name("runall-runner".into())
@@ -370,6 +386,52 @@ struct Runner {
     buf: Vec<u8>,
     /// Strays that were killed and still need reaping.
     reap_later: Vec<i32>,
+    /// The process that kills what is left of the run once runall is gone (`None` if it
+    /// could not be started).
+    guardian: Option<guardian::Guardian>,
+    /// SIGCHLD, as a readable pipe in the poller: some child (often an adopted orphan)
+    /// exited.
+    child_signal: Option<ChildSignal>,
+    /// When to scan for exited adopted processes next (a SIGCHLD came).
+    child_scan: Option<Instant>,
+    last_child_scan: Option<Instant>,
+    /// Adopted processes seen alive (told to the guardian), by pid, with their start time.
+    adopted: HashMap<i32, u64>,
+}
+
+/// signal-hook's self-pipe for SIGCHLD, registered in the runner's poller.
+struct ChildSignal {
+    reader: UnixStream,
+    id: signal_hook::SigId,
+    key: usize,
+}
+
+impl ChildSignal {
+    /// `None` when it cannot be set up: adopted processes are then reaped when their env
+    /// ends, as before.
+    fn install(poller: &Poller, key: usize) -> Option<Self> {
+        let (reader, writer) = UnixStream::pair().ok()?;
+        reader.set_nonblocking(true).ok()?;
+        writer.set_nonblocking(true).ok()?;
+        sys::register_level(poller, &reader, key).ok()?;
+        if let Ok(id) = signal_hook::low_level::pipe::register(libc::SIGCHLD, writer) {
+            Some(Self { reader, id, key })
+        } else {
+            sys::deregister(poller, &reader);
+            None
+        }
+    }
+
+    /// Empty the pipe (level-triggered: nothing to re-arm). Usually one read.
+    fn drain(&self) {
+        let mut bytes = [0u8; 1024];
+        while matches!((&self.reader).read(&mut bytes), Ok(n) if n == bytes.len()) {}
+    }
+
+    fn uninstall(self, poller: &Poller) {
+        signal_hook::low_level::unregister(self.id);
+        sys::deregister(poller, &self.reader);
+    }
 }
 
 impl Runner {
@@ -382,6 +444,11 @@ impl Runner {
             self.on_timers(now);
             self.resume_paused();
             self.finish_exited(now);
+            // After `finish_exited`: the main processes whose exit caused the SIGCHLD are
+            // reaped by now, so the scan usually finds no zombie at all.
+            if self.child_scan.is_some_and(|at| at <= now) {
+                self.reap_adopted(now);
+            }
             self.schedule(now);
             if self.all_finished()
                 && (!self.options.keep_alive || self.quitting || self.shutdown.is_some())
@@ -391,6 +458,11 @@ impl Runner {
             let timeout = self
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()));
+            // What the guardian must know, in one write per turn (before sleeping, so that a
+            // runall killed while it waits has told it everything).
+            if let Some(g) = &mut self.guardian {
+                g.flush();
+            }
             events.clear();
             if let Err(e) = self.poller.wait(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -406,6 +478,14 @@ impl Runner {
             }
         }
         self.final_sweep();
+        if let Some(signal) = self.child_signal.take() {
+            signal.uninstall(&self.poller);
+        }
+        // EOF for the guardian: every group is forgotten by now, so it only looks for
+        // processes carrying the run id (none, normally) and exits; runall does not wait.
+        if let Some(mut g) = self.guardian.take() {
+            g.flush();
+        }
         let cause = self.shutdown.as_ref().map(|s| s.cause);
         self.emit(RunEvent::RunFinished { cause });
     }
@@ -615,6 +695,12 @@ impl Runner {
                 active.leak_stage = LeakStage::Terminated;
                 active.drain_deadline = Some(now + LEAK_STEP);
                 for &holder in &holders {
+                    if let (Some(g), Some(stat)) = (&mut self.guardian, sys::proc_stat(holder)) {
+                        g.send(&guardian::Message::Pid {
+                            pid: holder,
+                            start: stat.start,
+                        });
+                    }
                     sys::signal_pid(holder, libc::SIGTERM);
                     sys::signal_pid(holder, libc::SIGCONT);
                 }
@@ -684,6 +770,12 @@ impl Runner {
     }
 
     fn on_ready(&mut self, key: usize, now: Instant) {
+        if let Some(signal) = self.child_signal.as_ref().filter(|s| s.key == key) {
+            signal.drain();
+            let earliest = self.last_child_scan.map_or(now, |t| t + CHILD_SCAN_GAP);
+            self.child_scan.get_or_insert_with(|| earliest.max(now));
+            return;
+        }
         let (id, kind) = (key / KEYS_PER_ENV, key % KEYS_PER_ENV);
         if id >= self.envs.len() {
             return;
@@ -791,6 +883,9 @@ impl Runner {
         // whatever stayed in the group, then reap.
         sys::signal_group(active.pid, libc::SIGKILL);
         sys::untrack_group(active.pid);
+        if let Some(g) = &mut self.guardian {
+            g.send(&guardian::Message::Forget(active.pid));
+        }
         let status = sys::reap(active.pid);
         let exit = exit_kind(status);
         let env = &mut self.envs[id];
@@ -851,6 +946,8 @@ impl Runner {
         self.record_leaks(id, &found);
     }
 
+    /// runall's children that no sweep may kill or reap early: the running commands' main
+    /// processes, and the guardian.
     fn known_pids(&self) -> HashSet<i32> {
         self.envs
             .iter()
@@ -858,7 +955,49 @@ impl Runner {
                 Phase::Running(a) => Some(a.pid),
                 _ => None,
             })
+            .chain(self.guardian.as_ref().map(guardian::Guardian::pid))
             .collect()
+    }
+
+    /// A SIGCHLD came: reap the adopted orphans that exited (never a running command's main
+    /// process, which is reaped only after its group is dealt with, nor the guardian), and
+    /// tell the guardian about adopted ones still alive. Runs at most once per
+    /// `CHILD_SCAN_GAP`. Usually the exit was a command's main process, already reaped by
+    /// now: then one `waitid(WNOWAIT)` finds no zombie and that is all. Otherwise it costs one
+    /// read of the main thread's children (where adopted orphans go; the spawned commands are
+    /// the runner thread's) plus one stat read per adopted process.
+    fn reap_adopted(&mut self, now: Instant) {
+        self.child_scan = None;
+        self.last_child_scan = Some(now);
+        if sys::some_exited_child().is_none() {
+            return;
+        }
+        let known = self.known_pids();
+        let mut alive = HashSet::new();
+        for pid in sys::adopted_children() {
+            if known.contains(&pid) {
+                continue;
+            }
+            let Some(stat) = sys::proc_stat(pid) else {
+                continue;
+            };
+            if stat.state == 'Z' {
+                if sys::try_reap(pid) {
+                    self.reap_later.retain(|&p| p != pid);
+                }
+                continue;
+            }
+            alive.insert(pid);
+            if self.adopted.insert(pid, stat.start) != Some(stat.start)
+                && let Some(g) = &mut self.guardian
+            {
+                g.send(&guardian::Message::Pid {
+                    pid,
+                    start: stat.start,
+                });
+            }
+        }
+        self.adopted.retain(|pid, _| alive.contains(pid));
     }
 
     fn finish_env(&mut self, id: EnvId, status: EnvStatus, now: Instant) {
@@ -973,6 +1112,9 @@ impl Runner {
         match self.try_spawn(id, index) {
             Ok(active) => {
                 let pid = active.pid;
+                if let Some(g) = &mut self.guardian {
+                    g.send(&guardian::Message::Group(pid));
+                }
                 self.envs[id].phase = Phase::Running(Box::new(active));
                 self.emit(RunEvent::CommandStarted {
                     env: id,
@@ -1099,6 +1241,9 @@ impl Runner {
         if !self.reap_later.is_empty() {
             consider(now + REAP_TICK);
         }
+        if let Some(at) = self.child_scan {
+            consider(at);
+        }
         for env in &self.envs {
             let Phase::Running(active) = &env.phase else {
                 continue;
@@ -1132,20 +1277,32 @@ impl Runner {
     }
 
     /// After the last env: kill and reap any adopted orphan still around, with a bound.
+    ///
+    /// Repeated while new ones come (a killed orphan's own children are re-parented to
+    /// runall in turn), until runall has no child but the guardian.
     fn final_sweep(&mut self) {
         let known = self.known_pids();
-        for pid in sys::children() {
-            if !known.contains(&pid) {
-                sys::signal_pid(pid, libc::SIGKILL);
-                self.reap_later.push(pid);
-            }
-        }
         let deadline = Instant::now() + FINAL_REAP_WAIT;
-        while !self.reap_later.is_empty() && Instant::now() < deadline {
-            self.reap_strays();
-            if !self.reap_later.is_empty() {
-                std::thread::sleep(REAP_TICK);
+        loop {
+            let strays: Vec<i32> = sys::children()
+                .into_iter()
+                .filter(|pid| !known.contains(pid))
+                .collect();
+            if strays.is_empty() {
+                return;
             }
+            for pid in strays {
+                // Our unreaped child (alive or a zombie): its pid cannot have been recycled.
+                sys::signal_pid(pid, libc::SIGKILL);
+                if !self.reap_later.contains(&pid) {
+                    self.reap_later.push(pid);
+                }
+            }
+            self.reap_strays();
+            if Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(REAP_TICK);
         }
     }
 }

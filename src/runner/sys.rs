@@ -38,6 +38,27 @@ const RESET_SIGNALS: [i32; 11] = [
     libc::SIGWINCH,
 ];
 
+/// Signals the guardian ignores from its first instruction on: what a terminal, a shell's job
+/// control or runall's own forwarding could send (it must only ever end at EOF, or by
+/// SIGKILL).
+const GUARDIAN_IGNORES: [i32; 15] = [
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGPIPE,
+    libc::SIGALRM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGXCPU,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGWINCH,
+];
+
 /// What to start: the program (a path, or a name looked up in `PATH`), its argument vector
 /// (`argv[0]` first), the variables to set on top of runall's environment, the working
 /// directory and the write ends for stdout and stderr (the same pipe when merged).
@@ -75,6 +96,9 @@ struct ChildContext {
     stdio: [RawFd; 3],
     /// runall's pid, to notice a parent that died before `PR_SET_PDEATHSIG` took effect.
     parent: libc::pid_t,
+    /// The guardian: no `PR_SET_PDEATHSIG` (it must outlive runall), and the signals in
+    /// `GUARDIAN_IGNORES` ignored instead of default (an ignored disposition survives exec).
+    guardian: bool,
     /// Written by the child on failure: which step, and its errno.
     step: AtomicI32,
     errno: AtomicI32,
@@ -154,6 +178,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
         cwd: cwd.as_ptr(),
         stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
         parent: std::process::id() as libc::pid_t,
+        guardian: false,
         step: AtomicI32::new(0),
         errno: AtomicI32::new(0),
     };
@@ -177,15 +202,169 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
     }
     // The child has already _exited: reap it so no zombie is left.
     let _ = reap(pid);
-    let error = strip_os_error(&io::Error::from_raw_os_error(
-        context.errno.load(Ordering::Acquire),
-    ));
+    let errno = context.errno.load(Ordering::Acquire);
+    let error = strip_os_error(&io::Error::from_raw_os_error(errno));
     Err(match step {
         STEP_SETSID => format!("{program_name}: setsid: {error}"),
         STEP_DUP => format!("{program_name}: redirecting stdio: {error}"),
         STEP_CHDIR => format!("working directory {}: {error}", spec.cwd.display()),
+        // ENOENT for a file that is there: what is missing is the interpreter of its `#!`
+        // line (execve reports that as the script's own ENOENT).
+        _ if errno == libc::ENOENT
+            && let Some(interpreter) =
+                shebang_interpreter(&spec.cwd.join(OsStr::from_bytes(path.as_bytes()))) =>
+        {
+            format!("{program_name}: {interpreter}: bad interpreter: {error}")
+        }
         _ => format!("{program_name}: {error}"),
     })
+}
+
+/// The pipe to the guardian: (read end for the guardian, write end for runall), both
+/// `O_CLOEXEC` (so no env inherits either), the write end nonblocking (runall must never wait
+/// for the guardian).
+pub fn guardian_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    set_nonblocking(&write)?;
+    Ok((read, write))
+}
+
+/// Start the guardian: runall's own binary (`/proc/self/exe`, so even a binary replaced on
+/// disk meanwhile is the same program) with `argv[1]` = [`super::guardian::MARKER`], spawned
+/// like an env (own session, no controlling terminal, the parent's memory borrowed until
+/// exec) but without `PR_SET_PDEATHSIG`, with the terminal and job-control signals ignored,
+/// stdin = a copy of `stdin` (the pipe's read end), stdout and stderr `/dev/null`, in `/`.
+pub fn spawn_guardian(stdin: &OwnedFd) -> io::Result<i32> {
+    let marker = CString::new(super::guardian::MARKER).map_err(io::Error::other)?;
+    let argv = [
+        c"runall-guardian".as_ptr(),
+        marker.as_ptr(),
+        std::ptr::null(),
+    ];
+    let envp = child_env(&[])
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect::<Vec<_>>();
+    let envp_ptrs = null_terminated(&envp);
+    let devnull = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let high = |fd: &OwnedFd| rustix::io::fcntl_dupfd_cloexec(fd, 3);
+    let (stdin, out, err) = (high(stdin)?, high(&devnull)?, high(&devnull)?);
+    let context = ChildContext {
+        path: c"/proc/self/exe".as_ptr(),
+        argv: argv.as_ptr(),
+        sh_argv: argv.as_ptr(),
+        envp: envp_ptrs.as_ptr(),
+        cwd: c"/".as_ptr(),
+        stdio: [stdin.as_raw_fd(), out.as_raw_fd(), err.as_raw_fd()],
+        parent: std::process::id() as libc::pid_t,
+        guardian: true,
+        step: AtomicI32::new(0),
+        errno: AtomicI32::new(0),
+    };
+    let stack = ChildStack::new()?;
+    let pid = clone_child(&context, &stack)?;
+    drop(stack);
+    if context.step.load(Ordering::Acquire) == 0 {
+        return Ok(pid);
+    }
+    let _ = reap(pid);
+    Err(io::Error::from_raw_os_error(
+        context.errno.load(Ordering::Acquire),
+    ))
+}
+
+/// First thing in the guardian process: a name that says what it is (`ps`, and a zombie's
+/// comm), and no fd but 0, 1 and 2 (anything runall inherited without `O_CLOEXEC`, a
+/// terminal or a harness's pipe, must not be kept open by a process that outlives it).
+pub fn guardian_setup() {
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes, given here.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, c"runall-guardian".as_ptr());
+    }
+    // SAFETY: close_range only closes fds of this process; nothing in the guardian uses an fd
+    // above 2 (it has just started).
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, 3_u32, u32::MAX, 0_u32) };
+    if closed != 0 {
+        // Before Linux 5.9: close them one by one, as far as /proc lists them.
+        if let Ok(fds) = fs::read_dir("/proc/self/fd") {
+            let open: Vec<RawFd> = fds
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|&fd| fd > 2)
+                .collect();
+            for fd in open {
+                // SAFETY: as above; the read_dir fd is already closed (collected first).
+                unsafe {
+                    libc::close(fd);
+                }
+            }
+        }
+    }
+}
+
+/// SIGKILL `pid` only if it is still the process that started at `start` (clock ticks after
+/// boot, `/proc/PID/stat` field 22): checked after opening a pidfd, and signalled through
+/// it, so a recycled pid is never hit. Without pidfds (Linux < 5.3), checked, then killed by
+/// pid.
+pub fn kill_if_started_at(pid: i32, start: u64) {
+    let Some(p) = Pid::from_raw(pid) else {
+        return;
+    };
+    match rustix::process::pidfd_open(p, PidfdFlags::empty()) {
+        Ok(fd) => {
+            if proc_stat(pid).is_some_and(|s| s.start == start) {
+                let _ = rustix::process::pidfd_send_signal(&fd, Signal::KILL);
+            }
+        }
+        Err(rustix::io::Errno::NOSYS) => {
+            if proc_stat(pid).is_some_and(|s| s.start == start) {
+                signal_pid(pid, libc::SIGKILL);
+            }
+        }
+        Err(_) => {}
+    }
+}
+
+/// The interpreter named by the `#!` line of the file at `path`, with control characters
+/// made visible (it is printed; a `#!` line can hold anything), or `None` if the file cannot
+/// be read or has no `#!` line. Reads what the kernel reads: the first 256 bytes.
+fn shebang_interpreter(path: &Path) -> Option<String> {
+    let mut head = [0u8; 256];
+    let mut file = fs::File::open(path).ok()?;
+    let n = io::Read::read(&mut file, &mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let start = line.iter().position(|&b| b != b' ' && b != b'\t')?;
+    let word = &line[start..];
+    let word = &word[..word
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(word.len())];
+    Some(visible(&String::from_utf8_lossy(word)))
+}
+
+/// `text` with every control character escaped as Rust's `escape_debug` writes it (`\n`,
+/// `\u{1b}`), so that it stays one line of plain text. (A minimal local escape: the crate's
+/// output sanitiser is not part of this module.)
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Start `child_main` in a `CLONE_VM | CLONE_VFORK` child on `stack`, with every signal
@@ -304,18 +483,24 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 continue;
             }
             let handled = old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN;
-            if handled || RESET_SIGNALS.contains(&sig) {
+            if context.guardian && GUARDIAN_IGNORES.contains(&sig) {
+                let mut ignore: libc::sigaction = std::mem::zeroed();
+                ignore.sa_sigaction = libc::SIG_IGN;
+                libc::sigaction(sig, &raw const ignore, std::ptr::null_mut());
+            } else if handled || RESET_SIGNALS.contains(&sig) {
                 let mut default: libc::sigaction = std::mem::zeroed();
                 default.sa_sigaction = libc::SIG_DFL;
                 libc::sigaction(sig, &raw const default, std::ptr::null_mut());
             }
         }
-        // Linux: die with runall even if it is SIGKILLed. This fires when the spawning
-        // *thread* exits, which is why the runner thread lives for the whole run.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-        if libc::getppid() != context.parent {
-            // runall died before prctl: PDEATHSIG will never fire.
-            libc::kill(libc::getpid(), libc::SIGKILL);
+        if !context.guardian {
+            // Linux: die with runall even if it is SIGKILLed. This fires when the spawning
+            // *thread* exits, which is why the runner thread lives for the whole run.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != context.parent {
+                // runall died before prctl: PDEATHSIG will never fire.
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
         }
         for (target, source) in context.stdio.iter().enumerate() {
             if libc::dup2(*source, target as libc::c_int) < 0 {
@@ -512,6 +697,29 @@ pub fn register(poller: &Poller, fd: &impl AsFd, key: usize) -> io::Result<()> {
     unsafe { poller.add(&fd.as_fd(), Event::readable(key)) }
 }
 
+/// Register a nonblocking fd in the poller, level-triggered (readable for as long as it
+/// holds data: no re-arming after each event).
+pub fn register_level(poller: &Poller, fd: &impl AsFd, key: usize) -> io::Result<()> {
+    // SAFETY: as for `register`: the fd's owner deletes it from the poller before closing it.
+    unsafe { poller.add_with_mode(&fd.as_fd(), Event::readable(key), polling::PollMode::Level) }
+}
+
+/// Some exited, not yet reaped child of runall (any thread's), without reaping it: one
+/// `waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT)`. `None` when no child is a zombie.
+pub fn some_exited_child() -> Option<i32> {
+    // SAFETY: siginfo_t is plain data that waitid fills in; WNOWAIT leaves the child as it
+    // is; si_pid reads the field waitid set (zero when nothing had exited, as zeroed).
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        if libc::waitid(libc::P_ALL, 0, &raw mut info, flags) != 0 {
+            return None;
+        }
+        let pid = info.si_pid();
+        (pid > 0).then_some(pid)
+    }
+}
+
 /// Remove a fd from the poller before it is closed.
 pub fn deregister(poller: &Poller, fd: &impl AsFd) {
     // Failure means it was never added or the poller is gone: nothing left to undo.
@@ -545,10 +753,10 @@ pub fn try_reap(pid: i32) -> bool {
 }
 
 /// Make runall a child subreaper: orphans of its children become its children, so escaped
-/// processes can be found, killed and reaped by pid.
-pub fn become_subreaper() {
-    // Failure (old kernel) only weakens leak detection; nothing to do about it.
-    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+/// processes can be found, killed and reaped by pid. `false` if the kernel refused (an old
+/// kernel): that only weakens leak detection.
+pub fn become_subreaper() -> bool {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).is_ok()
 }
 
 /// Pids of runall's own children (from /proc/self/task/*/children), including adopted orphans.
@@ -566,6 +774,21 @@ pub fn children() -> Vec<i32> {
         }
     }
     pids
+}
+
+/// Children of runall's main thread (`/proc/self/task/<pid>/children`): where the kernel
+/// puts the orphans runall adopts as a subreaper (to the subreaper's first live thread, its
+/// main thread, which lives for the whole run). The spawner thread's own children are not
+/// listed, so this stays short however many envs run. One open and read.
+pub fn adopted_children() -> Vec<i32> {
+    let path = format!("/proc/self/task/{}/children", std::process::id());
+    fs::read_to_string(path)
+        .map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What /proc says about a process.
@@ -600,6 +823,52 @@ pub fn proc_info(pid: i32) -> Option<ProcInfo> {
         pgid: group,
         state,
         command: if command.is_empty() { comm } else { command },
+    })
+}
+
+/// The fields of /proc/<pid>/stat that identify a process and place it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The process.
+    pub pid: i32,
+    /// State letter (R, S, Z, T, …).
+    pub state: char,
+    /// Process group id.
+    pub pgid: i32,
+    /// Session id.
+    pub sid: i32,
+    /// Start time in clock ticks after boot: with the pid, it names one process for good.
+    pub start: u64,
+}
+
+impl ProcStat {
+    /// Exited (a zombie, or being torn down): nothing left to signal.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Read /proc/<pid>/stat (one small read, no command line).
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
+    let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &stat)
+}
+
+/// Parse a /proc/<pid>/stat line: the comm field is in parentheses and may contain anything,
+/// so the fields are counted after the last `)`.
+fn parse_stat(pid: i32, stat: &[u8]) -> Option<ProcStat> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
+    // Fields from 3 on: state, ppid, pgrp, session, tty_nr, tpgid, flags, minflt, cminflt,
+    // majflt, cmajflt, utime, stime, cutime, cstime, priority, nice, num_threads,
+    // itrealvalue, starttime.
+    let fields: Vec<&str> = rest.split_ascii_whitespace().take(20).collect();
+    Some(ProcStat {
+        pid,
+        state: fields.first()?.chars().next()?,
+        pgid: fields.get(2)?.parse().ok()?,
+        sid: fields.get(3)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
     })
 }
 
@@ -861,6 +1130,49 @@ mod tests {
         std::io::Read::read_to_string(&mut reader, &mut out).expect("read child output");
         assert_eq!(reap(pid).expect("our child").code(), Some(0));
         assert_eq!(out, "plain a b\n");
+    }
+
+    #[test]
+    fn stat_fields_are_counted_after_the_last_parenthesis() {
+        let line = b"42 (a) (b) x) S 1 40 41 0 -1 4194560 1 0 0 0 3 4 0 0 20 0 1 0 98765 1000 10";
+        assert_eq!(
+            parse_stat(42, line),
+            Some(ProcStat {
+                pid: 42,
+                state: 'S',
+                pgid: 40,
+                sid: 41,
+                start: 98765,
+            })
+        );
+        assert_eq!(parse_stat(1, b"1 (init) S 0"), None);
+        let me = proc_stat(std::process::id() as i32).expect("our own stat");
+        assert_eq!(me.pgid, rustix::process::getpgrp().as_raw_nonzero().get());
+    }
+
+    #[test]
+    fn a_shebang_names_its_interpreter_made_visible() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("s");
+        for (text, expected) in [
+            (
+                &b"#!/nonexistent/interp -x\necho\n"[..],
+                Some("/nonexistent/interp"),
+            ),
+            (b"#!  \t/usr/bin/env python3\n", Some("/usr/bin/env")),
+            (b"#!/x\x1b]0;title\x07y", Some("/x\\u{1b}]0;title\\u{7}y")),
+            (b"#!\n", None),
+            (b"echo no shebang\n", None),
+        ] {
+            fs::write(&script, text).expect("write script");
+            assert_eq!(
+                shebang_interpreter(&script).as_deref(),
+                expected,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        assert_eq!(shebang_interpreter(&dir.path().join("missing")), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod ci_integration;
 mod ci_mode;
 mod config_errors;
+mod guardian;
 mod lifecycle;
 mod logs;
 mod posargs;
