@@ -1,14 +1,20 @@
-//! One env's output history for the TUI: a bounded, line-oriented buffer fed with the raw bytes
-//! read from the child's pipe.
+//! One env's output history: a bounded, line-oriented buffer fed with the raw bytes read from
+//! the child's pipe, and what the screen and search read from it. Pure (no terminal, no
+//! process; only the log is opened, read-only), so any face can use it; the TUI keeps one per
+//! pane.
 //!
-//! This module owns turning those bytes into safe, styled lines: it splits on `\n`, applies `\r`
-//! overwrites, keeps SGR colours and attributes (carried from line to line the way a terminal
-//! does), and drops every other escape sequence and control character, so nothing a child writes
-//! can ever reach the real terminal raw. Memory is bounded four ways: at most `cap_lines` lines
-//! (stored back to back in blocks of about 64 KiB, so besides them at most a block of
-//! evicted lines and one spare block), at most [`LINE_TEXT_CAP`] bytes of text per line, no
-//! storage at all for escape sequences beyond a fixed parameter array, and at most
-//! [`PENDING_CAP`] raw bytes not parsed yet ([`PENDING_FREE`] unless they are short lines).
+//! This module owns the buffer's API ([`Scrollback`]: push, finish, clear, line access,
+//! [`Scrollback::search`]) and the lazy intake in front of the parser. The rest is split by
+//! role: `style` (the compact SGR state and its ratatui style), `parser` (bytes to lines:
+//! `\r` overwrites, SGR kept, every other escape sequence and control character dropped, so
+//! nothing a child writes can ever reach the real terminal raw), `store` (the line store:
+//! blocks, line refs, the sparse index) and `paging` (evicted lines read back from the log).
+//!
+//! Memory is bounded four ways: at most `cap_lines` lines (stored back to back in blocks of
+//! about 64 KiB, so besides them at most a block of evicted lines and one spare block), at most
+//! [`LINE_TEXT_CAP`] bytes of text per line, no storage at all for escape sequences beyond a
+//! fixed parameter array, and at most [`PENDING_CAP`] raw bytes not parsed yet
+//! ([`PENDING_FREE`] unless they are short lines).
 //!
 //! Output is parsed when it is read, not when it arrives: pushed chunks wait raw until
 //! something asks for lines (the screen, for the panes it draws; a search), and a chunk followed
@@ -24,46 +30,25 @@
 //! It must not write anything (the runner owns the log file; this only opens it read-only), and
 //! it must not fail loudly: when the log is missing or unreadable, evicted lines come back empty.
 
-use std::borrow::Cow;
+mod paging;
+mod parser;
+mod store;
+mod style;
+
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use unicode_width::UnicodeWidthChar;
+use ratatui::text::Line;
 
-/// Most bytes of text one line keeps in memory; the rest is dropped and [`CLIP_MARKER`] appended.
-pub const LINE_TEXT_CAP: usize = 16 * 1024;
-
-/// Appended to a line that was longer than [`LINE_TEXT_CAP`].
-pub const CLIP_MARKER: &str = " … [line clipped]";
+use paging::{Pages, scan_log};
+pub use parser::{CLIP_MARKER, LINE_TEXT_CAP};
+use parser::{Cell, ESC, Parser};
+use store::{History, LineRef, Run};
+use style::Pen;
 
 /// Lines per sparse-index entry, and per page read back from the log.
 pub const PAGE_LINES: usize = 1024;
-
-/// Most style changes kept per line; later changes in that line keep the last kept style.
-const LINE_RUN_CAP: usize = 1024;
-
-/// Longest CSI sequence whose parameters are parsed; a longer one is swallowed unparsed.
-const ESCAPE_CAP: usize = 256;
-
-/// Most numeric parameters kept for one CSI sequence.
-const MAX_PARAMS: usize = 32;
-
-/// Longest SGR sequence body (after `ESC [`) that [`Parser::sgr_fast`] parses in one go.
-const SGR_FAST_CAP: usize = 64;
-
-/// Pages of evicted lines kept parsed, so scrolling across a page boundary doesn't re-read.
-const PAGE_CACHE: usize = 2;
-
-/// Bytes read from the log at a time.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// Cell capacity above which the working line's buffer is shrunk after the line ends.
-const CELLS_KEEP: usize = 4096;
 
 /// Most raw bytes kept unparsed per env; past it the oldest are parsed at once.
 pub const PENDING_CAP: usize = 2 * 1024 * 1024;
@@ -82,40 +67,6 @@ const SKIM_GIVE_UP: usize = 8;
 
 /// A pushed chunk shorter than this is appended to the previous pending chunk.
 const CHUNK_MIN: usize = 4 * 1024;
-
-/// Bytes of text after which the history starts a new [`Block`].
-const BLOCK_BYTES: usize = 64 * 1024;
-
-/// Lines after which the history starts a new [`Block`] (lines can be empty).
-const BLOCK_LINES: usize = 1024;
-
-const ESC: u8 = 0x1b;
-
-/// Printable ASCII: a byte the parser stores as a one-column character of its own.
-fn is_plain(b: u8) -> bool {
-    (0x20..=0x7e).contains(&b)
-}
-
-/// How many bytes at the start of `bytes` are printable ASCII.
-///
-/// The scan that finds the end of every line, so it looks at 16 bytes per step without a branch
-/// per byte (the compiler turns each step into a few vector instructions), then finds the exact
-/// byte inside the step that failed.
-fn plain_prefix(bytes: &[u8]) -> usize {
-    const STEP: usize = 16;
-    let mut done = 0;
-    for chunk in bytes.chunks_exact(STEP) {
-        if !chunk.iter().fold(true, |all, &b| all & is_plain(b)) {
-            break;
-        }
-        done += STEP;
-    }
-    let rest = bytes.get(done..).unwrap_or_default();
-    done + rest
-        .iter()
-        .position(|&b| !is_plain(b))
-        .unwrap_or(rest.len())
-}
 
 /// What to search for.
 #[derive(Debug, Clone)]
@@ -150,7 +101,7 @@ pub struct Scrollback {
     pending: Pending,
     log: Option<PathBuf>,
     /// Most recently used page last.
-    pages: VecDeque<Page>,
+    pages: Pages,
 }
 
 impl Scrollback {
@@ -163,7 +114,7 @@ impl Scrollback {
             parsed: 0,
             pending: Pending::default(),
             log: None,
-            pages: VecDeque::new(),
+            pages: Pages::default(),
         }
     }
 
@@ -224,7 +175,9 @@ impl Scrollback {
         let history = &mut self.history;
         // The callback never breaks, so neither does `feed`.
         let _ = self.parser.feed(bytes, &mut |parser, end| {
-            history.commit(parser, base + end as u64);
+            history.commit(base + end as u64, parser.pen, |block| {
+                parser.store_line(block);
+            });
             ControlFlow::Continue(())
         });
         self.parsed += bytes.len() as u64;
@@ -272,7 +225,9 @@ impl Scrollback {
     pub fn finish(&mut self) {
         self.settle();
         if self.parser.finish() {
-            self.history.commit(&self.parser, self.bytes_in);
+            let parser = &self.parser;
+            self.history
+                .commit(self.bytes_in, parser.pen, |block| parser.store_line(block));
             self.parser.reset_line();
         }
     }
@@ -373,7 +328,6 @@ impl Scrollback {
 
     /// Approximate heap use in bytes, for tests and benches.
     pub fn memory_bytes(&self) -> usize {
-        let pages: usize = self.pages.iter().map(|page| page.lines.heap_bytes()).sum();
         size_of::<Self>()
             + self.history.heap_bytes()
             + self.parser.cells.capacity() * size_of::<Cell>()
@@ -381,7 +335,7 @@ impl Scrollback {
             + self.parser.fast_runs.capacity() * size_of::<Run>()
             + self.log.as_ref().map_or(0, |p| p.as_os_str().len())
             + self.pending.heap_bytes()
-            + pages
+            + self.pages.heap_bytes()
     }
 
     /// Applies `f` to line `index`, wherever it lives: memory, the working line, or the log.
@@ -389,7 +343,10 @@ impl Scrollback {
         self.settle();
         let first = self.history.first;
         if index < first {
-            return self.evicted_line(index).map(f);
+            return self
+                .pages
+                .line(self.log.as_deref(), &self.history, self.bytes_in, index)
+                .map(f);
         }
         if let Some(line) = self.history.get(index - first) {
             return Some(f(line));
@@ -400,57 +357,8 @@ impl Scrollback {
         None
     }
 
-    /// An evicted line, from the page cache or re-parsed from the log.
-    fn evicted_line(&mut self, index: usize) -> Option<LineRef<'_>> {
-        let per_page = self.history.page_lines;
-        let number = index / per_page;
-        let within = index % per_page;
-        let cached = self.pages.iter().position(|page| page.number == number);
-        let page = match cached.and_then(|pos| self.pages.remove(pos)) {
-            Some(page) if page.lines.len() > within => page,
-            // The log had fewer lines than expected (not flushed yet, or unreadable): read it
-            // again only once more bytes have arrived, not once per rendered line.
-            Some(page) if page.loaded_at == self.bytes_in => {
-                self.pages.push_back(page);
-                return None;
-            }
-            _ => {
-                let page = self.load_page(number)?;
-                if self.pages.len() >= PAGE_CACHE {
-                    self.pages.pop_front();
-                }
-                page
-            }
-        };
-        self.pages.push_back(page);
-        self.pages.back().and_then(|page| page.lines.get(within))
-    }
-
-    /// Re-parses page `number` from the log, starting at its index entry.
-    fn load_page(&self, number: usize) -> Option<Page> {
-        let path = self.log.as_deref()?;
-        let start = *self.history.index.get(number)?;
-        let per_page = self.history.page_lines;
-        let want = per_page.min(self.history.completed().saturating_sub(number * per_page));
-        let mut lines = Block::default();
-        // On a read error the lines parsed so far are still right; the rest come back empty.
-        let _ = scan_log(path, start, self.bytes_in, |line| {
-            lines.push(line);
-            if lines.len() >= want {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
-        Some(Page {
-            number,
-            lines,
-            loaded_at: self.bytes_in,
-        })
-    }
-
     /// Test seam: index every `n`th line instead of every [`PAGE_LINES`]th, and store at most
-    /// `block` lines per block instead of [`BLOCK_LINES`].
+    /// `block` lines per block instead of `BLOCK_LINES`.
     #[cfg(test)]
     fn with_page_lines(cap_lines: usize, n: usize, block: usize) -> Self {
         let mut sb = Self::new(cap_lines);
@@ -464,151 +372,6 @@ impl Scrollback {
     fn without_gathering(mut self) -> Self {
         self.pending.chunk_min = 0;
         self
-    }
-}
-
-/// Complete lines in memory plus the sparse index over the whole history.
-///
-/// Lines live in a few large [`Block`]s instead of two allocations each: a flood of short lines
-/// would otherwise spend most of its time in `malloc` and `free` (one line in, one line evicted).
-/// Evicting a line only moves `first`; a block is dropped once all its lines are evicted, and
-/// kept as the next block's storage, so a steady flood allocates nothing.
-#[derive(Debug)]
-struct History {
-    cap: usize,
-    page_lines: usize,
-    /// Most lines per block: [`BLOCK_LINES`] (a test seam).
-    block_lines: usize,
-    /// Oldest first. Lines `[first, first + len)` of the whole history are in memory: the
-    /// front block may also hold up to a block of lines already evicted.
-    blocks: VecDeque<Block>,
-    /// A block no longer in use, kept for its capacity.
-    spare: Option<Block>,
-    /// Lines in memory.
-    len: usize,
-    /// Index of the oldest line in memory in the whole history: how many lines were evicted.
-    first: usize,
-    /// `index[k]` is where line `k * page_lines` starts.
-    index: Vec<Checkpoint>,
-}
-
-impl History {
-    fn new(cap: usize, page_lines: usize) -> Self {
-        Self {
-            cap,
-            page_lines,
-            block_lines: BLOCK_LINES,
-            blocks: VecDeque::new(),
-            spare: None,
-            len: 0,
-            first: 0,
-            index: vec![Checkpoint {
-                offset: 0,
-                pen: Pen::default(),
-            }],
-        }
-    }
-
-    /// Complete lines in the whole history.
-    fn completed(&self) -> usize {
-        self.first + self.len
-    }
-
-    /// Line `k` of those in memory (`0` is the oldest).
-    fn get(&self, k: usize) -> Option<LineRef<'_>> {
-        if k >= self.len {
-            return None;
-        }
-        let index = self.first + k;
-        let after = self.blocks.partition_point(|block| block.start <= index);
-        let block = self.blocks.get(after.checked_sub(1)?)?;
-        block.get(index - block.start)
-    }
-
-    /// The lines in memory, oldest first.
-    fn iter(&self) -> impl Iterator<Item = LineRef<'_>> {
-        let dead = self.blocks.front().map_or(0, |b| self.first - b.start);
-        self.blocks
-            .iter()
-            .flat_map(|block| (0..block.len()).filter_map(|k| block.get(k)))
-            .skip(dead)
-    }
-
-    /// Appends the line `parser` just ended; `next` is where the following line starts.
-    fn commit(&mut self, parser: &Parser, next: u64) {
-        let completed = self.completed();
-        let block = match self.blocks.back_mut() {
-            Some(block) if !block.is_full(self.block_lines) => block,
-            _ => {
-                let mut block = self.spare.take().unwrap_or_default();
-                block.clear();
-                block.start = completed;
-                self.blocks.push_back(block);
-                // Just pushed, so there is a back block.
-                let Some(block) = self.blocks.back_mut() else {
-                    return;
-                };
-                block
-            }
-        };
-        parser.store_line(block);
-        self.len += 1;
-        if self.completed().is_multiple_of(self.page_lines) {
-            self.index.push(Checkpoint {
-                offset: next,
-                pen: parser.pen,
-            });
-        }
-        while self.len > self.cap {
-            self.len -= 1;
-            self.first += 1;
-            if let Some(front) = self.blocks.front()
-                && front.start + front.len() <= self.first
-            {
-                self.spare = self.blocks.pop_front();
-            }
-        }
-    }
-
-    /// Takes in whole lines that are evicted as they come, never stored (see
-    /// [`Scrollback::skim`]): `lines` starts at log offset `base` and ends with a newline, and
-    /// `pen` is the style all through it. Every line in memory is older than them, and the
-    /// caller has at least `cap` newer lines to commit, so those are evicted now. Newlines are
-    /// counted a stretch at a time; only a stretch holding the start of a page is walked
-    /// newline by newline, to index it.
-    fn skip(&mut self, lines: &[u8], base: u64, pen: Pen) {
-        const STRETCH: usize = 4096;
-        self.first += self.len;
-        self.len = 0;
-        while let Some(block) = self.blocks.pop_front() {
-            self.spare = Some(block);
-        }
-        let mut at = base;
-        for stretch in lines.chunks(STRETCH) {
-            let count = memchr::memchr_iter(b'\n', stretch).count();
-            if (self.first + count) / self.page_lines == self.first / self.page_lines {
-                self.first += count;
-            } else {
-                for end in memchr::memchr_iter(b'\n', stretch) {
-                    self.first += 1;
-                    if self.first.is_multiple_of(self.page_lines) {
-                        self.index.push(Checkpoint {
-                            offset: at + end as u64 + 1,
-                            pen,
-                        });
-                    }
-                }
-            }
-            at += stretch.len() as u64;
-        }
-    }
-
-    /// Heap bytes held, evicted lines still in a block and the spare block included.
-    fn heap_bytes(&self) -> usize {
-        self.blocks.capacity() * size_of::<Block>()
-            + self.blocks.iter().map(Block::heap_bytes).sum::<usize>()
-            + self.spare.as_ref().map_or(0, Block::heap_bytes)
-            + self.index.capacity() * size_of::<Checkpoint>()
     }
 }
 
@@ -684,70 +447,6 @@ impl Pending {
     }
 }
 
-/// Where a line starts in the log and the parser state needed to restart there.
-///
-/// A line always starts right after a `\n`, which ends every escape sequence and incomplete
-/// character, so the style is the only state to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Checkpoint {
-    offset: u64,
-    pen: Pen,
-}
-
-/// Parsed lines `[number * page_lines, ..)` read back from the log.
-#[derive(Debug)]
-struct Page {
-    number: usize,
-    lines: Block,
-    /// `bytes_in` when the page was read.
-    loaded_at: u64,
-}
-
-/// Reads the log from `start` up to byte `limit`, handing each parsed line to `on_line` until it
-/// breaks. A line cut by `limit` counts as complete (it was ended by `finish`); one cut by the end
-/// of the file does not (the rest isn't written yet).
-fn scan_log(
-    path: &Path,
-    start: Checkpoint,
-    limit: u64,
-    mut on_line: impl FnMut(LineRef<'_>) -> ControlFlow<()>,
-) -> io::Result<()> {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(start.offset))?;
-    let mut remaining = limit.saturating_sub(start.offset);
-    let mut parser = Parser::new(start.pen);
-    let mut buf = vec![0; READ_CHUNK];
-    let mut line = Block::default();
-    let mut emit = |parser: &Parser| {
-        line.clear();
-        parser.store_line(&mut line);
-        line.get(0).map_or(ControlFlow::Continue(()), &mut on_line)
-    };
-    while remaining > 0 {
-        let want = remaining.min(READ_CHUNK as u64) as usize;
-        let Some(chunk) = buf.get_mut(..want) else {
-            return Ok(());
-        };
-        let n = match file.read(chunk) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        remaining -= n as u64;
-        let flow = parser.feed(chunk.get(..n).unwrap_or_default(), &mut |parser, _| {
-            emit(parser)
-        });
-        if flow.is_break() {
-            return Ok(());
-        }
-    }
-    if parser.finish() {
-        let _ = emit(&parser);
-    }
-    Ok(())
-}
-
 fn find_hits(re: &regex::Regex, text: &str, line: usize, hits: &mut Vec<Hit>) {
     hits.extend(re.find_iter(text).filter(|m| !m.is_empty()).map(|m| Hit {
         line,
@@ -756,985 +455,16 @@ fn find_hits(re: &regex::Regex, text: &str, line: usize, hits: &mut Vec<Hit>) {
     }));
 }
 
-/// An SGR colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Colour {
-    #[default]
-    Default,
-    Indexed(u8),
-    Rgb(u8, u8, u8),
-}
-
-impl Colour {
-    fn to_color(self) -> Option<Color> {
-        const NAMED: [Color; 16] = [
-            Color::Black,
-            Color::Red,
-            Color::Green,
-            Color::Yellow,
-            Color::Blue,
-            Color::Magenta,
-            Color::Cyan,
-            Color::Gray,
-            Color::DarkGray,
-            Color::LightRed,
-            Color::LightGreen,
-            Color::LightYellow,
-            Color::LightBlue,
-            Color::LightMagenta,
-            Color::LightCyan,
-            Color::White,
-        ];
-        match self {
-            Self::Default => None,
-            Self::Indexed(n) => Some(
-                NAMED
-                    .get(usize::from(n))
-                    .copied()
-                    .unwrap_or(Color::Indexed(n)),
-            ),
-            Self::Rgb(r, g, b) => Some(Color::Rgb(r, g, b)),
-        }
-    }
-}
-
-const BOLD: u8 = 1;
-const DIM: u8 = 2;
-const ITALIC: u8 = 4;
-const UNDERLINE: u8 = 8;
-const REVERSE: u8 = 16;
-const CROSSED: u8 = 32;
-
-/// The current SGR state, compact so that cells, runs and checkpoints stay small.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Pen {
-    fg: Colour,
-    bg: Colour,
-    attrs: u8,
-}
-
-impl Pen {
-    const MARKER: Self = Self {
-        fg: Colour::Default,
-        bg: Colour::Default,
-        attrs: DIM,
-    };
-
-    fn style(self) -> Style {
-        let mut style = Style::default();
-        if let Some(fg) = self.fg.to_color() {
-            style = style.fg(fg);
-        }
-        if let Some(bg) = self.bg.to_color() {
-            style = style.bg(bg);
-        }
-        let mut modifier = Modifier::empty();
-        for (bit, m) in [
-            (BOLD, Modifier::BOLD),
-            (DIM, Modifier::DIM),
-            (ITALIC, Modifier::ITALIC),
-            (UNDERLINE, Modifier::UNDERLINED),
-            (REVERSE, Modifier::REVERSED),
-            (CROSSED, Modifier::CROSSED_OUT),
-        ] {
-            if self.attrs & bit != 0 {
-                modifier |= m;
-            }
-        }
-        if modifier.is_empty() {
-            style
-        } else {
-            style.add_modifier(modifier)
-        }
-    }
-
-    /// Applies one SGR sequence; bit `i` of `colon` says parameter `i` followed a `:`.
-    fn apply_sgr(&mut self, params: &[u16], colon: u32) {
-        if params.is_empty() {
-            *self = Self::default();
-            return;
-        }
-        let mut i = 0;
-        while let Some(&p) = params.get(i) {
-            let mut end = i + 1;
-            while end < params.len() && colon & (1 << end) != 0 {
-                end += 1;
-            }
-            let sub = params.get(i + 1..end).unwrap_or_default();
-            match p {
-                0 => *self = Self::default(),
-                1 => self.attrs |= BOLD,
-                2 => self.attrs |= DIM,
-                3 => self.attrs |= ITALIC,
-                4 if sub.first() == Some(&0) => self.attrs &= !UNDERLINE,
-                4 => self.attrs |= UNDERLINE,
-                7 => self.attrs |= REVERSE,
-                9 => self.attrs |= CROSSED,
-                22 => self.attrs &= !(BOLD | DIM),
-                23 => self.attrs &= !ITALIC,
-                24 => self.attrs &= !UNDERLINE,
-                27 => self.attrs &= !REVERSE,
-                29 => self.attrs &= !CROSSED,
-                30..=37 => self.fg = Colour::Indexed((p - 30) as u8),
-                39 => self.fg = Colour::Default,
-                40..=47 => self.bg = Colour::Indexed((p - 40) as u8),
-                49 => self.bg = Colour::Default,
-                90..=97 => self.fg = Colour::Indexed((p - 90 + 8) as u8),
-                100..=107 => self.bg = Colour::Indexed((p - 100 + 8) as u8),
-                38 | 48 => {
-                    let colour = if sub.is_empty() {
-                        // The `38;5;n` / `38;2;r;g;b` form takes the following parameters.
-                        let rest = params.get(end..).unwrap_or_default();
-                        let (colour, used) = extended_colour(rest, false);
-                        end += used;
-                        colour
-                    } else {
-                        extended_colour(sub, true).0
-                    };
-                    if let Some(colour) = colour {
-                        if p == 38 {
-                            self.fg = colour;
-                        } else {
-                            self.bg = colour;
-                        }
-                    }
-                }
-                _ => {}
-            }
-            i = end;
-        }
-    }
-}
-
-/// Parses `5;n` or `2;r;g;b` (or their `:` forms, where `2` may carry a colour-space id first).
-/// Returns the colour and how many parameters it used.
-fn extended_colour(rest: &[u16], colon_form: bool) -> (Option<Colour>, usize) {
-    let byte = |v: u16| v.min(255) as u8;
-    match rest {
-        [5, n, ..] => (Some(Colour::Indexed(byte(*n))), 2),
-        [2, _, r, g, b, ..] if colon_form => (Some(Colour::Rgb(byte(*r), byte(*g), byte(*b))), 5),
-        [2, r, g, b, ..] => (Some(Colour::Rgb(byte(*r), byte(*g), byte(*b))), 4),
-        [_, ..] => (None, rest.len()),
-        [] => (None, 0),
-    }
-}
-
-/// One column-ish unit of the working line. `'\0'` marks a blank no one wrote (tab, erase,
-/// half of an overwritten wide character): shown as a space, dropped at the end of a line.
-#[derive(Debug, Clone, Copy)]
-struct Cell {
-    ch: char,
-    pen: Pen,
-    width: u8,
-}
-
-const BLANK: Cell = Cell {
-    ch: '\0',
-    pen: Pen {
-        fg: Colour::Default,
-        bg: Colour::Default,
-        attrs: 0,
-    },
-    width: 1,
-};
-
-/// From byte `at` of the line's text on, `pen` applies (until the next run).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Run {
-    at: u32,
-    pen: Pen,
-}
-
-/// Finished lines stored back to back: their text in one buffer, their style runs in another.
-///
-/// Only text that is valid UTF-8 is ever appended (printable ASCII checked byte by byte, encoded
-/// characters, [`CLIP_MARKER`]), and always whole lines.
-#[derive(Debug, Default)]
-struct Block {
-    /// Index in the whole history of line 0 (the history's blocks; pages don't use it).
-    start: usize,
-    text: Vec<u8>,
-    runs: Vec<Run>,
-    /// Where each line's text and runs end in `text` and `runs`.
-    ends: Vec<LineEnd>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct LineEnd {
-    text: u32,
-    runs: u32,
-}
-
-impl Block {
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    fn is_full(&self, most_lines: usize) -> bool {
-        self.text.len() >= BLOCK_BYTES || self.ends.len() >= most_lines
-    }
-
-    fn clear(&mut self) {
-        self.text.clear();
-        self.runs.clear();
-        self.ends.clear();
-    }
-
-    /// Line `k` of the block.
-    fn get(&self, k: usize) -> Option<LineRef<'_>> {
-        let end = self.ends.get(k)?;
-        let begin = k
-            .checked_sub(1)
-            .and_then(|prev| self.ends.get(prev))
-            .map_or((0, 0), |e| (e.text as usize, e.runs as usize));
-        Some(LineRef {
-            text: self.text.get(begin.0..end.text as usize)?,
-            runs: self.runs.get(begin.1..end.runs as usize)?,
-        })
-    }
-
-    /// Appends a copy of `line`.
-    fn push(&mut self, line: LineRef<'_>) {
-        self.text.extend_from_slice(line.text);
-        self.runs.extend_from_slice(line.runs);
-        self.end_line();
-    }
-
-    /// Ends the line made of everything appended to `text` and `runs` since the last one ended.
-    fn end_line(&mut self) {
-        self.ends.push(LineEnd {
-            text: self.text.len() as u32,
-            runs: self.runs.len() as u32,
-        });
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.text.capacity()
-            + self.runs.capacity() * size_of::<Run>()
-            + self.ends.capacity() * size_of::<LineEnd>()
-    }
-}
-
-/// A finished line, borrowed from a [`Block`]: its text and where its style changes (offsets
-/// into the text). Text before the first run has the default style.
-#[derive(Debug, Clone, Copy)]
-struct LineRef<'a> {
-    text: &'a [u8],
-    runs: &'a [Run],
-}
-
-impl<'a> LineRef<'a> {
-    /// The text; a [`Block`] only holds valid UTF-8, so this borrows.
-    fn text(self) -> Cow<'a, str> {
-        String::from_utf8_lossy(self.text)
-    }
-
-    fn to_line(self) -> Line<'static> {
-        if self.text.is_empty() {
-            return Line::default();
-        }
-        let text = self.text();
-        let span = |from: usize, to: usize, pen: Pen| {
-            Span::styled(
-                text.get(from..to).unwrap_or_default().to_owned(),
-                pen.style(),
-            )
-        };
-        let mut spans = Vec::with_capacity(self.runs.len() + 1);
-        let mut at = 0;
-        let mut pen = Pen::default();
-        for run in self.runs {
-            let next = run.at as usize;
-            if next > at {
-                spans.push(span(at, next, pen));
-            }
-            at = next;
-            pen = run.pen;
-        }
-        if text.len() > at {
-            spans.push(span(at, text.len(), pen));
-        }
-        Line::from(spans)
-    }
-}
-
-/// Where the escape-sequence state machine is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Ground,
-    /// After `ESC`.
-    Escape,
-    /// After `ESC` and intermediate bytes, waiting for the final byte.
-    EscIntermediate,
-    /// In a CSI sequence, collecting parameters.
-    Csi,
-    /// In a CSI sequence too long to parse: swallow it up to its final byte.
-    CsiIgnore,
-    /// In an OSC, DCS, SOS, PM or APC string: swallow it up to BEL or ST.
-    Str,
-    /// After `ESC` inside a string: `\` ends it, anything else starts a new sequence.
-    StrEsc,
-}
-
-/// The streaming byte-to-line parser, shared by live pushes and log re-reads so both give the
-/// same lines.
-#[derive(Debug)]
-struct Parser {
-    state: State,
-    pen: Pen,
-    params: [u16; MAX_PARAMS],
-    n_params: usize,
-    colon: u32,
-    /// A private marker or intermediate byte was seen: the sequence is neither SGR nor EL.
-    csi_private: bool,
-    seq_len: usize,
-    utf8: [u8; 4],
-    utf8_have: usize,
-    utf8_need: usize,
-    /// The working line while it is plain appended text: printable ASCII only, written at the
-    /// end of the line, with no `\r`, backspace, tab or erase since the line began. While it is
-    /// non-empty `cells` is empty; any edit other than appending first turns it into cells.
-    fast: Vec<u8>,
-    /// Where the style changes in `fast`, exactly as [`Parser::store_line`] records them for cells
-    /// (never more than [`LINE_RUN_CAP`], so every byte's pen is known).
-    fast_runs: Vec<Run>,
-    /// The pen of the last run in `fast_runs` (the default pen when there is none).
-    fast_pen: Pen,
-    /// The working line once it is not plain appended text (see `fast`).
-    cells: Vec<Cell>,
-    /// Index in `cells` where the next character goes.
-    cursor: usize,
-    /// Display column of `cursor`.
-    col: usize,
-    text_bytes: usize,
-    clipped: bool,
-}
-
-impl Parser {
-    fn new(pen: Pen) -> Self {
-        Self {
-            state: State::Ground,
-            pen,
-            params: [0; MAX_PARAMS],
-            n_params: 0,
-            colon: 0,
-            csi_private: false,
-            seq_len: 0,
-            utf8: [0; 4],
-            utf8_have: 0,
-            utf8_need: 0,
-            fast: Vec::new(),
-            fast_runs: Vec::new(),
-            fast_pen: Pen::default(),
-            cells: Vec::new(),
-            cursor: 0,
-            col: 0,
-            text_bytes: 0,
-            clipped: false,
-        }
-    }
-
-    /// Parses `bytes`; at the end of each line `on_line` gets the parser (to store the line with
-    /// [`Parser::store_line`]; its `pen` is the style the next line starts with) and the index in
-    /// `bytes` just past the `\n`. Stops early when `on_line` breaks.
-    fn feed(
-        &mut self,
-        bytes: &[u8],
-        on_line: &mut impl FnMut(&Self, usize) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
-        let mut i = 0;
-        while let Some(&b) = bytes.get(i) {
-            if b == b'\n' {
-                // A newline ends any escape sequence or string: a log line boundary always wins,
-                // which also makes every line start a clean restart point for paging.
-                self.flush_utf8();
-                self.state = State::Ground;
-                i += 1;
-                let flow = on_line(self, i);
-                self.reset_line();
-                flow?;
-                continue;
-            }
-            if is_plain(b) && self.state == State::Ground && self.utf8_have == 0 {
-                let rest = bytes.get(i..).unwrap_or_default();
-                let len = plain_prefix(rest);
-                let run = rest.get(..len).unwrap_or_default();
-                let done = if self.can_append_fast() {
-                    if self.append_fast(run) { len } else { 0 }
-                } else if self.fast.is_empty() {
-                    self.write_plain(run)
-                } else {
-                    0
-                };
-                if done > 0 {
-                    i += done;
-                    continue;
-                }
-            }
-            if b == ESC && self.state == State::Ground && self.utf8_have == 0 {
-                let done = self.sgr_fast(bytes.get(i..).unwrap_or_default());
-                if done > 0 {
-                    i += done;
-                    continue;
-                }
-            }
-            self.byte(b);
-            i += 1;
-        }
-        ControlFlow::Continue(())
-    }
-
-    /// Applies the colour sequence at the start of `bytes` in one go when it is the common kind,
-    /// `ESC [` then digits and `;` then `m` (at most [`SGR_FAST_CAP`] bytes after the `[`), with
-    /// the very same result as the byte path. Returns its length, or 0, changing nothing, for
-    /// anything else: another sequence, `:` parameters, too many parameters, or one cut by the
-    /// end of `bytes`, all left to the byte path.
-    fn sgr_fast(&mut self, bytes: &[u8]) -> usize {
-        let Some(body) = bytes.strip_prefix(b"\x1b[") else {
-            return 0;
-        };
-        let mut params = [0u16; MAX_PARAMS];
-        let mut n = 0;
-        for (k, &b) in body.iter().enumerate().take(SGR_FAST_CAP) {
-            match b {
-                b'0'..=b'9' => {
-                    n = n.max(1);
-                    if let Some(p) = params.get_mut(n - 1) {
-                        *p = p.saturating_mul(10).saturating_add(u16::from(b - b'0'));
-                    }
-                }
-                b';' => {
-                    n = n.max(1);
-                    // The byte path swallows a sequence with more parameters than it keeps.
-                    if n >= MAX_PARAMS {
-                        return 0;
-                    }
-                    n += 1;
-                }
-                b'm' => {
-                    self.pen.apply_sgr(params.get(..n).unwrap_or_default(), 0);
-                    return 2 + k + 1;
-                }
-                _ => return 0,
-            }
-        }
-        0
-    }
-
-    /// Whether printable ASCII can go straight into `fast`: nothing pending (no escape sequence,
-    /// no incomplete character) and the line is plain appended text with the cursor at its end.
-    fn can_append_fast(&self) -> bool {
-        self.state == State::Ground
-            && self.utf8_have == 0
-            && self.cells.is_empty()
-            && self.cursor == self.fast.len()
-    }
-
-    /// Appends a run of printable ASCII to `fast`, exactly as `put` would one byte at a time:
-    /// bytes past [`LINE_TEXT_CAP`] are dropped and clip the line. Returns false, doing nothing,
-    /// when the run needs a style change `fast_runs` has no room for.
-    fn append_fast(&mut self, run: &[u8]) -> bool {
-        let room = LINE_TEXT_CAP.saturating_sub(self.text_bytes);
-        let take = run.len().min(room);
-        if take > 0 && self.pen != self.fast_pen {
-            if self.fast_runs.len() >= LINE_RUN_CAP {
-                return false;
-            }
-            self.fast_runs.push(Run {
-                at: self.fast.len() as u32,
-                pen: self.pen,
-            });
-            self.fast_pen = self.pen;
-        }
-        if take < run.len() {
-            self.clipped = true;
-        }
-        self.fast
-            .extend_from_slice(run.get(..take).unwrap_or_default());
-        self.text_bytes += take;
-        self.cursor += take;
-        self.col += take;
-        true
-    }
-
-    /// Writes a run of printable ASCII into the cells (a line being rewritten after `\r`), as
-    /// `put` would one byte at a time, while that is a plain one-cell overwrite or append.
-    /// Returns how many bytes it wrote; the caller hands the rest to the general path.
-    fn write_plain(&mut self, run: &[u8]) -> usize {
-        let pen = self.pen;
-        for (done, &b) in run.iter().enumerate() {
-            let cell = Cell {
-                ch: char::from(b),
-                pen,
-                width: 1,
-            };
-            if let Some(old) = self.cells.get(self.cursor) {
-                // Only a one-byte, one-column cell not followed by a zero-width one: `put`
-                // then replaces exactly that cell and the text length stays the same.
-                let simple = old.width == 1
-                    && old.ch.is_ascii()
-                    && self.text_bytes <= LINE_TEXT_CAP
-                    && self.cells.get(self.cursor + 1).is_none_or(|c| c.width > 0);
-                if !simple {
-                    return done;
-                }
-                if let Some(slot) = self.cells.get_mut(self.cursor) {
-                    *slot = cell;
-                }
-            } else if self.text_bytes < LINE_TEXT_CAP {
-                self.cells.push(cell);
-                self.text_bytes += 1;
-            } else {
-                self.clipped = true;
-                continue;
-            }
-            self.cursor += 1;
-            self.col += 1;
-        }
-        run.len()
-    }
-
-    /// Turns plain appended text into cells, before any edit other than appending.
-    fn spill_to_cells(&mut self) {
-        if self.fast.is_empty() {
-            return;
-        }
-        self.cells.reserve(self.fast.len());
-        let mut pen = Pen::default();
-        let mut at = 0;
-        let ends = self.fast_runs.iter().map(|r| (r.at as usize, r.pen));
-        for (end, next) in ends.chain(std::iter::once((self.fast.len(), pen))) {
-            let bytes = self.fast.get(at..end).unwrap_or_default();
-            self.cells.extend(bytes.iter().map(|&b| Cell {
-                ch: char::from(b),
-                pen,
-                width: 1,
-            }));
-            at = end;
-            pen = next;
-        }
-        self.fast.clear();
-        self.fast_runs.clear();
-        self.fast_pen = Pen::default();
-    }
-
-    /// Ends the input: an incomplete character becomes U+FFFD. Returns whether there is a
-    /// trailing partial line, which the caller stores and then drops with
-    /// [`Parser::reset_line`].
-    fn finish(&mut self) -> bool {
-        self.flush_utf8();
-        self.state = State::Ground;
-        self.has_partial()
-    }
-
-    fn has_partial(&self) -> bool {
-        !self.cells.is_empty() || !self.fast.is_empty()
-    }
-
-    /// The working line as it would be stored now, as a block of one line.
-    fn partial(&self) -> Option<Block> {
-        self.has_partial().then(|| {
-            let mut block = Block::default();
-            self.store_line(&mut block);
-            block
-        })
-    }
-
-    /// Appends the working line to `block`: its shown text and where its style changes, with
-    /// [`CLIP_MARKER`] if it was clipped.
-    fn store_line(&self, block: &mut Block) {
-        let start = block.text.len();
-        let mut pen = self.fast_pen;
-        if self.fast.is_empty() {
-            pen = Pen::default();
-            let shown = self
-                .cells
-                .iter()
-                .rposition(|c| c.ch != '\0')
-                .map_or(0, |p| p + 1);
-            let cells = self.cells.get(..shown).unwrap_or_default();
-            let mut runs = 0;
-            for cell in cells {
-                if cell.pen != pen && runs < LINE_RUN_CAP {
-                    block.runs.push(Run {
-                        at: (block.text.len() - start) as u32,
-                        pen: cell.pen,
-                    });
-                    runs += 1;
-                    pen = cell.pen;
-                }
-                let ch = if cell.ch == '\0' { ' ' } else { cell.ch };
-                let mut utf8 = [0; 4];
-                block
-                    .text
-                    .extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
-            }
-        } else {
-            block.text.extend_from_slice(&self.fast);
-            block.runs.extend_from_slice(&self.fast_runs);
-        }
-        if self.clipped {
-            if pen != Pen::MARKER {
-                block.runs.push(Run {
-                    at: (block.text.len() - start) as u32,
-                    pen: Pen::MARKER,
-                });
-            }
-            block.text.extend_from_slice(CLIP_MARKER.as_bytes());
-        }
-        block.end_line();
-    }
-
-    /// Starts a new, empty working line (after the last one was stored).
-    fn reset_line(&mut self) {
-        self.fast.clear();
-        self.fast_runs.clear();
-        self.fast_pen = Pen::default();
-        self.cells.clear();
-        if self.cells.capacity() > CELLS_KEEP {
-            self.cells.shrink_to(CELLS_KEEP / 16);
-        }
-        self.cursor = 0;
-        self.col = 0;
-        self.text_bytes = 0;
-        self.clipped = false;
-    }
-
-    fn byte(&mut self, b: u8) {
-        match self.state {
-            State::Ground => self.ground(b),
-            State::Escape => self.escape(b),
-            State::EscIntermediate => match b {
-                0x30..=0x7e => self.state = State::Ground,
-                ESC => self.state = State::Escape,
-                0x80.. => self.abort_then(b),
-                _ => {}
-            },
-            State::Csi => self.csi(b),
-            State::CsiIgnore => self.csi_ignore(b),
-            State::Str => match b {
-                // BEL ends an OSC; CAN and SUB cancel any string.
-                0x07 | 0x18 | 0x1a => self.state = State::Ground,
-                ESC => self.state = State::StrEsc,
-                _ => {}
-            },
-            State::StrEsc => {
-                if b == b'\\' {
-                    self.state = State::Ground;
-                } else {
-                    self.state = State::Escape;
-                    self.escape(b);
-                }
-            }
-        }
-    }
-
-    /// Drops the current sequence and handles `b` as ordinary input.
-    fn abort_then(&mut self, b: u8) {
-        self.state = State::Ground;
-        self.ground(b);
-    }
-
-    fn ground(&mut self, b: u8) {
-        if b >= 0x80 {
-            self.utf8_byte(b);
-            return;
-        }
-        self.flush_utf8();
-        match b {
-            0x20..=0x7e => self.put(char::from(b), 1),
-            b'\r' => {
-                self.spill_to_cells();
-                self.cursor = 0;
-                self.col = 0;
-            }
-            b'\t' => self.tab(),
-            0x08 => self.backspace(),
-            ESC => self.state = State::Escape,
-            // Every other C0 control and DEL is dropped.
-            _ => {}
-        }
-    }
-
-    fn escape(&mut self, b: u8) {
-        match b {
-            b'[' => {
-                self.state = State::Csi;
-                self.n_params = 0;
-                self.colon = 0;
-                self.csi_private = false;
-                self.seq_len = 0;
-            }
-            b']' | b'P' | b'X' | b'^' | b'_' => self.state = State::Str,
-            0x20..=0x2f => self.state = State::EscIntermediate,
-            0x30..=0x7e => self.state = State::Ground,
-            0x80.. => self.abort_then(b),
-            // ESC restarts; other controls and DEL inside a sequence are ignored.
-            _ => {}
-        }
-    }
-
-    fn csi(&mut self, b: u8) {
-        self.seq_len += 1;
-        if self.seq_len > ESCAPE_CAP {
-            self.state = State::CsiIgnore;
-            self.csi_ignore(b);
-            return;
-        }
-        match b {
-            b'0'..=b'9' => {
-                if self.n_params == 0 {
-                    self.n_params = 1;
-                    self.params[0] = 0;
-                }
-                if let Some(p) = self.params.get_mut(self.n_params - 1) {
-                    *p = p.saturating_mul(10).saturating_add(u16::from(b - b'0'));
-                }
-            }
-            b';' | b':' => {
-                if self.n_params == 0 {
-                    self.n_params = 1;
-                    self.params[0] = 0;
-                }
-                let Some(p) = self.params.get_mut(self.n_params) else {
-                    self.state = State::CsiIgnore;
-                    return;
-                };
-                *p = 0;
-                if b == b':' {
-                    self.colon |= 1 << self.n_params;
-                }
-                self.n_params += 1;
-            }
-            0x20..=0x2f | 0x3c..=0x3f => self.csi_private = true,
-            0x40..=0x7e => {
-                self.state = State::Ground;
-                self.dispatch_csi(b);
-            }
-            ESC => self.state = State::Escape,
-            0x80.. => self.abort_then(b),
-            _ => {}
-        }
-    }
-
-    fn csi_ignore(&mut self, b: u8) {
-        match b {
-            0x40..=0x7e => self.state = State::Ground,
-            ESC => self.state = State::Escape,
-            0x80.. => self.abort_then(b),
-            _ => {}
-        }
-    }
-
-    fn dispatch_csi(&mut self, final_byte: u8) {
-        if self.csi_private {
-            return;
-        }
-        let params = self.params.get(..self.n_params).unwrap_or_default();
-        match final_byte {
-            b'm' => {
-                let colon = self.colon;
-                let mut pen = self.pen;
-                pen.apply_sgr(params, colon);
-                self.pen = pen;
-            }
-            b'K' => self.erase_in_line(params.first().copied().unwrap_or(0)),
-            // Cursor moves, screen clears, modes: all dropped.
-            _ => {}
-        }
-    }
-
-    /// `CSI K`: a progress bar's way of clearing the rest of its line before a `\r` rewrite.
-    fn erase_in_line(&mut self, mode: u16) {
-        self.spill_to_cells();
-        let blanks = |n: usize| std::iter::repeat_n(BLANK, n);
-        match mode {
-            0 => self.cells.truncate(self.cursor),
-            1 => {
-                let upto = (self.cursor + 1).min(self.cells.len());
-                let width: usize = self
-                    .cells
-                    .get(..upto)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|c| usize::from(c.width))
-                    .sum();
-                self.cells.splice(..upto, blanks(width));
-                self.cursor = self.col.min(self.cells.len());
-            }
-            2 => {
-                self.cells.clear();
-                self.cells.extend(blanks(self.col));
-                self.cursor = self.col;
-            }
-            _ => return,
-        }
-        self.text_bytes = self.cells.iter().map(|c| c.ch.len_utf8()).sum();
-    }
-
-    fn flush_utf8(&mut self) {
-        if self.utf8_have > 0 {
-            self.utf8_have = 0;
-            self.utf8_need = 0;
-            self.print(char::REPLACEMENT_CHARACTER);
-        }
-    }
-
-    /// Decodes UTF-8 across pushes; invalid input becomes U+FFFD per maximal bad subsequence.
-    fn utf8_byte(&mut self, b: u8) {
-        if self.utf8_have > 0 {
-            let (lo, hi) = if self.utf8_have == 1 {
-                match self.utf8[0] {
-                    0xe0 => (0xa0, 0xbf),
-                    0xed => (0x80, 0x9f),
-                    0xf0 => (0x90, 0xbf),
-                    0xf4 => (0x80, 0x8f),
-                    _ => (0x80, 0xbf),
-                }
-            } else {
-                (0x80, 0xbf)
-            };
-            if (lo..=hi).contains(&b) {
-                if let Some(slot) = self.utf8.get_mut(self.utf8_have) {
-                    *slot = b;
-                }
-                self.utf8_have += 1;
-                if self.utf8_have >= self.utf8_need {
-                    let c = self
-                        .utf8
-                        .get(..self.utf8_have)
-                        .and_then(|bytes| std::str::from_utf8(bytes).ok())
-                        .and_then(|s| s.chars().next())
-                        .unwrap_or(char::REPLACEMENT_CHARACTER);
-                    self.utf8_have = 0;
-                    self.utf8_need = 0;
-                    self.print(c);
-                }
-                return;
-            }
-            self.flush_utf8();
-        }
-        self.utf8_need = match b {
-            0xc2..=0xdf => 2,
-            0xe0..=0xef => 3,
-            0xf0..=0xf4 => 4,
-            _ => {
-                self.print(char::REPLACEMENT_CHARACTER);
-                return;
-            }
-        };
-        self.utf8[0] = b;
-        self.utf8_have = 1;
-    }
-
-    fn print(&mut self, c: char) {
-        // C1 controls: some terminals obey U+009B as CSI, so they never get through.
-        if ('\u{80}'..='\u{9f}').contains(&c) {
-            return;
-        }
-        if let Some(width) = c.width() {
-            self.put(c, width.min(2) as u8);
-        }
-    }
-
-    /// Writes `ch` at the cursor, overwriting what is there (after a `\r`) by display width.
-    fn put(&mut self, ch: char, width: u8) {
-        self.spill_to_cells();
-        let cell = Cell {
-            ch,
-            pen: self.pen,
-            width,
-        };
-        let len = ch.len_utf8();
-        if self.cursor >= self.cells.len() || width == 0 {
-            if self.text_bytes + len > LINE_TEXT_CAP {
-                self.clipped = true;
-                return;
-            }
-            if self.cursor >= self.cells.len() {
-                self.cells.push(cell);
-            } else {
-                self.cells.insert(self.cursor, cell);
-            }
-            self.text_bytes += len;
-            self.cursor += 1;
-            self.col += usize::from(width);
-            return;
-        }
-        let mut end = self.cursor;
-        let mut covered = 0;
-        let mut removed = 0;
-        while let Some(old) = self.cells.get(end) {
-            if covered >= width && old.width > 0 {
-                break;
-            }
-            covered += old.width;
-            removed += old.ch.len_utf8();
-            end += 1;
-        }
-        let pad = usize::from(covered.saturating_sub(width));
-        let bytes = self.text_bytes - removed + len + pad;
-        if bytes > LINE_TEXT_CAP {
-            self.clipped = true;
-            return;
-        }
-        if end == self.cursor + 1 && pad == 0 {
-            if let Some(slot) = self.cells.get_mut(self.cursor) {
-                *slot = cell;
-            }
-        } else {
-            let with_pad = std::iter::once(cell).chain(std::iter::repeat_n(BLANK, pad));
-            self.cells.splice(self.cursor..end, with_pad);
-        }
-        self.text_bytes = bytes;
-        self.cursor += 1;
-        self.col += usize::from(width);
-    }
-
-    /// Moves to the next multiple of 8 columns, padding with blanks past the end of the line.
-    fn tab(&mut self) {
-        self.spill_to_cells();
-        let target = (self.col / 8 + 1) * 8;
-        while self.col < target {
-            if let Some(cell) = self.cells.get(self.cursor) {
-                self.col += usize::from(cell.width);
-                self.cursor += 1;
-                while self.cells.get(self.cursor).is_some_and(|c| c.width == 0) {
-                    self.cursor += 1;
-                }
-            } else {
-                if self.text_bytes + 1 > LINE_TEXT_CAP {
-                    self.clipped = true;
-                    return;
-                }
-                self.cells.push(BLANK);
-                self.text_bytes += 1;
-                self.cursor += 1;
-                self.col += 1;
-            }
-        }
-    }
-
-    /// Moves back one character without erasing it, as a terminal does.
-    fn backspace(&mut self) {
-        self.spill_to_cells();
-        while self.cursor > 0 {
-            self.cursor -= 1;
-            let width = self.cells.get(self.cursor).map_or(0, |c| c.width);
-            if width > 0 {
-                self.col = self.col.saturating_sub(usize::from(width));
-                break;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
     use std::io::Write as _;
 
     use proptest::prelude::*;
+    use ratatui::style::{Color, Style};
+    use ratatui::text::Span;
 
+    use super::store::BLOCK_BYTES;
     use super::*;
 
     fn plain(sb: &mut Scrollback) -> Vec<String> {
@@ -2207,22 +937,6 @@ mod tests {
     }
 
     #[test]
-    fn plain_prefix_stops_at_the_first_other_byte() {
-        assert_eq!(plain_prefix(b""), 0);
-        for len in [0, 1, 15, 16, 17, 31, 32, 100] {
-            let mut bytes = vec![b'~'; len];
-            assert_eq!(plain_prefix(&bytes), len);
-            for bad in [0x1f, 0x7f, b'\n', ESC, 0x80, 0xff] {
-                for at in 0..len {
-                    let old = std::mem::replace(&mut bytes[at], bad);
-                    assert_eq!(plain_prefix(&bytes), at, "{bad:#x} at {at} of {len}");
-                    bytes[at] = old;
-                }
-            }
-        }
-    }
-
-    #[test]
     fn backspace_moves_back() {
         assert_eq!(of(b"abc\x08X\n"), ["abX"]);
         assert_eq!(of(b"\x08\x08a\n"), ["a"]);
@@ -2250,94 +964,6 @@ mod tests {
         ]
     }
 
-    /// Input that exercises the plain-ASCII fast path and every way of leaving it.
-    fn fast_fragment() -> impl Strategy<Value = Vec<u8>> {
-        prop_oneof![
-            6 => "[ -~]{0,40}".prop_map(String::into_bytes),
-            1 => (LINE_TEXT_CAP - 40..LINE_TEXT_CAP + 40).prop_map(|n| vec![b'x'; n]),
-            1 => (500usize..700).prop_map(|n| b"\x1b[31ma\x1b[32mb".repeat(n)),
-            3 => Just(b"\n".to_vec()),
-            1 => Just(b"\r".to_vec()),
-            1 => Just(b"\t".to_vec()),
-            1 => Just(b"\x08".to_vec()),
-            1 => Just(b"\x1b[31m".to_vec()),
-            1 => Just(b"\x1b[0m".to_vec()),
-            1 => Just(b"\x1b[2m".to_vec()),
-            1 => Just(b"\x1b[K".to_vec()),
-            1 => Just(b"\x1b[1K".to_vec()),
-            1 => Just(b"\x1b[2K".to_vec()),
-            1 => Just(b"\x1b]0;title\x07".to_vec()),
-            3 => sgr(),
-            1 => Just("é漢😀\u{301}".as_bytes().to_vec()),
-            1 => Just("e\u{301}".as_bytes().to_vec()),
-            1 => Just(vec![0xe6, 0xbc]),
-            1 => prop::collection::vec(any::<u8>(), 0..8),
-        ]
-    }
-
-    /// Every line of `block` as text and runs.
-    fn owned(block: &Block) -> Vec<(String, Vec<Run>)> {
-        (0..block.len())
-            .map(|k| {
-                let line = block.get(k).unwrap();
-                (
-                    String::from_utf8(line.text.to_vec()).unwrap(),
-                    line.runs.to_vec(),
-                )
-            })
-            .collect()
-    }
-
-    /// Stores the trailing partial line, after `finish()` or not.
-    fn store_partial(parser: &mut Parser, finish: bool, lines: &mut Block) {
-        if finish {
-            parser.finish();
-        }
-        if parser.has_partial() {
-            parser.store_line(lines);
-        }
-    }
-
-    /// SGR-like sequences: the common digits-and-`;` kind the fast path takes, and every way of
-    /// being something else (colons, private markers, too many or too long parameters, no end).
-    fn sgr() -> impl Strategy<Value = Vec<u8>> {
-        let param = prop_oneof![
-            4 => (0u32..110).prop_map(|n| n.to_string()),
-            1 => Just(String::new()),
-            1 => Just("38;5;200".to_string()),
-            1 => Just("48;2;1;2;3".to_string()),
-            1 => Just("38".to_string()),
-            1 => Just("99999".to_string()),
-            1 => Just("0000000000000000000000000000000000000000000000000000000000001".to_string()),
-        ];
-        let body = prop_oneof![
-            8 => prop::collection::vec(param.clone(), 0..6).prop_map(|p| p.join(";")),
-            1 => prop::collection::vec(param, 30..36).prop_map(|p| p.join(";")),
-            1 => (28usize..36).prop_map(|n| format!("{};1", ";".repeat(n))),
-            1 => "[0-9;:?>!]{0,12}",
-        ];
-        let end = prop_oneof![8 => Just("m"), 1 => Just("K"), 1 => Just(""), 1 => Just("\x1b")];
-        (body, end).prop_map(|(body, end)| format!("\x1b[{body}{end}").into_bytes())
-    }
-
-    /// Lines from feeding `bytes` one at a time through the general path, never the fast path.
-    fn slow_lines(bytes: &[u8], finish: bool) -> Vec<(String, Vec<Run>)> {
-        let mut parser = Parser::new(Pen::default());
-        let mut lines = Block::default();
-        for &b in bytes {
-            if b == b'\n' {
-                parser.flush_utf8();
-                parser.state = State::Ground;
-                parser.store_line(&mut lines);
-                parser.reset_line();
-            } else {
-                parser.byte(b);
-            }
-        }
-        store_partial(&mut parser, finish, &mut lines);
-        owned(&lines)
-    }
-
     fn input() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(fragment(), 0..60).prop_map(|v| v.concat())
     }
@@ -2361,7 +987,7 @@ mod tests {
         (dir, path)
     }
 
-    fn chunks(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    pub(super) fn chunks(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
         let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
         cuts.sort_unstable();
         let mut out = Vec::new();
@@ -2509,36 +1135,6 @@ mod tests {
             eager.push(b"tail\n");
             let n = eager.line_count();
             prop_assert_eq!(lazy.lines(0, n), eager.lines(0, n));
-        }
-
-        #[test]
-        fn fast_path_matches_byte_at_a_time(
-            bytes in prop::collection::vec(fast_fragment(), 0..40).prop_map(|v| v.concat()),
-            cuts in prop::collection::vec(any::<usize>(), 0..10),
-            finish in any::<bool>(),
-        ) {
-            let expected = slow_lines(&bytes, finish);
-            let mut parser = Parser::new(Pen::default());
-            let mut got = Block::default();
-            for chunk in chunks(&bytes, &cuts) {
-                let _ = parser.feed(&chunk, &mut |parser, _| {
-                    parser.store_line(&mut got);
-                    ControlFlow::Continue(())
-                });
-            }
-            store_partial(&mut parser, finish, &mut got);
-            prop_assert_eq!(owned(&got), expected);
-        }
-
-        #[test]
-        fn plain_prefix_matches_byte_scan(
-            bytes in prop::collection::vec(
-                prop_oneof![8 => 0x20u8..=0x7e, 1 => any::<u8>()],
-                0..100,
-            ),
-        ) {
-            let expected = bytes.iter().position(|&b| !is_plain(b)).unwrap_or(bytes.len());
-            prop_assert_eq!(plain_prefix(&bytes), expected);
         }
 
         #[test]
