@@ -44,7 +44,7 @@ use ratatui::text::Line;
 use paging::{Pages, scan_log};
 pub use parser::{CLIP_MARKER, LINE_TEXT_CAP};
 use parser::{Cell, ESC, Parser};
-use store::{History, LineRef, Run};
+use store::{LineRef, LineStore, Run};
 use style::Pen;
 
 /// Lines per sparse-index entry, and per page read back from the log.
@@ -92,7 +92,7 @@ pub struct Hit {
 #[derive(Debug)]
 pub struct Scrollback {
     parser: Parser,
-    history: History,
+    store: LineStore,
     /// Total bytes pushed since the last clear: the log offset of the next byte.
     bytes_in: u64,
     /// Bytes parsed or skimmed: the log offset of the oldest pending byte.
@@ -109,7 +109,7 @@ impl Scrollback {
     pub fn new(cap_lines: usize) -> Self {
         Self {
             parser: Parser::new(Pen::default()),
-            history: History::new(cap_lines.max(1), PAGE_LINES),
+            store: LineStore::new(cap_lines.max(1), PAGE_LINES),
             bytes_in: 0,
             parsed: 0,
             pending: Pending::default(),
@@ -149,7 +149,7 @@ impl Scrollback {
         // The oldest chunk's lines are all evicted once `cap` newer lines follow it.
         while self.pending.chunks.len() > 1
             && let Some(front) = self.pending.chunks.front()
-            && self.pending.newlines - front.newlines >= self.history.cap
+            && self.pending.newlines - front.newlines >= self.store.cap
         {
             if let Some(chunk) = self.pending.pop() {
                 self.skim(&chunk.bytes);
@@ -169,13 +169,13 @@ impl Scrollback {
         }
     }
 
-    /// Parses `bytes`, the next ones after `parsed`, into the history.
+    /// Parses `bytes`, the next ones after `parsed`, into the store.
     fn parse(&mut self, bytes: &[u8]) {
         let base = self.parsed;
-        let history = &mut self.history;
+        let store = &mut self.store;
         // The callback never breaks, so neither does `feed`.
         let _ = self.parser.feed(bytes, &mut |parser, end| {
-            history.commit(base + end as u64, parser.pen, |block| {
+            store.commit(base + end as u64, parser.pen, |block| {
                 parser.store_line(block);
             });
             ControlFlow::Continue(())
@@ -207,7 +207,7 @@ impl Scrollback {
             let plain = memchr::memchr(ESC, rest).unwrap_or(rest.len());
             if let Some(last) = memchr::memrchr(b'\n', rest.get(..plain).unwrap_or_default()) {
                 let (lines, after) = rest.split_at(last + 1);
-                self.history.skip(lines, self.parsed, self.parser.pen);
+                self.store.skip(lines, self.parsed, self.parser.pen);
                 self.parsed += lines.len() as u64;
                 rest = after;
                 parsed_in_a_row = 0;
@@ -226,7 +226,7 @@ impl Scrollback {
         self.settle();
         if self.parser.finish() {
             let parser = &self.parser;
-            self.history
+            self.store
                 .commit(self.bytes_in, parser.pen, |block| parser.store_line(block));
             self.parser.reset_line();
         }
@@ -234,10 +234,10 @@ impl Scrollback {
 
     /// Forgets everything, the log path included (a rerun).
     pub fn clear(&mut self) {
-        let (page_lines, block_lines) = (self.history.page_lines, self.history.block_lines);
+        let (page_lines, block_lines) = (self.store.page_lines, self.store.block_lines);
         self.parser = Parser::new(Pen::default());
-        self.history = History::new(self.history.cap, page_lines);
-        self.history.block_lines = block_lines;
+        self.store = LineStore::new(self.store.cap, page_lines);
+        self.store.block_lines = block_lines;
         self.bytes_in = 0;
         self.parsed = 0;
         self.pending = Pending {
@@ -251,7 +251,7 @@ impl Scrollback {
     /// Lines in the whole history: evicted ones, ones in memory, and a trailing partial line.
     pub fn line_count(&mut self) -> usize {
         self.settle();
-        self.history.completed() + usize::from(self.parser.has_partial())
+        self.store.completed() + usize::from(self.parser.has_partial())
     }
 
     /// Styled lines `[start, start + count)` of the whole history, clamped to
@@ -299,9 +299,9 @@ impl Scrollback {
             Pattern::Regex(re) => re,
         };
         let mut hits = Vec::new();
-        let first = self.history.first;
+        let first = self.store.first;
         if first > 0
-            && let (Some(path), Some(&start)) = (&self.log, self.history.index.first())
+            && let (Some(path), Some(&start)) = (&self.log, self.store.index.first())
         {
             let mut number = 0;
             // A log that can't be read only hides the evicted lines' hits; memory is still searched.
@@ -315,13 +315,13 @@ impl Scrollback {
                 }
             });
         }
-        for (k, line) in self.history.iter().enumerate() {
+        for (k, line) in self.store.iter().enumerate() {
             find_hits(re, &line.text(), first + k, &mut hits);
         }
         if let Some(partial) = self.parser.partial()
             && let Some(line) = partial.get(0)
         {
-            find_hits(re, &line.text(), self.history.completed(), &mut hits);
+            find_hits(re, &line.text(), self.store.completed(), &mut hits);
         }
         hits
     }
@@ -329,7 +329,7 @@ impl Scrollback {
     /// Approximate heap use in bytes, for tests and benches.
     pub fn memory_bytes(&self) -> usize {
         size_of::<Self>()
-            + self.history.heap_bytes()
+            + self.store.heap_bytes()
             + self.parser.cells.capacity() * size_of::<Cell>()
             + self.parser.fast.capacity()
             + self.parser.fast_runs.capacity() * size_of::<Run>()
@@ -341,17 +341,17 @@ impl Scrollback {
     /// Applies `f` to line `index`, wherever it lives: memory, the working line, or the log.
     fn with_line<R>(&mut self, index: usize, f: impl FnOnce(LineRef<'_>) -> R) -> Option<R> {
         self.settle();
-        let first = self.history.first;
+        let first = self.store.first;
         if index < first {
             return self
                 .pages
-                .line(self.log.as_deref(), &self.history, self.bytes_in, index)
+                .line(self.log.as_deref(), &self.store, self.bytes_in, index)
                 .map(f);
         }
-        if let Some(line) = self.history.get(index - first) {
+        if let Some(line) = self.store.get(index - first) {
             return Some(f(line));
         }
-        if index == self.history.completed() {
+        if index == self.store.completed() {
             return self.parser.partial()?.get(0).map(f);
         }
         None
@@ -362,8 +362,8 @@ impl Scrollback {
     #[cfg(test)]
     fn with_page_lines(cap_lines: usize, n: usize, block: usize) -> Self {
         let mut sb = Self::new(cap_lines);
-        sb.history.page_lines = n.max(1);
-        sb.history.block_lines = block.max(1);
+        sb.store.page_lines = n.max(1);
+        sb.store.block_lines = block.max(1);
         sb
     }
 
@@ -378,7 +378,7 @@ impl Scrollback {
 /// Raw output not parsed yet, oldest first, with its count of newlines.
 #[derive(Debug)]
 struct Pending {
-    chunks: VecDeque<Chunk>,
+    chunks: VecDeque<RawChunk>,
     /// Heap bytes the chunks hold (their capacity: a gathered chunk may have room to spare),
     /// which is what the limits count.
     bytes: usize,
@@ -398,8 +398,9 @@ impl Default for Pending {
     }
 }
 
+/// One pushed chunk (or several small ones gathered) waiting raw, and its count of newlines.
 #[derive(Debug)]
-struct Chunk {
+struct RawChunk {
     bytes: Vec<u8>,
     newlines: usize,
 }
@@ -423,7 +424,7 @@ impl Pending {
             }
             _ => {
                 self.bytes += bytes.capacity();
-                self.chunks.push_back(Chunk { bytes, newlines });
+                self.chunks.push_back(RawChunk { bytes, newlines });
             }
         }
     }
@@ -435,7 +436,7 @@ impl Pending {
                 && self.bytes > self.newlines.saturating_mul(PENDING_LINE_BYTES))
     }
 
-    fn pop(&mut self) -> Option<Chunk> {
+    fn pop(&mut self) -> Option<RawChunk> {
         let chunk = self.chunks.pop_front()?;
         self.bytes -= chunk.bytes.capacity();
         self.newlines -= chunk.newlines;
@@ -443,7 +444,7 @@ impl Pending {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * size_of::<Chunk>() + self.bytes
+        self.chunks.capacity() * size_of::<RawChunk>() + self.bytes
     }
 }
 
@@ -709,7 +710,7 @@ mod tests {
             sb.push(format!("line {i}\n").as_bytes());
         }
         assert_eq!(sb.line_count(), 10);
-        assert_eq!(sb.history.len, 3);
+        assert_eq!(sb.store.len, 3);
         assert_eq!(sb.plain_line(0), None);
         assert_eq!(sb.plain_line(9).as_deref(), Some("line 9"));
         let lines = sb.lines(5, 100);
@@ -743,7 +744,7 @@ mod tests {
         }
         log.flush().unwrap();
         assert_eq!(sb.line_count(), 50);
-        assert!(sb.history.index.len() <= 50 / 4 + 1);
+        assert!(sb.store.index.len() <= 50 / 4 + 1);
         assert_eq!(sb.lines(0, 50), all.lines(0, 50));
         // Scrolling up a line at a time reads each page once.
         for i in (0..50).rev() {
@@ -768,16 +769,16 @@ mod tests {
             // Read as a visible pane is: every chunk is parsed, none skimmed.
             sb.line_count();
         }
-        let blocks = sb.history.blocks.len();
+        let blocks = sb.store.blocks.len();
         let memory = sb.memory_bytes();
         for _ in 0..100 {
             sb.push(&chunk);
             sb.line_count();
         }
         assert_eq!(sb.line_count(), 110 * 600);
-        assert_eq!(sb.history.len, 1000);
+        assert_eq!(sb.store.len, 1000);
         assert_eq!(sb.plain_line(110 * 600 - 1000), Some("x".repeat(99)));
-        assert!(sb.history.blocks.len() <= blocks + 1);
+        assert!(sb.store.blocks.len() <= blocks + 1);
         assert!(
             sb.memory_bytes() <= memory + BLOCK_BYTES * 2,
             "{}",
@@ -797,14 +798,14 @@ mod tests {
         sb.push(b"x1\nx2\n");
         sb.push(b"y1\ny2\n");
         // Two newer lines: "x2" could still be among the last three, so nothing is taken in.
-        assert_eq!(sb.history.completed(), 0);
+        assert_eq!(sb.store.completed(), 0);
         assert_eq!(sb.pending.chunks.len(), 2);
         sb.push(b"z\n");
         // Three newer lines: the first chunk is skimmed ("x1" parsed as the line in progress,
         // "x2" only counted), unread.
         assert_eq!(sb.pending.chunks.len(), 2);
-        assert_eq!(sb.history.completed(), 2);
-        assert_eq!(sb.history.len, 0);
+        assert_eq!(sb.store.completed(), 2);
+        assert_eq!(sb.store.len, 0);
         assert_eq!(sb.line_count(), 5);
         assert_eq!(plain(&mut sb)[2..], ["y1", "y2", "z"]);
 
@@ -813,10 +814,10 @@ mod tests {
         let mut sb = Scrollback::new(2).without_gathering();
         sb.push(b"a\nb");
         sb.push(b"\nc\n");
-        assert_eq!(sb.history.completed(), 1);
+        assert_eq!(sb.store.completed(), 1);
         assert!(sb.parser.has_partial());
         assert_eq!(sb.line_count(), 3);
-        let kept: Vec<String> = sb.history.iter().map(|l| l.text().into_owned()).collect();
+        let kept: Vec<String> = sb.store.iter().map(|l| l.text().into_owned()).collect();
         assert_eq!(kept, ["b", "c"]);
     }
 
@@ -864,15 +865,15 @@ mod tests {
         }
         // Unread, the older chunks were only counted: no line of them was stored.
         assert!(
-            hidden.history.completed() > 40_000,
+            hidden.store.completed() > 40_000,
             "{}",
-            hidden.history.completed()
+            hidden.store.completed()
         );
-        assert_eq!(hidden.history.len, 0);
+        assert_eq!(hidden.store.len, 0);
         assert!(hidden.pending.newlines >= 1000);
         assert_eq!(hidden.line_count(), 50_000);
-        assert_eq!(hidden.history.len, 1000);
-        assert_eq!(hidden.history.index, shown.history.index);
+        assert_eq!(hidden.store.len, 1000);
+        assert_eq!(hidden.store.index, shown.store.index);
         for i in [0, 999, 1000, 31_337, 48_999, 49_000, 49_999] {
             assert_eq!(hidden.lines(i, 1), shown.lines(i, 1), "line {i}");
         }
@@ -888,7 +889,7 @@ mod tests {
         sb.push(b"a\nb");
         sb.finish();
         assert_eq!(sb.line_count(), 2);
-        assert_eq!(sb.history.len, 2);
+        assert_eq!(sb.store.len, 2);
         sb.clear();
         assert_eq!(sb.line_count(), 0);
         assert_eq!(sb.plain_line(0), None);
@@ -969,7 +970,7 @@ mod tests {
     }
 
     /// Like [`input`], plus long runs of plain lines (several KiB, past the 4 KiB stretches
-    /// that `History::skip` counts at a time), so that whole runs are skimmed.
+    /// that `LineStore::skip` counts at a time), so that whole runs are skimmed.
     fn skim_input() -> impl Strategy<Value = Vec<u8>> {
         let part = prop_oneof![
             3 => fragment(),
@@ -1011,11 +1012,11 @@ mod tests {
             let mut sb = Scrollback::with_page_lines(cap, PAGE_LINES, block);
             for chunk in chunks(&bytes, &cuts) {
                 sb.push(&chunk);
-                prop_assert!(sb.history.len <= cap);
-                prop_assert!(sb.history.blocks.len() <= cap / block + 2);
+                prop_assert!(sb.store.len <= cap);
+                prop_assert!(sb.store.blocks.len() <= cap / block + 2);
             }
             sb.finish();
-            prop_assert!(sb.history.len <= cap);
+            prop_assert!(sb.store.len <= cap);
         }
 
         #[test]
@@ -1113,12 +1114,12 @@ mod tests {
             }
             let n = eager.line_count();
             prop_assert_eq!(lazy.line_count(), n);
-            prop_assert_eq!(lazy.history.first, eager.history.first);
-            prop_assert_eq!(lazy.history.len, eager.history.len);
-            prop_assert_eq!(&lazy.history.index, &eager.history.index);
+            prop_assert_eq!(lazy.store.first, eager.store.first);
+            prop_assert_eq!(lazy.store.len, eager.store.len);
+            prop_assert_eq!(&lazy.store.index, &eager.store.index);
             // The very lines kept in memory (paging would hide a line evicted too early).
             let in_memory = |sb: &Scrollback| {
-                sb.history
+                sb.store
                     .iter()
                     .map(|l| (l.text.to_vec(), l.runs.to_vec()))
                     .collect::<Vec<_>>()

@@ -16,13 +16,13 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use super::parser::Parser;
-use super::store::{Block, Checkpoint, History, LineRef};
+use super::store::{Block, Checkpoint, LineRef, LineStore};
 
 /// Pages of evicted lines kept parsed, so scrolling across a page boundary doesn't re-read.
 const PAGE_CACHE: usize = 2;
 
 /// Bytes read from the log at a time.
-const READ_CHUNK: usize = 64 * 1024;
+const LOG_READ_BYTES: usize = 64 * 1024;
 
 /// The pages of evicted lines read back from the log most recently, most recently used last.
 #[derive(Debug, Default)]
@@ -50,16 +50,16 @@ impl Pages {
         self.pages.iter().map(|page| page.lines.heap_bytes()).sum()
     }
 
-    /// Evicted line `index` of `history`, from the cache or re-parsed from `log`, which holds
+    /// Evicted line `index` of `store`, from the cache or re-parsed from `log`, which holds
     /// `bytes_in` bytes so far.
     pub(super) fn line(
         &mut self,
         log: Option<&Path>,
-        history: &History,
+        store: &LineStore,
         bytes_in: u64,
         index: usize,
     ) -> Option<LineRef<'_>> {
-        let per_page = history.page_lines;
+        let per_page = store.page_lines;
         let number = index / per_page;
         let within = index % per_page;
         let cached = self.pages.iter().position(|page| page.number == number);
@@ -72,7 +72,7 @@ impl Pages {
                 return None;
             }
             _ => {
-                let page = load_page(log, history, bytes_in, number)?;
+                let page = load_page(log, store, bytes_in, number)?;
                 if self.pages.len() >= PAGE_CACHE {
                     self.pages.pop_front();
                 }
@@ -84,12 +84,12 @@ impl Pages {
     }
 }
 
-/// Re-parses page `number` of `history` from the log, starting at its index entry.
-fn load_page(log: Option<&Path>, history: &History, bytes_in: u64, number: usize) -> Option<Page> {
+/// Re-parses page `number` of `store` from the log, starting at its index entry.
+fn load_page(log: Option<&Path>, store: &LineStore, bytes_in: u64, number: usize) -> Option<Page> {
     let path = log?;
-    let start = *history.index.get(number)?;
-    let per_page = history.page_lines;
-    let want = per_page.min(history.completed().saturating_sub(number * per_page));
+    let start = *store.index.get(number)?;
+    let per_page = store.page_lines;
+    let want = per_page.min(store.completed().saturating_sub(number * per_page));
     let mut lines = Block::default();
     // On a read error the lines parsed so far are still right; the rest come back empty.
     let _ = scan_log(path, start, bytes_in, |line| {
@@ -120,7 +120,7 @@ pub(super) fn scan_log(
     file.seek(SeekFrom::Start(start.offset))?;
     let mut remaining = limit.saturating_sub(start.offset);
     let mut parser = Parser::new(start.pen);
-    let mut buf = vec![0; READ_CHUNK];
+    let mut buf = vec![0; LOG_READ_BYTES];
     let mut line = Block::default();
     let mut emit = |parser: &Parser| {
         line.clear();
@@ -128,7 +128,7 @@ pub(super) fn scan_log(
         line.get(0).map_or(ControlFlow::Continue(()), &mut on_line)
     };
     while remaining > 0 {
-        let want = remaining.min(READ_CHUNK as u64) as usize;
+        let want = remaining.min(LOG_READ_BYTES as u64) as usize;
         let Some(chunk) = buf.get_mut(..want) else {
             return Ok(());
         };

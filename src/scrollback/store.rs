@@ -1,5 +1,5 @@
 //! The scrollback's line store: finished lines kept back to back in a few large [`Block`]s,
-//! borrowed one at a time as [`LineRef`]s, and the [`History`] of them in memory (at most
+//! borrowed one at a time as [`LineRef`]s, and the [`LineStore`] of them in memory (at most
 //! `cap` lines, oldest evicted first) with the sparse index of [`Checkpoint`]s over every line
 //! ever stored, which paging from the log restarts from.
 //!
@@ -13,10 +13,10 @@ use ratatui::text::{Line, Span};
 
 use super::style::Pen;
 
-/// Bytes of text after which the history starts a new [`Block`].
+/// Bytes of text after which the store starts a new [`Block`].
 pub(super) const BLOCK_BYTES: usize = 64 * 1024;
 
-/// Lines after which the history starts a new [`Block`] (lines can be empty).
+/// Lines after which the store starts a new [`Block`] (lines can be empty).
 const BLOCK_LINES: usize = 1024;
 
 /// Complete lines in memory plus the sparse index over the whole history.
@@ -26,7 +26,7 @@ const BLOCK_LINES: usize = 1024;
 /// Evicting a line only moves `first`; a block is dropped once all its lines are evicted, and
 /// kept as the next block's storage, so a steady flood allocates nothing.
 #[derive(Debug)]
-pub(super) struct History {
+pub(super) struct LineStore {
     pub(super) cap: usize,
     pub(super) page_lines: usize,
     /// Most lines per block: [`BLOCK_LINES`] (a test seam).
@@ -44,7 +44,7 @@ pub(super) struct History {
     pub(super) index: Vec<Checkpoint>,
 }
 
-impl History {
+impl LineStore {
     pub(super) fn new(cap: usize, page_lines: usize) -> Self {
         Self {
             cap,
@@ -86,10 +86,10 @@ impl History {
             .skip(dead)
     }
 
-    /// Appends a line, which `store` writes into the block it is handed (the parser's
+    /// Appends a line, which `write_line` writes into the block it is handed (the parser's
     /// `store_line`); `next` is where the following line starts in the log and `pen` the style
     /// it starts with.
-    pub(super) fn commit(&mut self, next: u64, pen: Pen, store: impl FnOnce(&mut Block)) {
+    pub(super) fn commit(&mut self, next: u64, pen: Pen, write_line: impl FnOnce(&mut Block)) {
         let completed = self.completed();
         let block = match self.blocks.back_mut() {
             Some(block) if !block.is_full(self.block_lines) => block,
@@ -105,7 +105,7 @@ impl History {
                 block
             }
         };
-        store(block);
+        write_line(block);
         self.len += 1;
         if self.completed().is_multiple_of(self.page_lines) {
             self.index.push(Checkpoint { offset: next, pen });
@@ -186,7 +186,7 @@ pub(super) struct Run {
 /// characters, [`CLIP_MARKER`](super::CLIP_MARKER)), and always whole lines.
 #[derive(Debug, Default)]
 pub(super) struct Block {
-    /// Index in the whole history of line 0 (the history's blocks; pages don't use it).
+    /// Index in the whole history of line 0 (the store's blocks; pages don't use it).
     start: usize,
     pub(super) text: Vec<u8>,
     pub(super) runs: Vec<Run>,
