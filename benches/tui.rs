@@ -1,5 +1,5 @@
 //! Criterion benches of the TUI's two hot paths: scrollback ingest with ANSI parsing
-//! (`runall::tui::scrollback::Scrollback::push`, MB/s), and drawing a frame
+//! (`runall::scrollback::Scrollback::push`, MB/s), and drawing a frame
 //! (`runall::tui::view::render` on ratatui's `TestBackend`) with panes of 10,000 lines.
 //!
 //! Ingest feeds 64 KiB chunks of generated output into a scrollback kept at its default cap
@@ -25,9 +25,9 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use runall::event::{RunEvent, Stream};
 use runall::plan::{EnvSpec, Plan};
+use runall::scrollback::Scrollback;
 use runall::tui::app::{App, AppOptions, DEFAULT_SCROLLBACK_LINES, Msg};
 use runall::tui::keymap::Key;
-use runall::tui::scrollback::Scrollback;
 use runall::tui::view;
 
 const CHUNK: usize = 64 * 1024;

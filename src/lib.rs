@@ -18,6 +18,7 @@ pub mod lock;
 pub mod plan;
 pub mod report;
 pub mod runner;
+pub mod scrollback;
 pub mod signals;
 pub mod tui;
 pub mod tui_restore;

@@ -1,7 +1,8 @@
 //! The interactive TUI: a ratatui + crossterm front end over the same runner events as `--ci`.
 //!
-//! The pure parts (scrollback, keymap, app state and update, view) live in submodules and are
-//! tested without a terminal. This file owns only the terminal and the threads around it:
+//! The pure parts (keymap, app state and update, view; each pane's output is a
+//! [`crate::scrollback::Scrollback`]) live in submodules and are tested without a terminal.
+//! This file owns only the terminal and the threads around it:
 //! raw mode and the alternate screen (restored on every exit path: normal, error, panic,
 //! emergency), an input thread that turns crossterm events into [`app::Msg`]s, and the render
 //! loop, which draws only when something changed and at most [`FRAME`] apart. Runner events
@@ -14,7 +15,6 @@
 
 pub mod app;
 pub mod keymap;
-pub mod scrollback;
 pub mod view;
 
 use std::io::{self, Write};

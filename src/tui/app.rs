@@ -14,8 +14,8 @@ use crate::event::{
     EnvResult, EnvStatus, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict,
 };
 use crate::plan::{CommandSpec, EnvId, Plan};
+use crate::scrollback::{Hit, Pattern, Scrollback};
 use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
-use crate::tui::scrollback::{Hit, Pattern, Scrollback};
 
 /// Lines of output kept in memory per env unless [`AppOptions`] says otherwise.
 pub const DEFAULT_SCROLLBACK_LINES: usize = 10_000;

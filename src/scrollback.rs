@@ -1,0 +1,1170 @@
+//! One env's output history: a bounded, line-oriented buffer fed with the raw bytes read from
+//! the child's pipe, and what the screen and search read from it. Pure (no terminal, no
+//! process; only the log is opened, read-only), so any face can use it; the TUI keeps one per
+//! pane.
+//!
+//! This module owns the buffer's API ([`Scrollback`]: push, finish, clear, line access,
+//! [`Scrollback::search`]) and the lazy intake in front of the parser. The rest is split by
+//! role: `style` (the compact SGR state and its ratatui style), `parser` (bytes to lines:
+//! `\r` overwrites, SGR kept, every other escape sequence and control character dropped, so
+//! nothing a child writes can ever reach the real terminal raw), `store` (the line store:
+//! blocks, line refs, the sparse index) and `paging` (evicted lines read back from the log).
+//!
+//! Memory is bounded four ways: at most `cap_lines` lines (stored back to back in blocks of
+//! about 64 KiB, so besides them at most a block of evicted lines and one spare block), at most
+//! [`LINE_TEXT_CAP`] bytes of text per line, no storage at all for escape sequences beyond a
+//! fixed parameter array, and at most [`PENDING_CAP`] raw bytes not parsed yet
+//! ([`PENDING_FREE`] unless they are short lines).
+//!
+//! Output is parsed when it is read, not when it arrives: pushed chunks wait raw until
+//! something asks for lines (the screen, for the panes it draws; a search), and a chunk followed
+//! by `cap_lines` newer lines is skimmed instead of parsed, since none of its lines can survive
+//! the cap: its newlines are counted and indexed and nothing else, unless an escape sequence
+//! may change the style (those lines still go through the parser). An env nobody looks at
+//! during a flood thus costs a newline scan, not a parse.
+//!
+//! Lines evicted from memory are paged back from the env's log file, which holds the very same
+//! bytes from offset 0: a sparse index remembers, for every [`PAGE_LINES`]th line, where it starts
+//! in the log and which style was active there, so any page can be re-parsed on its own.
+//!
+//! It must not write anything (the runner owns the log file; this only opens it read-only), and
+//! it must not fail loudly: when the log is missing or unreadable, evicted lines come back empty.
+
+mod paging;
+mod parser;
+mod store;
+mod style;
+
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use ratatui::text::Line;
+
+use paging::{Pages, scan_log};
+pub use parser::{CLIP_MARKER, LINE_TEXT_CAP};
+use parser::{Cell, ESC, Parser};
+use store::{LineRef, LineStore, Run};
+use style::Pen;
+
+/// Lines per sparse-index entry, and per page read back from the log.
+pub const PAGE_LINES: usize = 1024;
+
+/// Most raw bytes kept unparsed per env; past it the oldest are parsed at once.
+pub const PENDING_CAP: usize = 2 * 1024 * 1024;
+
+/// Raw bytes always allowed to wait unparsed. Past this, they wait only while they average at
+/// most [`PENDING_LINE_BYTES`] per line: long lines and progress bars (no newline) are stored
+/// clipped or overwritten once parsed, so keeping them raw would cost memory and save nothing.
+pub const PENDING_FREE: usize = 64 * 1024;
+
+/// See [`PENDING_FREE`].
+pub const PENDING_LINE_BYTES: usize = 512;
+
+/// Lines in a row with escape sequences after which [`Scrollback::skim`] parses the rest of a
+/// chunk in one go.
+const SKIM_GIVE_UP: usize = 8;
+
+/// A pushed chunk shorter than this is appended to the previous pending chunk.
+const CHUNK_MIN: usize = 4 * 1024;
+
+/// What to search for.
+#[derive(Debug, Clone)]
+pub enum Pattern {
+    /// A literal string; case-insensitive when it has no uppercase letter (smart case).
+    Plain(String),
+    /// A regular expression, used as given.
+    Regex(regex::Regex),
+}
+
+/// One search hit: a line index in the whole history and a byte range in that line's plain text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    /// Index of the line in the whole history.
+    pub line: usize,
+    /// Start of the match, in bytes of the line's plain text.
+    pub start: usize,
+    /// End of the match (exclusive), in bytes of the line's plain text.
+    pub end: usize,
+}
+
+/// The bounded, pageable history of one env's output.
+#[derive(Debug)]
+pub struct Scrollback {
+    parser: Parser,
+    store: LineStore,
+    /// Total bytes pushed since the last clear: the log offset of the next byte.
+    bytes_in: u64,
+    /// Bytes parsed or skimmed: the log offset of the oldest pending byte.
+    parsed: u64,
+    /// Chunks pushed but not parsed yet, oldest first.
+    pending: Pending,
+    log: Option<PathBuf>,
+    /// Most recently used page last.
+    pages: Pages,
+}
+
+impl Scrollback {
+    /// An empty history keeping at most `cap_lines` lines in memory (at least one).
+    pub fn new(cap_lines: usize) -> Self {
+        Self {
+            parser: Parser::new(Pen::default()),
+            store: LineStore::new(cap_lines.max(1), PAGE_LINES),
+            bytes_in: 0,
+            parsed: 0,
+            pending: Pending::default(),
+            log: None,
+            pages: Pages::default(),
+        }
+    }
+
+    /// Names the log file that holds the pushed bytes from offset 0; `None` forgets it.
+    ///
+    /// Lines evicted from memory are read back from it. [`Scrollback::clear`] forgets the log too,
+    /// so a rerun calls `clear()` and then `set_log` with the new path.
+    pub fn set_log(&mut self, path: Option<PathBuf>) {
+        self.log = path;
+        self.pages.clear();
+    }
+
+    /// The log file named by [`Scrollback::set_log`], if any.
+    pub fn log(&self) -> Option<&std::path::Path> {
+        self.log.as_deref()
+    }
+
+    /// Appends raw bytes exactly as read from the child's pipe (a copy; see
+    /// [`Scrollback::push_owned`]).
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.push_owned(bytes.to_vec());
+    }
+
+    /// Appends raw bytes exactly as read from the child's pipe, keeping the buffer until the
+    /// bytes are parsed. Chunks whose lines cannot survive the cap are skimmed right away.
+    pub fn push_owned(&mut self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.bytes_in += bytes.len() as u64;
+        self.pending.push(bytes);
+        // The oldest chunk's lines are all evicted once `cap` newer lines follow it.
+        while self.pending.chunks.len() > 1
+            && let Some(front) = self.pending.chunks.front()
+            && self.pending.newlines - front.newlines >= self.store.cap
+        {
+            if let Some(chunk) = self.pending.pop() {
+                self.skim(&chunk.bytes);
+            }
+        }
+        while self.pending.too_big()
+            && let Some(chunk) = self.pending.pop()
+        {
+            self.parse(&chunk.bytes);
+        }
+    }
+
+    /// Parses every pending chunk: called before anything is read.
+    fn settle(&mut self) {
+        while let Some(chunk) = self.pending.pop() {
+            self.parse(&chunk.bytes);
+        }
+    }
+
+    /// Parses `bytes`, the next ones after `parsed`, into the store.
+    fn parse(&mut self, bytes: &[u8]) {
+        let base = self.parsed;
+        let store = &mut self.store;
+        // The callback never breaks, so neither does `feed`.
+        let _ = self.parser.feed(bytes, &mut |parser, end| {
+            store.commit(base + end as u64, parser.pen, |block| {
+                parser.store_line(block);
+            });
+            ControlFlow::Continue(())
+        });
+        self.parsed += bytes.len() as u64;
+    }
+
+    /// Takes in `bytes`, the next ones after `parsed`, whose complete lines are all evicted by
+    /// lines that follow: a line the parser has started, a line with an escape sequence (which
+    /// may change the style of the lines after it) and a trailing partial line are parsed;
+    /// every other line is only counted and indexed. A line starts right after a newline,
+    /// where the parser is back in its ground state with only the style carried, so skipping
+    /// whole lines without escape sequences leaves it exactly as parsing them would.
+    fn skim(&mut self, bytes: &[u8]) {
+        let mut rest = bytes;
+        // Lines in a row that had to be parsed: past a few, escape sequences are everywhere
+        // (coloured output) and parsing the rest in one go is cheaper than looking for gaps.
+        let mut parsed_in_a_row = 0;
+        loop {
+            // Up to and including the next newline: the line in progress, or one with an
+            // escape sequence, or (no newline) the trailing partial line.
+            let Some(newline) = memchr::memchr(b'\n', rest) else {
+                self.parse(rest);
+                return;
+            };
+            let (line, after) = rest.split_at(newline + 1);
+            self.parse(line);
+            rest = after;
+            let plain = memchr::memchr(ESC, rest).unwrap_or(rest.len());
+            if let Some(last) = memchr::memrchr(b'\n', rest.get(..plain).unwrap_or_default()) {
+                let (lines, after) = rest.split_at(last + 1);
+                self.store.skip(lines, self.parsed, self.parser.pen);
+                self.parsed += lines.len() as u64;
+                rest = after;
+                parsed_in_a_row = 0;
+            } else {
+                parsed_in_a_row += 1;
+                if parsed_in_a_row >= SKIM_GIVE_UP {
+                    self.parse(rest);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The env ended: an incomplete character becomes U+FFFD and a trailing partial line is final.
+    pub fn finish(&mut self) {
+        self.settle();
+        if self.parser.finish() {
+            let parser = &self.parser;
+            self.store
+                .commit(self.bytes_in, parser.pen, |block| parser.store_line(block));
+            self.parser.reset_line();
+        }
+    }
+
+    /// Forgets everything, the log path included (a rerun).
+    pub fn clear(&mut self) {
+        let (page_lines, block_lines) = (self.store.page_lines, self.store.block_lines);
+        self.parser = Parser::new(Pen::default());
+        self.store = LineStore::new(self.store.cap, page_lines);
+        self.store.block_lines = block_lines;
+        self.bytes_in = 0;
+        self.parsed = 0;
+        self.pending = Pending {
+            chunk_min: self.pending.chunk_min,
+            ..Pending::default()
+        };
+        self.log = None;
+        self.pages.clear();
+    }
+
+    /// Lines in the whole history: evicted ones, ones in memory, and a trailing partial line.
+    pub fn line_count(&mut self) -> usize {
+        self.settle();
+        self.store.completed() + usize::from(self.parser.has_partial())
+    }
+
+    /// Styled lines `[start, start + count)` of the whole history, clamped to
+    /// [`Scrollback::line_count`]. An evicted line that can't be read back is empty.
+    pub fn lines(&mut self, start: usize, count: usize) -> Vec<Line<'static>> {
+        let end = start.saturating_add(count).min(self.line_count());
+        (start..end)
+            .map(|i| {
+                self.with_line(i, |line: LineRef<'_>| line.to_line())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The text of line `index` without styles, or `None` if there is no such line or it was
+    /// evicted and can't be read back.
+    pub fn plain_line(&mut self, index: usize) -> Option<String> {
+        self.with_line(index, |line| line.text().into_owned())
+    }
+
+    /// Every hit in the whole history, in order, streaming evicted lines from the log.
+    ///
+    /// Empty matches are skipped, and so is an empty plain query.
+    pub fn search(&mut self, pattern: &Pattern) -> Vec<Hit> {
+        self.settle();
+        let built;
+        let re = match pattern {
+            Pattern::Plain(query) => {
+                if query.is_empty() {
+                    return Vec::new();
+                }
+                let smart_case = !query.chars().any(char::is_uppercase);
+                match regex::RegexBuilder::new(&regex::escape(query))
+                    .case_insensitive(smart_case)
+                    .build()
+                {
+                    Ok(re) => {
+                        built = re;
+                        &built
+                    }
+                    // Only a query past the regex size limit gets here; it can match nothing shown.
+                    Err(_) => return Vec::new(),
+                }
+            }
+            Pattern::Regex(re) => re,
+        };
+        let mut hits = Vec::new();
+        let first = self.store.first;
+        if first > 0
+            && let (Some(path), Some(&start)) = (&self.log, self.store.index.first())
+        {
+            let mut number = 0;
+            // A log that can't be read only hides the evicted lines' hits; memory is still searched.
+            let _ = scan_log(path, start, self.bytes_in, |line| {
+                find_hits(re, &line.text(), number, &mut hits);
+                number += 1;
+                if number >= first {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+        }
+        for (k, line) in self.store.iter().enumerate() {
+            find_hits(re, &line.text(), first + k, &mut hits);
+        }
+        if let Some(partial) = self.parser.partial()
+            && let Some(line) = partial.get(0)
+        {
+            find_hits(re, &line.text(), self.store.completed(), &mut hits);
+        }
+        hits
+    }
+
+    /// Approximate heap use in bytes, for tests and benches.
+    pub fn memory_bytes(&self) -> usize {
+        size_of::<Self>()
+            + self.store.heap_bytes()
+            + self.parser.cells.capacity() * size_of::<Cell>()
+            + self.parser.fast.capacity()
+            + self.parser.fast_runs.capacity() * size_of::<Run>()
+            + self.log.as_ref().map_or(0, |p| p.as_os_str().len())
+            + self.pending.heap_bytes()
+            + self.pages.heap_bytes()
+    }
+
+    /// Applies `f` to line `index`, wherever it lives: memory, the working line, or the log.
+    fn with_line<R>(&mut self, index: usize, f: impl FnOnce(LineRef<'_>) -> R) -> Option<R> {
+        self.settle();
+        let first = self.store.first;
+        if index < first {
+            return self
+                .pages
+                .line(self.log.as_deref(), &self.store, self.bytes_in, index)
+                .map(f);
+        }
+        if let Some(line) = self.store.get(index - first) {
+            return Some(f(line));
+        }
+        if index == self.store.completed() {
+            return self.parser.partial()?.get(0).map(f);
+        }
+        None
+    }
+
+    /// Test seam: index every `n`th line instead of every [`PAGE_LINES`]th, and store at most
+    /// `block` lines per block instead of `BLOCK_LINES`.
+    #[cfg(test)]
+    fn with_page_lines(cap_lines: usize, n: usize, block: usize) -> Self {
+        let mut sb = Self::new(cap_lines);
+        sb.store.page_lines = n.max(1);
+        sb.store.block_lines = block.max(1);
+        sb
+    }
+
+    /// Test seam: never gather pushed chunks, so that small inputs are skimmed chunk by chunk.
+    #[cfg(test)]
+    fn without_gathering(mut self) -> Self {
+        self.pending.chunk_min = 0;
+        self
+    }
+}
+
+/// Raw output not parsed yet, oldest first, with its count of newlines.
+#[derive(Debug)]
+struct Pending {
+    chunks: VecDeque<RawChunk>,
+    /// Heap bytes the chunks hold (their capacity: a gathered chunk may have room to spare),
+    /// which is what the limits count.
+    bytes: usize,
+    newlines: usize,
+    /// [`CHUNK_MIN`] (a test seam).
+    chunk_min: usize,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            bytes: 0,
+            newlines: 0,
+            chunk_min: CHUNK_MIN,
+        }
+    }
+}
+
+/// One pushed chunk (or several small ones gathered) waiting raw, and its count of newlines.
+#[derive(Debug)]
+struct RawChunk {
+    bytes: Vec<u8>,
+    newlines: usize,
+}
+
+impl Pending {
+    fn push(&mut self, bytes: Vec<u8>) {
+        let newlines = memchr::memchr_iter(b'\n', &bytes).count();
+        self.newlines += newlines;
+        match self.chunks.back_mut() {
+            // Small writes (a progress bar, a line at a time) are gathered, so the per-chunk
+            // overhead stays small next to the bytes. A gathered chunk gets room for two
+            // small chunks at once (it takes writes while under one), so it never grows again.
+            Some(back) if bytes.len() < self.chunk_min && back.bytes.len() < self.chunk_min => {
+                self.bytes -= back.bytes.capacity();
+                let room = (2 * self.chunk_min).max(back.bytes.len() + bytes.len());
+                back.bytes
+                    .reserve_exact(room.saturating_sub(back.bytes.len()));
+                back.bytes.extend_from_slice(&bytes);
+                back.newlines += newlines;
+                self.bytes += back.bytes.capacity();
+            }
+            _ => {
+                self.bytes += bytes.capacity();
+                self.chunks.push_back(RawChunk { bytes, newlines });
+            }
+        }
+    }
+
+    /// Whether the oldest chunk must be parsed now (see [`PENDING_FREE`]).
+    fn too_big(&self) -> bool {
+        self.bytes > PENDING_CAP
+            || (self.bytes > PENDING_FREE
+                && self.bytes > self.newlines.saturating_mul(PENDING_LINE_BYTES))
+    }
+
+    fn pop(&mut self) -> Option<RawChunk> {
+        let chunk = self.chunks.pop_front()?;
+        self.bytes -= chunk.bytes.capacity();
+        self.newlines -= chunk.newlines;
+        Some(chunk)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * size_of::<RawChunk>() + self.bytes
+    }
+}
+
+fn find_hits(re: &regex::Regex, text: &str, line: usize, hits: &mut Vec<Hit>) {
+    hits.extend(re.find_iter(text).filter(|m| !m.is_empty()).map(|m| Hit {
+        line,
+        start: m.start(),
+        end: m.end(),
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::io::Write as _;
+
+    use proptest::prelude::*;
+    use ratatui::style::{Color, Style};
+    use ratatui::text::Span;
+
+    use super::store::BLOCK_BYTES;
+    use super::*;
+
+    fn plain(sb: &mut Scrollback) -> Vec<String> {
+        (0..sb.line_count())
+            .map(|i| sb.plain_line(i).unwrap_or_else(|| "<none>".into()))
+            .collect()
+    }
+
+    fn of(bytes: &[u8]) -> Vec<String> {
+        let mut sb = Scrollback::new(1000);
+        sb.push(bytes);
+        plain(&mut sb)
+    }
+
+    fn styled(bytes: &[u8]) -> Vec<Line<'static>> {
+        let mut sb = Scrollback::new(1000);
+        sb.push(bytes);
+        let n = sb.line_count();
+        sb.lines(0, n)
+    }
+
+    fn hits(sb: &mut Scrollback, q: &str) -> Vec<(usize, usize, usize)> {
+        sb.search(&Pattern::Plain(q.into()))
+            .into_iter()
+            .map(|h| (h.line, h.start, h.end))
+            .collect()
+    }
+
+    #[test]
+    fn splits_on_newline_and_counts_partial_line() {
+        let mut sb = Scrollback::new(10);
+        assert_eq!(sb.line_count(), 0);
+        sb.push(b"one\ntwo\n\nthree");
+        assert_eq!(sb.line_count(), 4);
+        assert_eq!(plain(&mut sb), ["one", "two", "", "three"]);
+        sb.push(b" more\n");
+        assert_eq!(plain(&mut sb), ["one", "two", "", "three more"]);
+        assert_eq!(sb.plain_line(4), None);
+    }
+
+    #[test]
+    fn crlf_is_a_plain_line_end() {
+        assert_eq!(of(b"a\r\nb\r\n"), ["a", "b"]);
+    }
+
+    #[test]
+    fn carriage_return_overwrites() {
+        assert_eq!(of(b"\r10%\r20%"), ["20%"]);
+        assert_eq!(of(b"abcdef\rXY"), ["XYcdef"]);
+        assert_eq!(of(b"abc\rX\n"), ["Xbc"]);
+    }
+
+    #[test]
+    fn progress_bar_without_newline_stays_bounded() {
+        let mut sb = Scrollback::new(10);
+        for i in 0..100_000 {
+            sb.push(format!("\r{i}%").as_bytes());
+        }
+        assert_eq!(sb.line_count(), 1);
+        assert_eq!(sb.plain_line(0).as_deref(), Some("99999%"));
+        assert!(sb.memory_bytes() < 64 * 1024, "{}", sb.memory_bytes());
+    }
+
+    #[test]
+    fn erase_in_line_clears_a_progress_rewrite() {
+        assert_eq!(of(b"long text here\r\x1b[Kshort"), ["short"]);
+        assert_eq!(of(b"long text here\x1b[2K\rshort\n"), ["short"]);
+        assert_eq!(of(b"abcdef\rab\x1b[1Kx"), ["  xdef"]);
+    }
+
+    #[test]
+    fn sgr_becomes_style() {
+        let lines = styled(b"\x1b[1;31mred\x1b[0m plain\n");
+        assert_eq!(
+            lines,
+            [Line::from(vec![
+                Span::styled("red", Style::new().red().bold()),
+                Span::raw(" plain"),
+            ])]
+        );
+        let lines =
+            styled(b"\x1b[92;44mA\x1b[38;5;200;48;2;1;2;3mB\x1b[2;3;4;7mC\x1b[22;23;24;27;39;49mD");
+        assert_eq!(
+            lines,
+            [Line::from(vec![
+                Span::styled("A", Style::new().light_green().on_blue()),
+                Span::styled(
+                    "B",
+                    Style::new().fg(Color::Indexed(200)).bg(Color::Rgb(1, 2, 3))
+                ),
+                Span::styled(
+                    "C",
+                    Style::new()
+                        .fg(Color::Indexed(200))
+                        .bg(Color::Rgb(1, 2, 3))
+                        .dim()
+                        .italic()
+                        .underlined()
+                        .reversed()
+                ),
+                Span::raw("D"),
+            ])]
+        );
+        assert_eq!(
+            styled(b"\x1b[38:2::9:8:7mX\x1b[38:5:9mY"),
+            [Line::from(vec![
+                Span::styled("X", Style::new().fg(Color::Rgb(9, 8, 7))),
+                Span::styled("Y", Style::new().light_red()),
+            ])]
+        );
+    }
+
+    #[test]
+    fn style_carries_over_lines() {
+        let lines = styled(b"\x1b[32mgreen\nstill\x1b[0m\nplain\n");
+        assert_eq!(
+            lines,
+            [
+                Line::from(vec![Span::styled("green", Style::new().green())]),
+                Line::from(vec![Span::styled("still", Style::new().green())]),
+                Line::from(vec![Span::raw("plain")]),
+            ]
+        );
+    }
+
+    #[test]
+    fn other_escape_sequences_are_dropped() {
+        assert_eq!(
+            of(b"a\x1b[2Jb\x1b[?1049hc\x1b[?25ld\x1b[3;4He\x1b[1Af\x1b[>4;2mg\n"),
+            ["abcdefg"]
+        );
+        assert_eq!(of(b"x\x1b]0;my title\x07y\n"), ["xy"]);
+        assert_eq!(
+            of(b"\x1b]8;;http://example.com\x1b\\link\x1b]8;;\x1b\\\n"),
+            ["link"]
+        );
+        assert_eq!(
+            of(b"a\x1bPq#0;1\x1b\\b\x1b_apc\x1b\\c\x1b^pm\x1b\\d\n"),
+            ["abcd"]
+        );
+        assert_eq!(of(b"a\x1b(Bb\x1b7c\x1b8d\x1bce\n"), ["abcde"]);
+        assert_eq!(of(b"a\x00b\x07c\x0bd\x0ce\x7ff\x1b\n"), ["abcdef"]);
+        // C1 controls encoded as UTF-8 (U+009B is CSI on some terminals).
+        assert_eq!(of("a\u{9b}31mb\n".as_bytes()), ["a31mb"]);
+        for line in of(b"\x1b[31m\x1b]0;t\x07\x1b[2J\x1b[Hx\x1b(0\n") {
+            assert!(!line.contains('\x1b'));
+        }
+    }
+
+    #[test]
+    fn unterminated_escape_is_bounded() {
+        let mut sb = Scrollback::new(10);
+        sb.push(b"a\x1b[");
+        for _ in 0..10_000 {
+            sb.push(b"1;2;3;4;5;6;7;8;9;");
+        }
+        sb.push(b"mb\n");
+        assert_eq!(plain(&mut sb), ["ab"]);
+        assert!(sb.memory_bytes() < 16 * 1024, "{}", sb.memory_bytes());
+
+        let mut sb = Scrollback::new(10);
+        sb.push(b"a\x1b]0;");
+        for _ in 0..10_000 {
+            sb.push(&[b'x'; 100]);
+        }
+        // Nothing read yet: the string's bytes may still wait raw (gathered into chunks of a
+        // few KiB), never more than PENDING_FREE of them.
+        assert!(
+            sb.memory_bytes() < 16 * 1024 + 2 * PENDING_FREE,
+            "{}",
+            sb.memory_bytes()
+        );
+        assert_eq!(sb.line_count(), 1);
+        assert!(sb.memory_bytes() < 16 * 1024, "{}", sb.memory_bytes());
+        sb.push(b"\nafter\n");
+        assert_eq!(plain(&mut sb), ["a", "after"]);
+    }
+
+    #[test]
+    fn tabs_expand_to_multiples_of_eight() {
+        assert_eq!(of(b"a\tb\n"), ["a       b"]);
+        assert_eq!(of(b"12345678\tx\n"), ["12345678        x"]);
+        assert_eq!(of("漢\tx\n".as_bytes()), ["漢      x"]);
+        assert_eq!(of(b"trailing\t\n"), ["trailing"]);
+    }
+
+    #[test]
+    fn wide_characters_overwrite_by_width() {
+        assert_eq!(of("漢字 😀\n".as_bytes()), ["漢字 😀"]);
+        assert_eq!(of("漢字\rab".as_bytes()), ["ab字"]);
+        assert_eq!(of("漢字\ra".as_bytes()), ["a 字"]);
+        assert_eq!(of("ab\r漢".as_bytes()), ["漢"]);
+        assert_eq!(of("e\u{301}x\rab".as_bytes()), ["ab"]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replacement_character() {
+        assert_eq!(of(b"a\xffb\xe6\xbcc\n"), ["a\u{fffd}b\u{fffd}c"]);
+        assert_eq!(
+            of(b"\xed\xa0\x80\n"),
+            [String::from_utf8_lossy(b"\xed\xa0\x80")]
+        );
+        let mut sb = Scrollback::new(10);
+        sb.push(b"x\xe6\xbc");
+        sb.finish();
+        assert_eq!(plain(&mut sb), ["x\u{fffd}"]);
+    }
+
+    #[test]
+    fn utf8_split_across_pushes() {
+        let bytes = "漢😀é".as_bytes();
+        for split in 0..=bytes.len() {
+            let mut sb = Scrollback::new(10);
+            sb.push(&bytes[..split]);
+            sb.push(&bytes[split..]);
+            assert_eq!(plain(&mut sb), ["漢😀é"], "split at {split}");
+        }
+    }
+
+    #[test]
+    fn long_line_is_clipped_and_memory_bounded() {
+        let mut sb = Scrollback::new(10);
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..160 {
+            sb.push(&chunk);
+            assert!(sb.memory_bytes() < 1024 * 1024, "{}", sb.memory_bytes());
+        }
+        sb.push(b"\nnext\n");
+        let line = sb.plain_line(0).unwrap();
+        assert!(line.ends_with(CLIP_MARKER));
+        assert_eq!(line.len(), LINE_TEXT_CAP + CLIP_MARKER.len());
+        assert_eq!(sb.plain_line(1).as_deref(), Some("next"));
+        assert!(sb.memory_bytes() < 64 * 1024, "{}", sb.memory_bytes());
+        let spans = &sb.lines(0, 1)[0].spans;
+        assert_eq!(spans.last().unwrap().content, CLIP_MARKER);
+    }
+
+    #[test]
+    fn lines_are_capped_and_evicted_lines_without_log_are_empty() {
+        let mut sb = Scrollback::new(3);
+        for i in 0..10 {
+            sb.push(format!("line {i}\n").as_bytes());
+        }
+        assert_eq!(sb.line_count(), 10);
+        assert_eq!(sb.store.len, 3);
+        assert_eq!(sb.plain_line(0), None);
+        assert_eq!(sb.plain_line(9).as_deref(), Some("line 9"));
+        let lines = sb.lines(5, 100);
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0], Line::default());
+        assert_eq!(lines[4], Line::raw("line 9"));
+        assert_eq!(
+            hits(&mut sb, "line"),
+            [(7, 0, 4), (8, 0, 4), (9, 0, 4)],
+            "only memory is searched without a log"
+        );
+    }
+
+    #[test]
+    fn pages_evicted_lines_from_log_with_styles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        let mut log = File::create(&path).unwrap();
+        let mut sb = Scrollback::with_page_lines(5, 4, 3);
+        sb.set_log(Some(path.clone()));
+        let mut all = Scrollback::new(usize::MAX);
+        for i in 0..50 {
+            let chunk = match i % 3 {
+                0 => format!("\x1b[3{}mline {i}\n", i % 8),
+                1 => format!("still {i}\x1b[0m\n"),
+                _ => format!("plain {i}\r\n"),
+            };
+            log.write_all(chunk.as_bytes()).unwrap();
+            sb.push(chunk.as_bytes());
+            all.push(chunk.as_bytes());
+        }
+        log.flush().unwrap();
+        assert_eq!(sb.line_count(), 50);
+        assert!(sb.store.index.len() <= 50 / 4 + 1);
+        assert_eq!(sb.lines(0, 50), all.lines(0, 50));
+        // Scrolling up a line at a time reads each page once.
+        for i in (0..50).rev() {
+            assert_eq!(sb.lines(i, 3), all.lines(i, 3));
+        }
+        assert_eq!(hits(&mut sb, "still 1"), hits(&mut all, "still 1"));
+        assert_eq!(hits(&mut sb, "line"), hits(&mut all, "line"));
+        assert_eq!(hits(&mut sb, "line").len(), 17);
+
+        sb.set_log(Some(dir.path().join("missing.log")));
+        assert_eq!(sb.plain_line(0), None);
+        assert_eq!(sb.lines(0, 1), [Line::default()]);
+    }
+
+    #[test]
+    fn a_steady_flood_reuses_its_blocks() {
+        let mut sb = Scrollback::new(1000);
+        let line = [b"x".repeat(99), b"\n".to_vec()].concat();
+        let chunk = line.repeat(600);
+        for _ in 0..10 {
+            sb.push(&chunk);
+            // Read as a visible pane is: every chunk is parsed, none skimmed.
+            sb.line_count();
+        }
+        let blocks = sb.store.blocks.len();
+        let memory = sb.memory_bytes();
+        for _ in 0..100 {
+            sb.push(&chunk);
+            sb.line_count();
+        }
+        assert_eq!(sb.line_count(), 110 * 600);
+        assert_eq!(sb.store.len, 1000);
+        assert_eq!(sb.plain_line(110 * 600 - 1000), Some("x".repeat(99)));
+        assert!(sb.store.blocks.len() <= blocks + 1);
+        assert!(
+            sb.memory_bytes() <= memory + BLOCK_BYTES * 2,
+            "{}",
+            sb.memory_bytes()
+        );
+        // 1,000 lines of 100 bytes, a block of evicted ones and a spare block.
+        assert!(
+            sb.memory_bytes() < 100_000 + 4 * BLOCK_BYTES,
+            "{}",
+            sb.memory_bytes()
+        );
+    }
+
+    #[test]
+    fn skims_a_chunk_exactly_once_cap_newer_lines_follow_it() {
+        let mut sb = Scrollback::new(3).without_gathering();
+        sb.push(b"x1\nx2\n");
+        sb.push(b"y1\ny2\n");
+        // Two newer lines: "x2" could still be among the last three, so nothing is taken in.
+        assert_eq!(sb.store.completed(), 0);
+        assert_eq!(sb.pending.chunks.len(), 2);
+        sb.push(b"z\n");
+        // Three newer lines: the first chunk is skimmed ("x1" parsed as the line in progress,
+        // "x2" only counted), unread.
+        assert_eq!(sb.pending.chunks.len(), 2);
+        assert_eq!(sb.store.completed(), 2);
+        assert_eq!(sb.store.len, 0);
+        assert_eq!(sb.line_count(), 5);
+        assert_eq!(plain(&mut sb)[2..], ["y1", "y2", "z"]);
+
+        // A chunk ending inside a line: that line ends in the next chunk (whose newlines
+        // count), and until then it is the parser's line in progress, so it is kept whole.
+        let mut sb = Scrollback::new(2).without_gathering();
+        sb.push(b"a\nb");
+        sb.push(b"\nc\n");
+        assert_eq!(sb.store.completed(), 1);
+        assert!(sb.parser.has_partial());
+        assert_eq!(sb.line_count(), 3);
+        let kept: Vec<String> = sb.store.iter().map(|l| l.text().into_owned()).collect();
+        assert_eq!(kept, ["b", "c"]);
+    }
+
+    #[test]
+    fn raw_output_waiting_is_bounded_by_the_memory_it_holds() {
+        // Line-buffered writes of a child far below the cap: gathered into chunks, whose
+        // spare room counts against the limit too.
+        let mut sb = Scrollback::new(100_000);
+        let line = [b"y".repeat(99), b"\n".to_vec()].concat();
+        for _ in 0..30_000 {
+            sb.push(&line);
+            assert!(sb.pending.bytes <= PENDING_CAP, "{}", sb.pending.bytes);
+        }
+        assert!(
+            sb.pending.heap_bytes() <= PENDING_CAP + 64 * 1024,
+            "{}",
+            sb.pending.heap_bytes()
+        );
+        assert_eq!(sb.line_count(), 30_000);
+        assert_eq!(sb.pending.bytes, 0);
+    }
+
+    #[test]
+    fn a_hidden_flood_is_skimmed_and_reads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        let mut bytes = Vec::new();
+        for i in 0..50_000 {
+            if i % 1000 == 0 {
+                bytes.extend_from_slice(format!("\x1b[3{}m", i / 1000 % 8).as_bytes());
+            }
+            bytes.extend_from_slice(
+                format!("line {i:05} ~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n").as_bytes(),
+            );
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let mut hidden = Scrollback::new(1000);
+        hidden.set_log(Some(path.clone()));
+        let mut shown = Scrollback::new(1000);
+        shown.set_log(Some(path));
+        for chunk in bytes.chunks(64 * 1024) {
+            hidden.push(chunk);
+            shown.push(chunk);
+            shown.line_count();
+        }
+        // Unread, the older chunks were only counted: no line of them was stored.
+        assert!(
+            hidden.store.completed() > 40_000,
+            "{}",
+            hidden.store.completed()
+        );
+        assert_eq!(hidden.store.len, 0);
+        assert!(hidden.pending.newlines >= 1000);
+        assert_eq!(hidden.line_count(), 50_000);
+        assert_eq!(hidden.store.len, 1000);
+        assert_eq!(hidden.store.index, shown.store.index);
+        for i in [0, 999, 1000, 31_337, 48_999, 49_000, 49_999] {
+            assert_eq!(hidden.lines(i, 1), shown.lines(i, 1), "line {i}");
+        }
+        assert_eq!(
+            hidden.plain_line(31_337).as_deref(),
+            Some("line 31337 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~")
+        );
+    }
+
+    #[test]
+    fn finish_makes_partial_line_final_and_clear_forgets() {
+        let mut sb = Scrollback::new(2);
+        sb.push(b"a\nb");
+        sb.finish();
+        assert_eq!(sb.line_count(), 2);
+        assert_eq!(sb.store.len, 2);
+        sb.clear();
+        assert_eq!(sb.line_count(), 0);
+        assert_eq!(sb.plain_line(0), None);
+        sb.push(b"\x1b[31mx\n");
+        assert_eq!(
+            sb.lines(0, 1),
+            [Line::from(Span::styled("x", Style::new().red()))]
+        );
+    }
+
+    #[test]
+    fn search_plain_smart_case_and_regex() {
+        let mut sb = Scrollback::new(10);
+        sb.push(b"Error: one error\n\x1b[31merror\x1b[0m two\nnothing\r\npartial ERROR");
+        assert_eq!(
+            hits(&mut sb, "error"),
+            [(0, 0, 5), (0, 11, 16), (1, 0, 5), (3, 8, 13)]
+        );
+        assert_eq!(hits(&mut sb, "Error"), [(0, 0, 5)]);
+        assert_eq!(hits(&mut sb, ""), []);
+        assert_eq!(hits(&mut sb, "a.b"), []);
+        let re = regex::Regex::new(r"t\w+").unwrap();
+        let found = sb.search(&Pattern::Regex(re));
+        assert_eq!(
+            found,
+            [
+                Hit {
+                    line: 1,
+                    start: 6,
+                    end: 9
+                },
+                Hit {
+                    line: 2,
+                    start: 2,
+                    end: 7
+                },
+                Hit {
+                    line: 3,
+                    start: 3,
+                    end: 7
+                },
+            ]
+        );
+        let empty = regex::Regex::new("x*").unwrap();
+        assert!(sb.search(&Pattern::Regex(empty)).is_empty());
+    }
+
+    #[test]
+    fn backspace_moves_back() {
+        assert_eq!(of(b"abc\x08X\n"), ["abX"]);
+        assert_eq!(of(b"\x08\x08a\n"), ["a"]);
+    }
+
+    fn fragment() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => "[a-zA-Z ]{0,12}".prop_map(String::into_bytes),
+            3 => Just(b"\n".to_vec()),
+            1 => Just(b"\r".to_vec()),
+            1 => Just(b"\r\n".to_vec()),
+            1 => Just(b"\t".to_vec()),
+            1 => Just(b"\x08".to_vec()),
+            1 => Just(b"\x1b[1;31m".to_vec()),
+            1 => Just(b"\x1b[0m".to_vec()),
+            1 => Just(b"\x1b[38;2;1;2;3;48;5;200m".to_vec()),
+            1 => Just(b"\x1b[2J\x1b[?25l".to_vec()),
+            1 => Just(b"\x1b]0;title\x07".to_vec()),
+            1 => Just(b"\x1b]8;;url\x1b\\".to_vec()),
+            1 => Just(b"\x1b[K".to_vec()),
+            1 => Just(b"\x1b[2K".to_vec()),
+            1 => Just("é漢😀\u{301}".as_bytes().to_vec()),
+            1 => Just(vec![0xff, 0xe6, 0xbc]),
+            1 => prop::collection::vec(any::<u8>(), 0..8),
+        ]
+    }
+
+    fn input() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(fragment(), 0..60).prop_map(|v| v.concat())
+    }
+
+    /// Like [`input`], plus long runs of plain lines (several KiB, past the 4 KiB stretches
+    /// that `LineStore::skip` counts at a time), so that whole runs are skimmed.
+    fn skim_input() -> impl Strategy<Value = Vec<u8>> {
+        let part = prop_oneof![
+            3 => fragment(),
+            1 => ("[a-z ]{0,30}", 1usize..300)
+                .prop_map(|(line, n)| format!("{line}\n").repeat(n).into_bytes()),
+        ];
+        prop::collection::vec(part, 0..40).prop_map(|v| v.concat())
+    }
+
+    /// A log file holding `bytes`, in a folder that lives as long as the returned guard.
+    fn log_of(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        std::fs::write(&path, bytes).unwrap();
+        (dir, path)
+    }
+
+    pub(super) fn chunks(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut out = Vec::new();
+        let mut at = 0;
+        for cut in cuts {
+            out.push(bytes[at..cut].to_vec());
+            at = cut;
+        }
+        out.push(bytes[at..].to_vec());
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn memory_lines_never_exceed_cap(
+            cap in 1usize..6,
+            block in 1usize..4,
+            bytes in input(),
+            cuts in prop::collection::vec(any::<usize>(), 0..10),
+        ) {
+            let mut sb = Scrollback::with_page_lines(cap, PAGE_LINES, block);
+            for chunk in chunks(&bytes, &cuts) {
+                sb.push(&chunk);
+                prop_assert!(sb.store.len <= cap);
+                prop_assert!(sb.store.blocks.len() <= cap / block + 2);
+            }
+            sb.finish();
+            prop_assert!(sb.store.len <= cap);
+        }
+
+        #[test]
+        fn split_pushes_give_the_same_lines(
+            bytes in input(),
+            cuts in prop::collection::vec(any::<usize>(), 0..10),
+            finish in any::<bool>(),
+        ) {
+            let mut whole = Scrollback::new(usize::MAX);
+            whole.push(&bytes);
+            let mut split = Scrollback::new(usize::MAX);
+            for chunk in chunks(&bytes, &cuts) {
+                split.push(&chunk);
+            }
+            if finish {
+                whole.finish();
+                split.finish();
+            }
+            prop_assert_eq!(whole.line_count(), split.line_count());
+            let n = whole.line_count();
+            prop_assert_eq!(whole.lines(0, n), split.lines(0, n));
+        }
+
+        #[test]
+        fn paging_from_log_matches_uncapped(
+            cap in 1usize..5,
+            page in 1usize..6,
+            block in 1usize..4,
+            bytes in input(),
+            cuts in prop::collection::vec(any::<usize>(), 0..10),
+            finish in any::<bool>(),
+        ) {
+            let (_dir, path) = log_of(&bytes);
+            let mut small = Scrollback::with_page_lines(cap, page, block);
+            small.set_log(Some(path));
+            let mut all = Scrollback::new(usize::MAX);
+            for chunk in chunks(&bytes, &cuts) {
+                small.push(&chunk);
+                all.push(&chunk);
+            }
+            if finish {
+                small.finish();
+                all.finish();
+            }
+            let n = all.line_count();
+            prop_assert_eq!(small.line_count(), n);
+            for i in 0..n {
+                prop_assert_eq!(small.plain_line(i), all.plain_line(i), "line {}", i);
+            }
+            prop_assert_eq!(small.lines(0, n), all.lines(0, n));
+            for q in ["a", "A", " "] {
+                prop_assert_eq!(hits(&mut small, q), hits(&mut all, q));
+            }
+            let re = regex::Regex::new("[a-c]+|é").unwrap();
+            prop_assert_eq!(
+                small.search(&Pattern::Regex(re.clone())),
+                all.search(&Pattern::Regex(re))
+            );
+        }
+
+        #[test]
+        fn skimming_unread_output_matches_parsing_it_all(
+            cap in 1usize..40,
+            // Small pages index lines inside every 4 KiB stretch; large ones leave stretches
+            // that are only counted.
+            page in prop_oneof![1usize..6, 100usize..400],
+            block in 1usize..4,
+            bytes in skim_input(),
+            cuts in prop::collection::vec(any::<usize>(), 0..12),
+            reads in any::<u16>(),
+            gather in any::<bool>(),
+            finish in any::<bool>(),
+        ) {
+            let (_dir, path) = log_of(&bytes);
+            let mut lazy = Scrollback::with_page_lines(cap, page, block);
+            if !gather {
+                lazy = lazy.without_gathering();
+            }
+            lazy.set_log(Some(path.clone()));
+            let mut eager = Scrollback::with_page_lines(cap, page, block);
+            eager.set_log(Some(path));
+            for (k, chunk) in chunks(&bytes, &cuts).into_iter().enumerate() {
+                lazy.push(&chunk);
+                eager.push(&chunk);
+                // The eager one is read after every chunk, as a visible pane; the lazy one
+                // only now and then, as a hidden one.
+                let n = eager.line_count();
+                if reads & (1 << (k % 16)) != 0 {
+                    prop_assert_eq!(lazy.line_count(), n);
+                }
+            }
+            if finish {
+                lazy.finish();
+                eager.finish();
+            }
+            let n = eager.line_count();
+            prop_assert_eq!(lazy.line_count(), n);
+            prop_assert_eq!(lazy.store.first, eager.store.first);
+            prop_assert_eq!(lazy.store.len, eager.store.len);
+            prop_assert_eq!(&lazy.store.index, &eager.store.index);
+            // The very lines kept in memory (paging would hide a line evicted too early).
+            let in_memory = |sb: &Scrollback| {
+                sb.store
+                    .iter()
+                    .map(|l| (l.text.to_vec(), l.runs.to_vec()))
+                    .collect::<Vec<_>>()
+            };
+            prop_assert_eq!(in_memory(&lazy), in_memory(&eager));
+            prop_assert_eq!(lazy.lines(0, n), eager.lines(0, n));
+            let re = regex::Regex::new("[a-c]+|é").unwrap();
+            prop_assert_eq!(
+                lazy.search(&Pattern::Regex(re.clone())),
+                eager.search(&Pattern::Regex(re))
+            );
+            // More output after the reads carries the same style.
+            lazy.push(b"tail\n");
+            eager.push(b"tail\n");
+            let n = eager.line_count();
+            prop_assert_eq!(lazy.lines(0, n), eager.lines(0, n));
+        }
+
+        #[test]
+        fn carriage_return_matches_reference_model(text in "[a-e\r\n]{0,200}") {
+            let mut expected = Vec::new();
+            let mut line: Vec<char> = Vec::new();
+            let mut col = 0;
+            for c in text.chars() {
+                match c {
+                    '\n' => {
+                        expected.push(line.iter().collect::<String>());
+                        line.clear();
+                        col = 0;
+                    }
+                    '\r' => col = 0,
+                    _ => {
+                        if col < line.len() {
+                            line[col] = c;
+                        } else {
+                            line.push(c);
+                        }
+                        col += 1;
+                    }
+                }
+            }
+            if !line.is_empty() {
+                expected.push(line.iter().collect());
+            }
+            prop_assert_eq!(of(text.as_bytes()), expected);
+        }
+    }
+}
