@@ -401,7 +401,9 @@ impl<W: Write> CiReporter<W> {
                 let symbol = match verdict {
                     Verdict::Passed => "✔",
                     _ if !ran(result) => "⊘",
-                    Verdict::Failed | Verdict::Interrupted | Verdict::Skipped => "✘",
+                    Verdict::Failed | Verdict::Interrupted | Verdict::Skipped | Verdict::NotRun => {
+                        "✘"
+                    }
                 };
                 let mut text = format!("{symbol} {}", result.describe());
                 if ran(result) {

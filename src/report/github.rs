@@ -73,7 +73,8 @@ pub fn step_summary(plan: &Plan, summary: &Summary) -> String {
                     "-".to_owned()
                 },
             ),
-            None => ("⚪", "did not finish".to_owned(), "-".to_owned()),
+            None if summary.started(id) => ("⚪", "not finished".to_owned(), "-".to_owned()),
+            None => ("⚪", "not run".to_owned(), "-".to_owned()),
         };
         let _ = writeln!(
             text,
@@ -98,7 +99,7 @@ fn icon(result: &EnvResult) -> &'static str {
         Verdict::Passed => "✅",
         Verdict::Failed => "❌",
         Verdict::Skipped => "⏭️",
-        Verdict::Interrupted => "⏹️",
+        Verdict::Interrupted | Verdict::NotRun => "⏹️",
     }
 }
 
@@ -171,14 +172,14 @@ mod tests {
         assert_eq!(
             step_summary(&plan, &summary),
             "\
-### runall: 1 passed, 1 failed, 1 skipped, 1 not finished
+### runall: 1 passed, 1 failed, 1 skipped, 1 not run
 
 | env | result | time |
 |:--|:--|--:|
 | unit | ⚠️ passed on attempt 2 (flaky) | 1.2s |
 | lint | ❌ exit 2 | 1.2s |
 | docs | ⏭️ skipped: lint did not pass | - |
-| odd\\|name | ⚪ did not finish | - |
+| odd\\|name | ⚪ not run | - |
 
 "
         );

@@ -17,6 +17,7 @@
 //! | could not be spawned               | `<error>`    | `spawn`       |
 //! | skipped because a dependency failed| `<skipped>`  | `dependency`  |
 //! | never started (run interrupted)    | `<skipped>`  | `not-run`     |
+//! | started, no result (run broke off) | `<skipped>`  | `not-finished`|
 //!
 //! The `message` is the outcome as the summary words it ("exit 3", "killed by SIGKILL",
 //! "skipped: lint did not pass"). `<system-out>` holds the env's output read back from its log:
@@ -110,13 +111,13 @@ pub fn build(plan: &Plan, summary: &Summary, elapsed: Duration) -> Report {
         let case = if let Some(result) = summary.result(id) {
             testcase(&spec.name, result, retried)
         } else {
-            let reason = if summary.started(id) {
-                "did not finish"
+            let (reason, kind) = if summary.started(id) {
+                ("not finished", "not-finished")
             } else {
-                "not run"
+                ("not run", "not-run")
             };
             let mut status = TestCaseStatus::skipped();
-            status.set_message(reason).set_type("not-run");
+            status.set_message(reason).set_type(kind);
             let mut case = TestCase::new(spec.name.as_str(), status);
             case.set_classname(SUITE);
             case
@@ -139,7 +140,7 @@ fn testcase(name: &str, result: &EnvResult, retried: &[EnvResult]) -> TestCase {
             status.set_message(outcome.as_str()).set_type("dependency");
             status
         }
-        (Verdict::Interrupted, EnvStatus::NotRun) => {
+        (Verdict::NotRun, _) => {
             let mut status = TestCaseStatus::skipped();
             status
                 .set_message("not run: the run was interrupted")

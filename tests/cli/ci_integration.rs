@@ -190,7 +190,11 @@ fn junit_and_json_are_written_after_an_interrupt() {
     assert_eq!(last["exit_code"], 130);
     assert_eq!(last["cause"]["kind"], "signal");
     assert_eq!(last["cause"]["signal"], "SIGINT");
-    assert_eq!(last["counts"]["interrupted"], 2);
+    assert_eq!(
+        last["counts"]["interrupted"], 1,
+        "slow, stopped while it ran"
+    );
+    assert_eq!(last["counts"]["not_run"], 1, "later, never started");
 }
 
 /// Checks one line against the documented schema; returns its type.
@@ -753,4 +757,62 @@ fn unwritable_report_paths_are_usage_errors() {
     let run = p.run(&["--ci", "--json", "no/such/dir/events.jsonl"]);
     run.assert_code(2);
     assert!(!p.path().join("ran").exists(), "nothing ran");
+}
+
+/// An env that never started is `not run` in every report: the summary's counts, JSON's
+/// verdict and counts (never `interrupted`), JUnit's skipped type and the step summary.
+#[test]
+fn envs_that_never_started_are_not_run_everywhere() {
+    let p = Project::new(&config_of(&[("first", "exit 1"), ("later", "true")]));
+    let summary = p.path().join("step-summary.md");
+    let junit = p.path().join("junit.xml");
+    let json = p.path().join("events.json");
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+    ];
+    let args = [
+        "--ci",
+        "--color",
+        "never",
+        "--output",
+        "prefixed",
+        "-j",
+        "1",
+        "--fail-fast",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let output = run_with_env(&p, &args, &env);
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(summary_row(&out, "later").contains("not run"), "{out}");
+    assert!(out.contains("0 passed, 1 failed, 1 not run\n"), "{out}");
+
+    let lines = json_lines(&fs::read_to_string(&json).unwrap());
+    let later = lines
+        .iter()
+        .find(|l| l["type"] == "env_finished" && l["env"] == "later")
+        .expect("later's env_finished");
+    assert_eq!(later["verdict"], "not_run");
+    assert_eq!(later["outcome"], "not run");
+    let counts = &lines.last().unwrap()["counts"];
+    assert_eq!(counts["not_run"], 1, "{counts}");
+    assert_eq!(counts["interrupted"], 0, "{counts}");
+    assert_eq!(counts["not_finished"], 0, "{counts}");
+
+    let cases = read_junit(&junit);
+    let skipped = cases["later"].status.skipped_as_ref();
+    assert_eq!(skipped.skipped_type, "not-run");
+    assert!(
+        skipped.message.starts_with("not run"),
+        "{}",
+        skipped.message
+    );
+
+    let text = fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("1 failed, 1 not run"), "{text}");
+    assert!(text.contains("| later | ⏹️ not run | - |"), "{text}");
 }
