@@ -63,8 +63,9 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         } else {
             plan::list_text(&config, |env| history.describe_last(env, unix_now()))
         };
-        headless::write_stdout(text.as_bytes());
-        return Ok(RunExit::Code(exit_code::OK));
+        return Ok(RunExit::Code(written_code(headless::write_stdout(
+            text.as_bytes(),
+        ))));
     }
     let plan = plan_run(cli, &config, &history, &history_path)?;
     let _lock = lock::LogDirLock::acquire(&plan.log_dir)?;
@@ -150,7 +151,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
 
 /// `completions`, `man` and `init`: they need no config. `None` for everything else.
 fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
-    match &cli.command {
+    let written = match &cli.command {
         Some(Cmd::Completions { shell }) => headless::write_stdout(&cli::completions(*shell)),
         Some(Cmd::Man) => headless::write_stdout(&cli::man_page().map_err(Error::Man)?),
         Some(Cmd::Init) => {
@@ -159,11 +160,20 @@ fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
                 "runall: wrote {}; edit its envs, then run `runall list`\n",
                 path.display()
             );
-            headless::write_stdout(note.as_bytes());
+            headless::write_stdout(note.as_bytes())
         }
         Some(Cmd::List { .. }) | None => return Ok(None),
+    };
+    Ok(Some(RunExit::Code(written_code(written))))
+}
+
+/// The exit code of a one-shot command whose output was (`true`) or could not be written.
+fn written_code(written: bool) -> u8 {
+    if written {
+        exit_code::OK
+    } else {
+        exit_code::ENV_FAILED
     }
-    Ok(Some(RunExit::Code(exit_code::OK)))
 }
 
 /// The plan for the command line's selection, `--rerun-failed` and `--shard` included. A

@@ -10,5 +10,6 @@ mod ci_integration;
 mod ci_mode;
 mod config_errors;
 mod lifecycle;
+mod output_safety;
 mod support;
 mod tui_e2e;
