@@ -17,6 +17,7 @@ pub mod lock;
 pub mod plan;
 pub mod report;
 pub mod runner;
+pub mod sanitize;
 pub mod signals;
 pub mod tui;
 pub mod tui_restore;
@@ -92,30 +93,31 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         output,
         color,
         only_failed: cli.only_failed,
-        github,
+        github: github.then(github::StopToken::random),
         ..CiOptions::default()
     };
     let run_id = new_run_id();
-    let runner_options = RunnerOptions {
+    let mut runner_options = RunnerOptions {
         run_id: run_id.clone(),
         fail_fast: cli.fail_fast,
         start_order: history.start_order(&plan),
         ..RunnerOptions::default()
     };
+    // One colour decision for both faces: children write to pipes, so when runall shows
+    // colour (TUI or --ci) the usual tools are told to colour anyway; with colour off their
+    // SGR codes are stripped by the sanitiser.
+    if color {
+        for var in ["FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"] {
+            runner_options
+                .extra_env
+                .push((var.to_owned(), "1".to_owned()));
+        }
+    }
     let started = Instant::now();
     let json_sink = reports.json.take();
     // The TUI when both ends are a terminal and nothing asked for plain output.
     let tui_mode = !cli.ci && stdout_tty && std::io::stdin().is_terminal() && json_sink.is_none();
     let finished = if tui_mode {
-        let mut runner_options = runner_options;
-        if color {
-            // Children write to pipes; tell the usual tools to colour anyway.
-            for var in ["FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"] {
-                runner_options
-                    .extra_env
-                    .push((var.to_owned(), "1".to_owned()));
-            }
-        }
         let summary = tui::run(
             &plan,
             runner_options,

@@ -22,17 +22,22 @@
 //!
 //! A line holding `\r` (a progress bar) is printed as its last frame: the text after its last
 //! `\r`, where trailing `\r`s are ignored (so CRLF prints without the CR, and `50%\r` prints
-//! `50%`). Every other byte passes through untouched, invalid UTF-8 and escape sequences
-//! included: the log file on disk is the byte-exact record, this is its readable view.
+//! `50%`). Each line then goes through [`crate::sanitize::push_line`]: SGR codes kept only with
+//! colour on, every other escape sequence removed, other control characters, C1 controls and
+//! invalid UTF-8 shown as `\xNN` / `\u{NN}`, so one child line is one printed line and a child
+//! can never move the cursor over a prefix. Clean lines (the common case) are copied whole
+//! after one word-at-a-time check. The log file on disk is the byte-exact record; this is its
+//! readable view.
 //!
 //! Each command start prints `<env> | $ <command>`; an env's end prints `<env> | ✔ passed in
 //! 1.2s`, `<env> | ✘ exit 3 in 500ms` or `<env> | ⊘ skipped: lint did not pass`, then one line per
-//! leaked process.
+//! leaked process (its command line, from /proc, sanitised).
 //!
 //! # Grouped mode
 //!
 //! Output is not printed live. A line `runall: started <env>` marks each start; when an env
-//! finishes its whole log file is streamed between `──── <env>: <outcome> (<time>) ────` and
+//! finishes its whole log file is streamed, framed and sanitised line by line as prefixed lines
+//! are (without the prefix), between `──── <env>: <outcome> (<time>) ────` and
 //! `──── end of <env> ────` (with `only_failed`, envs that passed get the header line only).
 //!
 //! # GitHub Actions
@@ -40,7 +45,10 @@
 //! With `github` set (runall saw `GITHUB_ACTIONS=true`), grouped output folds each env that has
 //! a body between `::group::<env>: <outcome> (<time>)` and `::endgroup::` instead of the rules,
 //! and in both modes every env that did not pass is followed by an `::error title=<env>:
-//! <outcome>::<its last lines>` annotation (see [`super::github`]).
+//! <outcome>::<its last lines>` annotation (see [`super::github`]). Everything else, child
+//! output above all, is printed with workflow commands paused: `::stop-commands::<token>`
+//! before it, `::<token>::` before runall's next own command and at the end of
+//! [`CiReporter::finish`], so no child line can act as a command.
 //!
 //! # Both modes
 //!
@@ -58,11 +66,12 @@ use std::time::{Duration, Instant};
 
 use memchr::{memchr, memchr_iter, memchr2_iter, memrchr, memrchr_iter};
 
-use super::{DIM, RESET, Summary, YELLOW, github, junit, ran, verdict_colour};
+use super::{DIM, RESET, Summary, YELLOW, github, ran, verdict_colour};
 use crate::event::{
     EnvResult, RunEvent, ShutdownCause, ShutdownStep, Stream, Verdict, format_duration, signal_name,
 };
 use crate::plan::{CommandSpec, EnvId, Plan};
+use crate::sanitize::{self, last_frame as frame, trim_cr};
 
 /// Framed output gathered before it is written to `out` in one call: the size of the
 /// `BufWriter` `headless` wraps stdout in, so that writes of this size bypass its buffer.
@@ -103,8 +112,9 @@ pub struct CiOptions {
     pub partial_cap: usize,
     /// Longest silence while envs run before a still-running line (zero: never).
     pub heartbeat: Duration,
-    /// Running under GitHub Actions: fold groups and annotate failures with workflow commands.
-    pub github: bool,
+    /// Running under GitHub Actions: fold groups, annotate failures with workflow commands, and
+    /// pause command processing with this token around everything else printed.
+    pub github: Option<github::StopToken>,
 }
 
 impl Default for CiOptions {
@@ -116,7 +126,7 @@ impl Default for CiOptions {
             tail_lines: 20,
             partial_cap: 64 * 1024,
             heartbeat: Duration::from_secs(60),
-            github: false,
+            github: None,
         }
     }
 }
@@ -180,6 +190,8 @@ pub struct CiReporter<W: Write> {
     /// through instead of copying them again. Written before anything else is printed, and by
     /// [`flush`](Self::flush).
     framed: Vec<u8>,
+    /// Under GitHub Actions: whether workflow commands are paused (`::stop-commands::`).
+    commands_stopped: bool,
 }
 
 impl<W: Write> CiReporter<W> {
@@ -221,6 +233,7 @@ impl<W: Write> CiReporter<W> {
             last_line: now,
             scratch: Vec::new(),
             framed: Vec::new(),
+            commands_stopped: false,
         }
     }
 
@@ -288,24 +301,29 @@ impl<W: Write> CiReporter<W> {
     }
 
     /// Ends the report: prints any line still waiting for its newline, the summary table and
-    /// counts, then the last `tail_lines` lines of every env that ran and did not pass.
+    /// counts, then the last `tail_lines` lines of every env that ran and did not pass. Under
+    /// GitHub Actions all of it is printed with workflow commands paused, resumed at the end.
     pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
         self.write_framed()?;
+        self.pause_commands()?;
         for env in 0..self.envs.len() {
             self.flush_partials(env)?;
         }
         self.out.write_all(b"\n")?;
         summary.write_table(&mut self.out, self.options.color)?;
-        if self.options.tail_lines == 0 {
-            return Ok(());
-        }
         for env in 0..self.envs.len() {
             let Some(result) = summary.result(env) else {
                 continue;
             };
-            if ran(result) && result.verdict() != Verdict::Passed {
+            if self.options.tail_lines > 0 && ran(result) && result.verdict() != Verdict::Passed {
                 self.write_tail(env, result)?;
             }
+        }
+        if let Some(token) = &self.options.github
+            && self.commands_stopped
+        {
+            writeln!(self.out, "{}", github::resume_commands(token))?;
+            self.commands_stopped = false;
         }
         Ok(())
     }
@@ -328,6 +346,7 @@ impl<W: Write> CiReporter<W> {
         if self.framed.is_empty() {
             return Ok(());
         }
+        self.pause_commands()?;
         let written = self.out.write_all(&self.framed);
         self.framed.clear();
         written
@@ -350,8 +369,9 @@ impl<W: Write> CiReporter<W> {
             prefix,
             cap: self.options.partial_cap,
             marks: &self.marks,
+            colour: self.options.color,
         };
-        let wrote = pump.push(partial, bytes)?;
+        let wrote = pump.push(partial, bytes);
         if self.framed.len() >= FRAMED_BATCH {
             self.write_framed()?;
         }
@@ -381,6 +401,13 @@ impl<W: Write> CiReporter<W> {
         let Some(command) = state.commands.get(index) else {
             return Ok(false);
         };
+        // Config text, but a `##[…]` in it would still be a command under GitHub Actions.
+        if let Some(token) = &self.options.github
+            && !self.commands_stopped
+        {
+            writeln!(self.out, "{}", github::stop_commands(token))?;
+            self.commands_stopped = true;
+        }
         self.out.write_all(&state.prefix)?;
         writeln!(self.out, "$ {command}")?;
         Ok(true)
@@ -413,18 +440,18 @@ impl<W: Write> CiReporter<W> {
                 self.env_line(env, colour, &text)?;
             }
             OutputMode::Grouped => {
-                let name = &self.envs[env].name;
+                let name = self.envs[env].name.clone();
                 let time = if ran(result) {
                     format!(" ({})", format_duration(result.duration))
                 } else {
                     String::new()
                 };
                 let body = ran(result) && !(self.options.only_failed && verdict == Verdict::Passed);
-                if body && self.options.github {
+                if body && self.options.github.is_some() {
                     let title = format!("{name}: {}{time}", result.describe());
-                    writeln!(self.out, "{}", github::group_start(&title))?;
+                    self.workflow_command(&github::group_start(&title))?;
                     self.copy_log(&result.log_path)?;
-                    writeln!(self.out, "{}", github::GROUP_END)?;
+                    self.workflow_command(github::GROUP_END)?;
                 } else {
                     let header = format!("{RULE} {name}: {}{time} {RULE}", result.describe());
                     write_coloured(&mut self.out, colour, &header)?;
@@ -437,10 +464,12 @@ impl<W: Write> CiReporter<W> {
             }
         }
         for leaked in &result.leaked {
-            let text = format!("⚠ leaked pid {}: {} (killed)", leaked.pid, leaked.command);
+            // The command line comes from /proc: the process chose it.
+            let command = sanitize::text(leaked.command.as_bytes());
+            let text = format!("⚠ leaked pid {}: {command} (killed)", leaked.pid);
             self.env_line(env, None, &text)?;
         }
-        if self.options.github && last && verdict != Verdict::Passed {
+        if self.options.github.is_some() && last && verdict != Verdict::Passed {
             self.github_error(env, result)?;
         }
         Ok(true)
@@ -453,7 +482,7 @@ impl<W: Write> CiReporter<W> {
                 Ok((data, cut)) => last_lines(&data, cut, github::ERROR_LINES)
                     .0
                     .iter()
-                    .map(|line| junit::sanitize_line(line))
+                    .map(|line| sanitize::text(frame(line)))
                     .collect(),
                 Err(_) => Vec::new(),
             }
@@ -462,6 +491,30 @@ impl<W: Write> CiReporter<W> {
         };
         let name = self.envs.get(env).map_or("", |state| state.name.as_str());
         let line = github::error_line(name, &result.describe(), &lines);
+        self.workflow_command(&line)
+    }
+
+    /// Under GitHub Actions, pauses workflow commands (`::stop-commands::<token>`) so that
+    /// nothing printed from here on acts as one, whatever a child wrote. Everything but
+    /// runall's own commands is printed paused.
+    fn pause_commands(&mut self) -> io::Result<()> {
+        if let Some(token) = &self.options.github
+            && !self.commands_stopped
+        {
+            writeln!(self.out, "{}", github::stop_commands(token))?;
+            self.commands_stopped = true;
+        }
+        Ok(())
+    }
+
+    /// Prints one of runall's own workflow commands, resuming command processing first.
+    fn workflow_command(&mut self, line: &str) -> io::Result<()> {
+        if let Some(token) = &self.options.github
+            && self.commands_stopped
+        {
+            writeln!(self.out, "{}", github::resume_commands(token))?;
+            self.commands_stopped = false;
+        }
         writeln!(self.out, "{line}")
     }
 
@@ -541,47 +594,56 @@ impl<W: Write> CiReporter<W> {
             (&state.prefix, out_partial),
             (&state.err_prefix, err_partial),
         ] {
-            if !partial.is_empty() {
-                write_line(
-                    &mut self.out,
-                    prefix,
-                    frame(partial),
-                    &self.marks.no_newline,
-                )?;
-                partial.clear();
-            }
+            let mut pump = Pump {
+                out: &mut self.framed,
+                prefix,
+                cap: self.options.partial_cap,
+                marks: &self.marks,
+                colour: self.options.color,
+            };
+            pump.finish(partial);
         }
-        Ok(())
+        self.write_framed()
     }
 
-    /// Streams a whole log file to `out`; a read error is reported in the output, not returned.
+    /// Streams a whole log file to `out`, framed and sanitised line by line as prefixed output
+    /// is (without the prefix); a read error is reported in the output, not returned.
     fn copy_log(&mut self, path: &Path) -> io::Result<()> {
         let mut file = match File::open(path) {
             Ok(file) => file,
             Err(error) => return self.log_error(path, &error),
         };
         self.scratch.resize(READ_CHUNK, 0);
-        let mut last = b'\n';
+        let mut partial = Vec::new();
         loop {
-            let n = match file.read(&mut self.scratch) {
-                Ok(0) => break,
-                Ok(n) => n,
+            let read = file.read(&mut self.scratch);
+            let mut pump = Pump {
+                out: &mut self.framed,
+                prefix: b"",
+                cap: self.options.partial_cap,
+                marks: &self.marks,
+                colour: self.options.color,
+            };
+            match read {
+                Ok(0) => {
+                    pump.finish(&mut partial);
+                    break;
+                }
+                Ok(n) => {
+                    pump.push(&mut partial, &self.scratch[..n]);
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => {
-                    if last != b'\n' {
-                        self.out.write_all(b"\n")?;
-                    }
+                    pump.finish(&mut partial);
+                    self.write_framed()?;
                     return self.log_error(path, &error);
                 }
-            };
-            self.out.write_all(&self.scratch[..n])?;
-            last = self.scratch[n - 1];
+            }
+            if self.framed.len() >= FRAMED_BATCH {
+                self.write_framed()?;
+            }
         }
-        if last != b'\n' {
-            self.out.write_all(&self.marks.no_newline)?;
-            self.out.write_all(b"\n")?;
-        }
-        Ok(())
+        self.write_framed()
     }
 
     fn log_error(&mut self, path: &Path, error: &io::Error) -> io::Result<()> {
@@ -621,24 +683,26 @@ impl<W: Write> CiReporter<W> {
             } else {
                 b""
             };
-            write_line(&mut self.out, b"", frame(line), mark)?;
+            push_marked(&mut self.framed, b"", frame(line), mark, self.options.color);
         }
-        Ok(())
+        self.write_framed()
     }
 }
 
-/// Splits one stream's bytes into prefixed lines.
-struct Pump<'a, W> {
-    out: &'a mut W,
+/// Splits one stream's bytes into prefixed, sanitised lines.
+struct Pump<'a> {
+    out: &'a mut Vec<u8>,
     prefix: &'a [u8],
     cap: usize,
     marks: &'a Marks,
+    /// Keep the child's SGR colour codes (see [`sanitize`]).
+    colour: bool,
 }
 
-impl<W: Write> Pump<'_, W> {
-    /// Prints every line `bytes` completes and keeps the incomplete rest in `partial`. Returns
-    /// whether anything was printed.
-    fn push(&mut self, partial: &mut Vec<u8>, bytes: &[u8]) -> io::Result<bool> {
+impl Pump<'_> {
+    /// Appends every line `bytes` completes and keeps the incomplete rest in `partial`.
+    /// Returns whether anything was printed.
+    fn push(&mut self, partial: &mut Vec<u8>, bytes: &[u8]) -> bool {
         let mut wrote = false;
         let mut rest = bytes;
         if !partial.is_empty() {
@@ -646,29 +710,43 @@ impl<W: Write> Pump<'_, W> {
                 return self.keep(partial, rest);
             };
             let (head, tail) = frame_joined(partial, &rest[..nl]);
-            self.out.write_all(self.prefix)?;
-            self.out.write_all(head)?;
-            self.out.write_all(tail)?;
-            self.out.write_all(b"\n")?;
+            self.out.extend_from_slice(self.prefix);
+            if sanitize::is_plain(head) && sanitize::is_plain(tail) {
+                self.out.extend_from_slice(head);
+                self.out.extend_from_slice(tail);
+            } else {
+                let line = [head, tail].concat();
+                sanitize::push_line(self.out, &line, self.colour);
+            }
+            self.out.push(b'\n');
             partial.clear();
             rest = &rest[nl + 1..];
             wrote = true;
         }
-        // Hot path: lines without `\r` go out as they are, with their newline, straight from
-        // the event's bytes. A chunk without any `\r` (one quick scan) needs only the newlines.
+        // Hot path: lines without `\r` go out with their newline, straight from the event's
+        // bytes, once the sanitiser finds the chunk (or else the line) plain. A chunk without
+        // any `\r` (one quick scan) needs only the newlines.
         let mut start = 0;
+        // One vectorised pass says whether any line of the chunk needs the sanitiser at all.
+        let plain = sanitize::is_plain_lines(rest);
         if memchr(b'\r', rest).is_none() {
             for pos in memchr_iter(b'\n', rest) {
-                self.out.write_all(self.prefix)?;
-                self.out.write_all(&rest[start..=pos])?;
+                self.out.extend_from_slice(self.prefix);
+                let line = &rest[start..pos];
+                if plain || sanitize::is_plain(line) {
+                    self.out.extend_from_slice(&rest[start..=pos]);
+                } else {
+                    sanitize::push_line(self.out, line, self.colour);
+                    self.out.push(b'\n');
+                }
                 start = pos + 1;
             }
             wrote |= start > 0;
             let tail = &rest[start..];
             if !tail.is_empty() {
-                wrote |= self.keep(partial, tail)?;
+                wrote |= self.keep(partial, tail);
             }
-            return Ok(wrote);
+            return wrote;
         }
         let mut has_cr = false;
         for pos in memchr2_iter(b'\n', b'\r', rest) {
@@ -677,23 +755,27 @@ impl<W: Write> Pump<'_, W> {
                 continue;
             }
             let line = &rest[start..pos];
-            self.out.write_all(self.prefix)?;
-            self.out
-                .write_all(if has_cr { frame(line) } else { line })?;
-            self.out.write_all(b"\n")?;
+            self.out.extend_from_slice(self.prefix);
+            let line = if has_cr { frame(line) } else { line };
+            if plain {
+                self.out.extend_from_slice(line);
+            } else {
+                sanitize::push_line(self.out, line, self.colour);
+            }
+            self.out.push(b'\n');
             start = pos + 1;
             has_cr = false;
             wrote = true;
         }
         let tail = &rest[start..];
         if !tail.is_empty() {
-            wrote |= self.keep(partial, tail)?;
+            wrote |= self.keep(partial, tail);
         }
-        Ok(wrote)
+        wrote
     }
 
     /// Buffers an incomplete piece; prints cap-sized parts while the buffer is over the cap.
-    fn keep(&mut self, partial: &mut Vec<u8>, piece: &[u8]) -> io::Result<bool> {
+    fn keep(&mut self, partial: &mut Vec<u8>, piece: &[u8]) -> bool {
         partial.extend_from_slice(piece);
         if memchr(b'\r', piece).is_some() {
             compact(partial);
@@ -701,30 +783,40 @@ impl<W: Write> Pump<'_, W> {
         let mut start = 0;
         while partial.len() - start > self.cap {
             let cut = start + utf8_cut(&partial[start..], self.cap);
-            write_line(
+            push_marked(
                 self.out,
                 self.prefix,
                 frame(&partial[start..cut]),
                 &self.marks.continues,
-            )?;
+                self.colour,
+            );
             start = cut;
         }
         partial.drain(..start);
-        Ok(start > 0)
+        start > 0
+    }
+
+    /// Prints what `partial` still holds, marked as lacking its newline.
+    fn finish(&mut self, partial: &mut Vec<u8>) {
+        if !partial.is_empty() {
+            push_marked(
+                self.out,
+                self.prefix,
+                frame(partial),
+                &self.marks.no_newline,
+                self.colour,
+            );
+            partial.clear();
+        }
     }
 }
 
-/// `prefix line mark\n`.
-fn write_line<W: Write + ?Sized>(
-    out: &mut W,
-    prefix: &[u8],
-    line: &[u8],
-    mark: &[u8],
-) -> io::Result<()> {
-    out.write_all(prefix)?;
-    out.write_all(line)?;
-    out.write_all(mark)?;
-    out.write_all(b"\n")
+/// `prefix line mark\n`, the line sanitised.
+fn push_marked(out: &mut Vec<u8>, prefix: &[u8], line: &[u8], mark: &[u8], colour: bool) {
+    out.extend_from_slice(prefix);
+    sanitize::push_line(out, line, colour);
+    out.extend_from_slice(mark);
+    out.push(b'\n');
 }
 
 /// `text\n`, coloured when `colour` is given.
@@ -744,25 +836,6 @@ fn pids(holders: &[i32]) -> String {
     let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
     let word = if holders.len() == 1 { "pid" } else { "pids" };
     format!("{word} {}", list.join(", "))
-}
-
-/// `bytes` without its trailing carriage returns.
-fn trim_cr(bytes: &[u8]) -> &[u8] {
-    let mut end = bytes.len();
-    while end > 0 && bytes[end - 1] == b'\r' {
-        end -= 1;
-    }
-    &bytes[..end]
-}
-
-/// The last frame of a line (without its `\n`): the text after its last `\r`, trailing `\r`s
-/// ignored.
-fn frame(line: &[u8]) -> &[u8] {
-    let line = trim_cr(line);
-    match memrchr(b'\r', line) {
-        Some(pos) => &line[pos + 1..],
-        None => line,
-    }
 }
 
 /// The last frame of the line `head` + `tail` (without its `\n`), as two slices, without
@@ -1110,21 +1183,104 @@ unit      | €x
     }
 
     #[test]
-    fn invalid_utf8_and_control_bytes_pass_through() {
-        let mut r = reporter(CiOptions::default());
+    fn invalid_utf8_and_control_bytes_are_shown_not_sent() {
+        for color in [false, true] {
+            let mut r = reporter(CiOptions {
+                color,
+                ..CiOptions::default()
+            });
+            feed(
+                &mut r,
+                &[
+                    out(0, b"ok \xff\xfe \xc3\x28 end\n"),
+                    out(0, b"a\0b\x1b[31mred\x1b[0m\x1b]0;title\x07\x1b[2J\n\x9b"),
+                    finished(0, result(Path::new("u.log"), EnvStatus::Passed, 5)),
+                ],
+            );
+            let got = String::from_utf8(r.into_inner()).unwrap();
+            let (sgr, prefix) = if color {
+                ("\x1b[31mred\x1b[0m\x1b[0m", "\x1b[36munit      |\x1b[0m ")
+            } else {
+                ("red", "unit      | ")
+            };
+            let end = if color {
+                "\x1b[2m  [no newline at end]\x1b[0m"
+            } else {
+                "  [no newline at end]"
+            };
+            let passed = if color {
+                "\x1b[32m✔ passed in 5ms\x1b[0m"
+            } else {
+                "✔ passed in 5ms"
+            };
+            assert_eq!(
+                got,
+                format!(
+                    "{prefix}ok \\xff\\xfe \\xc3( end\n\
+                     {prefix}a\\x00b{sgr}\n\
+                     {prefix}\\x9b{end}\n\
+                     {prefix}{passed}\n"
+                ),
+                "color={color}"
+            );
+        }
+    }
+
+    #[test]
+    fn child_escapes_cannot_reach_the_terminal_or_runalls_prefix() {
+        let mut r = reporter(CiOptions {
+            partial_cap: 16,
+            ..CiOptions::default()
+        });
         feed(
             &mut r,
             &[
-                out(0, b"ok \xff\xfe \xc3\x28 end\n"),
-                out(0, b"a\0b\x1b[31mred\x1b[0m\n\xff"),
-                finished(0, result(Path::new("u.log"), EnvStatus::Passed, 5)),
+                // Erase the line and go to column 1, then forge another env's line.
+                out(0, b"\x1b[2K\x1b[1Glint      | forged\n"),
+                out(0, b"\x08\x08\x08\x08\x08\x08gone\n"),
+                out(
+                    0,
+                    b"\x1b]52;c;ZXZpbA==\x07\x1b]0;title\x07\x1b[?1049h\x1b[?25l\x1b[?1000hx\n",
+                ),
+                // Split across chunks (the partial path), with a \r frame.
+                out(0, b"10%\x1b[1A"),
+                out(0, b"\r\x1b[1Adone\x07\n"),
+                // Over the cap (the cut path).
+                out(0, b"\x0b\x0c\x0e\x0fabcdefghijklmnopq"),
+                out(0, "\u{9b}2J\n".as_bytes()),
+                // Progress frames are still collapsed before sanitising.
+                out(1, b"a\rb\x1b[K\n"),
             ],
         );
-        let expected: &[u8] = b"unit      | ok \xff\xfe \xc3\x28 end\n\
-unit      | a\0b\x1b[31mred\x1b[0m\n\
-unit      | \xff  [no newline at end]\n\
-unit      | \xe2\x9c\x94 passed in 5ms\n";
-        assert_eq!(r.into_inner(), expected);
+        assert_eq!(
+            text(r),
+            "\
+unit      | lint      | forged
+unit      | \\x08\\x08\\x08\\x08\\x08\\x08gone
+unit      | x
+unit      | done\\x07
+unit      | \\x0b\\x0c\\x0e\\x0fabcdefghijkl  [line continues]
+unit      | mnopq\\u{9b}2J
+lint      | b
+"
+        );
+    }
+
+    #[test]
+    fn a_leaked_command_line_cannot_forge_a_line() {
+        let mut leaky = result(Path::new("u.log"), EnvStatus::Passed, 5);
+        leaky.leaked.push(LeakedProcess {
+            pid: 77,
+            command: "sleep 9\nlint      | FAKE\x1b[2K".into(),
+        });
+        let got = printed(&[finished(0, leaky)]);
+        assert_eq!(
+            got,
+            "\
+unit      | ✔ passed (leaked 1 process) in 5ms
+unit      | ⚠ leaked pid 77: sleep 9\\x0alint      | FAKE (killed)
+"
+        );
     }
 
     #[test]
@@ -1347,8 +1503,8 @@ runall: started unit
 runall: started lint
 runall: started docs-site
 ──── lint: exit 3 (1.2s) ────
-l1\r
-l2 \u{fffd}  [no newline at end]
+l1
+l2 \\xff  [no newline at end]
 ──── end of lint ────
 ──── unit: passed (800ms) ────
 {}──── docs-site: exit 1 (5ms) ────
@@ -1368,7 +1524,6 @@ runall: cannot read log {}: No such file or directory (os error 2)
                 body,
                 "only_failed={only_failed}"
             );
-            assert!(got.windows(4).any(|w| w == b"l2 \xff"), "bytes kept as is");
         }
     }
 
@@ -1390,7 +1545,7 @@ runall: cannot read log {}: No such file or directory (os error 2)
             finished(2, result(Path::new("none.log"), skipped, 0)),
         ];
         let mut r = reporter(CiOptions {
-            github: true,
+            github: Some(github::StopToken::fixed("T")),
             ..grouped(false)
         });
         feed(&mut r, &events);
@@ -1398,24 +1553,31 @@ runall: cannot read log {}: No such file or directory (os error 2)
             text(r),
             "\
 ::group::lint: exit 1 (5ms)
+::stop-commands::T
 l1
-\x1b[31ml2\x1b[0m
+l2
+::T::
 ::endgroup::
 lint      | ↻ retrying (attempt 2)
 ::group::unit: passed (800ms)
+::stop-commands::T
 u1
+::T::
 ::endgroup::
 ::group::lint: exit 2 (1.2s)
+::stop-commands::T
 l1
-\x1b[31ml2\x1b[0m
+l2
+::T::
 ::endgroup::
 ::error title=lint%3A exit 2::l1%0Al2
 ──── docs-site: skipped: lint did not pass ────
 ::error title=docs-site%3A skipped%3A lint did not pass::skipped: lint did not pass
 "
         );
+
         let mut r = reporter(CiOptions {
-            github: true,
+            github: Some(github::StopToken::fixed("T")),
             ..CiOptions::default()
         });
         feed(&mut r, &events[1..3]);
@@ -1583,6 +1745,36 @@ only
 "
         );
         assert_eq!(text(r), expected);
+    }
+
+    #[test]
+    fn tails_are_sanitised() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_in(&["unit", "lint", "docs-site"], dir.path());
+        let unit = write_log(
+            dir.path(),
+            "unit",
+            b"\x1b]0;owned\x07\x1b[?1049h\x1b[31mred\x1b[0m\nbell\x07\n",
+        );
+        let lint = write_log(dir.path(), "lint", b"l\n");
+        let events = [
+            finished(0, result(&unit, exit(1), 5)),
+            finished(1, result(&lint, exit(2), 5)),
+        ];
+        let run = |options: CiOptions| {
+            let mut r = CiReporter::new(&plan, options, Vec::new(), Instant::now());
+            let mut summary = Summary::new(&plan);
+            for event in &events {
+                r.handle(event, Instant::now()).unwrap();
+                summary.record(event);
+            }
+            r.finish(&summary).unwrap();
+            text(r)
+        };
+        let got = run(CiOptions::default());
+        let tail = got.split("──── last 2 lines of unit").nth(1).unwrap();
+        assert!(tail.contains(") ────\nred\nbell\\x07\n"), "{got}");
+        assert!(!got.contains('\x1b') && !got.contains('\x07'), "{got:?}");
     }
 
     #[test]

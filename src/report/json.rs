@@ -29,7 +29,9 @@
 //! - `exit_code`: the failing command's exit code, else `null`; `signal`: the signal that
 //!   killed it (`"SIGKILL"`), else `null`.
 //! - `stopped_by`: `"timeout"`, `"interrupt"` or `null`.
-//! - `leaked`: `[{"pid": 123, "command": "sleep 100"}]`, processes killed after the env.
+//! - `leaked`: `[{"pid": 123, "command": "sleep 100"}]`, processes killed after the env (the
+//!   command line from /proc as the CI line shows it: escape sequences removed, controls such
+//!   as a newline shown as `\x0a`).
 //! - `cause`: `null`, or `{"kind": "signal" | "output_closed" | "fail_fast", "signal":
 //!   "SIGINT" | null, "env": "lint" | null}`.
 //! - `counts`: `passed`, `failed`, `skipped`, `interrupted`, `not_run`, `not_finished` (started
@@ -51,6 +53,7 @@ use crate::event::{
 };
 use crate::history::{History, millis};
 use crate::plan::{CommandSpec, Plan};
+use crate::sanitize;
 
 /// The schema version of every line (and of `runall list --json`).
 pub const SCHEMA: u32 = 1;
@@ -105,16 +108,17 @@ struct EnvDone<'a> {
     exit_code: Option<i32>,
     signal: Option<String>,
     stopped_by: Option<&'static str>,
-    leaked: Vec<Leaked<'a>>,
+    leaked: Vec<Leaked>,
     log: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt: Option<u32>,
 }
 
 #[derive(Serialize)]
-struct Leaked<'a> {
+struct Leaked {
     pid: i32,
-    command: &'a str,
+    /// From /proc, chosen by the process: sanitised like the CI line that names it.
+    command: String,
 }
 
 #[derive(Serialize)]
@@ -345,7 +349,7 @@ fn env_done<'a>(
             .iter()
             .map(|l| Leaked {
                 pid: l.pid,
-                command: &l.command,
+                command: sanitize::text(l.command.as_bytes()),
             })
             .collect(),
         log: ran.then(|| result.log_path.display().to_string()),
@@ -543,6 +547,23 @@ mod tests {
                                   "not_run": 0, "not_finished": 0, "flaky": 1, "total": 2},
                        "exit_code": 1, "cause": null, "duration_ms": 2500}),
             ]
+        );
+    }
+
+    #[test]
+    fn leaked_command_lines_are_sanitised() {
+        let mut leaky = result(EnvStatus::Passed, 1);
+        leaky.leaked.push(LeakedProcess {
+            pid: 7,
+            command: "sleep 9\nunit | FAKE\x1b]0;t\x07".into(),
+        });
+        let got = lines(&[RunEvent::EnvFinished {
+            env: 0,
+            result: leaky,
+        }]);
+        assert_eq!(
+            got[1]["leaked"],
+            json!([{"pid": 7, "command": "sleep 9\\x0aunit | FAKE"}])
         );
     }
 

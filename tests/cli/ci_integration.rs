@@ -136,8 +136,8 @@ commands = [{big}]
 
     assert_eq!(
         cases["dirty"].system_out.as_deref(),
-        Some("aredbc \u{fffd} end\n"),
-        "escapes, NUL and controls removed, invalid UTF-8 replaced"
+        Some("ared\\x00b\\x01c \\xff end\n"),
+        "escapes removed; NUL, controls and invalid UTF-8 shown as text"
     );
 
     let big = cases["big"].system_out.as_deref().unwrap();
@@ -372,7 +372,24 @@ fn github_actions_groups_annotates_and_summarises() {
     let output = run_with_env(&p, &["--ci", "--color", "never"], &env);
     assert_eq!(output.status.code(), Some(1));
     let out = String::from_utf8_lossy(&output.stdout);
-    let lines: Vec<&str> = out.lines().collect();
+    // Child output is printed with workflow commands paused by a random token; the layout
+    // around it is checked with the pause and resume lines left out.
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("::stop-commands::"))
+        .unwrap_or_else(|| panic!("no pause in\n{out}"));
+    assert!(token.len() >= 32, "{token}");
+    let pause = format!("::stop-commands::{token}");
+    let resume = format!("::{token}::");
+    assert_eq!(
+        out.matches(pause.as_str()).count(),
+        out.matches(resume.as_str()).count(),
+        "{out}"
+    );
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| *l != pause && *l != resume)
+        .collect();
     let at = |needle: &str| {
         lines
             .iter()
