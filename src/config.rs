@@ -57,6 +57,8 @@ pub struct Settings {
     pub on_leak: LeakPolicy,
     /// Default number of extra attempts for a failed env.
     pub retries: u32,
+    /// Lines of each failed env's output shown after the summary (`None`: the default).
+    pub tail: Option<usize>,
 }
 
 /// One `[env.NAME]` table with `[env_run_base]` and `[settings]` defaults applied.
@@ -311,6 +313,7 @@ struct RawSettings {
     timeout: Option<RawDuration>,
     on_leak: Option<RawLeak>,
     retries: Option<u32>,
+    tail: Option<Spanned<usize>>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -572,6 +575,15 @@ impl Ctx<'_> {
                 "must be at least 1".to_owned(),
             ));
         }
+        if let Some(tail) = &raw.tail
+            && *tail.get_ref() > crate::report::ci::MAX_TAIL_LINES
+        {
+            return Err(self.invalid(
+                tail.span(),
+                "settings.tail".to_owned(),
+                format!("must be at most {}", crate::report::ci::MAX_TAIL_LINES),
+            ));
+        }
         let defaults = Timeouts::default();
         let pick = |raw: Option<RawDuration>, default: Duration| raw.map_or(default, |d| d.0);
         Ok(Settings {
@@ -585,6 +597,7 @@ impl Ctx<'_> {
             timeout: raw.timeout.map(|d| d.0),
             on_leak: raw.on_leak.map(LeakPolicy::from).unwrap_or_default(),
             retries: raw.retries.unwrap_or(0),
+            tail: raw.tail.map(Spanned::into_inner),
         })
     }
 
@@ -911,6 +924,7 @@ commands = ["true"]
                 timeout: Some(Duration::from_secs(600)),
                 on_leak: LeakPolicy::Fail,
                 retries: 0,
+                tail: None,
             }
         );
         let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
@@ -1012,7 +1026,7 @@ commands = ["c"]
             err("[settings]\njobs = 2\ncolour = 1\n"),
             "runall.toml:3:1: settings.colour: unknown key `colour`, expected one of `jobs`, \
              `stderr`, `interrupt_timeout`, `terminate_timeout`, `leak_timeout`, `timeout`, \
-             `on_leak`, `retries`"
+             `on_leak`, `retries`, `tail`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
                         `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`";
@@ -1050,6 +1064,20 @@ commands = ["c"]
         assert_eq!(
             err("[env.x]\ncommands = [\"a\"]\nset_env = { A = 1 }\n"),
             "runall.toml:3:17: env.x.set_env.A: invalid type: integer `1`, expected a string"
+        );
+    }
+
+    #[test]
+    fn tail_is_bounded() {
+        let config = parse(Path::new("/p/runall.toml"), "[settings]\ntail = 0\n").unwrap();
+        assert_eq!(config.settings.tail, Some(0));
+        assert_eq!(
+            err("[settings]\ntail = 10001\n"),
+            "runall.toml:2:8: settings.tail: must be at most 10000"
+        );
+        assert_eq!(
+            err("[settings]\ntail = -1\n"),
+            "runall.toml:2:8: settings.tail: invalid value: integer `-1`, expected usize"
         );
     }
 

@@ -93,6 +93,10 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         output,
         color,
         only_failed: cli.only_failed,
+        tail_lines: cli
+            .tail
+            .or(config.settings.tail)
+            .unwrap_or(report::ci::DEFAULT_TAIL_LINES),
         github: github.then(github::StopToken::random),
         ..CiOptions::default()
     };

@@ -38,7 +38,8 @@
 //! Output is not printed live. A line `runall: started <env>` marks each start; when an env
 //! finishes its whole log file is streamed, framed and sanitised line by line as prefixed lines
 //! are (without the prefix), between `──── <env>: <outcome> (<time>) ────` and
-//! `──── end of <env> ────` (with `only_failed`, envs that passed get the header line only).
+//! `──── end of <env> ────` (with `only_failed`, envs that passed get the header line only, and
+//! the envs printed whole get no tail after the summary).
 //!
 //! # GitHub Actions
 //!
@@ -76,8 +77,13 @@ use crate::sanitize::{self, last_frame as frame, trim_cr};
 /// Framed output gathered before it is written to `out` in one call: the size of the
 /// `BufWriter` `headless` wraps stdout in, so that writes of this size bypass its buffer.
 const FRAMED_BATCH: usize = 256 * 1024;
-/// How much of a log's end is read for its tail.
+/// How much of a log's end is read for its tail, at least: the window grows with the lines
+/// asked for (see [`tail_window`]).
 const TAIL_WINDOW: u64 = 64 * 1024;
+/// Lines of tail shown after the summary unless `--tail` or `tail` in `[settings]` say.
+pub const DEFAULT_TAIL_LINES: usize = 20;
+/// The most lines of tail `--tail` and `tail` accept.
+pub const MAX_TAIL_LINES: usize = 10_000;
 /// Read size when streaming a log in grouped mode.
 const READ_CHUNK: usize = 64 * 1024;
 /// Env name colours, given out in plan order: cyan, yellow, green, magenta, blue, bright cyan.
@@ -123,7 +129,7 @@ impl Default for CiOptions {
             output: OutputMode::Prefixed,
             color: false,
             only_failed: false,
-            tail_lines: 20,
+            tail_lines: DEFAULT_TAIL_LINES,
             partial_cap: 64 * 1024,
             heartbeat: Duration::from_secs(60),
             github: None,
@@ -143,6 +149,8 @@ struct EnvState {
     partial: [Vec<u8>; 2],
     started: Option<Instant>,
     finished: bool,
+    /// Grouped: the whole output of its last finished attempt was printed.
+    body_printed: bool,
 }
 
 impl EnvState {
@@ -223,6 +231,7 @@ impl<W: Write> CiReporter<W> {
                 partial: [Vec::new(), Vec::new()],
                 started: None,
                 finished: false,
+                body_printed: false,
             })
             .collect();
         Self {
@@ -301,7 +310,8 @@ impl<W: Write> CiReporter<W> {
     }
 
     /// Ends the report: prints any line still waiting for its newline, the summary table and
-    /// counts, then the last `tail_lines` lines of every env that ran and did not pass. Under
+    /// counts, then the last `tail_lines` lines of every env that ran and did not pass (but not
+    /// of an env whose whole output `only_failed` grouped output has just printed). Under
     /// GitHub Actions all of it is printed with workflow commands paused, resumed at the end.
     pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
         self.write_framed()?;
@@ -315,7 +325,12 @@ impl<W: Write> CiReporter<W> {
             let Some(result) = summary.result(env) else {
                 continue;
             };
-            if self.options.tail_lines > 0 && ran(result) && result.verdict() != Verdict::Passed {
+            let printed = self.options.only_failed && self.envs[env].body_printed;
+            if self.options.tail_lines > 0
+                && ran(result)
+                && result.verdict() != Verdict::Passed
+                && !printed
+            {
                 self.write_tail(env, result)?;
             }
         }
@@ -447,6 +462,7 @@ impl<W: Write> CiReporter<W> {
                     String::new()
                 };
                 let body = ran(result) && !(self.options.only_failed && verdict == Verdict::Passed);
+                self.envs[env].body_printed = body;
                 if body && self.options.github.is_some() {
                     let title = format!("{name}: {}{time}", result.describe());
                     self.workflow_command(&github::group_start(&title))?;
@@ -662,7 +678,7 @@ impl<W: Write> CiReporter<W> {
             .options
             .color
             .then(|| verdict_colour(Some(result.verdict())));
-        let (data, cut) = match read_tail(path, TAIL_WINDOW) {
+        let (data, cut) = match read_tail(path, tail_window(self.options.tail_lines)) {
             Ok(tail) => tail,
             Err(error) => return self.log_error(path, &error),
         };
@@ -874,6 +890,15 @@ fn utf8_cut(bytes: &[u8], cap: usize) -> usize {
         .rev()
         .find(|&cut| cut == bytes.len() || !is_continuation(bytes[cut]))
         .unwrap_or(cap)
+}
+
+/// The bytes of a log's end read for `lines` lines of tail: 1 KiB a line, at least
+/// [`TAIL_WINDOW`], at most 16 MiB (what [`MAX_TAIL_LINES`] asks for at most).
+fn tail_window(lines: usize) -> u64 {
+    let lines = u64::try_from(lines).unwrap_or(u64::MAX);
+    lines
+        .saturating_mul(1024)
+        .clamp(TAIL_WINDOW, 16 * 1024 * 1024)
 }
 
 /// The last `window` bytes of a file, and whether its start was cut off.
@@ -1748,7 +1773,7 @@ only
     }
 
     #[test]
-    fn tails_are_sanitised() {
+    fn tails_are_sanitised_and_not_repeated_after_only_failed_bodies() {
         let dir = tempfile::tempdir().unwrap();
         let plan = plan_in(&["unit", "lint", "docs-site"], dir.path());
         let unit = write_log(
@@ -1775,6 +1800,18 @@ only
         let tail = got.split("──── last 2 lines of unit").nth(1).unwrap();
         assert!(tail.contains(") ────\nred\nbell\\x07\n"), "{got}");
         assert!(!got.contains('\x1b') && !got.contains('\x07'), "{got:?}");
+
+        // Grouped --only-failed has just printed both bodies whole: no tails after the table.
+        let got = run(grouped(true));
+        assert_eq!(got.matches("bell\\x07").count(), 1, "{got}");
+        assert_eq!(got.matches("──── end of lint ────").count(), 1, "{got}");
+        assert!(
+            !got.contains("last 2 lines") && !got.contains("last line"),
+            "{got}"
+        );
+        // Without --only-failed the tails stay: they gather the failures at the end.
+        let got = run(grouped(false));
+        assert!(got.contains("last 2 lines of unit") && got.contains("last line of lint"));
     }
 
     #[test]

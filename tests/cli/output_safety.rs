@@ -341,3 +341,67 @@ fn a_closed_stdout_stays_quiet() {
     assert!(!stderr.contains("cannot write"), "{stderr}");
     p.assert_no_survivors();
 }
+
+/// `--tail N` and `tail = N` set the failure tail; 0 turns it off; out-of-range values are
+/// usage errors naming the place; grouped `--only-failed` prints a failed env once.
+#[test]
+fn tail_length_is_configurable_and_not_repeated() {
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do echo l$i; done; exit 1";
+    let p = Project::new(&config_of(&[("f", script)]));
+    let run = p.run(&["--ci", "--color", "never"]);
+    assert!(
+        run.stdout().contains("──── last 20 lines of f"),
+        "{}",
+        run.stdout()
+    );
+    let run = p.run(&["--ci", "--color", "never", "--tail", "3"]);
+    let out = run.stdout();
+    let tail = out
+        .split("──── last 3 lines of f")
+        .nth(1)
+        .expect("a 3-line tail");
+    assert!(tail.ends_with("────\nl23\nl24\nl25\n"), "{out}");
+    let run = p.run(&["--ci", "--color", "never", "--tail", "0"]);
+    assert!(!run.stdout().contains("lines of f"), "{}", run.stdout());
+    let run = p.run(&["--ci", "--tail", "10001"]);
+    run.assert_code(2);
+    assert!(run.stderr().contains("at most 10000"), "{}", run.stderr());
+
+    let run = p.run(&[
+        "--ci",
+        "--color",
+        "never",
+        "--output",
+        "grouped",
+        "--only-failed",
+    ]);
+    run.assert_code(1);
+    assert_eq!(run.stdout().matches("l25\n").count(), 1, "{}", run.stdout());
+
+    let config = format!("[settings]\ntail = 2\n\n{}", config_of(&[("f", script)]));
+    let p = Project::new(&config);
+    let run = p.run(&["--ci", "--color", "never"]);
+    assert!(
+        run.stdout().contains("──── last 2 lines of f"),
+        "{}",
+        run.stdout()
+    );
+    let run = p.run(&["--ci", "--color", "never", "--tail", "1"]);
+    assert!(
+        run.stdout().contains("──── last line of f"),
+        "the flag wins: {}",
+        run.stdout()
+    );
+    let p = Project::new(&format!(
+        "[settings]\ntail = 99999\n\n{}",
+        config_of(&[("f", "true")])
+    ));
+    let run = p.run(&["--ci"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr()
+            .contains("runall.toml:2:8: settings.tail: must be at most 10000"),
+        "{}",
+        run.stderr()
+    );
+}
