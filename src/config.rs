@@ -102,13 +102,19 @@ impl RawCommand {
     pub fn display(&self) -> String {
         match self {
             Self::Shell(s) => s.clone(),
-            Self::Argv(argv) => argv
-                .iter()
-                .map(|word| display_word(word))
-                .collect::<Vec<_>>()
-                .join(" "),
+            Self::Argv(argv) => display_argv(argv),
         }
     }
+}
+
+/// An argv as a user would type it: words joined by spaces, each quoted only if a reader could
+/// misread where it starts or ends. The one definition behind `runall list`, the `$ command`
+/// lines and JSON's `command`.
+pub fn display_argv(argv: &[String]) -> String {
+    argv.iter()
+        .map(|word| display_word(word))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Quotes `word` only if a reader could misread where it starts or ends.

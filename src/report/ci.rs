@@ -29,9 +29,11 @@
 //! after one word-at-a-time check. The log file on disk is the byte-exact record; this is its
 //! readable view.
 //!
-//! Each command start prints `<env> | $ <command>`; an env's end prints `<env> | ✔ passed in
-//! 1.2s`, `<env> | ✘ exit 3 in 500ms` or `<env> | ⊘ skipped: lint did not pass`, then one line per
-//! leaked process (its command line, from /proc, sanitised).
+//! Each command start prints `<env> | $ <command>` (argv words quoted as `runall list` does; a
+//! multi-line shell command gets the prefix on every line, later lines indented two spaces
+//! under the first); an env's end prints `<env> | ✔ passed in 1.2s`, `<env> | ✘ exit 3 in
+//! 500ms` or `<env> | ⊘ skipped: lint did not pass`, then one line per leaked process (its
+//! command line, from /proc, sanitised).
 //!
 //! # Grouped mode
 //!
@@ -416,15 +418,17 @@ impl<W: Write> CiReporter<W> {
         let Some(command) = state.commands.get(index) else {
             return Ok(false);
         };
-        // Config text, but a `##[…]` in it would still be a command under GitHub Actions.
-        if let Some(token) = &self.options.github
-            && !self.commands_stopped
-        {
-            writeln!(self.out, "{}", github::stop_commands(token))?;
-            self.commands_stopped = true;
+        // A multi-line shell command: every line gets the prefix, later ones indented under
+        // the first; each sanitised like a child's line.
+        let mut lines = command.lines();
+        let first = lines.next().unwrap_or("");
+        for (mark, line) in std::iter::once(("$ ", first)).chain(lines.map(|l| ("  ", l))) {
+            self.framed.extend_from_slice(&state.prefix);
+            self.framed.extend_from_slice(mark.as_bytes());
+            sanitize::push_line(&mut self.framed, line.as_bytes(), false);
+            self.framed.push(b'\n');
         }
-        self.out.write_all(&state.prefix)?;
-        writeln!(self.out, "$ {command}")?;
+        self.write_framed()?;
         Ok(true)
     }
 
@@ -1350,6 +1354,36 @@ lint      | part
 \x1b[33mlint      !\x1b[0m l
 \x1b[32mdocs-site |\x1b[0m d\x1b[2m  [no newline at end]\x1b[0m
 \x1b[32mdocs-site |\x1b[0m \x1b[31m✘ exit 1 in 1.5s\x1b[0m
+"
+        );
+    }
+
+    #[test]
+    fn command_lines_quote_argv_words_and_prefix_every_line() {
+        let env = EnvSpec {
+            commands: vec![
+                CommandSpec::Shell("set -e\nmake a\n  make b\x1b[2J\n".into()),
+                CommandSpec::Argv(vec!["echo".into(), "two words".into(), "it's".into()]),
+            ],
+            ..EnvSpec::shell("unit", "", "/tmp")
+        };
+        let plan = Plan::new(vec![env], 1, "/tmp");
+        let mut r = CiReporter::new(&plan, CiOptions::default(), Vec::new(), Instant::now());
+        for index in 0..2 {
+            let started = RunEvent::CommandStarted {
+                env: 0,
+                index,
+                pid: 1,
+            };
+            r.handle(&started, Instant::now()).unwrap();
+        }
+        assert_eq!(
+            text(r),
+            "\
+unit | $ set -e
+unit |   make a
+unit |     make b
+unit | $ echo 'two words' 'it'\\''s'
 "
         );
     }

@@ -7,7 +7,8 @@ use std::fs;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::{Capture, PATIENCE, Project, config_of, spawn_tracked};
+use crate::support::{Capture, PATIENCE, Project, config_of, spawn_tracked, toml_str};
+
 const FAST: &str = "[settings]\ninterrupt_timeout = \"1s\"\nterminate_timeout = \"1s\"\nleak_timeout = \"300ms\"\n\n";
 
 /// A child that tries everything a terminal acts on, then fails.
@@ -403,5 +404,43 @@ fn tail_length_is_configurable_and_not_repeated() {
             .contains("runall.toml:2:8: settings.tail: must be at most 10000"),
         "{}",
         run.stderr()
+    );
+}
+
+/// `$ command` lines quote argv words like `runall list`, and every line of a multi-line
+/// shell command carries the env's prefix.
+#[test]
+fn command_lines_are_quoted_and_prefixed() {
+    let config = format!(
+        "[env.e]\ncommands = [[\"echo\", \"two words\"], {}]\n",
+        toml_str("echo one\necho two")
+    );
+    let p = Project::new(&config);
+    let run = p.run(&["--ci", "--color", "never"]);
+    run.assert_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("e | $ echo 'two words'\ne | two words\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("e | $ echo one\ne |   echo two\ne | one\n"),
+        "{out}"
+    );
+    let run = p.run(&["--ci", "--json", "events.json"]);
+    run.assert_code(0);
+    let events = fs::read_to_string(p.path().join("events.json")).expect("events");
+    let commands: Vec<serde_json::Value> = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .filter(|v| v["type"] == "command_started")
+        .map(|v| v["command"].clone())
+        .collect();
+    assert_eq!(commands, ["echo 'two words'", "echo one\necho two"]);
+    let list = p.run(&["list"]);
+    assert!(
+        list.stdout().contains("$ echo 'two words'"),
+        "{}",
+        list.stdout()
     );
 }
