@@ -22,7 +22,9 @@
 //!   CSI on an 8-bit terminal) as `\xNN`.
 //!
 //! A clean line (printable ASCII only, the common case) is recognised eight bytes at a time
-//! and copied whole, so the `--ci` hot path pays one extra pass over bytes already in cache.
+//! ([`is_plain`]) and copied whole; [`scan_lines`] answers the same for a whole chunk of lines
+//! in one vectorised pass, so the `--ci` hot path pays about one extra pass over bytes already
+//! in cache (figures in `benches/RESULTS.md`).
 //!
 //! # Text: XML, JSON, Markdown, workflow-command messages ([`text`])
 //!
@@ -63,18 +65,38 @@ pub fn is_plain(line: &[u8]) -> bool {
     acc & HI == 0
 }
 
-/// Whether `bytes`, many lines, holds only printable ASCII, `\n` and `\r`, so that each of its
-/// lines (once framed at its last `\r`) is plain. One pass over a whole chunk, in blocks the
-/// compiler turns into wide vector compares: the `--ci` hot path calls it once per chunk and
-/// checks lines one by one only when it says no.
-pub fn is_plain_lines(bytes: &[u8]) -> bool {
-    bytes.chunks(4096).all(|block| {
-        block.iter().fold(0u8, |acc, &b| {
-            // `&` on 0/1 bytes, not `&&`, so the loop has no branch and vectorises.
+/// What [`scan_lines`] found in a chunk of many lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinesScan {
+    /// Only printable ASCII, `\n` and `\r`: each line (once framed at its last `\r`) is plain.
+    pub plain: bool,
+    /// Some `\r` is there (a line needs framing).
+    pub has_cr: bool,
+}
+
+/// One pass over a whole chunk, in blocks the compiler turns into wide vector compares: whether
+/// any line needs the sanitiser, and whether any needs framing. The `--ci` hot path calls it
+/// once per chunk (it replaces the search for `\r` it did before) and checks lines one by one
+/// only when the chunk is not plain.
+pub fn scan_lines(bytes: &[u8]) -> LinesScan {
+    let mut scan = LinesScan {
+        plain: true,
+        has_cr: false,
+    };
+    for block in bytes.chunks(4096) {
+        let (bad, cr) = block.iter().fold((0u8, 0u8), |(bad, cr), &b| {
+            // `&` and `^` on 0/1 bytes, not `&&`, so the loop has no branch and vectorises.
             let outside = u8::from(b.wrapping_sub(0x20) > 0x5e);
-            acc | (outside & u8::from(b != b'\n') & u8::from(b != b'\r'))
-        }) == 0
-    })
+            let is_cr = u8::from(b == b'\r');
+            (
+                bad | (outside & u8::from(b != b'\n') & (is_cr ^ 1)),
+                cr | is_cr,
+            )
+        });
+        scan.plain &= bad == 0;
+        scan.has_cr |= cr != 0;
+    }
+    scan
 }
 
 /// Appends `line` (one line, without its `\n`) to `out` as a terminal or CI log may show it;
@@ -299,14 +321,23 @@ mod tests {
             }
         }
         assert!(is_plain(b" ~!09AZaz"));
-        assert!(is_plain_lines(b"a\nb\r\n~ \n") && is_plain_lines(b""));
+        let scan = |bytes: &[u8]| {
+            let s = scan_lines(bytes);
+            (s.plain, s.has_cr)
+        };
+        assert_eq!(scan(b"a\nb\r\n~ \n"), (true, true));
+        assert_eq!(scan(b"a\nb\n"), (true, false));
+        assert_eq!(scan(b""), (true, false));
         let long = b"x".repeat(9000);
-        for bad in [0x00, 0x09, 0x1b, 0x7f, 0x80, 0xff] {
-            for at in [0, 4095, 4096, 8999] {
+        for at in [0, 4095, 4096, 8999] {
+            for bad in [0x00, 0x09, 0x1b, 0x7f, 0x80, 0xff] {
                 let mut chunk = long.clone();
                 chunk[at] = bad;
-                assert!(!is_plain_lines(&chunk), "{bad:#x} at {at}");
+                assert_eq!(scan(&chunk), (false, false), "{bad:#x} at {at}");
             }
+            let mut chunk = long.clone();
+            chunk[at] = b'\r';
+            assert_eq!(scan(&chunk), (true, true), "\\r at {at}");
         }
     }
 

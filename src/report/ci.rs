@@ -745,11 +745,13 @@ impl Pump<'_> {
         }
         // Hot path: lines without `\r` go out with their newline, straight from the event's
         // bytes, once the sanitiser finds the chunk (or else the line) plain. A chunk without
-        // any `\r` (one quick scan) needs only the newlines.
+        // any `\r` needs only the newlines.
         let mut start = 0;
-        // One vectorised pass says whether any line of the chunk needs the sanitiser at all.
-        let plain = sanitize::is_plain_lines(rest);
-        if memchr(b'\r', rest).is_none() {
+        // One vectorised pass says whether any line of the chunk needs the sanitiser at all,
+        // and whether any has a `\r` to frame.
+        let scan = sanitize::scan_lines(rest);
+        let plain = scan.plain;
+        if !scan.has_cr {
             for pos in memchr_iter(b'\n', rest) {
                 self.out.extend_from_slice(self.prefix);
                 let line = &rest[start..pos];
