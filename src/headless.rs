@@ -259,10 +259,8 @@ pub fn write_stdout(bytes: &[u8]) -> bool {
 
 /// Says on stderr that writing to `sink` failed, unless it was a closed pipe (`| head`, which
 /// stays quiet). A failing stderr has nobody left to tell.
-fn report_write_error(sink: &str, error: &io::Error) {
+pub(crate) fn report_write_error(sink: &str, error: &io::Error) {
     if error.kind() != io::ErrorKind::BrokenPipe {
-        write_stderr(
-            format!("runall: cannot write to {sink}: {error}; stopping the run\n").as_bytes(),
-        );
+        write_stderr(format!("runall: cannot write to {sink}: {error}\n").as_bytes());
     }
 }
