@@ -9,6 +9,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 
 use crate::plan::Shard;
+use crate::report::ci::MAX_TAIL_LINES;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -56,6 +57,11 @@ pub struct Cli {
     /// With `--output grouped`, print the output only of envs that did not pass.
     #[arg(long)]
     pub only_failed: bool,
+
+    /// Lines of each failed env's output shown after the summary, 0 for none [default: `tail`
+    /// in [settings], else 20].
+    #[arg(long, value_name = "N", value_parser = tail_lines)]
+    pub tail: Option<usize>,
 
     /// Colour: auto is on when stdout is a terminal and `NO_COLOR` is not set.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
@@ -140,6 +146,17 @@ pub fn man_page() -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// `--tail N`: 0 to [`MAX_TAIL_LINES`].
+fn tail_lines(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of lines"))?;
+    if n > MAX_TAIL_LINES {
+        return Err(format!("must be at most {MAX_TAIL_LINES}"));
+    }
+    Ok(n)
+}
+
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputArg {
@@ -175,6 +192,19 @@ mod tests {
         assert!(cli.ci);
         assert_eq!(cli.envs, ["unit"]);
         assert_eq!(cli.posargs, ["-k", "x"]);
+    }
+
+    #[test]
+    fn tail_is_a_bounded_number_of_lines() {
+        assert_eq!(Cli::parse_from(["runall"]).tail, None);
+        assert_eq!(Cli::parse_from(["runall", "--tail", "0"]).tail, Some(0));
+        assert_eq!(Cli::parse_from(["runall", "--tail", "500"]).tail, Some(500));
+        for bad in ["10001", "-1", "x"] {
+            let err = Cli::try_parse_from(["runall", "--tail", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+        let err = Cli::try_parse_from(["runall", "--tail", "10001"]).unwrap_err();
+        assert!(err.to_string().contains("must be at most 10000"), "{err}");
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub const MAX_JOBS: usize = 1024;
 /// The most extra attempts `retries` accepts.
 pub const MAX_RETRIES: u32 = 100;
 
+/// The most lines of failure tail `--tail` and `tail` accept.
+pub const MAX_TAIL_LINES: usize = 10_000;
+
 /// The largest file runall reads as a config or a run history: 16 MiB.
 pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 
@@ -77,6 +80,8 @@ pub struct Settings {
     pub on_leak: LeakPolicy,
     /// Default number of extra attempts for a failed env.
     pub retries: u32,
+    /// Lines of each failed env's output shown after the summary (`None`: the default).
+    pub tail: Option<usize>,
 }
 
 /// One `[env.NAME]` table with `[env_run_base]` and `[settings]` defaults applied.
@@ -120,13 +125,19 @@ impl RawCommand {
     pub fn display(&self) -> String {
         match self {
             Self::Shell(s) => s.clone(),
-            Self::Argv(argv) => argv
-                .iter()
-                .map(|word| display_word(word))
-                .collect::<Vec<_>>()
-                .join(" "),
+            Self::Argv(argv) => display_argv(argv),
         }
     }
+}
+
+/// An argv as a user would type it: words joined by spaces, each quoted only if a reader could
+/// misread where it starts or ends. The one definition behind `runall list`, the `$ command`
+/// lines and JSON's `command`.
+pub fn display_argv(argv: &[String]) -> String {
+    argv.iter()
+        .map(|word| display_word(word))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Quotes `word` only if a reader could misread where it starts or ends.
@@ -429,6 +440,7 @@ struct RawSettings {
     timeout: Option<RawDuration>,
     on_leak: Option<RawLeak>,
     retries: Option<RawRetries>,
+    tail: Option<RawTail>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -588,6 +600,8 @@ impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX>
 type RawJobs = Bounded<1, { MAX_JOBS as u64 }>;
 /// `retries`: 0 to [`MAX_RETRIES`].
 type RawRetries = Bounded<0, { MAX_RETRIES as u64 }>;
+/// `tail`: 0 to [`MAX_TAIL_LINES`].
+type RawTail = Bounded<0, { MAX_TAIL_LINES as u64 }>;
 
 /// The `commands` array.
 #[derive(Clone)]
@@ -802,6 +816,7 @@ impl Ctx<'_> {
             timeout: raw.timeout.map(|d| d.0),
             on_leak: raw.on_leak.map(LeakPolicy::from).unwrap_or_default(),
             retries: raw.retries.map_or(0, |retries| retries.0 as u32),
+            tail: raw.tail.map(|tail| tail.0 as usize),
         })
     }
 
@@ -1187,6 +1202,7 @@ commands = ["true"]
                 timeout: Some(Duration::from_secs(600)),
                 on_leak: LeakPolicy::Fail,
                 retries: 0,
+                tail: None,
             }
         );
         let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
@@ -1288,7 +1304,7 @@ commands = ["c"]
             err("[settings]\njobs = 2\ncolour = 1\n"),
             "runall.toml:3:1: settings.colour: unknown key `colour`, expected one of `jobs`, \
              `stderr`, `interrupt_timeout`, `terminate_timeout`, `leak_timeout`, `timeout`, \
-             `on_leak`, `retries`"
+             `on_leak`, `retries`, `tail`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
                         `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`";
@@ -1327,6 +1343,20 @@ commands = ["c"]
         assert_eq!(
             err("[env.x]\ncommands = [\"a\"]\nset_env = { A = 1 }\n"),
             "runall.toml:3:17: env.x.set_env.A: invalid type: integer `1`, expected a string"
+        );
+    }
+
+    #[test]
+    fn tail_is_bounded() {
+        let config = parse(Path::new("/p/runall.toml"), "[settings]\ntail = 0\n").unwrap();
+        assert_eq!(config.settings.tail, Some(0));
+        assert_eq!(
+            err("[settings]\ntail = 10001\n"),
+            "runall.toml:2:8: settings.tail: 10001 is out of range: must be from 0 to 10000"
+        );
+        assert_eq!(
+            err("[settings]\ntail = -1\n"),
+            "runall.toml:2:8: settings.tail: -1 is out of range: must be from 0 to 10000"
         );
     }
 

@@ -140,8 +140,10 @@ pub enum Verdict {
     Failed,
     /// Skipped because a dependency did not pass.
     Skipped,
-    /// Stopped or never started because the run was interrupted.
+    /// Stopped by the run's shutdown (Ctrl-C, a signal, `--fail-fast`) while it ran.
     Interrupted,
+    /// Never started because the run was shutting down (`not run`).
+    NotRun,
 }
 
 impl EnvResult {
@@ -169,7 +171,8 @@ impl EnvResult {
     pub fn verdict(&self) -> Verdict {
         match (&self.status, self.stopped_by) {
             (EnvStatus::Skipped { .. }, _) => Verdict::Skipped,
-            (EnvStatus::NotRun, _) | (_, Some(StopCause::Interrupted)) => Verdict::Interrupted,
+            (EnvStatus::NotRun, _) => Verdict::NotRun,
+            (_, Some(StopCause::Interrupted)) => Verdict::Interrupted,
             (EnvStatus::Passed, None) => {
                 // A run whose output was not kept whole must not pass as green.
                 if (self.on_leak == LeakPolicy::Fail && !self.leaked.is_empty())
@@ -475,6 +478,13 @@ mod tests {
             "passed (log incomplete: No space left on device (os error 28))"
         );
         assert!(!r.flaky());
+    }
+
+    #[test]
+    fn never_started_is_not_run_not_interrupted() {
+        let r = result(EnvStatus::NotRun, None);
+        assert_eq!(r.verdict(), Verdict::NotRun);
+        assert_eq!(r.describe(), "not run");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! The human output goes to stdout, or to stderr when the JSON stream has stdout (`--json -`).
 //! A write error on stdout (a closed pipe: `runall --ci | head -1`, or a dead terminal) is
 //! handled like SIGHUP: the reporters go quiet, the runner shuts the children down, and the
-//! caller exits by SIGPIPE. A write error on a `--json` file only stops that file; it is
+//! caller exits by SIGPIPE. A closed pipe (EPIPE: `| head`) is expected and stays quiet; any
+//! other write error (`>/dev/full`: ENOSPC, EIO) is said on stderr first. A write error on a `--json` file only stops that file; it is
 //! returned in [`Finished::json_error`] for the caller to report.
 
 use std::fs::File;
@@ -20,7 +21,7 @@ use crate::plan::Plan;
 use crate::report::Summary;
 use crate::report::ci::{CiOptions, CiReporter};
 use crate::report::json::JsonReporter;
-use crate::runner::{self, Control, RunnerOptions};
+use crate::runner::{self, Control, Handle, RunnerOptions};
 use crate::signals::SignalListener;
 
 /// Size of the stdout buffer: large, so a flood costs few write syscalls.
@@ -126,20 +127,20 @@ pub fn run(
             source,
         })?;
     let signals = SignalListener::install(handle.clone())?;
-    let out = human_sink(matches!(json, Some(JsonSink::Stdout)));
+    let json_on_stdout = matches!(json, Some(JsonSink::Stdout));
+    let out = human_sink(json_on_stdout);
     let mut reporter = CiReporter::new(plan, ci, out, started);
     let mut json = json.map(|sink| JsonOut::new(sink, plan, started));
     let mut summary = Summary::new(plan);
     let mut output_ok = true;
-    let check = |result: io::Result<()>, output_ok: &mut bool| {
-        if result.is_err() && *output_ok {
-            *output_ok = false;
-            handle.send(Control::Shutdown(ShutdownCause::OutputClosed));
-        }
-    };
+    // Both the human output and a `--json -` stream fail as "stdout" unless the human output
+    // was moved to stderr; stderr is only ever the human output.
+    let human = if json_on_stdout { "stderr" } else { "stdout" };
+    let check =
+        |result, output_ok: &mut bool, sink| output_failed(result, output_ok, sink, &handle);
     if let Some(json) = json.as_mut() {
         let r = json.write(|j| j.start(&run_id, plan.jobs));
-        check(r, &mut output_ok);
+        check(r, &mut output_ok, "stdout");
     }
     'run: loop {
         let now = Instant::now();
@@ -153,7 +154,7 @@ pub fn run(
                     let r = reporter
                         .tick(Instant::now())
                         .and_then(|()| reporter.flush());
-                    check(r, &mut output_ok);
+                    check(r, &mut output_ok, human);
                 }
                 continue;
             }
@@ -165,11 +166,11 @@ pub fn run(
             summary.record(&event);
             if output_ok {
                 let r = reporter.handle(&event, Instant::now());
-                check(r, &mut output_ok);
+                check(r, &mut output_ok, human);
             }
             if let Some(json) = json.as_mut().filter(|_| output_ok) {
                 let r = json.write(|j| j.handle(&event));
-                check(r, &mut output_ok);
+                check(r, &mut output_ok, "stdout");
             }
             if finished {
                 break 'run;
@@ -177,7 +178,7 @@ pub fn run(
             handled += 1;
             if handled % BATCH == 0 && output_ok {
                 let r = reporter.tick(Instant::now());
-                check(r, &mut output_ok);
+                check(r, &mut output_ok, human);
             }
             match events.try_recv() {
                 Ok(next) => event = next,
@@ -186,11 +187,11 @@ pub fn run(
         }
         if output_ok {
             let r = reporter.flush();
-            check(r, &mut output_ok);
+            check(r, &mut output_ok, human);
         }
         if let Some(json) = json.as_mut().filter(|_| output_ok) {
             let r = json.write(JsonReporter::flush);
-            check(r, &mut output_ok);
+            check(r, &mut output_ok, "stdout");
         }
     }
     let panicked = thread.join().is_err();
@@ -201,12 +202,12 @@ pub fn run(
     }
     if output_ok {
         let r = reporter.finish(&summary).and_then(|()| reporter.flush());
-        check(r, &mut output_ok);
+        check(r, &mut output_ok, human);
     }
     let json_error = json.and_then(|mut json| {
         if output_ok {
             let r = json.write(|j| j.finish(&summary, Instant::now()).and_then(|()| j.flush()));
-            check(r, &mut output_ok);
+            check(r, &mut output_ok, "stdout");
         }
         json.error
     });
@@ -214,6 +215,18 @@ pub fn run(
         summary,
         json_error,
     })
+}
+
+/// Takes in the result of a write to `sink`: the first failure is said (unless it is a closed
+/// pipe) and shuts the run down as SIGHUP would; later writes are skipped by the caller.
+fn output_failed(result: io::Result<()>, output_ok: &mut bool, sink: &str, handle: &Handle) {
+    if let Err(error) = result
+        && *output_ok
+    {
+        *output_ok = false;
+        report_write_error(sink, &error);
+        handle.send(Control::Shutdown(ShutdownCause::OutputClosed));
+    }
 }
 
 /// The human output's sink: buffered stdout, or stderr when the JSON stream has stdout.
@@ -231,8 +244,23 @@ pub fn write_stderr(bytes: &[u8]) {
     let _ = err.write_all(bytes).and_then(|()| err.flush());
 }
 
-/// Write to stdout for one-shot commands (`runall list`); a closed stdout is not an error.
-pub fn write_stdout(bytes: &[u8]) {
+/// Write to stdout for one-shot commands (`runall list`). A closed stdout (`| head`) is not an
+/// error; any other failure (`>/dev/full`) is said on stderr and returns false.
+pub fn write_stdout(bytes: &[u8]) -> bool {
     let mut out = io::stdout().lock();
-    let _ = out.write_all(bytes).and_then(|()| out.flush());
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
+            report_write_error("stdout", &error);
+            false
+        }
+        _ => true,
+    }
+}
+
+/// Says on stderr that writing to `sink` failed, unless it was a closed pipe (`| head`, which
+/// stays quiet). A failing stderr has nobody left to tell.
+pub(crate) fn report_write_error(sink: &str, error: &io::Error) {
+    if error.kind() != io::ErrorKind::BrokenPipe {
+        write_stderr(format!("runall: cannot write to {sink}: {error}\n").as_bytes());
+    }
 }

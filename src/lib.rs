@@ -18,6 +18,7 @@ pub mod lock;
 pub mod plan;
 pub mod report;
 pub mod runner;
+pub mod sanitize;
 pub mod scrollback;
 pub mod signals;
 pub mod tui;
@@ -65,8 +66,9 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         } else {
             plan::list_text(&config, |env| history.describe_last(env, unix_now()))
         };
-        headless::write_stdout(text.as_bytes());
-        return Ok(RunExit::Code(exit_code::OK));
+        return Ok(RunExit::Code(written_code(headless::write_stdout(
+            text.as_bytes(),
+        ))));
     }
     let plan = plan_run(cli, &config, &history, &history_path)?;
     // `.runall/` with its `.gitignore`, before the logs go in (history problems never stop a run).
@@ -99,30 +101,35 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         output,
         color,
         only_failed: cli.only_failed,
-        github,
+        tail_lines: cli
+            .tail
+            .or(config.settings.tail)
+            .unwrap_or(report::ci::DEFAULT_TAIL_LINES),
+        github: github.then(github::StopToken::random),
         ..CiOptions::default()
     };
     let run_id = new_run_id();
-    let runner_options = RunnerOptions {
+    let mut runner_options = RunnerOptions {
         run_id: run_id.clone(),
         fail_fast: cli.fail_fast,
         start_order: history.start_order(&plan),
         ..RunnerOptions::default()
     };
+    // One colour decision for both faces: children write to pipes, so when runall shows
+    // colour (TUI or --ci) the usual tools are told to colour anyway; with colour off their
+    // SGR codes are stripped by the sanitiser.
+    if color {
+        for var in ["FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"] {
+            runner_options
+                .extra_env
+                .push((var.to_owned(), "1".to_owned()));
+        }
+    }
     let started = Instant::now();
     let json_sink = reports.json.take();
     // The TUI when both ends are a terminal and nothing asked for plain output.
     let tui_mode = !cli.ci && stdout_tty && std::io::stdin().is_terminal() && json_sink.is_none();
     let finished = if tui_mode {
-        let mut runner_options = runner_options;
-        if color {
-            // Children write to pipes; tell the usual tools to colour anyway.
-            for var in ["FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"] {
-                runner_options
-                    .extra_env
-                    .push((var.to_owned(), "1".to_owned()));
-            }
-        }
         let summary = tui::run(
             &plan,
             runner_options,
@@ -158,7 +165,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
 
 /// `completions`, `man` and `init`: they need no config. `None` for everything else.
 fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
-    match &cli.command {
+    let written = match &cli.command {
         Some(Cmd::Completions { shell }) => headless::write_stdout(&cli::completions(*shell)),
         Some(Cmd::Man) => headless::write_stdout(&cli::man_page().map_err(Error::Man)?),
         Some(Cmd::Init) => {
@@ -167,11 +174,20 @@ fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
                 "runall: wrote {}; edit its envs, then run `runall list`\n",
                 path.display()
             );
-            headless::write_stdout(note.as_bytes());
+            headless::write_stdout(note.as_bytes())
         }
         Some(Cmd::List { .. }) | None => return Ok(None),
+    };
+    Ok(Some(RunExit::Code(written_code(written))))
+}
+
+/// The exit code of a one-shot command whose output was (`true`) or could not be written.
+fn written_code(written: bool) -> u8 {
+    if written {
+        exit_code::OK
+    } else {
+        exit_code::ENV_FAILED
     }
-    Ok(Some(RunExit::Code(exit_code::OK)))
 }
 
 /// The plan for the command line's selection, `--rerun-failed` and `--shard` included. A

@@ -102,7 +102,7 @@ impl CommandSpec {
     pub fn display(&self) -> String {
         match self {
             Self::Shell(s) => s.clone(),
-            Self::Argv(argv) => argv.join(" "),
+            Self::Argv(argv) => crate::config::display_argv(argv),
         }
     }
 }

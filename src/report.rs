@@ -35,18 +35,21 @@ fn verdict_colour(verdict: Option<Verdict>) -> &'static str {
     match verdict {
         Some(Verdict::Passed) => GREEN,
         Some(Verdict::Failed) => RED,
-        Some(Verdict::Skipped | Verdict::Interrupted) | None => YELLOW,
+        Some(Verdict::Skipped | Verdict::Interrupted | Verdict::NotRun) | None => YELLOW,
     }
 }
 
 /// The verdict as one stable lowercase word, shared by the JSON stream and the history:
-/// `passed`, `failed`, `skipped`, `interrupted`, or `not_finished` for no result.
+/// `passed`, `failed`, `skipped`, `interrupted`, `not_run`, or `not_finished` for no result.
+/// The same words (with a space) name the counts of the summary, JSON's `counts` and the
+/// GitHub step summary, so an env is called the same everywhere.
 pub fn verdict_name(verdict: Option<Verdict>) -> &'static str {
     match verdict {
         Some(Verdict::Passed) => "passed",
         Some(Verdict::Failed) => "failed",
         Some(Verdict::Skipped) => "skipped",
         Some(Verdict::Interrupted) => "interrupted",
+        Some(Verdict::NotRun) => "not_run",
         None => "not_finished",
     }
 }
@@ -68,14 +71,16 @@ pub struct Counts {
     pub skipped: usize,
     /// [`Verdict::Interrupted`].
     pub interrupted: usize,
-    /// Envs of the plan with no `EnvFinished` (only when the run itself broke off).
+    /// [`Verdict::NotRun`], and envs of the plan with no result that never started.
+    pub not_run: usize,
+    /// Envs that started but have no `EnvFinished` (only when the run itself broke off).
     pub unfinished: usize,
 }
 
 impl Counts {
     /// Every env of the plan.
     pub fn total(&self) -> usize {
-        self.passed + self.failed + self.skipped + self.interrupted + self.unfinished
+        self.passed + self.failed + self.skipped + self.interrupted + self.not_run + self.unfinished
     }
 
     /// The parts of the counts line: passed and failed always, the rest only when non-zero.
@@ -85,6 +90,7 @@ impl Counts {
             (self.failed, "failed", RED, true),
             (self.skipped, "skipped", YELLOW, false),
             (self.interrupted, "interrupted", YELLOW, false),
+            (self.not_run, "not run", YELLOW, false),
             (self.unfinished, "not finished", YELLOW, false),
         ]
         .into_iter()
@@ -108,7 +114,8 @@ impl Counts {
     }
 }
 
-/// `3 passed, 1 failed` then `, 1 skipped`, `, 2 interrupted`, `, 1 not finished` when non-zero.
+/// `3 passed, 1 failed` then `, 1 skipped`, `, 2 interrupted`, `, 1 not run`, `, 1 not finished`
+/// when non-zero.
 impl fmt::Display for Counts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, (n, word, _)) in self.parts().enumerate() {
@@ -221,7 +228,8 @@ impl Summary {
         self.cause
     }
 
-    /// Envs per verdict; envs without a result count as `unfinished`.
+    /// Envs per verdict; envs without a result count as `not_run` when they never started
+    /// (as the table labels them), else as `unfinished`.
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
         for entry in &self.envs {
@@ -230,7 +238,8 @@ impl Summary {
                 Some(Verdict::Failed) => counts.failed += 1,
                 Some(Verdict::Skipped) => counts.skipped += 1,
                 Some(Verdict::Interrupted) => counts.interrupted += 1,
-                None => counts.unfinished += 1,
+                None if entry.started => counts.unfinished += 1,
+                Some(Verdict::NotRun) | None => counts.not_run += 1,
             }
         }
         counts
@@ -280,7 +289,7 @@ impl Summary {
                     name: entry.name.clone(),
                     outcome: match &entry.result {
                         Some(result) => result.describe(),
-                        None if entry.started => "did not finish".to_owned(),
+                        None if entry.started => "not finished".to_owned(),
                         None => "not run".to_owned(),
                     },
                     verdict: entry.result.as_ref().map(EnvResult::verdict),
@@ -446,6 +455,7 @@ mod tests {
         let mut stopped = result("e", failed(130), 1);
         stopped.stopped_by = Some(StopCause::Interrupted);
         summary.record(&finished(4, stopped));
+        summary.record(&RunEvent::EnvStarted { env: 5, attempt: 1 });
         let counts = summary.counts();
         assert_eq!(
             counts,
@@ -453,14 +463,23 @@ mod tests {
                 passed: 1,
                 failed: 1,
                 skipped: 1,
-                interrupted: 2,
+                interrupted: 1,
+                not_run: 1,
                 unfinished: 1,
             }
         );
         assert_eq!(counts.total(), 6);
         assert_eq!(
             counts.to_string(),
-            "1 passed, 1 failed, 1 skipped, 2 interrupted, 1 not finished"
+            "1 passed, 1 failed, 1 skipped, 1 interrupted, 1 not run, 1 not finished"
+        );
+        let mut never_started = Summary::new(&plan(&["a"]));
+        never_started.record(&RunEvent::RunFinished {
+            cause: Some(ShutdownCause::Signal(2)),
+        });
+        assert_eq!(
+            never_started.counts().to_string(),
+            "0 passed, 0 failed, 1 not run"
         );
     }
 
@@ -545,7 +564,7 @@ mod tests {
         let mut summary = Summary::new(&plan(&["unit"]));
         summary.record(&finished(5, result("x", EnvStatus::Passed, 1)));
         summary.record(&RunEvent::EnvStarted { env: 9, attempt: 1 });
-        assert_eq!(summary.counts().unfinished, 1);
+        assert_eq!(summary.counts().not_run, 1, "never started");
         assert!(!summary.started(9));
     }
 
@@ -580,7 +599,7 @@ env   result                       time  log
 unit  passed                       1.2s  .runall/logs/unit.log
 lint  exit 3                      500ms  .runall/logs/lint.log
 docs  skipped: lint did not pass      -  -
-e2e   did not finish                  -  -
+e2e   not finished                    -  -
 1 passed, 1 failed, 1 skipped, 1 not finished
 "
         );

@@ -190,7 +190,9 @@ pub fn run(
     // The same summary as --ci, on the normal screen, so it stays in the scrollback.
     let stdout = io::stdout();
     let mut reporter = CiReporter::new(plan, ci, stdout.lock(), Instant::now());
-    let _ = reporter.finish(&summary).and_then(|()| reporter.flush());
+    if let Err(error) = reporter.finish(&summary).and_then(|()| reporter.flush()) {
+        crate::headless::report_write_error("stdout", &error);
+    }
     Ok(summary)
 }
 

@@ -22,25 +22,36 @@
 //!
 //! A line holding `\r` (a progress bar) is printed as its last frame: the text after its last
 //! `\r`, where trailing `\r`s are ignored (so CRLF prints without the CR, and `50%\r` prints
-//! `50%`). Every other byte passes through untouched, invalid UTF-8 and escape sequences
-//! included: the log file on disk is the byte-exact record, this is its readable view.
+//! `50%`). Each line then goes through [`crate::sanitize::push_line`]: SGR codes kept only with
+//! colour on, every other escape sequence removed, other control characters, C1 controls and
+//! invalid UTF-8 shown as `\xNN` / `\u{NN}`, so one child line is one printed line and a child
+//! can never move the cursor over a prefix. Clean lines (the common case) are copied whole
+//! after one word-at-a-time check. The log file on disk is the byte-exact record; this is its
+//! readable view.
 //!
-//! Each command start prints `<env> | $ <command>`; an env's end prints `<env> | ✔ passed in
-//! 1.2s`, `<env> | ✘ exit 3 in 500ms` or `<env> | ⊘ skipped: lint did not pass`, then one line per
-//! leaked process.
+//! Each command start prints `<env> | $ <command>` (argv words quoted as `runall list` does; a
+//! multi-line shell command gets the prefix on every line, later lines indented two spaces
+//! under the first); an env's end prints `<env> | ✔ passed in 1.2s`, `<env> | ✘ exit 3 in
+//! 500ms` or `<env> | ⊘ skipped: lint did not pass`, then one line per leaked process (its
+//! command line, from /proc, sanitised).
 //!
 //! # Grouped mode
 //!
 //! Output is not printed live. A line `runall: started <env>` marks each start; when an env
-//! finishes its whole log file is streamed between `──── <env>: <outcome> (<time>) ────` and
-//! `──── end of <env> ────` (with `only_failed`, envs that passed get the header line only).
+//! finishes its whole log file is streamed, framed and sanitised line by line as prefixed lines
+//! are (without the prefix), between `──── <env>: <outcome> (<time>) ────` and
+//! `──── end of <env> ────` (with `only_failed`, envs that passed get the header line only, and
+//! the envs printed whole get no tail after the summary).
 //!
 //! # GitHub Actions
 //!
 //! With `github` set (runall saw `GITHUB_ACTIONS=true`), grouped output folds each env that has
 //! a body between `::group::<env>: <outcome> (<time>)` and `::endgroup::` instead of the rules,
 //! and in both modes every env that did not pass is followed by an `::error title=<env>:
-//! <outcome>::<its last lines>` annotation (see [`super::github`]).
+//! <outcome>::<its last lines>` annotation (see [`super::github`]). Everything else, child
+//! output above all, is printed with workflow commands paused: `::stop-commands::<token>`
+//! before it, `::<token>::` before runall's next own command and at the end of
+//! [`CiReporter::finish`], so no child line can act as a command.
 //!
 //! # Both modes
 //!
@@ -57,17 +68,22 @@ use std::time::{Duration, Instant};
 
 use memchr::{memchr, memchr_iter, memchr2_iter, memrchr, memrchr_iter};
 
-use super::{DIM, RESET, Summary, YELLOW, github, junit, ran, verdict_colour};
+use super::{DIM, RESET, Summary, YELLOW, github, ran, verdict_colour};
 use crate::event::{
     EnvResult, RunEvent, ShutdownCause, ShutdownStep, Stream, Verdict, format_duration, signal_name,
 };
 use crate::plan::{CommandSpec, EnvId, Plan};
+use crate::sanitize::{self, last_frame as frame, trim_cr};
 
 /// Framed output gathered before it is written to `out` in one call: the size of the
 /// `BufWriter` `headless` wraps stdout in, so that writes of this size bypass its buffer.
 const FRAMED_BATCH: usize = 256 * 1024;
-/// How much of a log's end is read for its tail.
+/// How much of a log's end is read for its tail, at least: the window grows with the lines
+/// asked for (see [`tail_window`]).
 const TAIL_WINDOW: u64 = 64 * 1024;
+/// Lines of tail shown after the summary unless `--tail` or `tail` in `[settings]` say.
+pub const DEFAULT_TAIL_LINES: usize = 20;
+pub use crate::config::MAX_TAIL_LINES;
 /// Read size when streaming a log in grouped mode.
 const READ_CHUNK: usize = 64 * 1024;
 /// Env name colours, given out in plan order: cyan, yellow, green, magenta, blue, bright cyan.
@@ -102,8 +118,9 @@ pub struct CiOptions {
     pub partial_cap: usize,
     /// Longest silence while envs run before a still-running line (zero: never).
     pub heartbeat: Duration,
-    /// Running under GitHub Actions: fold groups and annotate failures with workflow commands.
-    pub github: bool,
+    /// Running under GitHub Actions: fold groups, annotate failures with workflow commands, and
+    /// pause command processing with this token around everything else printed.
+    pub github: Option<github::StopToken>,
 }
 
 impl Default for CiOptions {
@@ -112,10 +129,10 @@ impl Default for CiOptions {
             output: OutputMode::Prefixed,
             color: false,
             only_failed: false,
-            tail_lines: 20,
+            tail_lines: DEFAULT_TAIL_LINES,
             partial_cap: 64 * 1024,
             heartbeat: Duration::from_secs(60),
-            github: false,
+            github: None,
         }
     }
 }
@@ -132,6 +149,8 @@ struct EnvState {
     partial: [Vec<u8>; 2],
     started: Option<Instant>,
     finished: bool,
+    /// Grouped: the whole output of its last finished attempt was printed.
+    body_printed: bool,
 }
 
 impl EnvState {
@@ -179,6 +198,8 @@ pub struct CiReporter<W: Write> {
     /// through instead of copying them again. Written before anything else is printed, and by
     /// [`flush`](Self::flush).
     framed: Vec<u8>,
+    /// Under GitHub Actions: whether workflow commands are paused (`::stop-commands::`).
+    commands_stopped: bool,
 }
 
 impl<W: Write> CiReporter<W> {
@@ -210,6 +231,7 @@ impl<W: Write> CiReporter<W> {
                 partial: [Vec::new(), Vec::new()],
                 started: None,
                 finished: false,
+                body_printed: false,
             })
             .collect();
         Self {
@@ -220,6 +242,7 @@ impl<W: Write> CiReporter<W> {
             last_line: now,
             scratch: Vec::new(),
             framed: Vec::new(),
+            commands_stopped: false,
         }
     }
 
@@ -298,24 +321,35 @@ impl<W: Write> CiReporter<W> {
     }
 
     /// Ends the report: prints any line still waiting for its newline, the summary table and
-    /// counts, then the last `tail_lines` lines of every env that ran and did not pass.
+    /// counts, then the last `tail_lines` lines of every env that ran and did not pass (but not
+    /// of an env whose whole output `only_failed` grouped output has just printed). Under
+    /// GitHub Actions all of it is printed with workflow commands paused, resumed at the end.
     pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
         self.write_framed()?;
+        self.pause_commands()?;
         for env in 0..self.envs.len() {
             self.flush_partials(env)?;
         }
         self.out.write_all(b"\n")?;
         summary.write_table(&mut self.out, self.options.color)?;
-        if self.options.tail_lines == 0 {
-            return Ok(());
-        }
         for env in 0..self.envs.len() {
             let Some(result) = summary.result(env) else {
                 continue;
             };
-            if ran(result) && result.verdict() != Verdict::Passed {
+            let printed = self.options.only_failed && self.envs[env].body_printed;
+            if self.options.tail_lines > 0
+                && ran(result)
+                && result.verdict() != Verdict::Passed
+                && !printed
+            {
                 self.write_tail(env, result)?;
             }
+        }
+        if let Some(token) = &self.options.github
+            && self.commands_stopped
+        {
+            writeln!(self.out, "{}", github::resume_commands(token))?;
+            self.commands_stopped = false;
         }
         Ok(())
     }
@@ -338,6 +372,7 @@ impl<W: Write> CiReporter<W> {
         if self.framed.is_empty() {
             return Ok(());
         }
+        self.pause_commands()?;
         let written = self.out.write_all(&self.framed);
         self.framed.clear();
         written
@@ -360,8 +395,9 @@ impl<W: Write> CiReporter<W> {
             prefix,
             cap: self.options.partial_cap,
             marks: &self.marks,
+            colour: self.options.color,
         };
-        let wrote = pump.push(partial, bytes)?;
+        let wrote = pump.push(partial, bytes);
         if self.framed.len() >= FRAMED_BATCH {
             self.write_framed()?;
         }
@@ -391,8 +427,17 @@ impl<W: Write> CiReporter<W> {
         let Some(command) = state.commands.get(index) else {
             return Ok(false);
         };
-        self.out.write_all(&state.prefix)?;
-        writeln!(self.out, "$ {command}")?;
+        // A multi-line shell command: every line gets the prefix, later ones indented under
+        // the first; each sanitised like a child's line.
+        let mut lines = command.lines();
+        let first = lines.next().unwrap_or("");
+        for (mark, line) in std::iter::once(("$ ", first)).chain(lines.map(|l| ("  ", l))) {
+            self.framed.extend_from_slice(&state.prefix);
+            self.framed.extend_from_slice(mark.as_bytes());
+            sanitize::push_line(&mut self.framed, line.as_bytes(), false);
+            self.framed.push(b'\n');
+        }
+        self.write_framed()?;
         Ok(true)
     }
 
@@ -411,7 +456,9 @@ impl<W: Write> CiReporter<W> {
                 let symbol = match verdict {
                     Verdict::Passed => "✔",
                     _ if !ran(result) => "⊘",
-                    Verdict::Failed | Verdict::Interrupted | Verdict::Skipped => "✘",
+                    Verdict::Failed | Verdict::Interrupted | Verdict::Skipped | Verdict::NotRun => {
+                        "✘"
+                    }
                 };
                 let mut text = format!("{symbol} {}", result.describe());
                 if ran(result) {
@@ -421,18 +468,19 @@ impl<W: Write> CiReporter<W> {
                 self.env_line(env, colour, &text)?;
             }
             OutputMode::Grouped => {
-                let name = &self.envs[env].name;
+                let name = self.envs[env].name.clone();
                 let time = if ran(result) {
                     format!(" ({})", format_duration(result.duration))
                 } else {
                     String::new()
                 };
                 let body = ran(result) && !(self.options.only_failed && verdict == Verdict::Passed);
-                if body && self.options.github {
+                self.envs[env].body_printed = body;
+                if body && self.options.github.is_some() {
                     let title = format!("{name}: {}{time}", result.describe());
-                    writeln!(self.out, "{}", github::group_start(&title))?;
+                    self.workflow_command(&github::group_start(&title))?;
                     self.copy_log(result)?;
-                    writeln!(self.out, "{}", github::GROUP_END)?;
+                    self.workflow_command(github::GROUP_END)?;
                 } else {
                     let header = format!("{RULE} {name}: {}{time} {RULE}", result.describe());
                     write_coloured(&mut self.out, colour, &header)?;
@@ -445,10 +493,12 @@ impl<W: Write> CiReporter<W> {
             }
         }
         for leaked in &result.leaked {
-            let text = format!("⚠ leaked pid {}: {} (killed)", leaked.pid, leaked.command);
+            // The command line comes from /proc: the process chose it.
+            let command = sanitize::text(leaked.command.as_bytes());
+            let text = format!("⚠ leaked pid {}: {command} (killed)", leaked.pid);
             self.env_line(env, None, &text)?;
         }
-        if self.options.github && last && verdict != Verdict::Passed {
+        if self.options.github.is_some() && last && verdict != Verdict::Passed {
             self.github_error(env, result)?;
         }
         Ok(true)
@@ -461,7 +511,7 @@ impl<W: Write> CiReporter<W> {
                 Ok((data, cut)) => last_lines(&data, cut, github::ERROR_LINES)
                     .0
                     .iter()
-                    .map(|line| junit::sanitize_line(line))
+                    .map(|line| sanitize::text(frame(line)))
                     .collect(),
                 Err(_) => Vec::new(),
             }
@@ -470,6 +520,30 @@ impl<W: Write> CiReporter<W> {
         };
         let name = self.envs.get(env).map_or("", |state| state.name.as_str());
         let line = github::error_line(name, &result.describe(), &lines);
+        self.workflow_command(&line)
+    }
+
+    /// Under GitHub Actions, pauses workflow commands (`::stop-commands::<token>`) so that
+    /// nothing printed from here on acts as one, whatever a child wrote. Everything but
+    /// runall's own commands is printed paused.
+    fn pause_commands(&mut self) -> io::Result<()> {
+        if let Some(token) = &self.options.github
+            && !self.commands_stopped
+        {
+            writeln!(self.out, "{}", github::stop_commands(token))?;
+            self.commands_stopped = true;
+        }
+        Ok(())
+    }
+
+    /// Prints one of runall's own workflow commands, resuming command processing first.
+    fn workflow_command(&mut self, line: &str) -> io::Result<()> {
+        if let Some(token) = &self.options.github
+            && self.commands_stopped
+        {
+            writeln!(self.out, "{}", github::resume_commands(token))?;
+            self.commands_stopped = false;
+        }
         writeln!(self.out, "{line}")
     }
 
@@ -549,21 +623,21 @@ impl<W: Write> CiReporter<W> {
             (&state.prefix, out_partial),
             (&state.err_prefix, err_partial),
         ] {
-            if !partial.is_empty() {
-                write_line(
-                    &mut self.out,
-                    prefix,
-                    frame(partial),
-                    &self.marks.no_newline,
-                )?;
-                partial.clear();
-            }
+            let mut pump = Pump {
+                out: &mut self.framed,
+                prefix,
+                cap: self.options.partial_cap,
+                marks: &self.marks,
+                colour: self.options.color,
+            };
+            pump.finish(partial);
         }
-        Ok(())
+        self.write_framed()
     }
 
-    /// Streams an env's whole output (its log, plus what an incomplete log lacks) to `out`; a
-    /// read error is reported in the output, not returned.
+    /// Streams an env's whole output (its log, plus what an incomplete log lacks) to `out`,
+    /// framed and sanitised line by line as prefixed output is (without the prefix); a read
+    /// error is reported in the output, not returned.
     fn copy_log(&mut self, result: &EnvResult) -> io::Result<()> {
         let path = &result.log_path;
         let mut file = match crate::env_output::open(result) {
@@ -571,27 +645,36 @@ impl<W: Write> CiReporter<W> {
             Err(error) => return self.log_error(path, &error),
         };
         self.scratch.resize(READ_CHUNK, 0);
-        let mut last = b'\n';
+        let mut partial = Vec::new();
         loop {
-            let n = match file.read(&mut self.scratch) {
-                Ok(0) => break,
-                Ok(n) => n,
+            let read = file.read(&mut self.scratch);
+            let mut pump = Pump {
+                out: &mut self.framed,
+                prefix: b"",
+                cap: self.options.partial_cap,
+                marks: &self.marks,
+                colour: self.options.color,
+            };
+            match read {
+                Ok(0) => {
+                    pump.finish(&mut partial);
+                    break;
+                }
+                Ok(n) => {
+                    pump.push(&mut partial, &self.scratch[..n]);
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => {
-                    if last != b'\n' {
-                        self.out.write_all(b"\n")?;
-                    }
+                    pump.finish(&mut partial);
+                    self.write_framed()?;
                     return self.log_error(path, &error);
                 }
-            };
-            self.out.write_all(&self.scratch[..n])?;
-            last = self.scratch[n - 1];
+            }
+            if self.framed.len() >= FRAMED_BATCH {
+                self.write_framed()?;
+            }
         }
-        if last != b'\n' {
-            self.out.write_all(&self.marks.no_newline)?;
-            self.out.write_all(b"\n")?;
-        }
-        Ok(())
+        self.write_framed()
     }
 
     fn log_error(&mut self, path: &Path, error: &io::Error) -> io::Result<()> {
@@ -610,10 +693,11 @@ impl<W: Write> CiReporter<W> {
             .options
             .color
             .then(|| verdict_colour(Some(result.verdict())));
-        let (data, cut) = match crate::env_output::tail(result, TAIL_WINDOW) {
-            Ok(tail) => tail,
-            Err(error) => return self.log_error(path, &error),
-        };
+        let (data, cut) =
+            match crate::env_output::tail(result, tail_window(self.options.tail_lines)) {
+                Ok(tail) => tail,
+                Err(error) => return self.log_error(path, &error),
+            };
         let (lines, complete) = last_lines(&data, cut, self.options.tail_lines);
         let header = match lines.len() {
             0 => format!("{RULE} no output from {name} ({}) {RULE}", path.display()),
@@ -631,24 +715,26 @@ impl<W: Write> CiReporter<W> {
             } else {
                 b""
             };
-            write_line(&mut self.out, b"", frame(line), mark)?;
+            push_marked(&mut self.framed, b"", frame(line), mark, self.options.color);
         }
-        Ok(())
+        self.write_framed()
     }
 }
 
-/// Splits one stream's bytes into prefixed lines.
-struct Pump<'a, W> {
-    out: &'a mut W,
+/// Splits one stream's bytes into prefixed, sanitised lines.
+struct Pump<'a> {
+    out: &'a mut Vec<u8>,
     prefix: &'a [u8],
     cap: usize,
     marks: &'a Marks,
+    /// Keep the child's SGR colour codes (see [`sanitize`]).
+    colour: bool,
 }
 
-impl<W: Write> Pump<'_, W> {
-    /// Prints every line `bytes` completes and keeps the incomplete rest in `partial`. Returns
-    /// whether anything was printed.
-    fn push(&mut self, partial: &mut Vec<u8>, bytes: &[u8]) -> io::Result<bool> {
+impl Pump<'_> {
+    /// Appends every line `bytes` completes and keeps the incomplete rest in `partial`.
+    /// Returns whether anything was printed.
+    fn push(&mut self, partial: &mut Vec<u8>, bytes: &[u8]) -> bool {
         let mut wrote = false;
         let mut rest = bytes;
         if !partial.is_empty() {
@@ -656,29 +742,45 @@ impl<W: Write> Pump<'_, W> {
                 return self.keep(partial, rest);
             };
             let (head, tail) = frame_joined(partial, &rest[..nl]);
-            self.out.write_all(self.prefix)?;
-            self.out.write_all(head)?;
-            self.out.write_all(tail)?;
-            self.out.write_all(b"\n")?;
+            self.out.extend_from_slice(self.prefix);
+            if sanitize::is_plain(head) && sanitize::is_plain(tail) {
+                self.out.extend_from_slice(head);
+                self.out.extend_from_slice(tail);
+            } else {
+                let line = [head, tail].concat();
+                sanitize::push_line(self.out, &line, self.colour);
+            }
+            self.out.push(b'\n');
             partial.clear();
             rest = &rest[nl + 1..];
             wrote = true;
         }
-        // Hot path: lines without `\r` go out as they are, with their newline, straight from
-        // the event's bytes. A chunk without any `\r` (one quick scan) needs only the newlines.
+        // Hot path: lines without `\r` go out with their newline, straight from the event's
+        // bytes, once the sanitiser finds the chunk (or else the line) plain. A chunk without
+        // any `\r` needs only the newlines.
         let mut start = 0;
-        if memchr(b'\r', rest).is_none() {
+        // One vectorised pass says whether any line of the chunk needs the sanitiser at all,
+        // and whether any has a `\r` to frame.
+        let scan = sanitize::scan_lines(rest);
+        let plain = scan.plain;
+        if !scan.has_cr {
             for pos in memchr_iter(b'\n', rest) {
-                self.out.write_all(self.prefix)?;
-                self.out.write_all(&rest[start..=pos])?;
+                self.out.extend_from_slice(self.prefix);
+                let line = &rest[start..pos];
+                if plain || sanitize::is_plain(line) {
+                    self.out.extend_from_slice(&rest[start..=pos]);
+                } else {
+                    sanitize::push_line(self.out, line, self.colour);
+                    self.out.push(b'\n');
+                }
                 start = pos + 1;
             }
             wrote |= start > 0;
             let tail = &rest[start..];
             if !tail.is_empty() {
-                wrote |= self.keep(partial, tail)?;
+                wrote |= self.keep(partial, tail);
             }
-            return Ok(wrote);
+            return wrote;
         }
         let mut has_cr = false;
         for pos in memchr2_iter(b'\n', b'\r', rest) {
@@ -687,23 +789,27 @@ impl<W: Write> Pump<'_, W> {
                 continue;
             }
             let line = &rest[start..pos];
-            self.out.write_all(self.prefix)?;
-            self.out
-                .write_all(if has_cr { frame(line) } else { line })?;
-            self.out.write_all(b"\n")?;
+            self.out.extend_from_slice(self.prefix);
+            let line = if has_cr { frame(line) } else { line };
+            if plain {
+                self.out.extend_from_slice(line);
+            } else {
+                sanitize::push_line(self.out, line, self.colour);
+            }
+            self.out.push(b'\n');
             start = pos + 1;
             has_cr = false;
             wrote = true;
         }
         let tail = &rest[start..];
         if !tail.is_empty() {
-            wrote |= self.keep(partial, tail)?;
+            wrote |= self.keep(partial, tail);
         }
-        Ok(wrote)
+        wrote
     }
 
     /// Buffers an incomplete piece; prints cap-sized parts while the buffer is over the cap.
-    fn keep(&mut self, partial: &mut Vec<u8>, piece: &[u8]) -> io::Result<bool> {
+    fn keep(&mut self, partial: &mut Vec<u8>, piece: &[u8]) -> bool {
         partial.extend_from_slice(piece);
         if memchr(b'\r', piece).is_some() {
             compact(partial);
@@ -711,30 +817,40 @@ impl<W: Write> Pump<'_, W> {
         let mut start = 0;
         while partial.len() - start > self.cap {
             let cut = start + utf8_cut(&partial[start..], self.cap);
-            write_line(
+            push_marked(
                 self.out,
                 self.prefix,
                 frame(&partial[start..cut]),
                 &self.marks.continues,
-            )?;
+                self.colour,
+            );
             start = cut;
         }
         partial.drain(..start);
-        Ok(start > 0)
+        start > 0
+    }
+
+    /// Prints what `partial` still holds, marked as lacking its newline.
+    fn finish(&mut self, partial: &mut Vec<u8>) {
+        if !partial.is_empty() {
+            push_marked(
+                self.out,
+                self.prefix,
+                frame(partial),
+                &self.marks.no_newline,
+                self.colour,
+            );
+            partial.clear();
+        }
     }
 }
 
-/// `prefix line mark\n`.
-fn write_line<W: Write + ?Sized>(
-    out: &mut W,
-    prefix: &[u8],
-    line: &[u8],
-    mark: &[u8],
-) -> io::Result<()> {
-    out.write_all(prefix)?;
-    out.write_all(line)?;
-    out.write_all(mark)?;
-    out.write_all(b"\n")
+/// `prefix line mark\n`, the line sanitised.
+fn push_marked(out: &mut Vec<u8>, prefix: &[u8], line: &[u8], mark: &[u8], colour: bool) {
+    out.extend_from_slice(prefix);
+    sanitize::push_line(out, line, colour);
+    out.extend_from_slice(mark);
+    out.push(b'\n');
 }
 
 /// `text\n`, coloured when `colour` is given.
@@ -754,25 +870,6 @@ fn pids(holders: &[i32]) -> String {
     let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
     let word = if holders.len() == 1 { "pid" } else { "pids" };
     format!("{word} {}", list.join(", "))
-}
-
-/// `bytes` without its trailing carriage returns.
-fn trim_cr(bytes: &[u8]) -> &[u8] {
-    let mut end = bytes.len();
-    while end > 0 && bytes[end - 1] == b'\r' {
-        end -= 1;
-    }
-    &bytes[..end]
-}
-
-/// The last frame of a line (without its `\n`): the text after its last `\r`, trailing `\r`s
-/// ignored.
-fn frame(line: &[u8]) -> &[u8] {
-    let line = trim_cr(line);
-    match memrchr(b'\r', line) {
-        Some(pos) => &line[pos + 1..],
-        None => line,
-    }
 }
 
 /// The last frame of the line `head` + `tail` (without its `\n`), as two slices, without
@@ -811,6 +908,15 @@ fn utf8_cut(bytes: &[u8], cap: usize) -> usize {
         .rev()
         .find(|&cut| cut == bytes.len() || !is_continuation(bytes[cut]))
         .unwrap_or(cap)
+}
+
+/// The bytes of a log's end read for `lines` lines of tail: 1 KiB a line, at least
+/// [`TAIL_WINDOW`], at most 16 MiB (what [`MAX_TAIL_LINES`] asks for at most).
+fn tail_window(lines: usize) -> u64 {
+    let lines = u64::try_from(lines).unwrap_or(u64::MAX);
+    lines
+        .saturating_mul(1024)
+        .clamp(TAIL_WINDOW, 16 * 1024 * 1024)
 }
 
 /// The last `n` lines of `data` (without their `\n`), and whether the last one was complete.
@@ -1109,21 +1215,104 @@ unit      | €x
     }
 
     #[test]
-    fn invalid_utf8_and_control_bytes_pass_through() {
-        let mut r = reporter(CiOptions::default());
+    fn invalid_utf8_and_control_bytes_are_shown_not_sent() {
+        for color in [false, true] {
+            let mut r = reporter(CiOptions {
+                color,
+                ..CiOptions::default()
+            });
+            feed(
+                &mut r,
+                &[
+                    out(0, b"ok \xff\xfe \xc3\x28 end\n"),
+                    out(0, b"a\0b\x1b[31mred\x1b[0m\x1b]0;title\x07\x1b[2J\n\x9b"),
+                    finished(0, result(Path::new("u.log"), EnvStatus::Passed, 5)),
+                ],
+            );
+            let got = String::from_utf8(r.into_inner()).unwrap();
+            let (sgr, prefix) = if color {
+                ("\x1b[31mred\x1b[0m\x1b[0m", "\x1b[36munit      |\x1b[0m ")
+            } else {
+                ("red", "unit      | ")
+            };
+            let end = if color {
+                "\x1b[2m  [no newline at end]\x1b[0m"
+            } else {
+                "  [no newline at end]"
+            };
+            let passed = if color {
+                "\x1b[32m✔ passed in 5ms\x1b[0m"
+            } else {
+                "✔ passed in 5ms"
+            };
+            assert_eq!(
+                got,
+                format!(
+                    "{prefix}ok \\xff\\xfe \\xc3( end\n\
+                     {prefix}a\\x00b{sgr}\n\
+                     {prefix}\\x9b{end}\n\
+                     {prefix}{passed}\n"
+                ),
+                "color={color}"
+            );
+        }
+    }
+
+    #[test]
+    fn child_escapes_cannot_reach_the_terminal_or_runalls_prefix() {
+        let mut r = reporter(CiOptions {
+            partial_cap: 16,
+            ..CiOptions::default()
+        });
         feed(
             &mut r,
             &[
-                out(0, b"ok \xff\xfe \xc3\x28 end\n"),
-                out(0, b"a\0b\x1b[31mred\x1b[0m\n\xff"),
-                finished(0, result(Path::new("u.log"), EnvStatus::Passed, 5)),
+                // Erase the line and go to column 1, then forge another env's line.
+                out(0, b"\x1b[2K\x1b[1Glint      | forged\n"),
+                out(0, b"\x08\x08\x08\x08\x08\x08gone\n"),
+                out(
+                    0,
+                    b"\x1b]52;c;ZXZpbA==\x07\x1b]0;title\x07\x1b[?1049h\x1b[?25l\x1b[?1000hx\n",
+                ),
+                // Split across chunks (the partial path), with a \r frame.
+                out(0, b"10%\x1b[1A"),
+                out(0, b"\r\x1b[1Adone\x07\n"),
+                // Over the cap (the cut path).
+                out(0, b"\x0b\x0c\x0e\x0fabcdefghijklmnopq"),
+                out(0, "\u{9b}2J\n".as_bytes()),
+                // Progress frames are still collapsed before sanitising.
+                out(1, b"a\rb\x1b[K\n"),
             ],
         );
-        let expected: &[u8] = b"unit      | ok \xff\xfe \xc3\x28 end\n\
-unit      | a\0b\x1b[31mred\x1b[0m\n\
-unit      | \xff  [no newline at end]\n\
-unit      | \xe2\x9c\x94 passed in 5ms\n";
-        assert_eq!(r.into_inner(), expected);
+        assert_eq!(
+            text(r),
+            "\
+unit      | lint      | forged
+unit      | \\x08\\x08\\x08\\x08\\x08\\x08gone
+unit      | x
+unit      | done\\x07
+unit      | \\x0b\\x0c\\x0e\\x0fabcdefghijkl  [line continues]
+unit      | mnopq\\u{9b}2J
+lint      | b
+"
+        );
+    }
+
+    #[test]
+    fn a_leaked_command_line_cannot_forge_a_line() {
+        let mut leaky = result(Path::new("u.log"), EnvStatus::Passed, 5);
+        leaky.leaked.push(LeakedProcess {
+            pid: 77,
+            command: "sleep 9\nlint      | FAKE\x1b[2K".into(),
+        });
+        let got = printed(&[finished(0, leaky)]);
+        assert_eq!(
+            got,
+            "\
+unit      | ✔ passed (leaked 1 process) in 5ms
+unit      | ⚠ leaked pid 77: sleep 9\\x0alint      | FAKE (killed)
+"
+        );
     }
 
     #[test]
@@ -1168,6 +1357,36 @@ lint      | part
 \x1b[33mlint      !\x1b[0m l
 \x1b[32mdocs-site |\x1b[0m d\x1b[2m  [no newline at end]\x1b[0m
 \x1b[32mdocs-site |\x1b[0m \x1b[31m✘ exit 1 in 1.5s\x1b[0m
+"
+        );
+    }
+
+    #[test]
+    fn command_lines_quote_argv_words_and_prefix_every_line() {
+        let env = EnvSpec {
+            commands: vec![
+                CommandSpec::Shell("set -e\nmake a\n  make b\x1b[2J\n".into()),
+                CommandSpec::Argv(vec!["echo".into(), "two words".into(), "it's".into()]),
+            ],
+            ..EnvSpec::shell("unit", "", "/tmp")
+        };
+        let plan = Plan::new(vec![env], 1, "/tmp");
+        let mut r = CiReporter::new(&plan, CiOptions::default(), Vec::new(), Instant::now());
+        for index in 0..2 {
+            let started = RunEvent::CommandStarted {
+                env: 0,
+                index,
+                pid: 1,
+            };
+            r.handle(&started, Instant::now()).unwrap();
+        }
+        assert_eq!(
+            text(r),
+            "\
+unit | $ set -e
+unit |   make a
+unit |     make b
+unit | $ echo 'two words' 'it'\\''s'
 "
         );
     }
@@ -1346,8 +1565,8 @@ runall: started unit
 runall: started lint
 runall: started docs-site
 ──── lint: exit 3 (1.2s) ────
-l1\r
-l2 \u{fffd}  [no newline at end]
+l1
+l2 \\xff  [no newline at end]
 ──── end of lint ────
 ──── unit: passed (800ms) ────
 {}──── docs-site: exit 1 (5ms) ────
@@ -1367,7 +1586,6 @@ runall: cannot read log {}: No such file or directory (os error 2)
                 body,
                 "only_failed={only_failed}"
             );
-            assert!(got.windows(4).any(|w| w == b"l2 \xff"), "bytes kept as is");
         }
     }
 
@@ -1389,7 +1607,7 @@ runall: cannot read log {}: No such file or directory (os error 2)
             finished(2, result(Path::new("none.log"), skipped, 0)),
         ];
         let mut r = reporter(CiOptions {
-            github: true,
+            github: Some(github::StopToken::fixed("T")),
             ..grouped(false)
         });
         feed(&mut r, &events);
@@ -1397,24 +1615,31 @@ runall: cannot read log {}: No such file or directory (os error 2)
             text(r),
             "\
 ::group::lint: exit 1 (5ms)
+::stop-commands::T
 l1
-\x1b[31ml2\x1b[0m
+l2
+::T::
 ::endgroup::
 lint      | ↻ retrying (attempt 2)
 ::group::unit: passed (800ms)
+::stop-commands::T
 u1
+::T::
 ::endgroup::
 ::group::lint: exit 2 (1.2s)
+::stop-commands::T
 l1
-\x1b[31ml2\x1b[0m
+l2
+::T::
 ::endgroup::
 ::error title=lint%3A exit 2::l1%0Al2
 ──── docs-site: skipped: lint did not pass ────
 ::error title=docs-site%3A skipped%3A lint did not pass::skipped: lint did not pass
 "
         );
+
         let mut r = reporter(CiOptions {
-            github: true,
+            github: Some(github::StopToken::fixed("T")),
             ..CiOptions::default()
         });
         feed(&mut r, &events[1..3]);
@@ -1582,6 +1807,48 @@ only
 "
         );
         assert_eq!(text(r), expected);
+    }
+
+    #[test]
+    fn tails_are_sanitised_and_not_repeated_after_only_failed_bodies() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_in(&["unit", "lint", "docs-site"], dir.path());
+        let unit = write_log(
+            dir.path(),
+            "unit",
+            b"\x1b]0;owned\x07\x1b[?1049h\x1b[31mred\x1b[0m\nbell\x07\n",
+        );
+        let lint = write_log(dir.path(), "lint", b"l\n");
+        let events = [
+            finished(0, result(&unit, exit(1), 5)),
+            finished(1, result(&lint, exit(2), 5)),
+        ];
+        let run = |options: CiOptions| {
+            let mut r = CiReporter::new(&plan, options, Vec::new(), Instant::now());
+            let mut summary = Summary::new(&plan);
+            for event in &events {
+                r.handle(event, Instant::now()).unwrap();
+                summary.record(event);
+            }
+            r.finish(&summary).unwrap();
+            text(r)
+        };
+        let got = run(CiOptions::default());
+        let tail = got.split("──── last 2 lines of unit").nth(1).unwrap();
+        assert!(tail.contains(") ────\nred\nbell\\x07\n"), "{got}");
+        assert!(!got.contains('\x1b') && !got.contains('\x07'), "{got:?}");
+
+        // Grouped --only-failed has just printed both bodies whole: no tails after the table.
+        let got = run(grouped(true));
+        assert_eq!(got.matches("bell\\x07").count(), 1, "{got}");
+        assert_eq!(got.matches("──── end of lint ────").count(), 1, "{got}");
+        assert!(
+            !got.contains("last 2 lines") && !got.contains("last line"),
+            "{got}"
+        );
+        // Without --only-failed the tails stay: they gather the failures at the end.
+        let got = run(grouped(false));
+        assert!(got.contains("last 2 lines of unit") && got.contains("last line of lint"));
     }
 
     #[test]

@@ -6,30 +6,73 @@
 //! folded between `::group::<env>: <outcome>` and `::endgroup::`, and every env that did not
 //! pass gets `::error title=<env>: <outcome>::<its last lines>`, which GitHub shows as an
 //! annotation on the run. Messages and properties are escaped as the runner expects (`%`, CR
-//! and LF always; `:` and `,` in properties too).
+//! and LF always; `:` and `,` in properties too: [`crate::sanitize::workflow_data`]).
+//!
+//! A child's output must never act as a workflow command (a child's `::endgroup::` would end
+//! the fold, `::error` would fake an annotation, `##[…]` works even mid-line). So the printer
+//! pauses command processing with `::stop-commands::<token>` before anything but runall's own
+//! commands and resumes it with `::<token>::` ([`stop_commands`], [`resume_commands`]); the
+//! token ([`StopToken::random`]) is 128 random bits from the OS, which no child can guess.
 
+use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
-use std::fs::OpenOptions;
-use std::io::{self, Write};
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, Read, Write};
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Summary, ran};
 use crate::event::{EnvResult, Verdict, format_duration};
 use crate::plan::Plan;
+use crate::sanitize::{self, workflow_data as escape_data, workflow_property as escape_property};
 
 /// Lines of an env's output quoted in its `::error` annotation.
 pub const ERROR_LINES: usize = 5;
 
-/// A workflow command's message, escaped.
-pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+/// The token that pauses and resumes workflow commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopToken(String);
+
+impl StopToken {
+    /// A fresh token: 128 bits from `/dev/urandom` (or, where it cannot be read, from std's
+    /// randomly keyed hasher over the clock), never from anything a child can see.
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 16];
+        let read = File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut bytes));
+        if read.is_err() {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            for (i, part) in bytes.chunks_mut(8).enumerate() {
+                let mut hasher = RandomState::new().build_hasher();
+                hasher.write_u128(nanos);
+                hasher.write_usize(i);
+                part.copy_from_slice(&hasher.finish().to_ne_bytes());
+            }
+        }
+        let mut token = String::from("runall-");
+        for b in bytes {
+            // Writing to a `String` cannot fail.
+            let _ = write!(token, "{b:02x}");
+        }
+        Self(token)
+    }
+
+    /// A fixed token, for tests.
+    pub fn fixed(token: &str) -> Self {
+        Self(token.to_owned())
+    }
 }
 
-/// A workflow command's property value, escaped.
-pub fn escape_property(text: &str) -> String {
-    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+/// `::stop-commands::<token>`: until the matching [`resume_commands`], no line is a command.
+pub fn stop_commands(token: &StopToken) -> String {
+    format!("::stop-commands::{}", token.0)
+}
+
+/// `::<token>::`: workflow commands work again.
+pub fn resume_commands(token: &StopToken) -> String {
+    format!("::{}::", token.0)
 }
 
 /// `::group::<env>: <outcome> (<time>)`.
@@ -73,7 +116,8 @@ pub fn step_summary(plan: &Plan, summary: &Summary) -> String {
                     "-".to_owned()
                 },
             ),
-            None => ("⚪", "did not finish".to_owned(), "-".to_owned()),
+            None if summary.started(id) => ("⚪", "not finished".to_owned(), "-".to_owned()),
+            None => ("⚪", "not run".to_owned(), "-".to_owned()),
         };
         let _ = writeln!(
             text,
@@ -98,13 +142,13 @@ fn icon(result: &EnvResult) -> &'static str {
         Verdict::Passed => "✅",
         Verdict::Failed => "❌",
         Verdict::Skipped => "⏭️",
-        Verdict::Interrupted => "⏹️",
+        Verdict::Interrupted | Verdict::NotRun => "⏹️",
     }
 }
 
-/// A Markdown table cell: pipes escaped, line breaks flattened.
+/// A Markdown table cell: sanitised (controls and line breaks shown as text), pipes escaped.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\r', '\n'], " ")
+    sanitize::text(text.as_bytes()).replace('|', "\\|")
 }
 
 #[cfg(test)]
@@ -118,9 +162,12 @@ mod tests {
     use crate::plan::{EnvSpec, LeakPolicy};
 
     #[test]
-    fn escapes_follow_the_runner() {
-        assert_eq!(escape_data("100% a\r\nb: c,d"), "100%25 a%0D%0Ab: c,d");
-        assert_eq!(escape_property("a: b,c%"), "a%3A b%2Cc%25");
+    fn stop_tokens_are_random_and_pair_up() {
+        let (a, b) = (StopToken::random(), StopToken::random());
+        assert_ne!(a, b);
+        assert_eq!(a.0.len(), "runall-".len() + 32, "{a:?}");
+        assert_eq!(stop_commands(&a), format!("::stop-commands::{}", a.0));
+        assert_eq!(resume_commands(&a), format!("::{}::", a.0));
     }
 
     #[test]
@@ -172,14 +219,14 @@ mod tests {
         assert_eq!(
             step_summary(&plan, &summary),
             "\
-### runall: 1 passed, 1 failed, 1 skipped, 1 not finished
+### runall: 1 passed, 1 failed, 1 skipped, 1 not run
 
 | env | result | time |
 |:--|:--|--:|
 | unit | ⚠️ passed on attempt 2 (flaky) | 1.2s |
 | lint | ❌ exit 2 | 1.2s |
 | docs | ⏭️ skipped: lint did not pass | - |
-| odd\\|name | ⚪ did not finish | - |
+| odd\\|name | ⚪ not run | - |
 
 "
         );

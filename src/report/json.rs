@@ -20,7 +20,9 @@
 //! | `shutdown_started` | `cause`, `count` (2 for the second request: kill now)             |
 //! | `run_finished`     | `counts`, `exit_code`, `cause`, `duration_ms`                     |
 //!
-//! - `verdict`: `passed`, `failed`, `skipped` (a dependency did not pass) or `interrupted`.
+//! - `verdict`: `passed`, `failed`, `skipped` (a dependency did not pass), `interrupted`
+//!   (stopped by the run's shutdown while it ran) or `not_run` (never started because the run
+//!   was shutting down).
 //! - `outcome`: the summary's words: `exit 3`, `killed by SIGKILL`, `timed out after 10s
 //!   (killed by SIGTERM)`, `skipped: lint did not pass`, `passed on attempt 2 (flaky)`.
 //! - `flaky`: passed, but only after a failed attempt.
@@ -28,11 +30,13 @@
 //! - `exit_code`: the failing command's exit code, else `null`; `signal`: the signal that
 //!   killed it (`"SIGKILL"`), else `null`.
 //! - `stopped_by`: `"timeout"`, `"interrupt"` or `null`.
-//! - `leaked`: `[{"pid": 123, "command": "sleep 100"}]`, processes killed after the env.
+//! - `leaked`: `[{"pid": 123, "command": "sleep 100"}]`, processes killed after the env (the
+//!   command line from /proc as the CI line shows it: escape sequences removed, controls such
+//!   as a newline shown as `\x0a`).
 //! - `cause`: `null`, or `{"kind": "signal" | "output_closed" | "fail_fast", "signal":
 //!   "SIGINT" | null, "env": "lint" | null}`.
-//! - `counts`: `passed`, `failed`, `skipped`, `interrupted`, `not_finished`, `flaky`, `total`
-//!   (flaky envs are also counted as passed).
+//! - `counts`: `passed`, `failed`, `skipped`, `interrupted`, `not_run`, `not_finished` (started
+//!   but no result: the run broke off), `flaky`, `total` (flaky envs are also counted as passed).
 //! - `exit_code` of `run_finished`: runall's own exit status as a shell sees it (0, 1, or
 //!   128 + signal when a signal ended the run).
 //!
@@ -50,6 +54,7 @@ use crate::event::{
 };
 use crate::history::{History, millis};
 use crate::plan::{CommandSpec, Plan};
+use crate::sanitize;
 
 /// The schema version of every line (and of `runall list --json`).
 pub const SCHEMA: u32 = 1;
@@ -113,16 +118,17 @@ struct EnvDone<'a> {
     exit_code: Option<i32>,
     signal: Option<String>,
     stopped_by: Option<&'static str>,
-    leaked: Vec<Leaked<'a>>,
+    leaked: Vec<Leaked>,
     log: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt: Option<u32>,
 }
 
 #[derive(Serialize)]
-struct Leaked<'a> {
+struct Leaked {
     pid: i32,
-    command: &'a str,
+    /// From /proc, chosen by the process: sanitised like the CI line that names it.
+    command: String,
 }
 
 #[derive(Serialize)]
@@ -146,6 +152,7 @@ struct Counts {
     failed: usize,
     skipped: usize,
     interrupted: usize,
+    not_run: usize,
     not_finished: usize,
     flaky: usize,
     total: usize,
@@ -283,6 +290,7 @@ impl<W: Write> JsonReporter<W> {
                 failed: counts.failed,
                 skipped: counts.skipped,
                 interrupted: counts.interrupted,
+                not_run: counts.not_run,
                 not_finished: counts.unfinished,
                 flaky: summary.flaky(),
                 total: counts.total(),
@@ -365,7 +373,7 @@ fn env_done<'a>(
             .iter()
             .map(|l| Leaked {
                 pid: l.pid,
-                command: &l.command,
+                command: sanitize::text(l.command.as_bytes()),
             })
             .collect(),
         log: ran.then(|| result.log_path.display().to_string()),
@@ -560,9 +568,26 @@ mod tests {
                        "log": "/logs/unit.log"}),
                 json!({"schema": 1, "type": "run_finished",
                        "counts": {"passed": 1, "failed": 1, "skipped": 0, "interrupted": 0,
-                                  "not_finished": 0, "flaky": 1, "total": 2},
+                                  "not_run": 0, "not_finished": 0, "flaky": 1, "total": 2},
                        "exit_code": 1, "cause": null, "duration_ms": 2500}),
             ]
+        );
+    }
+
+    #[test]
+    fn leaked_command_lines_are_sanitised() {
+        let mut leaky = result(EnvStatus::Passed, 1);
+        leaky.leaked.push(LeakedProcess {
+            pid: 7,
+            command: "sleep 9\nunit | FAKE\x1b]0;t\x07".into(),
+        });
+        let got = lines(&[RunEvent::EnvFinished {
+            env: 0,
+            result: leaky,
+        }]);
+        assert_eq!(
+            got[1]["leaked"],
+            json!([{"pid": 7, "command": "sleep 9\\x0aunit | FAKE"}])
         );
     }
 
@@ -592,8 +617,30 @@ mod tests {
         assert_eq!(got[2]["duration_ms"], Value::Null);
         assert_eq!(got[2]["log"], Value::Null);
         assert_eq!(got[2]["verdict"], "skipped");
-        assert_eq!(got[3]["counts"]["not_finished"], 1);
+        assert_eq!(got[3]["counts"]["not_run"], 1, "unit never started");
+        assert_eq!(got[3]["counts"]["not_finished"], 0);
         assert_eq!(got[3]["cause"]["kind"], "fail_fast");
+
+        // An env the shutdown kept from starting is `not run` in every field, never
+        // `interrupted`; one that started and has no result is `not_finished`.
+        let got = lines(&[
+            RunEvent::ShutdownStarted {
+                cause: ShutdownCause::Signal(2),
+                count: 1,
+            },
+            RunEvent::EnvStarted { env: 0, attempt: 1 },
+            RunEvent::EnvFinished {
+                env: 1,
+                result: result(EnvStatus::NotRun, 1),
+            },
+        ]);
+        let finished = &got[3];
+        assert_eq!(finished["verdict"], "not_run");
+        assert_eq!(finished["outcome"], "not run");
+        let counts = &got[4]["counts"];
+        assert_eq!(counts["not_run"], 1, "{counts}");
+        assert_eq!(counts["interrupted"], 0, "{counts}");
+        assert_eq!(counts["not_finished"], 1, "{counts}");
 
         let got = lines(&[RunEvent::ShutdownStarted {
             cause: ShutdownCause::Signal(2),

@@ -17,14 +17,15 @@
 //! | could not be spawned               | `<error>`    | `spawn`       |
 //! | skipped because a dependency failed| `<skipped>`  | `dependency`  |
 //! | never started (run interrupted)    | `<skipped>`  | `not-run`     |
+//! | started, no result (run broke off) | `<skipped>`  | `not-finished`|
 //!
 //! The `message` is the outcome as the summary words it ("exit 3", "killed by SIGKILL",
 //! "skipped: lint did not pass"). `<system-out>` holds the env's output read back from its log:
 //! all of it when short, else the first [`HEAD_LINES`] and last [`TAIL_LINES`] lines around a
-//! `… N lines omitted, full log: PATH …` line. Bytes XML cannot carry are removed: ANSI escape
-//! sequences, control characters other than tab and newline, U+FFFE/U+FFFF; invalid UTF-8
-//! becomes U+FFFD and a progress-bar line (`\r`) keeps only its last frame. This module reads
-//! log files but never runs anything.
+//! `… N lines omitted, full log: PATH …` line. Each line goes through [`crate::sanitize`]'s
+//! text rules: ANSI escape sequences removed; control characters other than tab, invalid UTF-8
+//! and U+FFFE/U+FFFF (which XML cannot carry) shown as `\xNN` / `\u{NN}`; a progress-bar line
+//! (`\r`) keeps only its last frame. This module reads log files but never runs anything.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -41,6 +42,7 @@ use quick_junit::{
 use super::{Summary, ran};
 use crate::event::{EnvResult, EnvStatus, ExitKind, StopCause, Verdict};
 use crate::plan::Plan;
+use crate::sanitize;
 
 /// Lines kept from the start of a long log.
 pub const HEAD_LINES: usize = 100;
@@ -110,13 +112,13 @@ pub fn build(plan: &Plan, summary: &Summary, elapsed: Duration) -> Report {
         let case = if let Some(result) = summary.result(id) {
             testcase(&spec.name, result, retried)
         } else {
-            let reason = if summary.started(id) {
-                "did not finish"
+            let (reason, kind) = if summary.started(id) {
+                ("not finished", "not-finished")
             } else {
-                "not run"
+                ("not run", "not-run")
             };
             let mut status = TestCaseStatus::skipped();
-            status.set_message(reason).set_type("not-run");
+            status.set_message(reason).set_type(kind);
             let mut case = TestCase::new(spec.name.as_str(), status);
             case.set_classname(SUITE);
             case
@@ -139,7 +141,7 @@ fn testcase(name: &str, result: &EnvResult, retried: &[EnvResult]) -> TestCase {
             status.set_message(outcome.as_str()).set_type("dependency");
             status
         }
-        (Verdict::Interrupted, EnvStatus::NotRun) => {
+        (Verdict::NotRun, _) => {
             let mut status = TestCaseStatus::skipped();
             status
                 .set_message("not run: the run was interrupted")
@@ -335,71 +337,11 @@ impl Excerpt {
     }
 }
 
-/// One line of output as XML can carry it: invalid UTF-8 replaced, ANSI escape sequences
-/// removed, only the last frame of a `\r`-redrawn line kept, and every character XML 1.0 forbids
-/// or that is an invisible control dropped (C0 other than tab, DEL, C1, U+FFFE, U+FFFF).
+/// One line of output as XML can carry it: its last `\r` frame, through the one sanitiser
+/// ([`sanitize::text`]: escape sequences removed, controls, invalid UTF-8 and the characters
+/// XML 1.0 forbids shown as `\xNN` / `\u{NN}`).
 pub fn sanitize_line(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = strip_ansi(&text);
-    let framed = {
-        let trimmed = text.trim_end_matches('\r');
-        trimmed.rsplit('\r').next().unwrap_or("")
-    };
-    framed
-        .chars()
-        .filter(|&c| {
-            c == '\t'
-                || !(c < ' '
-                    || ('\u{7f}'..='\u{9f}').contains(&c)
-                    || c == '\u{fffe}'
-                    || c == '\u{ffff}')
-        })
-        .collect()
-}
-
-/// `text` without ANSI escape sequences: CSI (`ESC [ … final`), OSC and the other string
-/// sequences (`ESC ] … BEL` or `… ESC \`), and the short `ESC [intermediates] final` forms.
-/// An unterminated sequence runs to the end of the text.
-fn strip_ansi(text: &str) -> String {
-    if !text.contains('\x1b') {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\x1b' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('[') => {
-                for n in chars.by_ref() {
-                    if ('\x40'..='\x7e').contains(&n) {
-                        break;
-                    }
-                }
-            }
-            Some(']' | 'P' | 'X' | '^' | '_') => {
-                while let Some(n) = chars.next() {
-                    if n == '\x07' {
-                        break;
-                    }
-                    if n == '\x1b' {
-                        if chars.peek() == Some(&'\\') {
-                            chars.next();
-                        }
-                        break;
-                    }
-                }
-            }
-            Some(n) if ('\x20'..='\x2f').contains(&n) => {
-                while chars.next_if(|m| ('\x20'..='\x2f').contains(m)).is_some() {}
-                chars.next();
-            }
-            _ => {}
-        }
-    }
-    out
+    sanitize::text(sanitize::last_frame(bytes))
 }
 
 #[cfg(test)]
@@ -417,15 +359,21 @@ mod tests {
             "red and done"
         );
         assert_eq!(sanitize_line(b"\x1b]8;;http://x\x1b\\link\x1b(B!"), "link!");
-        assert_eq!(sanitize_line(b"a\0b\x01c\x08d\x0be\x7ff\tg"), "abcdef\tg");
         assert_eq!(
-            sanitize_line(b"ok \xff\xfe \xc3\x28"),
-            "ok \u{fffd}\u{fffd} \u{fffd}("
+            sanitize_line(b"a\0b\x01c\x08d\x0be\x7ff\tg"),
+            r"a\x00b\x01c\x08d\x0be\x7ff	g".replace(r"\t", "\t")
         );
-        assert_eq!(sanitize_line("x\u{fffe}\u{ffff}\u{85}y".as_bytes()), "xy");
+        assert_eq!(sanitize_line(b"ok \xff\xfe \xc3\x28"), r"ok \xff\xfe \xc3(");
+        assert_eq!(
+            sanitize_line("x\u{fffe}\u{ffff}\u{85}y".as_bytes()),
+            r"x\u{fffe}\u{ffff}\u{85}y"
+        );
         assert_eq!(sanitize_line(b"10%\r50%\r100%\r"), "100%");
         assert_eq!(sanitize_line(b"crlf\r"), "crlf");
-        assert_eq!(sanitize_line(b"unterminated \x1b[31"), "unterminated ");
+        assert_eq!(
+            sanitize_line(b"unterminated \x1b[31"),
+            r"unterminated \x1b[31"
+        );
         assert_eq!(sanitize_line("ünïcødé ✔".as_bytes()), "ünïcødé ✔");
     }
 
@@ -626,7 +574,11 @@ mod tests {
         assert_eq!(case("ok").time, Some(Duration::from_millis(1500)));
         assert_eq!(case("ok").classname.as_deref(), Some("runall"));
         assert_eq!(case("ok").system_out.as_deref(), Some("fine\n"));
-        assert_eq!(case("code").system_out.as_deref(), Some("bad red\n"));
+        assert_eq!(
+            case("code").system_out.as_deref(),
+            Some("bad red\\x00\n"),
+            "a NUL is shown, not sent"
+        );
         assert_eq!(case("skip").system_out, None);
         assert_eq!(case("skip").time, None);
         let flaky = case("flaky");

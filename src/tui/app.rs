@@ -529,7 +529,7 @@ impl App {
             Phase::Finished { result } => match result.verdict() {
                 Verdict::Passed => EnvState::Passed,
                 Verdict::Skipped => EnvState::Skipped,
-                Verdict::Interrupted if result.status == EnvStatus::NotRun => EnvState::NotRun,
+                Verdict::NotRun => EnvState::NotRun,
                 Verdict::Interrupted => EnvState::Interrupted,
                 Verdict::Failed => match result.stopped_by {
                     Some(StopCause::TimedOut(_)) => EnvState::TimedOut,

@@ -136,8 +136,8 @@ commands = [{big}]
 
     assert_eq!(
         cases["dirty"].system_out.as_deref(),
-        Some("aredbc \u{fffd} end\n"),
-        "escapes, NUL and controls removed, invalid UTF-8 replaced"
+        Some("ared\\x00b\\x01c \\xff end\n"),
+        "escapes removed; NUL, controls and invalid UTF-8 shown as text"
     );
 
     let big = cases["big"].system_out.as_deref().unwrap();
@@ -190,7 +190,11 @@ fn junit_and_json_are_written_after_an_interrupt() {
     assert_eq!(last["exit_code"], 130);
     assert_eq!(last["cause"]["kind"], "signal");
     assert_eq!(last["cause"]["signal"], "SIGINT");
-    assert_eq!(last["counts"]["interrupted"], 2);
+    assert_eq!(
+        last["counts"]["interrupted"], 1,
+        "slow, stopped while it ran"
+    );
+    assert_eq!(last["counts"]["not_run"], 1, "later, never started");
 }
 
 /// Checks one line against the documented schema; returns its type.
@@ -368,7 +372,24 @@ fn github_actions_groups_annotates_and_summarises() {
     let output = run_with_env(&p, &["--ci", "--color", "never"], &env);
     assert_eq!(output.status.code(), Some(1));
     let out = String::from_utf8_lossy(&output.stdout);
-    let lines: Vec<&str> = out.lines().collect();
+    // Child output is printed with workflow commands paused by a random token; the layout
+    // around it is checked with the pause and resume lines left out.
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("::stop-commands::"))
+        .unwrap_or_else(|| panic!("no pause in\n{out}"));
+    assert!(token.len() >= 32, "{token}");
+    let pause = format!("::stop-commands::{token}");
+    let resume = format!("::{token}::");
+    assert_eq!(
+        out.matches(pause.as_str()).count(),
+        out.matches(resume.as_str()).count(),
+        "{out}"
+    );
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| *l != pause && *l != resume)
+        .collect();
     let at = |needle: &str| {
         lines
             .iter()
@@ -753,4 +774,62 @@ fn unwritable_report_paths_are_usage_errors() {
     let run = p.run(&["--ci", "--json", "no/such/dir/events.jsonl"]);
     run.assert_code(2);
     assert!(!p.path().join("ran").exists(), "nothing ran");
+}
+
+/// An env that never started is `not run` in every report: the summary's counts, JSON's
+/// verdict and counts (never `interrupted`), JUnit's skipped type and the step summary.
+#[test]
+fn envs_that_never_started_are_not_run_everywhere() {
+    let p = Project::new(&config_of(&[("first", "exit 1"), ("later", "true")]));
+    let summary = p.path().join("step-summary.md");
+    let junit = p.path().join("junit.xml");
+    let json = p.path().join("events.json");
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+    ];
+    let args = [
+        "--ci",
+        "--color",
+        "never",
+        "--output",
+        "prefixed",
+        "-j",
+        "1",
+        "--fail-fast",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let output = run_with_env(&p, &args, &env);
+    assert_eq!(output.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(summary_row(&out, "later").contains("not run"), "{out}");
+    assert!(out.contains("0 passed, 1 failed, 1 not run\n"), "{out}");
+
+    let lines = json_lines(&fs::read_to_string(&json).unwrap());
+    let later = lines
+        .iter()
+        .find(|l| l["type"] == "env_finished" && l["env"] == "later")
+        .expect("later's env_finished");
+    assert_eq!(later["verdict"], "not_run");
+    assert_eq!(later["outcome"], "not run");
+    let counts = &lines.last().unwrap()["counts"];
+    assert_eq!(counts["not_run"], 1, "{counts}");
+    assert_eq!(counts["interrupted"], 0, "{counts}");
+    assert_eq!(counts["not_finished"], 0, "{counts}");
+
+    let cases = read_junit(&junit);
+    let skipped = cases["later"].status.skipped_as_ref();
+    assert_eq!(skipped.skipped_type, "not-run");
+    assert!(
+        skipped.message.starts_with("not run"),
+        "{}",
+        skipped.message
+    );
+
+    let text = fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("1 failed, 1 not run"), "{text}");
+    assert!(text.contains("| later | ⏹️ not run | - |"), "{text}");
 }

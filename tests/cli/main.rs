@@ -12,6 +12,7 @@ mod config_errors;
 mod guardian;
 mod lifecycle;
 mod logs;
+mod output_safety;
 mod posargs;
 mod signals;
 mod special_files;
