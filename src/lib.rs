@@ -71,12 +71,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         ))));
     }
     let plan = plan_run(cli, &config, &history, &history_path)?;
-    // `.runall/` with its `.gitignore`, before the logs go in (history problems never stop a run).
-    let state_dir = history::state_dir(&config.root);
-    if let Err(error) = history::prepare_dir(&state_dir) {
-        let note = format!("runall: cannot prepare {}: {error}\n", state_dir.display());
-        headless::write_stderr(note.as_bytes());
-    }
+    prepare_state_dir(&config.root);
     let _lock = lock::LogDirLock::acquire(&plan.log_dir)?;
     let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     let mut reports = Reports::open(cli, github, history_path)?;
@@ -323,6 +318,16 @@ impl Reports {
             say(error.to_string());
         }
         failed
+    }
+}
+
+/// `.runall/` with its `.gitignore`, before the logs go in (a problem is said on stderr: the
+/// state folder never stops a run).
+fn prepare_state_dir(root: &Path) {
+    let state_dir = history::state_dir(root);
+    if let Err(error) = history::prepare_dir(&state_dir) {
+        let note = format!("runall: cannot prepare {}: {error}\n", state_dir.display());
+        headless::write_stderr(note.as_bytes());
     }
 }
 

@@ -400,8 +400,9 @@ fn tail_length_is_configurable_and_not_repeated() {
     let run = p.run(&["--ci"]);
     run.assert_code(2);
     assert!(
-        run.stderr()
-            .contains("runall.toml:2:8: settings.tail: must be at most 10000"),
+        run.stderr().contains(
+            "runall.toml:2:8: settings.tail: 99999 is out of range: must be from 0 to 10000"
+        ),
         "{}",
         run.stderr()
     );
