@@ -184,7 +184,8 @@ impl Marks {
 /// The `--ci` printer. Feed it every event with [`handle`](Self::handle), call
 /// [`tick`](Self::tick) by [`next_tick`](Self::next_tick), then [`finish`](Self::finish).
 pub struct CiReporter<W: Write> {
-    out: W,
+    /// The sink, printing everything with GitHub workflow commands paused except runall's own.
+    out: github::CommandGuard<W>,
     options: CiOptions,
     envs: Vec<EnvState>,
     marks: Marks,
@@ -198,8 +199,6 @@ pub struct CiReporter<W: Write> {
     /// through instead of copying them again. Written before anything else is printed, and by
     /// [`flush`](Self::flush).
     framed: Vec<u8>,
-    /// Under GitHub Actions: whether workflow commands are paused (`::stop-commands::`).
-    commands_stopped: bool,
 }
 
 impl<W: Write> CiReporter<W> {
@@ -235,14 +234,13 @@ impl<W: Write> CiReporter<W> {
             })
             .collect();
         Self {
-            out,
+            out: github::CommandGuard::new(out, options.github.clone()),
             marks: Marks::new(options.color),
             options,
             envs,
             last_line: now,
             scratch: Vec::new(),
             framed: Vec::new(),
-            commands_stopped: false,
         }
     }
 
@@ -326,7 +324,6 @@ impl<W: Write> CiReporter<W> {
     /// GitHub Actions all of it is printed with workflow commands paused, resumed at the end.
     pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
         self.write_framed()?;
-        self.pause_commands()?;
         for env in 0..self.envs.len() {
             self.flush_partials(env)?;
         }
@@ -345,13 +342,7 @@ impl<W: Write> CiReporter<W> {
                 self.write_tail(env, result)?;
             }
         }
-        if let Some(token) = &self.options.github
-            && self.commands_stopped
-        {
-            writeln!(self.out, "{}", github::resume_commands(token))?;
-            self.commands_stopped = false;
-        }
-        Ok(())
+        self.out.resume()
     }
 
     /// Flushes `out` (call it when the event queue is momentarily empty).
@@ -364,7 +355,7 @@ impl<W: Write> CiReporter<W> {
     /// call [`flush`](Self::flush) first to see it).
     pub fn into_inner(mut self) -> W {
         let _ = self.write_framed();
-        self.out
+        self.out.into_inner()
     }
 
     /// Writes the pending framed lines to `out`.
@@ -372,7 +363,6 @@ impl<W: Write> CiReporter<W> {
         if self.framed.is_empty() {
             return Ok(());
         }
-        self.pause_commands()?;
         let written = self.out.write_all(&self.framed);
         self.framed.clear();
         written
@@ -523,28 +513,10 @@ impl<W: Write> CiReporter<W> {
         self.workflow_command(&line)
     }
 
-    /// Under GitHub Actions, pauses workflow commands (`::stop-commands::<token>`) so that
-    /// nothing printed from here on acts as one, whatever a child wrote. Everything but
-    /// runall's own commands is printed paused.
-    fn pause_commands(&mut self) -> io::Result<()> {
-        if let Some(token) = &self.options.github
-            && !self.commands_stopped
-        {
-            writeln!(self.out, "{}", github::stop_commands(token))?;
-            self.commands_stopped = true;
-        }
-        Ok(())
-    }
-
-    /// Prints one of runall's own workflow commands, resuming command processing first.
+    /// Prints one of runall's own workflow commands, live (everything else the printer writes
+    /// goes out with commands paused: [`github::CommandGuard`]).
     fn workflow_command(&mut self, line: &str) -> io::Result<()> {
-        if let Some(token) = &self.options.github
-            && self.commands_stopped
-        {
-            writeln!(self.out, "{}", github::resume_commands(token))?;
-            self.commands_stopped = false;
-        }
-        writeln!(self.out, "{line}")
+        self.out.command(line)
     }
 
     fn shutdown_started(&mut self, cause: ShutdownCause, count: u32) -> io::Result<()> {
@@ -1051,7 +1023,7 @@ docs-site | xy
         let now = Instant::now();
         r.handle(&out(0, b"one\ntwo\n"), now).unwrap();
         // Batched: nothing reached the sink yet.
-        assert!(r.out.is_empty());
+        assert!(r.out.get_ref().is_empty());
         let started = RunEvent::CommandStarted {
             env: 1,
             index: 0,
@@ -1061,7 +1033,7 @@ docs-site | xy
         r.handle(&out(1, b"three\n"), now).unwrap();
         r.flush().unwrap();
         assert_eq!(
-            String::from_utf8(r.out.clone()).unwrap(),
+            String::from_utf8(r.out.get_ref().clone()).unwrap(),
             "\
 unit      | one
 unit      | two
@@ -1076,9 +1048,9 @@ lint      | three
             chunk.extend_from_slice(&line);
             chunk.push(b'\n');
         }
-        let before = r.out.len();
+        let before = r.out.get_ref().len();
         r.handle(&out(2, &chunk), now).unwrap();
-        assert!(r.out.len() - before > FRAMED_BATCH);
+        assert!(r.out.get_ref().len() - before > FRAMED_BATCH);
     }
 
     #[test]
@@ -1620,7 +1592,9 @@ l1
 l2
 ::T::
 ::endgroup::
+::stop-commands::T
 lint      | ↻ retrying (attempt 2)
+::T::
 ::group::unit: passed (800ms)
 ::stop-commands::T
 u1
@@ -1633,7 +1607,9 @@ l2
 ::T::
 ::endgroup::
 ::error title=lint%3A exit 2::l1%0Al2
+::stop-commands::T
 ──── docs-site: skipped: lint did not pass ────
+::T::
 ::error title=docs-site%3A skipped%3A lint did not pass::skipped: lint did not pass
 "
         );
@@ -1646,8 +1622,10 @@ l2
         assert_eq!(
             text(r),
             "\
+::stop-commands::T
 unit      | ✔ passed in 800ms
 lint      | ✘ exit 2 in 1.2s
+::T::
 ::error title=lint%3A exit 2::l1%0Al2
 "
         );

@@ -75,6 +75,82 @@ pub fn resume_commands(token: &StopToken) -> String {
     format!("::{}::", token.0)
 }
 
+/// A sink where everything is printed with workflow commands paused, except what goes through
+/// [`command`](Self::command): the one way for a line to act as a workflow command, so no
+/// path of the printer (child lines, `/proc` text, headers, heartbeats, tails) can forget to
+/// pause. Without a token (not under GitHub Actions) it only passes bytes through.
+#[derive(Debug)]
+pub struct CommandGuard<W> {
+    inner: W,
+    token: Option<StopToken>,
+    paused: bool,
+}
+
+impl<W: Write> CommandGuard<W> {
+    /// Guards `inner`; `token` is `None` outside GitHub Actions.
+    pub fn new(inner: W, token: Option<StopToken>) -> Self {
+        Self {
+            inner,
+            token,
+            paused: false,
+        }
+    }
+
+    /// Pauses workflow commands unless they already are.
+    fn pause(&mut self) -> io::Result<()> {
+        if let Some(token) = &self.token
+            && !self.paused
+        {
+            writeln!(self.inner, "{}", stop_commands(token))?;
+            self.paused = true;
+        }
+        Ok(())
+    }
+
+    /// Resumes workflow commands if they are paused (what follows may be a command).
+    pub fn resume(&mut self) -> io::Result<()> {
+        if let Some(token) = &self.token
+            && self.paused
+        {
+            writeln!(self.inner, "{}", resume_commands(token))?;
+            self.paused = false;
+        }
+        Ok(())
+    }
+
+    /// Prints one of runall's own workflow commands (a whole line), live.
+    pub fn command(&mut self, line: &str) -> io::Result<()> {
+        self.resume()?;
+        writeln!(self.inner, "{line}")
+    }
+
+    /// The sink.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// The sink back.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+impl<W: Write> Write for CommandGuard<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pause()?;
+        self.inner.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.pause()?;
+        self.inner.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// `::group::<env>: <outcome> (<time>)`.
 pub fn group_start(title: &str) -> String {
     format!("::group::{}", escape_data(title))

@@ -176,7 +176,17 @@ fn child_workflow_commands_stay_inert_under_github_actions() {
     let child = "echo '::endgroup::'; echo '::error title=ok%3A passed::fake'; \
                  echo '  ::warning::fake'; echo 'x ##[error]fake legacy'; \
                  echo '::stop-commands::abc'; echo '::abc::'; exit 3";
-    let p = Project::new(&config_of(&[("ok", "echo fine"), ("bad", child)]));
+    // A leaked process whose command line (read from /proc) is a legacy workflow command:
+    // runall prints it in its `⚠ leaked pid` line, which must be paused like child output.
+    // (A link of that name to `sleep`: its command line and its name in /proc/PID/comm, which
+    // the line falls back to once the process is gone, both carry it.)
+    let leaky = "ln -sf \"$(command -v sleep)\" './##[error]leak' && { './##[error]leak' 100 & }; \
+                 echo started";
+    let p = Project::new(&config_of(&[
+        ("ok", "echo fine"),
+        ("bad", child),
+        ("leaky", leaky),
+    ]));
     for output in ["grouped", "prefixed"] {
         let mut command = p.command(&["--ci", "--color", "never", "--output", output]);
         command.env("GITHUB_ACTIONS", "true");
@@ -213,12 +223,12 @@ fn child_workflow_commands_stay_inert_under_github_actions() {
                 .collect();
             assert_eq!(
                 names.iter().filter(|n| **n == "group").count(),
-                2,
+                3,
                 "{live:?}"
             );
             assert_eq!(
                 names.iter().filter(|n| **n == "endgroup").count(),
-                2,
+                3,
                 "{live:?}"
             );
             let bad = live
@@ -233,8 +243,12 @@ fn child_workflow_commands_stay_inert_under_github_actions() {
         } else {
             assert!(live.iter().all(|l| l.starts_with("::error")), "{live:?}");
         }
-        // The child's lines are all printed, as text.
+        // The child's lines are all printed, as text, and so is the leaked process's name.
         assert!(out.contains("::stop-commands::abc") && out.contains("##[error]fake legacy"));
+        assert!(
+            out.contains("leaked pid") && out.contains("##[error]leak"),
+            "{out}"
+        );
     }
 }
 
