@@ -241,8 +241,12 @@ pub fn spawn_guardian(stdin: &OwnedFd) -> io::Result<i32> {
         marker.as_ptr(),
         std::ptr::null(),
     ];
+    // Not the run's tags: when runall runs inside an env of another runall, an outer guardian
+    // finds its run's processes by `RUNALL_RUN_ID`, and must not take this guardian (which
+    // still has this run to clean up) for one of them.
     let envp = child_env(&[])
         .into_iter()
+        .filter(|(k, _)| k != "RUNALL_RUN_ID" && k != "RUNALL_ENV")
         .filter_map(|(k, v)| {
             let mut kv = k.into_vec();
             kv.push(b'=');

@@ -156,6 +156,53 @@ fn sigkill_of_runall_in_ci_leaves_no_process_of_the_run() {
     assert!(!p.log("grand").ends_with(b"never\n"));
 }
 
+/// Item 1, nested: runall run by an env of another runall. SIGKILL of the outer one ends
+/// the inner runall (an env's process), and the inner guardian, which must not be taken for a
+/// process of the outer run, cleans up the inner run's escapees.
+#[test]
+fn sigkill_of_an_outer_runall_leaves_no_process_of_the_inner_run() {
+    let inner = [
+        ("grand", "../orphan-ok-sleep 31; echo never"),
+        (
+            "escapee",
+            "setsid ../orphan-ok-sleep 62 & sleep 0.2; ../orphan-ok-sleep 31",
+        ),
+    ];
+    let mut inner_config = String::from("[settings]\njobs = 2\n\n");
+    for (name, script) in inner {
+        inner_config.push_str(&format!(
+            "[env.{name}]\ncommands = [[\"../orphan-ok-sh\", \"-c\", {}]]\n\n",
+            crate::support::toml_str(&format!("echo started; {script}"))
+        ));
+    }
+    let outer = format!(
+        "[env.outer]\ncommands = [[{}, \"--ci\", \"-c\", \"inner/runall.toml\"]]\n",
+        crate::support::toml_str(env!("CARGO_BIN_EXE_runall"))
+    );
+    let p = Project::new(&outer);
+    p.add_orphan_ok_tools();
+    fs::create_dir(p.path().join("inner")).expect("inner folder");
+    fs::write(p.path().join("inner/runall.toml"), inner_config).expect("inner config");
+    let running = p.spawn(&["--ci", "--color", "never"]);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let comms = tagged_comms(&p.tag);
+        let count = |name: &str| comms.iter().filter(|(_, c)| c == name).count();
+        if count("orphan-ok-sleep") >= 3 && count("runall-guardian") == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the nested run did not start everything: {comms:?}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    running.signal(libc::SIGKILL);
+    let run = running.finish();
+    assert_eq!(run.signal(), Some(libc::SIGKILL));
+    assert_run_dies_with_runall(&p);
+}
+
 /// Item 1 (TUI): the same in a real terminal (tmux), runall SIGKILLed from outside.
 #[test]
 fn sigkill_of_runall_in_the_tui_leaves_no_process_of_the_run() {
