@@ -3,7 +3,7 @@
 //!
 //! Nothing runs inside runall after SIGKILL, and `PR_SET_PDEATHSIG` reaches only each env's
 //! direct child, so a party outside runall must clean up. [`Guardian::start`] spawns runall's
-//! own binary (`/proc/self/exe __runall-guardian`) before the first env, the way envs are
+//! own binary (`/proc/self/exe @runall-guardian`) before the first env, the way envs are
 //! spawned but without `PR_SET_PDEATHSIG`: in its own session (nothing runall sends to its envs
 //! or to its own process group reaches it, and it has no controlling terminal), with INT, TERM,
 //! HUP, QUIT and the other signals a terminal or runall might send ignored, stdin the read end
@@ -44,7 +44,9 @@ use std::time::{Duration, Instant};
 use super::sys;
 
 /// `argv[1]` that makes the runall binary run as the guardian (checked first thing in `main`).
-pub const MARKER: &str = "__runall-guardian";
+/// It holds `@`, which no env name can (names are `[A-Za-z0-9._-]+`), so `runall <env>`
+/// can never be taken for it.
+pub const MARKER: &str = "@runall-guardian";
 
 /// Whether this executable runs [`main`] when started with [`MARKER`] (the runall binary
 /// says so with [`enable`]; another program using the library, a benchmark, does not, and

@@ -338,9 +338,9 @@ pub fn kill_if_started_at(pid: i32, start: u64) {
     }
 }
 
-/// The interpreter named by the `#!` line of the file at `path`, with control characters
-/// made visible (it is printed; a `#!` line can hold anything), or `None` if the file cannot
-/// be read or has no `#!` line. Reads what the kernel reads: the first 256 bytes.
+/// The interpreter named by the `#!` line of the file at `path`, through the sanitiser (it is
+/// printed; a `#!` line can hold anything), or `None` if the file cannot be read or has no
+/// `#!` line. Reads what the kernel reads: the first 256 bytes.
 fn shebang_interpreter(path: &Path) -> Option<String> {
     let mut head = [0u8; 256];
     let mut file = fs::File::open(path).ok()?;
@@ -353,22 +353,7 @@ fn shebang_interpreter(path: &Path) -> Option<String> {
         .iter()
         .position(|&b| b == b' ' || b == b'\t')
         .unwrap_or(word.len())];
-    Some(visible(&String::from_utf8_lossy(word)))
-}
-
-/// `text` with every control character escaped as Rust's `escape_debug` writes it (`\n`,
-/// `\u{1b}`), so that it stays one line of plain text. (A minimal local escape: the crate's
-/// output sanitiser is not part of this module.)
-fn visible(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    Some(crate::sanitize::text(word))
 }
 
 /// Start `child_main` in a `CLONE_VM | CLONE_VFORK` child on `stack`, with every signal
@@ -1164,7 +1149,7 @@ mod tests {
                 Some("/nonexistent/interp"),
             ),
             (b"#!  \t/usr/bin/env python3\n", Some("/usr/bin/env")),
-            (b"#!/x\x1b]0;title\x07y", Some("/x\\u{1b}]0;title\\u{7}y")),
+            (b"#!/x\x1b]0;title\x07y\x01", Some("/xy\\x01")),
             (b"#!\n", None),
             (b"echo no shebang\n", None),
         ] {

@@ -313,7 +313,8 @@ fn adopted_orphans_are_reaped_while_their_env_runs() {
 }
 
 /// Item 21: a script whose `#!` interpreter is missing is reported as such, by name, with
-/// control characters in that name made visible.
+/// that name sanitised like any text runall prints (escape sequences removed, other control
+/// characters made visible).
 #[test]
 fn a_missing_shebang_interpreter_is_named() {
     let p = Project::new(
@@ -321,7 +322,7 @@ fn a_missing_shebang_interpreter_is_named() {
     );
     for (name, text) in [
         ("bad", &b"#!/nonexistent/interp -x\necho hi\n"[..]),
-        ("hostile", b"#!/nonexistent/\x1b[2J\x1b]0;pwned\x07\n"),
+        ("hostile", b"#!/nonexistent/\x1b[2J\x1b]0;pwned\x07\x01x\n"),
     ] {
         let path = p.path().join(name);
         fs::write(&path, text).expect("write script");
@@ -336,7 +337,7 @@ fn a_missing_shebang_interpreter_is_named() {
         "{out}"
     );
     assert!(
-        out.contains("./hostile: /nonexistent/\\u{1b}[2J\\u{1b}]0;pwned\\u{7}: bad interpreter"),
+        out.contains("./hostile: /nonexistent/\\x01x: bad interpreter"),
         "{out}"
     );
     assert!(
