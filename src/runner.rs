@@ -483,8 +483,8 @@ impl Runner {
         }
         // EOF for the guardian: every group is forgotten by now, so it only looks for
         // processes carrying the run id (none, normally) and exits; runall does not wait.
-        if let Some(mut g) = self.guardian.take() {
-            g.flush();
+        if let Some(g) = self.guardian.take() {
+            g.finish(Duration::from_millis(200));
         }
         let cause = self.shutdown.as_ref().map(|s| s.cause);
         self.emit(RunEvent::RunFinished { cause });

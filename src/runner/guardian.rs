@@ -262,6 +262,21 @@ impl Guardian {
     }
 }
 
+impl Guardian {
+    /// Writes what is still queued, waiting up to `limit` for a pipe the guardian has not
+    /// emptied yet, then closes runall's end (the guardian's EOF). A `Forget` left unsent would
+    /// make the guardian kill a group whose leader runall already reaped, so the last records
+    /// are worth a short wait; the wait is bounded, as the guardian may be stopped.
+    pub fn finish(mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        self.flush();
+        while self.pipe.is_some() && !self.pending.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+            self.flush();
+        }
+    }
+}
+
 /// The guardian process's main: read messages until EOF, then kill what is left of the run.
 /// Returns the exit code (0).
 pub fn main() -> u8 {
@@ -333,6 +348,42 @@ fn sweep(known: &Known) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The last records reach a guardian that empties the pipe late (here: a full pipe that
+    /// a reader starts draining 50 ms after runall's end began), instead of being dropped.
+    #[test]
+    fn the_last_records_wait_for_a_full_pipe_within_the_limit() {
+        let (read, write) = sys::guardian_pipe().expect("pipe");
+        // Fill the pipe until it takes no more.
+        let filler = [TAG_GROUP; RECORD];
+        let mut in_pipe = 0usize;
+        while rustix::io::write(&write, &filler).is_ok() {
+            in_pipe += RECORD;
+        }
+        let mut g = Guardian {
+            pid: 0,
+            pipe: Some(write),
+            pending: Vec::new(),
+        };
+        g.send(&Message::Forget(4242));
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            let mut all = Vec::new();
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                match rustix::io::read(&read, &mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => all.extend_from_slice(&chunk[..n]),
+                }
+            }
+            all
+        });
+        g.finish(Duration::from_secs(30));
+        let all = reader.join().expect("reader");
+        assert_eq!(all.len(), in_pipe + RECORD);
+        let (messages, _) = decode(&all[in_pipe..]).expect("records");
+        assert_eq!(messages, vec![Message::Forget(4242)]);
+    }
 
     fn stat(pid: i32, group: i32, session: i32, state: char, start: u64) -> sys::ProcStat {
         sys::ProcStat {
