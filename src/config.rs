@@ -24,7 +24,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use toml::Spanned;
 
-use crate::plan::{LeakPolicy, StderrMode, Timeouts};
+mod values;
+
+pub use values::{LeakPolicy, StderrMode, Timeouts};
 
 /// The config file's name, looked up by [`find`].
 pub const FILE_NAME: &str = "runall.toml";

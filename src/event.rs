@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::plan::{EnvId, LeakPolicy};
+use crate::config::LeakPolicy;
+use crate::plan::EnvId;
 
 /// Which pipe a chunk of output came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

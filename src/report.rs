@@ -343,8 +343,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::config::LeakPolicy;
     use crate::event::{ExitKind, LeakedProcess, StopCause};
-    use crate::plan::{EnvSpec, LeakPolicy};
+    use crate::plan::EnvSpec;
 
     fn plan(names: &[&str]) -> Plan {
         Plan::new(

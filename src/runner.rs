@@ -34,11 +34,12 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
 
+use crate::config::StderrMode;
 use crate::event::{
     EnvResult, EnvStatus, ExitKind, LeakedProcess, RunEvent, ShutdownCause, ShutdownStep,
     StopCause, Stream, Verdict,
 };
-use crate::plan::{CommandSpec, EnvId, Plan, StderrMode};
+use crate::plan::{CommandSpec, EnvId, Plan};
 
 /// Most bytes per `read` call, and so per log write and per `Output` event. Large, because
 /// every event costs an allocation freed on another thread, a channel hop and often a wakeup:

@@ -234,8 +234,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::config::LeakPolicy;
     use crate::event::{EnvStatus, ExitKind, RunEvent};
-    use crate::plan::{EnvSpec, LeakPolicy};
+    use crate::plan::EnvSpec;
 
     #[test]
     fn stop_tokens_are_random_and_pair_up() {

@@ -348,8 +348,9 @@ pub fn sanitize_line(bytes: &[u8]) -> String {
 mod tests {
 
     use super::*;
+    use crate::config::LeakPolicy;
     use crate::event::{LeakedProcess, RunEvent};
-    use crate::plan::{EnvSpec, LeakPolicy};
+    use crate::plan::EnvSpec;
 
     #[test]
     fn sanitize_removes_what_xml_cannot_carry() {
