@@ -1,8 +1,8 @@
 //! The run history in `.runall/history.json` beside the config: what each env did last time.
 //!
-//! It owns the file format and three uses of it: scheduling ([`History::start_order`], the
-//! longest envs first), `--rerun-failed` ([`History::rerun_list`]) and the "last run" shown by
-//! `runall list`. The file is a cache: a missing file is an empty history, and a file that
+//! It owns the file format and three uses of it: scheduling ([`History::duration_ms`], which
+//! [`Plan::longest_first`] orders by), `--rerun-failed` ([`History::rerun_list`]) and the "last
+//! run" shown by `runall list`. The file is a cache: a missing file is an empty history, and a file that
 //! cannot be read is reported by the caller and then treated as empty, never fatal. It is
 //! written once at the end of every run, atomically (a temporary file renamed over it), so a
 //! run killed halfway never leaves a torn file. Nothing here runs processes; the clock is
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{EnvResult, Verdict, format_duration};
-use crate::plan::{EnvId, Plan};
+use crate::plan::Plan;
 use crate::report::{Summary, ran, verdict_name};
 
 /// The version of the file format written by this runall.
@@ -243,36 +243,10 @@ impl History {
         self.last_run.as_ref().map(|run| run.not_passed.as_slice())
     }
 
-    /// The order in which the runner should start ready envs, so the run ends as early as the
-    /// jobs limit allows. Every env of `plan` appears once.
-    ///
-    /// Envs with a recorded duration are ranked by the longest chain they start: their own
-    /// duration plus the largest rank among the envs that depend on them (so the dependencies of
-    /// a long env start early too), longest first. Envs without history come first, in file
-    /// order: their duration is unknown and may be the longest of all, and a long env started
-    /// last is what stretches a run most, whereas envs known to be short are the best fillers
-    /// at the end. Ties keep file order; with no history at all the order is the file order.
-    pub fn start_order(&self, plan: &Plan) -> Vec<EnvId> {
-        let own: Vec<Option<u64>> = plan
-            .envs
-            .iter()
-            .map(|spec| self.envs.get(&spec.name).and_then(|r| r.duration_ms))
-            .collect();
-        let mut dependents = vec![Vec::new(); plan.envs.len()];
-        for (id, spec) in plan.envs.iter().enumerate() {
-            for &dep in &spec.depends {
-                if let Some(list) = dependents.get_mut(dep) {
-                    list.push(id);
-                }
-            }
-        }
-        let mut rank: Vec<Option<u64>> = vec![None; plan.envs.len()];
-        for id in 0..plan.envs.len() {
-            chain(id, &own, &dependents, &mut rank);
-        }
-        let mut order: Vec<EnvId> = (0..plan.envs.len()).collect();
-        order.sort_by_key(|&id| (own[id].is_some(), std::cmp::Reverse(rank[id].unwrap_or(0))));
-        order
+    /// The duration of `env`'s last complete attempt, in milliseconds, if one was recorded:
+    /// what [`Plan::longest_first`] orders the envs by.
+    pub fn duration_ms(&self, env: &str) -> Option<u64> {
+        self.envs.get(env).and_then(|r| r.duration_ms)
     }
 
     /// "passed in 1.2s, 5m ago" for `runall list`; `now` is seconds since the Unix epoch.
@@ -287,26 +261,6 @@ impl History {
         text.push_str(&format_ago(now.saturating_sub(record.finished_at)));
         Some(text)
     }
-}
-
-/// The rank of `id` for [`History::start_order`]: its own duration (0 when unknown) plus the
-/// largest rank among its dependents. The graph has no cycle (the config checks it).
-fn chain(
-    id: EnvId,
-    own: &[Option<u64>],
-    dependents: &[Vec<EnvId>],
-    rank: &mut [Option<u64>],
-) -> u64 {
-    if let Some(done) = rank[id] {
-        return done;
-    }
-    let mut longest = 0;
-    for &next in &dependents[id] {
-        longest = longest.max(chain(next, own, dependents, rank));
-    }
-    let total = own[id].unwrap_or(0).saturating_add(longest);
-    rank[id] = Some(total);
-    total
 }
 
 /// Whole milliseconds, saturating.
@@ -332,7 +286,7 @@ mod tests {
 
     use super::*;
     use crate::event::{EnvStatus, ExitKind, RunEvent, StopCause};
-    use crate::plan::EnvSpec;
+    use crate::plan::{EnvId, EnvSpec};
 
     fn plan(envs: &[(&str, &[EnvId])]) -> Plan {
         let envs = envs
@@ -365,27 +319,6 @@ mod tests {
 
     fn result(status: EnvStatus, ms: u64) -> EnvResult {
         EnvResult::new(status, Duration::from_millis(ms), "x.log")
-    }
-
-    #[test]
-    fn no_history_keeps_file_order() {
-        let plan = plan(&[("a", &[]), ("b", &[]), ("c", &[])]);
-        assert_eq!(History::default().start_order(&plan), [0, 1, 2]);
-    }
-
-    #[test]
-    fn longest_first_unknown_first_ties_in_file_order() {
-        let plan = plan(&[("a", &[]), ("b", &[]), ("new", &[]), ("c", &[]), ("d", &[])]);
-        let history = with_durations(&[("a", 100), ("b", 3000), ("c", 3000), ("d", 900)]);
-        assert_eq!(history.start_order(&plan), [2, 1, 3, 4, 0]);
-    }
-
-    #[test]
-    fn dependencies_of_long_envs_rank_by_the_chain() {
-        // slow (5s) needs setup (1s); solo takes 4s: setup starts first (chain 6s).
-        let plan = plan(&[("solo", &[]), ("slow", &[2]), ("setup", &[])]);
-        let history = with_durations(&[("solo", 4000), ("slow", 5000), ("setup", 1000)]);
-        assert_eq!(history.start_order(&plan), [2, 1, 0]);
     }
 
     #[test]

@@ -107,7 +107,6 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     let mut runner_options = RunnerOptions {
         run_id: run_id.clone(),
         fail_fast: cli.fail_fast,
-        start_order: history.start_order(&plan),
         ..RunnerOptions::default()
     };
     // One colour decision for both faces: children write to pipes, so when runall shows
@@ -224,7 +223,7 @@ fn plan_run(
         let note = format!("runall: shard {shard} has no envs: nothing to run\n");
         headless::write_stderr(note.as_bytes());
     }
-    Ok(plan)
+    Ok(plan.longest_first(|env| history.duration_ms(env)))
 }
 
 /// The files a run writes besides its logs.

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::config::{self, Config, EnvConfig, LeakPolicy, RawCommand, StderrMode, Timeouts};
 
+mod order;
 mod shell;
 
 /// Index of an env in [`Plan::envs`]; stable for the whole run.
@@ -27,6 +28,9 @@ pub struct Plan {
     pub log_dir: PathBuf,
     /// Shutdown knobs shared by all envs.
     pub timeouts: Timeouts,
+    /// The order in which the runner starts ready envs (the scheduler's policy, e.g.
+    /// [`Plan::longest_first`]): every env once, or empty for file order.
+    pub start_order: Vec<EnvId>,
 }
 
 /// One env, resolved: commands after `{posargs}` substitution, absolute working directory.
@@ -84,6 +88,7 @@ impl Plan {
             jobs,
             log_dir: log_dir.into(),
             timeouts: Timeouts::default(),
+            start_order: Vec::new(),
         }
     }
 }
@@ -339,6 +344,7 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
             .clone()
             .unwrap_or_else(|| config.root.join(".runall").join("logs")),
         timeouts: config.settings.timeouts,
+        start_order: Vec::new(),
     })
 }
 

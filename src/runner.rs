@@ -107,8 +107,6 @@ pub struct RunnerOptions {
     pub fail_fast: bool,
     /// Extra environment for every child (e.g. `FORCE_COLOR`), before the env's `set_env`.
     pub extra_env: Vec<(String, String)>,
-    /// Order in which ready envs are started (e.g. longest first); empty means file order.
-    pub start_order: Vec<EnvId>,
     /// Keep running after every env finished, for reruns, until `Control::Quit` (the TUI).
     pub keep_alive: bool,
 }
@@ -1041,16 +1039,16 @@ impl Runner {
     /// Runs every loop turn, so it stays O(envs): the running count is kept as it goes, not
     /// recounted per pending env (that was O(envs²) per turn with hundreds of envs).
     fn schedule(&mut self, now: Instant) {
-        let count = if self.options.start_order.is_empty() {
+        let count = if self.plan.start_order.is_empty() {
             self.envs.len()
         } else {
-            self.options.start_order.len()
+            self.plan.start_order.len()
         };
         let mut running = self.running_count();
         loop {
             let mut changed = false;
             for i in 0..count {
-                let id = self.options.start_order.get(i).copied().unwrap_or(i);
+                let id = self.plan.start_order.get(i).copied().unwrap_or(i);
                 if !matches!(self.envs[id].phase, Phase::Pending) {
                     continue;
                 }
