@@ -45,14 +45,14 @@ use crate::plan::{CommandSpec, EnvId, Plan};
 /// every event costs an allocation freed on another thread, a channel hop and often a wakeup:
 /// 64 KiB events cost W1 (8 x 256 MiB) about 40% more CPU than 256 KiB ones. Consumers that
 /// bound their queues in events (the TUI keeps up to 512) should know that this sizes them.
-const READ_CHUNK: usize = 256 * 1024;
+const PIPE_READ_BYTES: usize = 256 * 1024;
 /// Most bytes read from one pipe per readiness event before yielding to the other pipes.
 const FAIRNESS_BUDGET: usize = 256 * 1024;
 /// Read buffer for a pipe that said it was empty: it can only hold what came in the meantime.
 const SCRATCH: usize = 16 * 1024;
 /// Largest pipe buffer asked for (`F_SETPIPE_SZ`; 1 MiB is also Linux's limit for unprivileged
 /// users). With the default 64 KiB a flooding child blocks, and is woken, every 64 KiB; with a
-/// large pipe it stays ahead of the runner and each wakeup moves a whole `READ_CHUNK`.
+/// large pipe it stays ahead of the runner and each wakeup moves a whole `PIPE_READ_BYTES`.
 const PIPE_SIZE: usize = 1024 * 1024;
 /// Most pipe buffer asked for across all running envs' pipes: a quarter of Linux's default
 /// per-user soft limit (`fs.pipe-user-pages-soft`, 64 MiB), past which every new pipe of the
@@ -253,7 +253,7 @@ pub fn start_with(
         .envs
         .iter()
         .map(|spec| EnvRun {
-            phase: Phase::Pending,
+            phase: EnvPhase::Pending,
             attempt: 0,
             runs: 0,
             started: None,
@@ -308,7 +308,7 @@ pub fn start_with(
 }
 
 /// Where an env is in its life.
-enum Phase {
+enum EnvPhase {
     Pending,
     Running(Box<Active>),
     Finished(Verdict),
@@ -316,7 +316,7 @@ enum Phase {
 
 /// Runner bookkeeping for one env.
 struct EnvRun {
-    phase: Phase,
+    phase: EnvPhase,
     /// Tries of the current request: 1 for the first run or a rerun the user asked for, then
     /// one more per retry under `retries` (only retries make a pass flaky).
     attempt: u32,
@@ -498,14 +498,14 @@ impl Runner {
     fn all_finished(&self) -> bool {
         self.envs
             .iter()
-            .all(|e| matches!(e.phase, Phase::Finished(_)))
+            .all(|e| matches!(e.phase, EnvPhase::Finished(_)))
             && self.reap_later.is_empty()
     }
 
     fn running_count(&self) -> usize {
         self.envs
             .iter()
-            .filter(|e| matches!(e.phase, Phase::Running(_)))
+            .filter(|e| matches!(e.phase, EnvPhase::Running(_)))
             .count()
     }
 
@@ -518,7 +518,7 @@ impl Runner {
                     if self.shutdown.is_none()
                         && !self.quitting
                         && let Some(env) = self.envs.get_mut(id)
-                        && matches!(env.phase, Phase::Finished(_))
+                        && matches!(env.phase, EnvPhase::Finished(_))
                     {
                         env.reset();
                         // A new request, not a retry: its tries count from 1 again.
@@ -542,7 +542,7 @@ impl Runner {
         let Some(env) = self.envs.get_mut(id) else {
             return;
         };
-        let Phase::Running(active) = &mut env.phase else {
+        let EnvPhase::Running(active) = &mut env.phase else {
             return;
         };
         if env.stopped_by.is_none() {
@@ -584,7 +584,7 @@ impl Runner {
         };
         for id in 0..self.envs.len() {
             let env = &mut self.envs[id];
-            let Phase::Running(active) = &mut env.phase else {
+            let EnvPhase::Running(active) = &mut env.phase else {
                 continue;
             };
             if active.exited {
@@ -603,7 +603,7 @@ impl Runner {
     fn kill_everything_now(&mut self, now: Instant) {
         for id in 0..self.envs.len() {
             let env = &mut self.envs[id];
-            let Phase::Running(active) = &mut env.phase else {
+            let EnvPhase::Running(active) = &mut env.phase else {
                 continue;
             };
             if env.stopped_by.is_none() && !active.exited {
@@ -634,14 +634,14 @@ impl Runner {
     fn on_timers(&mut self, now: Instant) {
         let terminate = self.plan.timeouts.terminate;
         for id in 0..self.envs.len() {
-            let Phase::Running(active) = &mut self.envs[id].phase else {
+            let EnvPhase::Running(active) = &mut self.envs[id].phase else {
                 continue;
             };
             if !active.exited && active.pidfd.is_none() && sys::has_exited(active.pid) {
                 self.on_exit_seen(id, now);
             }
             let env = &mut self.envs[id];
-            let Phase::Running(active) = &mut env.phase else {
+            let EnvPhase::Running(active) = &mut env.phase else {
                 continue;
             };
             let pid = active.pid;
@@ -678,7 +678,7 @@ impl Runner {
 
     /// One step of the leak ladder: name the holders, TERM, KILL, then close our read ends.
     fn advance_leak(&mut self, id: EnvId, now: Instant) {
-        let Phase::Running(active) = &mut self.envs[id].phase else {
+        let EnvPhase::Running(active) = &mut self.envs[id].phase else {
             return;
         };
         let pid = active.pid;
@@ -749,7 +749,7 @@ impl Runner {
     /// Re-arm pipes that were paused for backpressure once their env has credit again.
     fn resume_paused(&mut self) {
         for id in 0..self.envs.len() {
-            let Phase::Running(active) = &mut self.envs[id].phase else {
+            let EnvPhase::Running(active) = &mut self.envs[id].phase else {
                 continue;
             };
             if !self.credits.available(id) {
@@ -789,7 +789,7 @@ impl Runner {
     fn on_exit_seen(&mut self, id: EnvId, now: Instant) {
         let kill_drain = self.shutdown.as_ref().is_some_and(|s| s.count >= 2);
         let leak = self.plan.timeouts.leak;
-        let Phase::Running(active) = &mut self.envs[id].phase else {
+        let EnvPhase::Running(active) = &mut self.envs[id].phase else {
             return;
         };
         if active.exited {
@@ -812,7 +812,7 @@ impl Runner {
     /// runs out, then re-arm it. Each read is logged and sent as one event.
     fn read_pipe(&mut self, id: EnvId, kind: usize) {
         let env = &mut self.envs[id];
-        let Phase::Running(active) = &mut env.phase else {
+        let EnvPhase::Running(active) = &mut env.phase else {
             return;
         };
         let Some(pipe) = active.pipes[kind].as_mut() else {
@@ -823,9 +823,9 @@ impl Runner {
         let mut total = 0;
         while total < FAIRNESS_BUDGET && self.credits.available(id) {
             let bytes = match read_chunk(&pipe.reader, &mut self.buf) {
-                Chunk::Data(bytes) => bytes,
-                Chunk::Empty => break,
-                Chunk::Eof => {
+                PipeRead::Data(bytes) => bytes,
+                PipeRead::Empty => break,
+                PipeRead::Eof => {
                     eof = true;
                     break;
                 }
@@ -839,7 +839,7 @@ impl Runner {
                 bytes,
             }));
             total += n;
-            if n < READ_CHUNK {
+            if n < PIPE_READ_BYTES {
                 // That was all the pipe held: no read just to hear EAGAIN. Bytes arriving
                 // meanwhile make the re-armed pipe ready again at once.
                 break;
@@ -861,7 +861,7 @@ impl Runner {
     fn finish_exited(&mut self, now: Instant) {
         for id in 0..self.envs.len() {
             let done = matches!(&self.envs[id].phase,
-                Phase::Running(a) if a.exited && a.pipes.iter().all(Option::is_none));
+                EnvPhase::Running(a) if a.exited && a.pipes.iter().all(Option::is_none));
             if done {
                 self.complete_command(id, now);
             }
@@ -869,12 +869,12 @@ impl Runner {
     }
 
     fn complete_command(&mut self, id: EnvId, now: Instant) {
-        if let Phase::Running(active) = &self.envs[id].phase {
+        if let EnvPhase::Running(active) = &self.envs[id].phase {
             let pgid = active.pid;
             self.sweep_strays(id, pgid);
         }
-        let phase = std::mem::replace(&mut self.envs[id].phase, Phase::Pending);
-        let Phase::Running(active) = phase else {
+        let phase = std::mem::replace(&mut self.envs[id].phase, EnvPhase::Pending);
+        let EnvPhase::Running(active) = phase else {
             self.envs[id].phase = phase;
             return;
         };
@@ -951,7 +951,7 @@ impl Runner {
         self.envs
             .iter()
             .filter_map(|e| match &e.phase {
-                Phase::Running(a) => Some(a.pid),
+                EnvPhase::Running(a) => Some(a.pid),
                 _ => None,
             })
             .chain(self.guardian.as_ref().map(guardian::Guardian::pid))
@@ -1026,7 +1026,7 @@ impl Runner {
             self.emit(RunEvent::EnvRetrying { env: id, result });
             return;
         }
-        env.phase = Phase::Finished(verdict);
+        env.phase = EnvPhase::Finished(verdict);
         self.emit(RunEvent::EnvFinished { env: id, result });
         if verdict == Verdict::Failed && self.options.fail_fast && self.shutdown.is_none() {
             self.begin_shutdown(ShutdownCause::FailFast(id), now);
@@ -1049,7 +1049,7 @@ impl Runner {
             let mut changed = false;
             for i in 0..count {
                 let id = self.plan.start_order.get(i).copied().unwrap_or(i);
-                if !matches!(self.envs[id].phase, Phase::Pending) {
+                if !matches!(self.envs[id].phase, EnvPhase::Pending) {
                     continue;
                 }
                 if self.shutdown.is_some() || self.quitting {
@@ -1061,8 +1061,8 @@ impl Runner {
                 let mut failed_dep = None;
                 for &dep in &self.plan.envs[id].depends {
                     match self.envs[dep].phase {
-                        Phase::Finished(Verdict::Passed) => {}
-                        Phase::Finished(_) => failed_dep = Some(dep),
+                        EnvPhase::Finished(Verdict::Passed) => {}
+                        EnvPhase::Finished(_) => failed_dep = Some(dep),
                         _ => ready = false,
                     }
                 }
@@ -1072,7 +1072,7 @@ impl Runner {
                     changed = true;
                 } else if ready && running < self.plan.jobs {
                     self.start_env(id, now);
-                    if matches!(self.envs[id].phase, Phase::Running(_)) {
+                    if matches!(self.envs[id].phase, EnvPhase::Running(_)) {
                         running += 1;
                     }
                     changed = true;
@@ -1114,7 +1114,7 @@ impl Runner {
                 if let Some(g) = &mut self.guardian {
                     g.send(&guardian::Message::Group(pid));
                 }
-                self.envs[id].phase = Phase::Running(Box::new(active));
+                self.envs[id].phase = EnvPhase::Running(Box::new(active));
                 self.emit(RunEvent::CommandStarted {
                     env: id,
                     index,
@@ -1244,7 +1244,7 @@ impl Runner {
             consider(at);
         }
         for env in &self.envs {
-            let Phase::Running(active) = &env.phase else {
+            let EnvPhase::Running(active) = &env.phase else {
                 continue;
             };
             if active.exited {
@@ -1309,7 +1309,7 @@ impl Runner {
 impl EnvRun {
     /// Back to pending for another attempt (a retry or a rerun).
     fn reset(&mut self) {
-        self.phase = Phase::Pending;
+        self.phase = EnvPhase::Pending;
         self.stopped_by = None;
         self.leaked.clear();
         self.timeout_at = None;
@@ -1329,7 +1329,7 @@ pub fn log_file_name(env: &str, run: u32) -> String {
 }
 
 /// What one read of a pipe gave.
-enum Chunk {
+enum PipeRead {
     /// Bytes, in a buffer of their own, exactly sized.
     Data(Vec<u8>),
     /// Nothing there (EAGAIN or a spurious wakeup).
@@ -1338,33 +1338,33 @@ enum Chunk {
     Eof,
 }
 
-/// Reads what a nonblocking pipe holds, up to `READ_CHUNK`. The pipe says how much it holds
+/// Reads what a nonblocking pipe holds, up to `PIPE_READ_BYTES`. The pipe says how much it holds
 /// (`FIONREAD`), so one `read` puts the bytes straight into the spare capacity of an exactly
 /// sized `Vec` that becomes the event: no copy out of a scratch buffer, no zeroing, and no slack
 /// capacity held while the event is queued. Only runall reads the pipe, so what it holds stays
 /// there until read. An empty pipe is read into `scratch`, to tell EOF from EAGAIN (or from
 /// bytes that came just now).
-fn read_chunk(reader: &os_pipe::PipeReader, scratch: &mut [u8]) -> Chunk {
+fn read_chunk(reader: &os_pipe::PipeReader, scratch: &mut [u8]) -> PipeRead {
     let held = rustix::io::ioctl_fionread(reader).map_or(0, |n| n as usize);
     if held > 0 {
-        let mut bytes = Vec::with_capacity(held.min(READ_CHUNK));
+        let mut bytes = Vec::with_capacity(held.min(PIPE_READ_BYTES));
         loop {
             return match rustix::io::read(reader, rustix::buffer::spare_capacity(&mut bytes)) {
-                Ok(0) => Chunk::Eof,
-                Ok(_) => Chunk::Data(bytes),
+                Ok(0) => PipeRead::Eof,
+                Ok(_) => PipeRead::Data(bytes),
                 Err(rustix::io::Errno::INTR) => continue,
-                Err(rustix::io::Errno::AGAIN) => Chunk::Empty,
-                Err(_) => Chunk::Eof,
+                Err(rustix::io::Errno::AGAIN) => PipeRead::Empty,
+                Err(_) => PipeRead::Eof,
             };
         }
     }
     loop {
         return match (&*reader).read(scratch) {
-            Ok(0) => Chunk::Eof,
-            Ok(n) => Chunk::Data(scratch[..n].to_vec()),
+            Ok(0) => PipeRead::Eof,
+            Ok(n) => PipeRead::Data(scratch[..n].to_vec()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Chunk::Empty,
-            Err(_) => Chunk::Eof,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => PipeRead::Empty,
+            Err(_) => PipeRead::Eof,
         };
     }
 }
