@@ -1,0 +1,182 @@
+//! Spawning: starting one command of an env (its pipes sized, nonblocking and registered in
+//! the poller, its pidfd watched, its group told to the guardian) and the pipe-size budget.
+//! The `clone`/`execve` itself is [`super::sys::spawn`].
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::time::Instant;
+
+use super::{Active, EnvPhase, KEYS_PER_ENV, LeakStage, PIDFD_KIND, Pipe, Runner, guardian, sys};
+use crate::config::StderrMode;
+use crate::event::{EnvStatus, RunEvent, Stream};
+use crate::plan::{CommandSpec, EnvId};
+
+/// Largest pipe buffer asked for (`F_SETPIPE_SZ`; 1 MiB is also Linux's limit for unprivileged
+/// users). With the default 64 KiB a flooding child blocks, and is woken, every 64 KiB; with a
+/// large pipe it stays ahead of the runner and each wakeup moves a whole `PIPE_READ_BYTES`.
+const PIPE_SIZE: usize = 1024 * 1024;
+/// Most pipe buffer asked for across all running envs' pipes: a quarter of Linux's default
+/// per-user soft limit (`fs.pipe-user-pages-soft`, 64 MiB), past which every new pipe of the
+/// user, the children's own included, gets only two pages.
+const PIPE_BUDGET: usize = 16 * 1024 * 1024;
+/// The kernel's default pipe buffer: not worth a syscall to ask for less.
+const DEFAULT_PIPE_SIZE: usize = 64 * 1024;
+
+impl Runner {
+    pub(super) fn spawn_command(&mut self, id: EnvId, index: usize, now: Instant) {
+        match self.try_spawn(id, index) {
+            Ok(active) => {
+                let pid = active.pid;
+                if let Some(g) = &mut self.guardian {
+                    g.send(&guardian::Message::Group(pid));
+                }
+                self.envs[id].phase = EnvPhase::Running(Box::new(active));
+                self.emit(RunEvent::CommandStarted {
+                    env: id,
+                    index,
+                    pid,
+                });
+            }
+            Err(error) => {
+                self.finish_env(
+                    id,
+                    EnvStatus::SpawnFailed {
+                        command: index,
+                        error,
+                    },
+                    now,
+                );
+            }
+        }
+    }
+
+    fn try_spawn(&self, id: EnvId, index: usize) -> Result<Active, String> {
+        let spec = &self.plan.envs[id];
+        let command_spec = spec
+            .commands
+            .get(index)
+            .ok_or_else(|| format!("no command {index}"))?;
+        sys::check_dir(&spec.cwd)?;
+        // A shell command by its POSIX path, as system(3) does: a bare "sh" would be searched
+        // for through every PATH entry.
+        let (program, argv): (&OsStr, Vec<&OsStr>) = match command_spec {
+            CommandSpec::Shell(script) => (
+                OsStr::new("/bin/sh"),
+                vec![OsStr::new("sh"), OsStr::new("-c"), OsStr::new(script)],
+            ),
+            CommandSpec::Argv(argv) => (
+                argv.first().map_or_else(|| OsStr::new(""), OsStr::new),
+                argv.iter().map(OsStr::new).collect(),
+            ),
+        };
+        let mut env: Vec<(&OsStr, &OsStr)> = vec![
+            (OsStr::new("RUNALL_ENV"), OsStr::new(&spec.name)),
+            (
+                OsStr::new("RUNALL_RUN_ID"),
+                OsStr::new(&self.options.run_id),
+            ),
+        ];
+        let extra = self.options.extra_env.iter().map(|(k, v)| (k, v));
+        env.extend(
+            extra
+                .chain(&spec.set_env)
+                .map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
+        );
+        let pipe_error = |e: io::Error| format!("cannot create a pipe: {e}");
+        let (out_r, out_w) = os_pipe::pipe().map_err(pipe_error)?;
+        let mut err_r = None;
+        let stderr_w: OwnedFd = match spec.stderr {
+            StderrMode::Merged => out_w.try_clone().map_err(pipe_error)?.into(),
+            StderrMode::Separate => {
+                let (r, w) = os_pipe::pipe().map_err(pipe_error)?;
+                err_r = Some(r);
+                w.into()
+            }
+        };
+        // The write ends are dropped inside: EOF must come when the child (and its heirs)
+        // close theirs.
+        let pid = sys::spawn(sys::SpawnSpec {
+            program,
+            argv,
+            env,
+            cwd: &spec.cwd,
+            stdout: out_w.into(),
+            stderr: stderr_w,
+        })?;
+        sys::track_group(pid);
+        let mut pipes = [
+            Some(Pipe {
+                reader: out_r,
+                stream: Stream::Stdout,
+                armed: false,
+            }),
+            err_r.map(|reader| Pipe {
+                reader,
+                stream: Stream::Stderr,
+                armed: false,
+            }),
+        ];
+        let pipe_size = pipe_size(self.plan.jobs);
+        for (kind, pipe) in pipes.iter_mut().enumerate() {
+            if let Some(p) = pipe {
+                if let Some(size) = pipe_size {
+                    // Best effort: the default size still works, only with more wakeups.
+                    sys::set_pipe_size(&p.reader, size);
+                }
+                // A pipe we cannot make nonblocking or register would never be read: give up
+                // on it (EOF) rather than block the pump; the child then sees EPIPE.
+                let ok = sys::set_nonblocking(&p.reader).is_ok()
+                    && sys::register(&self.poller, &p.reader, id * KEYS_PER_ENV + kind).is_ok();
+                if ok {
+                    p.armed = true;
+                } else {
+                    *pipe = None;
+                }
+            }
+        }
+        let pidfd = sys::pidfd(pid)
+            .filter(|fd| sys::register(&self.poller, fd, id * KEYS_PER_ENV + PIDFD_KIND).is_ok());
+        Ok(Active {
+            command: index,
+            pid,
+            pidfd,
+            pipes,
+            exited: false,
+            ladder: None,
+            drain_deadline: None,
+            leak_stage: LeakStage::Waiting,
+            holders: Vec::new(),
+        })
+    }
+}
+
+/// The pipe buffer to ask for with `jobs` envs running at once (two pipes each at most), within
+/// `PIPE_BUDGET`; `None` when that is no more than the kernel's default.
+fn pipe_size(jobs: usize) -> Option<usize> {
+    let share = PIPE_BUDGET / (2 * jobs.max(1));
+    // A power of two: the kernel rounds up to one anyway, which would overshoot the budget.
+    let size = PIPE_SIZE.min(1 << share.max(1).ilog2());
+    (size > DEFAULT_PIPE_SIZE).then_some(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipe_size_stays_within_the_budget() {
+        assert_eq!(pipe_size(1), Some(PIPE_SIZE));
+        assert_eq!(pipe_size(8), Some(1024 * 1024));
+        assert_eq!(pipe_size(12), Some(512 * 1024));
+        assert_eq!(pipe_size(16), Some(512 * 1024));
+        assert_eq!(pipe_size(64), Some(128 * 1024));
+        assert_eq!(pipe_size(128), None);
+        for jobs in 1..1000 {
+            if let Some(size) = pipe_size(jobs) {
+                assert!(size * 2 * jobs <= PIPE_BUDGET, "jobs {jobs}");
+                assert!(size.is_power_of_two());
+            }
+        }
+    }
+}
