@@ -15,6 +15,7 @@
 
 pub mod guardian;
 mod log;
+mod pump;
 mod spawn;
 pub mod sys;
 
@@ -32,7 +33,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events, Poller};
+use polling::{Events, Poller};
 
 use crate::event::{
     EnvResult, EnvStatus, ExitKind, LeakedProcess, RunEvent, ShutdownCause, ShutdownStep,
@@ -40,15 +41,6 @@ use crate::event::{
 };
 use crate::plan::{EnvId, Plan};
 
-/// Most bytes per `read` call, and so per log write and per `Output` event. Large, because
-/// every event costs an allocation freed on another thread, a channel hop and often a wakeup:
-/// 64 KiB events cost W1 (8 x 256 MiB) about 40% more CPU than 256 KiB ones. Consumers that
-/// bound their queues in events (the TUI keeps up to 512) should know that this sizes them.
-const PIPE_READ_BYTES: usize = 256 * 1024;
-/// Most bytes read from one pipe per readiness event before yielding to the other pipes.
-const FAIRNESS_BUDGET: usize = 256 * 1024;
-/// Read buffer for a pipe that said it was empty: it can only hold what came in the meantime.
-const SCRATCH: usize = 16 * 1024;
 /// Most output bytes of one env queued for the consumer before its pipes are paused.
 const CREDIT_LIMIT: usize = 1024 * 1024;
 /// After a leak was signalled, how long to keep draining before the next step.
@@ -266,7 +258,7 @@ pub fn start_with(
         envs,
         shutdown: None,
         quitting: false,
-        buf: vec![0; SCRATCH],
+        buf: vec![0; pump::SCRATCH],
         reap_later: Vec::new(),
         guardian,
         child_signal,
@@ -735,28 +727,6 @@ impl Runner {
         }
     }
 
-    /// Re-arm pipes that were paused for backpressure once their env has credit again.
-    fn resume_paused(&mut self) {
-        for id in 0..self.envs.len() {
-            let EnvPhase::Running(active) = &mut self.envs[id].phase else {
-                continue;
-            };
-            if !self.credits.available(id) {
-                continue;
-            }
-            for (kind, pipe) in active.pipes.iter_mut().enumerate() {
-                if let Some(p) = pipe
-                    && !p.armed
-                {
-                    p.armed = self
-                        .poller
-                        .modify(&p.reader, Event::readable(id * KEYS_PER_ENV + kind))
-                        .is_ok();
-                }
-            }
-        }
-    }
-
     fn on_ready(&mut self, key: usize, now: Instant) {
         if let Some(signal) = self.child_signal.as_ref().filter(|s| s.key == key) {
             signal.drain();
@@ -794,55 +764,6 @@ impl Runner {
             active.leak_stage = LeakStage::Killed;
         } else {
             active.drain_deadline = Some(now + leak);
-        }
-    }
-
-    /// Read one pipe until it is empty, at EOF, or the fairness budget or the env's credit
-    /// runs out, then re-arm it. Each read is logged and sent as one event.
-    fn read_pipe(&mut self, id: EnvId, kind: usize) {
-        let env = &mut self.envs[id];
-        let EnvPhase::Running(active) = &mut env.phase else {
-            return;
-        };
-        let Some(pipe) = active.pipes[kind].as_mut() else {
-            return;
-        };
-        pipe.armed = false;
-        let mut eof = false;
-        let mut total = 0;
-        while total < FAIRNESS_BUDGET && self.credits.available(id) {
-            let bytes = match read_chunk(&pipe.reader, &mut self.buf) {
-                PipeRead::Data(bytes) => bytes,
-                PipeRead::Empty => break,
-                PipeRead::Eof => {
-                    eof = true;
-                    break;
-                }
-            };
-            let n = bytes.len();
-            self.credits.take(id, n);
-            // See `emit`: a gone consumer is not a reason to stop draining.
-            let _ = self.tx.send(log::ToLog::Event(RunEvent::Output {
-                env: id,
-                stream: pipe.stream,
-                bytes,
-            }));
-            total += n;
-            if n < PIPE_READ_BYTES {
-                // That was all the pipe held: no read just to hear EAGAIN. Bytes arriving
-                // meanwhile make the re-armed pipe ready again at once.
-                break;
-            }
-        }
-        if eof {
-            if let Some(p) = active.pipes[kind].take() {
-                sys::deregister(&self.poller, &p.reader);
-            }
-        } else if self.credits.available(id) {
-            pipe.armed = self
-                .poller
-                .modify(&pipe.reader, Event::readable(id * KEYS_PER_ENV + kind))
-                .is_ok();
         }
     }
 
@@ -1188,47 +1109,6 @@ pub fn log_file_name(env: &str, run: u32) -> String {
         format!("{env}.log")
     } else {
         format!("{env}@{run}.log")
-    }
-}
-
-/// What one read of a pipe gave.
-enum PipeRead {
-    /// Bytes, in a buffer of their own, exactly sized.
-    Data(Vec<u8>),
-    /// Nothing there (EAGAIN or a spurious wakeup).
-    Empty,
-    /// End of file, or an error that ends the pipe.
-    Eof,
-}
-
-/// Reads what a nonblocking pipe holds, up to `PIPE_READ_BYTES`. The pipe says how much it holds
-/// (`FIONREAD`), so one `read` puts the bytes straight into the spare capacity of an exactly
-/// sized `Vec` that becomes the event: no copy out of a scratch buffer, no zeroing, and no slack
-/// capacity held while the event is queued. Only runall reads the pipe, so what it holds stays
-/// there until read. An empty pipe is read into `scratch`, to tell EOF from EAGAIN (or from
-/// bytes that came just now).
-fn read_chunk(reader: &os_pipe::PipeReader, scratch: &mut [u8]) -> PipeRead {
-    let held = rustix::io::ioctl_fionread(reader).map_or(0, |n| n as usize);
-    if held > 0 {
-        let mut bytes = Vec::with_capacity(held.min(PIPE_READ_BYTES));
-        loop {
-            return match rustix::io::read(reader, rustix::buffer::spare_capacity(&mut bytes)) {
-                Ok(0) => PipeRead::Eof,
-                Ok(_) => PipeRead::Data(bytes),
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(rustix::io::Errno::AGAIN) => PipeRead::Empty,
-                Err(_) => PipeRead::Eof,
-            };
-        }
-    }
-    loop {
-        return match (&*reader).read(scratch) {
-            Ok(0) => PipeRead::Eof,
-            Ok(n) => PipeRead::Data(scratch[..n].to_vec()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => PipeRead::Empty,
-            Err(_) => PipeRead::Eof,
-        };
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
@@ -650,6 +650,47 @@ pub fn tune_allocator() {
 /// works, with more wakeups.
 pub fn set_pipe_size(fd: impl AsFd, size: usize) {
     let _ = rustix::pipe::fcntl_setpipe_size(fd, size);
+}
+
+/// What one read of a pipe gave.
+pub enum PipeRead {
+    /// Bytes, in a buffer of their own, exactly sized.
+    Data(Vec<u8>),
+    /// Nothing there (EAGAIN or a spurious wakeup).
+    Empty,
+    /// End of file, or an error that ends the pipe.
+    Eof,
+}
+
+/// Reads what a nonblocking pipe holds, up to `max` bytes. The pipe says how much it holds
+/// (`FIONREAD`), so one `read` puts the bytes straight into the spare capacity of an exactly
+/// sized `Vec` that becomes the event: no copy out of a scratch buffer, no zeroing, and no slack
+/// capacity held while the event is queued. Only runall reads the pipe, so what it holds stays
+/// there until read. An empty pipe is read into `scratch`, to tell EOF from EAGAIN (or from
+/// bytes that came just now).
+pub fn read_chunk(reader: &os_pipe::PipeReader, scratch: &mut [u8], max: usize) -> PipeRead {
+    let held = rustix::io::ioctl_fionread(reader).map_or(0, |n| n as usize);
+    if held > 0 {
+        let mut bytes = Vec::with_capacity(held.min(max));
+        loop {
+            return match rustix::io::read(reader, rustix::buffer::spare_capacity(&mut bytes)) {
+                Ok(0) => PipeRead::Eof,
+                Ok(_) => PipeRead::Data(bytes),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::AGAIN) => PipeRead::Empty,
+                Err(_) => PipeRead::Eof,
+            };
+        }
+    }
+    loop {
+        return match (&*reader).read(scratch) {
+            Ok(0) => PipeRead::Eof,
+            Ok(n) => PipeRead::Data(scratch[..n].to_vec()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => PipeRead::Empty,
+            Err(_) => PipeRead::Eof,
+        };
+    }
 }
 
 /// Set a pipe read end nonblocking.
