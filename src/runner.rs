@@ -14,6 +14,7 @@
 //! events are shown.
 
 pub mod guardian;
+mod ladder;
 mod log;
 mod pump;
 mod spawn;
@@ -22,7 +23,7 @@ pub mod sys;
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -36,15 +37,13 @@ use std::time::{Duration, Instant};
 use polling::{Events, Poller};
 
 use crate::event::{
-    EnvResult, EnvStatus, ExitKind, LeakedProcess, RunEvent, ShutdownCause, ShutdownStep,
-    StopCause, Stream, Verdict,
+    EnvResult, EnvStatus, ExitKind, LeakedProcess, RunEvent, ShutdownCause, StopCause, Stream,
+    Verdict,
 };
 use crate::plan::{EnvId, Plan};
 
 /// Most output bytes of one env queued for the consumer before its pipes are paused.
 const CREDIT_LIMIT: usize = 1024 * 1024;
-/// After a leak was signalled, how long to keep draining before the next step.
-const LEAK_STEP: Duration = Duration::from_secs(1);
 /// Drain deadline once a second shutdown request killed everything.
 const KILL_DRAIN: Duration = Duration::from_millis(500);
 /// Exit check period on kernels without pidfd.
@@ -517,216 +516,6 @@ impl Runner {
         }
     }
 
-    /// Interrupt one running env with the ladder, as a first Ctrl-C would.
-    fn stop_env(&mut self, id: EnvId, now: Instant) {
-        let interrupt = self.plan.timeouts.interrupt;
-        let Some(env) = self.envs.get_mut(id) else {
-            return;
-        };
-        let EnvPhase::Running(active) = &mut env.phase else {
-            return;
-        };
-        if env.stopped_by.is_none() {
-            env.stopped_by = Some(StopCause::Interrupted);
-        }
-        if active.exited || active.ladder.is_some() {
-            return;
-        }
-        active.ladder = Some((libc::SIGTERM, now + interrupt));
-        let pid = active.pid;
-        self.signal_env(id, pid, libc::SIGINT);
-    }
-
-    /// First request: SIGINT (or the signal runall got) to every group, then the ladder.
-    /// Second: SIGKILL everything now with a short drain. Later ones are the signal thread's.
-    fn begin_shutdown(&mut self, cause: ShutdownCause, now: Instant) {
-        let count = self.shutdown.as_ref().map_or(0, |s| s.count) + 1;
-        match &mut self.shutdown {
-            Some(s) => s.count = count,
-            None => self.shutdown = Some(ShutdownState { cause, count }),
-        }
-        if count > 2 {
-            return;
-        }
-        self.emit(RunEvent::ShutdownStarted { cause, count });
-        if count == 2 {
-            self.kill_everything_now(now);
-            return;
-        }
-        let signal = match cause {
-            ShutdownCause::Signal(sig) => crate::signals::forwarded_signal(sig),
-            ShutdownCause::OutputClosed => libc::SIGHUP,
-            ShutdownCause::FailFast(_) => libc::SIGINT,
-        };
-        let next = if signal == libc::SIGTERM {
-            (libc::SIGKILL, now + self.plan.timeouts.terminate)
-        } else {
-            (libc::SIGTERM, now + self.plan.timeouts.interrupt)
-        };
-        for id in 0..self.envs.len() {
-            let env = &mut self.envs[id];
-            let EnvPhase::Running(active) = &mut env.phase else {
-                continue;
-            };
-            if active.exited {
-                // It ended on its own; it is only being drained.
-                continue;
-            }
-            if env.stopped_by.is_none() {
-                env.stopped_by = Some(StopCause::Interrupted);
-            }
-            active.ladder = Some(next);
-            let pid = active.pid;
-            self.signal_env(id, pid, signal);
-        }
-    }
-
-    fn kill_everything_now(&mut self, now: Instant) {
-        for id in 0..self.envs.len() {
-            let env = &mut self.envs[id];
-            let EnvPhase::Running(active) = &mut env.phase else {
-                continue;
-            };
-            if env.stopped_by.is_none() && !active.exited {
-                env.stopped_by = Some(StopCause::Interrupted);
-            }
-            active.ladder = None;
-            let pid = active.pid;
-            if let Some(deadline) = &mut active.drain_deadline {
-                *deadline = (*deadline).min(now + KILL_DRAIN);
-                active.leak_stage = LeakStage::Killed;
-            }
-            self.signal_env(id, pid, libc::SIGKILL);
-        }
-    }
-
-    /// Signal an env's process group (plus SIGCONT so stopped members can act on it) and say so.
-    fn signal_env(&self, env: EnvId, pid: i32, signal: i32) {
-        sys::signal_group(pid, signal);
-        if signal != libc::SIGKILL {
-            sys::signal_group(pid, libc::SIGCONT);
-        }
-        self.emit(RunEvent::Shutdown {
-            env,
-            step: ShutdownStep::Signalled { pid, signal },
-        });
-    }
-
-    fn on_timers(&mut self, now: Instant) {
-        let terminate = self.plan.timeouts.terminate;
-        for id in 0..self.envs.len() {
-            let EnvPhase::Running(active) = &mut self.envs[id].phase else {
-                continue;
-            };
-            if !active.exited && active.pidfd.is_none() && sys::has_exited(active.pid) {
-                self.on_exit_seen(id, now);
-            }
-            let env = &mut self.envs[id];
-            let EnvPhase::Running(active) = &mut env.phase else {
-                continue;
-            };
-            let pid = active.pid;
-            // The env's own timeout.
-            if !active.exited
-                && env.stopped_by.is_none()
-                && env.timeout_at.is_some_and(|t| t <= now)
-            {
-                let after = self.plan.envs[id].timeout.unwrap_or_default();
-                active.ladder = Some((libc::SIGKILL, now + terminate));
-                env.stopped_by = Some(StopCause::TimedOut(after));
-                self.signal_env(id, pid, libc::SIGTERM);
-                continue;
-            }
-            // The signal ladder.
-            if let Some((signal, at)) = active.ladder
-                && at <= now
-                && !active.exited
-            {
-                active.ladder =
-                    (signal == libc::SIGTERM).then_some((libc::SIGKILL, now + terminate));
-                self.signal_env(id, pid, signal);
-                continue;
-            }
-            // The drain deadline after exit: someone else holds the pipe.
-            if active.exited
-                && active.drain_deadline.is_some_and(|d| d <= now)
-                && active.pipes.iter().any(Option::is_some)
-            {
-                self.advance_leak(id, now);
-            }
-        }
-    }
-
-    /// One step of the leak ladder: name the holders, TERM, KILL, then close our read ends.
-    fn advance_leak(&mut self, id: EnvId, now: Instant) {
-        let EnvPhase::Running(active) = &mut self.envs[id].phase else {
-            return;
-        };
-        let pid = active.pid;
-        if active.pipes.iter().flatten().any(|p| !p.armed) && !self.credits.available(id) {
-            // Paused by backpressure, not by a leak: the data is there, the consumer is slow.
-            active.drain_deadline = Some(now + self.plan.timeouts.leak);
-            return;
-        }
-        match active.leak_stage {
-            LeakStage::Waiting => {
-                let holders = pipe_holders(active);
-                active.holders.clone_from(&holders);
-                active.leak_stage = LeakStage::Terminated;
-                active.drain_deadline = Some(now + LEAK_STEP);
-                for &holder in &holders {
-                    if let (Some(g), Some(stat)) = (&mut self.guardian, sys::proc_stat(holder)) {
-                        g.send(&guardian::Message::Pid {
-                            pid: holder,
-                            start: stat.start,
-                        });
-                    }
-                    sys::signal_pid(holder, libc::SIGTERM);
-                    sys::signal_pid(holder, libc::SIGCONT);
-                }
-                self.record_leaks(id, &holders);
-                self.emit(RunEvent::Shutdown {
-                    env: id,
-                    step: ShutdownStep::Draining { holders },
-                });
-                self.signal_env(id, pid, libc::SIGTERM);
-            }
-            LeakStage::Terminated => {
-                active.leak_stage = LeakStage::Killed;
-                active.drain_deadline = Some(now + LEAK_STEP);
-                let holders = active.holders.clone();
-                for holder in holders {
-                    sys::signal_pid(holder, libc::SIGKILL);
-                }
-                self.signal_env(id, pid, libc::SIGKILL);
-            }
-            LeakStage::Killed => {
-                let holders = pipe_holders(active);
-                for pipe in &mut active.pipes {
-                    if let Some(p) = pipe.take() {
-                        sys::deregister(&self.poller, &p.reader);
-                    }
-                }
-                self.record_leaks(id, &holders);
-                self.emit(RunEvent::Shutdown {
-                    env: id,
-                    step: ShutdownStep::PipeClosed { holders },
-                });
-            }
-        }
-    }
-
-    fn record_leaks(&mut self, id: EnvId, pids: &[i32]) {
-        let leaked = &mut self.envs[id].leaked;
-        for &pid in pids {
-            if leaked.iter().any(|l| l.pid == pid) {
-                continue;
-            }
-            let command = sys::proc_info(pid).map(|i| i.command).unwrap_or_default();
-            leaked.push(LeakedProcess { pid, command });
-        }
-    }
-
     fn on_ready(&mut self, key: usize, now: Instant) {
         if let Some(signal) = self.child_signal.as_ref().filter(|s| s.key == key) {
             signal.drain();
@@ -1110,21 +899,6 @@ pub fn log_file_name(env: &str, run: u32) -> String {
     } else {
         format!("{env}@{run}.log")
     }
-}
-
-/// Pids holding any of the active command's pipes, other than runall.
-fn pipe_holders(active: &Active) -> Vec<i32> {
-    let mut holders = Vec::new();
-    for p in active.pipes.iter().flatten() {
-        if let Some(inode) = sys::pipe_inode(p.reader.as_fd()) {
-            for pid in sys::pipe_holders(inode) {
-                if !holders.contains(&pid) {
-                    holders.push(pid);
-                }
-            }
-        }
-    }
-    holders
 }
 
 fn exit_kind(status: Option<ExitStatus>) -> ExitKind {
