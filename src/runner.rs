@@ -17,17 +17,15 @@ pub mod guardian;
 mod ladder;
 mod log;
 mod pump;
+mod reap;
 mod spawn;
 pub mod sys;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -37,10 +35,10 @@ use std::time::{Duration, Instant};
 use polling::{Events, Poller};
 
 use crate::event::{
-    EnvResult, EnvStatus, ExitKind, LeakedProcess, RunEvent, ShutdownCause, StopCause, Stream,
-    Verdict,
+    EnvResult, EnvStatus, LeakedProcess, RunEvent, ShutdownCause, StopCause, Stream, Verdict,
 };
 use crate::plan::{EnvId, Plan};
+use reap::{CHILD_SCAN_GAP, ChildSignal, REAP_TICK};
 
 /// Most output bytes of one env queued for the consumer before its pipes are paused.
 const CREDIT_LIMIT: usize = 1024 * 1024;
@@ -48,15 +46,6 @@ const CREDIT_LIMIT: usize = 1024 * 1024;
 const KILL_DRAIN: Duration = Duration::from_millis(500);
 /// Exit check period on kernels without pidfd.
 const FALLBACK_TICK: Duration = Duration::from_millis(50);
-/// Retry period for reaping processes that were just killed.
-const REAP_TICK: Duration = Duration::from_millis(10);
-/// How long the last sweep waits for killed strays to die before giving up on reaping them.
-const FINAL_REAP_WAIT: Duration = Duration::from_secs(2);
-/// Least time between two scans for exited adopted processes (each SIGCHLD asks for one):
-/// bounds the scans to 200 a second under a storm of exits, and the zombies waiting to the
-/// exits of 5 ms.
-const CHILD_SCAN_GAP: Duration = Duration::from_millis(5);
-
 /// Poller keys: three per env slot (pipe 0, pipe 1, pidfd); after the last env's, the
 /// SIGCHLD pipe.
 const KEYS_PER_ENV: usize = 3;
@@ -378,41 +367,6 @@ struct Runner {
     adopted: HashMap<i32, u64>,
 }
 
-/// signal-hook's self-pipe for SIGCHLD, registered in the runner's poller.
-struct ChildSignal {
-    reader: UnixStream,
-    id: signal_hook::SigId,
-    key: usize,
-}
-
-impl ChildSignal {
-    /// `None` when it cannot be set up: adopted processes are then reaped when their env
-    /// ends, as before.
-    fn install(poller: &Poller, key: usize) -> Option<Self> {
-        let (reader, writer) = UnixStream::pair().ok()?;
-        reader.set_nonblocking(true).ok()?;
-        writer.set_nonblocking(true).ok()?;
-        sys::register_level(poller, &reader, key).ok()?;
-        if let Ok(id) = signal_hook::low_level::pipe::register(libc::SIGCHLD, writer) {
-            Some(Self { reader, id, key })
-        } else {
-            sys::deregister(poller, &reader);
-            None
-        }
-    }
-
-    /// Empty the pipe (level-triggered: nothing to re-arm). Usually one read.
-    fn drain(&self) {
-        let mut bytes = [0u8; 1024];
-        while matches!((&self.reader).read(&mut bytes), Ok(n) if n == bytes.len()) {}
-    }
-
-    fn uninstall(self, poller: &Poller) {
-        signal_hook::low_level::unregister(self.id);
-        sys::deregister(poller, &self.reader);
-    }
-}
-
 impl Runner {
     fn run(mut self) {
         let mut events = Events::new();
@@ -532,170 +486,6 @@ impl Runner {
         } else {
             self.read_pipe(id, kind);
         }
-    }
-
-    fn on_exit_seen(&mut self, id: EnvId, now: Instant) {
-        let kill_drain = self.shutdown.as_ref().is_some_and(|s| s.count >= 2);
-        let leak = self.plan.timeouts.leak;
-        let EnvPhase::Running(active) = &mut self.envs[id].phase else {
-            return;
-        };
-        if active.exited {
-            return;
-        }
-        active.exited = true;
-        active.ladder = None;
-        if let Some(fd) = active.pidfd.take() {
-            sys::deregister(&self.poller, &fd);
-        }
-        if kill_drain {
-            active.drain_deadline = Some(now + KILL_DRAIN);
-            active.leak_stage = LeakStage::Killed;
-        } else {
-            active.drain_deadline = Some(now + leak);
-        }
-    }
-
-    /// Envs whose main process exited and whose pipes are all closed: sweep, reap, go on.
-    fn finish_exited(&mut self, now: Instant) {
-        for id in 0..self.envs.len() {
-            let done = matches!(&self.envs[id].phase,
-                EnvPhase::Running(a) if a.exited && a.pipes.iter().all(Option::is_none));
-            if done {
-                self.complete_command(id, now);
-            }
-        }
-    }
-
-    fn complete_command(&mut self, id: EnvId, now: Instant) {
-        if let EnvPhase::Running(active) = &self.envs[id].phase {
-            let pgid = active.pid;
-            self.sweep_strays(id, pgid);
-        }
-        let phase = std::mem::replace(&mut self.envs[id].phase, EnvPhase::Pending);
-        let EnvPhase::Running(active) = phase else {
-            self.envs[id].phase = phase;
-            return;
-        };
-        // The leader is still an unreaped zombie, so its pgid cannot have been recycled: kill
-        // whatever stayed in the group, then reap.
-        sys::signal_group(active.pid, libc::SIGKILL);
-        sys::untrack_group(active.pid);
-        if let Some(g) = &mut self.guardian {
-            g.send(&guardian::Message::Forget(active.pid));
-        }
-        let status = sys::reap(active.pid);
-        let exit = exit_kind(status);
-        let env = &mut self.envs[id];
-        let next = active.command + 1;
-        if exit == ExitKind::Code(0)
-            && env.stopped_by.is_none()
-            && self.shutdown.is_none()
-            && next < self.plan.envs[id].commands.len()
-        {
-            self.spawn_command(id, next, now);
-            return;
-        }
-        let status = if exit == ExitKind::Code(0) {
-            if env.stopped_by.is_none() && self.shutdown.is_some() {
-                // Passed so far, but the rest of its commands will not run.
-                if next < self.plan.envs[id].commands.len() {
-                    env.stopped_by = Some(StopCause::Interrupted);
-                }
-            }
-            EnvStatus::Passed
-        } else {
-            EnvStatus::Failed {
-                command: active.command,
-                exit,
-            }
-        };
-        self.finish_env(id, status, now);
-    }
-
-    /// Kill and reap adopted orphans of this env: processes that stayed in its group or
-    /// escaped into their own session (found by their `RUNALL_ENV`/`RUNALL_RUN_ID`).
-    fn sweep_strays(&mut self, id: EnvId, pgid: i32) {
-        let known: HashSet<i32> = self.known_pids();
-        let name = &self.plan.envs[id].name;
-        let mut found = Vec::new();
-        for pid in sys::children() {
-            if known.contains(&pid) {
-                continue;
-            }
-            let Some(info) = sys::proc_info(pid) else {
-                continue;
-            };
-            if info.state == 'Z' {
-                // An orphan that already exited: just reap it.
-                self.reap_later.push(pid);
-                continue;
-            }
-            let ours = info.pgid == pgid
-                || (sys::proc_env(pid, "RUNALL_RUN_ID").as_deref()
-                    == Some(self.options.run_id.as_str())
-                    && sys::proc_env(pid, "RUNALL_ENV").as_deref() == Some(name.as_str()));
-            if ours {
-                sys::signal_pid(pid, libc::SIGKILL);
-                self.reap_later.push(pid);
-                found.push(pid);
-            }
-        }
-        self.record_leaks(id, &found);
-    }
-
-    /// runall's children that no sweep may kill or reap early: the running commands' main
-    /// processes, and the guardian.
-    fn known_pids(&self) -> HashSet<i32> {
-        self.envs
-            .iter()
-            .filter_map(|e| match &e.phase {
-                EnvPhase::Running(a) => Some(a.pid),
-                _ => None,
-            })
-            .chain(self.guardian.as_ref().map(guardian::Guardian::pid))
-            .collect()
-    }
-
-    /// A SIGCHLD came: reap the adopted orphans that exited (never a running command's main
-    /// process, which is reaped only after its group is dealt with, nor the guardian), and
-    /// tell the guardian about adopted ones still alive. Runs at most once per
-    /// `CHILD_SCAN_GAP`. Usually the exit was a command's main process, already reaped by
-    /// now: then one `waitid(WNOWAIT)` finds no zombie and that is all. Otherwise it costs one
-    /// read of the main thread's children (where adopted orphans go; the spawned commands are
-    /// the runner thread's) plus one stat read per adopted process.
-    fn reap_adopted(&mut self, now: Instant) {
-        self.child_scan = None;
-        self.last_child_scan = Some(now);
-        if sys::some_exited_child().is_none() {
-            return;
-        }
-        let known = self.known_pids();
-        let mut alive = HashSet::new();
-        for pid in sys::adopted_children() {
-            if known.contains(&pid) {
-                continue;
-            }
-            let Some(stat) = sys::proc_stat(pid) else {
-                continue;
-            };
-            if stat.state == 'Z' {
-                if sys::try_reap(pid) {
-                    self.reap_later.retain(|&p| p != pid);
-                }
-                continue;
-            }
-            alive.insert(pid);
-            if self.adopted.insert(pid, stat.start) != Some(stat.start)
-                && let Some(g) = &mut self.guardian
-            {
-                g.send(&guardian::Message::Pid {
-                    pid,
-                    start: stat.start,
-                });
-            }
-        }
-        self.adopted.retain(|pid, _| alive.contains(pid));
     }
 
     fn finish_env(&mut self, id: EnvId, status: EnvStatus, now: Instant) {
@@ -842,41 +632,6 @@ impl Runner {
         }
         next
     }
-
-    /// Reap strays as they die (called every loop turn while any are pending).
-    fn reap_strays(&mut self) {
-        self.reap_later.retain(|&pid| !sys::try_reap(pid));
-    }
-
-    /// After the last env: kill and reap any adopted orphan still around, with a bound.
-    ///
-    /// Repeated while new ones come (a killed orphan's own children are re-parented to
-    /// runall in turn), until runall has no child but the guardian.
-    fn final_sweep(&mut self) {
-        let known = self.known_pids();
-        let deadline = Instant::now() + FINAL_REAP_WAIT;
-        loop {
-            let strays: Vec<i32> = sys::children()
-                .into_iter()
-                .filter(|pid| !known.contains(pid))
-                .collect();
-            if strays.is_empty() {
-                return;
-            }
-            for pid in strays {
-                // Our unreaped child (alive or a zombie): its pid cannot have been recycled.
-                sys::signal_pid(pid, libc::SIGKILL);
-                if !self.reap_later.contains(&pid) {
-                    self.reap_later.push(pid);
-                }
-            }
-            self.reap_strays();
-            if Instant::now() >= deadline {
-                return;
-            }
-            std::thread::sleep(REAP_TICK);
-        }
-    }
 }
 
 impl EnvRun {
@@ -901,22 +656,10 @@ pub fn log_file_name(env: &str, run: u32) -> String {
     }
 }
 
-fn exit_kind(status: Option<ExitStatus>) -> ExitKind {
-    match status {
-        Some(s) => match (s.code(), s.signal()) {
-            (Some(code), _) => ExitKind::Code(code),
-            (None, Some(signal)) => ExitKind::Signal {
-                signal,
-                core_dumped: s.core_dumped(),
-            },
-            (None, None) => ExitKind::Code(-1),
-        },
-        None => ExitKind::Code(-1),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     #[test]
