@@ -18,11 +18,12 @@ mod ladder;
 mod log;
 mod pump;
 mod reap;
+mod schedule;
 mod spawn;
 pub mod sys;
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -34,9 +35,7 @@ use std::time::{Duration, Instant};
 
 use polling::{Events, Poller};
 
-use crate::event::{
-    EnvResult, EnvStatus, LeakedProcess, RunEvent, ShutdownCause, StopCause, Stream, Verdict,
-};
+use crate::event::{LeakedProcess, RunEvent, ShutdownCause, StopCause, Stream, Verdict};
 use crate::plan::{EnvId, Plan};
 use reap::{CHILD_SCAN_GAP, ChildSignal, REAP_TICK};
 
@@ -429,20 +428,6 @@ impl Runner {
         let _ = self.tx.send(log::ToLog::Event(event));
     }
 
-    fn all_finished(&self) -> bool {
-        self.envs
-            .iter()
-            .all(|e| matches!(e.phase, EnvPhase::Finished(_)))
-            && self.reap_later.is_empty()
-    }
-
-    fn running_count(&self) -> usize {
-        self.envs
-            .iter()
-            .filter(|e| matches!(e.phase, EnvPhase::Running(_)))
-            .count()
-    }
-
     fn drain_control(&mut self, now: Instant) {
         while let Ok(control) = self.control.try_recv() {
             match control {
@@ -488,114 +473,6 @@ impl Runner {
         }
     }
 
-    fn finish_env(&mut self, id: EnvId, status: EnvStatus, now: Instant) {
-        let spec = &self.plan.envs[id];
-        let env = &mut self.envs[id];
-        let _ = self.tx.send(log::ToLog::Close { env: id });
-        let result = EnvResult {
-            status,
-            stopped_by: env.stopped_by,
-            duration: env.started.map_or(Duration::ZERO, |s| now - s),
-            leaked: std::mem::take(&mut env.leaked),
-            on_leak: spec.on_leak,
-            log_path: env.log_path.clone(),
-            attempt: env.attempt.max(1),
-            // Filled in by the log writer, which knows whether the log kept everything.
-            log_incomplete: None,
-        };
-        let verdict = result.verdict();
-        let ran = env.attempt > 0;
-        if verdict == Verdict::Failed
-            && ran
-            && env.attempt <= spec.retries
-            && self.shutdown.is_none()
-            && !self.quitting
-        {
-            env.reset();
-            self.emit(RunEvent::EnvRetrying { env: id, result });
-            return;
-        }
-        env.phase = EnvPhase::Finished(verdict);
-        self.emit(RunEvent::EnvFinished { env: id, result });
-        if verdict == Verdict::Failed && self.options.fail_fast && self.shutdown.is_none() {
-            self.begin_shutdown(ShutdownCause::FailFast(id), now);
-        }
-    }
-
-    /// Start ready envs (deps passed) up to `jobs`; skip envs whose deps did not pass; mark
-    /// everything pending as not run once shutting down.
-    ///
-    /// Runs every loop turn, so it stays O(envs): the running count is kept as it goes, not
-    /// recounted per pending env (that was O(envs²) per turn with hundreds of envs).
-    fn schedule(&mut self, now: Instant) {
-        let count = if self.plan.start_order.is_empty() {
-            self.envs.len()
-        } else {
-            self.plan.start_order.len()
-        };
-        let mut running = self.running_count();
-        loop {
-            let mut changed = false;
-            for i in 0..count {
-                let id = self.plan.start_order.get(i).copied().unwrap_or(i);
-                if !matches!(self.envs[id].phase, EnvPhase::Pending) {
-                    continue;
-                }
-                if self.shutdown.is_some() || self.quitting {
-                    self.finish_env(id, EnvStatus::NotRun, now);
-                    changed = true;
-                    continue;
-                }
-                let mut ready = true;
-                let mut failed_dep = None;
-                for &dep in &self.plan.envs[id].depends {
-                    match self.envs[dep].phase {
-                        EnvPhase::Finished(Verdict::Passed) => {}
-                        EnvPhase::Finished(_) => failed_dep = Some(dep),
-                        _ => ready = false,
-                    }
-                }
-                if let Some(dep) = failed_dep {
-                    let dependency = self.plan.envs[dep].name.clone();
-                    self.finish_env(id, EnvStatus::Skipped { dependency }, now);
-                    changed = true;
-                } else if ready && running < self.plan.jobs {
-                    self.start_env(id, now);
-                    if matches!(self.envs[id].phase, EnvPhase::Running(_)) {
-                        running += 1;
-                    }
-                    changed = true;
-                }
-            }
-            if !changed {
-                break;
-            }
-        }
-    }
-
-    fn start_env(&mut self, id: EnvId, now: Instant) {
-        let env = &mut self.envs[id];
-        env.attempt += 1;
-        env.runs += 1;
-        env.started = Some(now);
-        env.timeout_at = self.plan.envs[id].timeout.map(|t| now + t);
-        env.log_path = self
-            .plan
-            .log_dir
-            .join(log_file_name(&self.plan.envs[id].name, env.runs));
-        let attempt = env.attempt;
-        self.emit(RunEvent::EnvStarted { env: id, attempt });
-        // A log that cannot be created does not stop the env: the log writer says so at once
-        // and keeps its output in memory, and the env's result says the log is incomplete.
-        let file = File::create(&self.envs[id].log_path);
-        let _ = self.tx.send(log::ToLog::Open {
-            env: id,
-            path: self.envs[id].log_path.clone(),
-            file,
-        });
-        self.spawn_command(id, 0, now);
-    }
-
     fn next_deadline(&self) -> Option<Instant> {
         let now = Instant::now();
         let mut next: Option<Instant> = None;
@@ -631,16 +508,6 @@ impl Runner {
             }
         }
         next
-    }
-}
-
-impl EnvRun {
-    /// Back to pending for another attempt (a retry or a rerun).
-    fn reset(&mut self) {
-        self.phase = EnvPhase::Pending;
-        self.stopped_by = None;
-        self.leaked.clear();
-        self.timeout_at = None;
     }
 }
 
