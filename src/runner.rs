@@ -12,7 +12,17 @@
 //! → drain to EOF within the leak deadline (then TERM, KILL, close) → sweep the group and
 //! adopted orphans → reap → next command or `EnvFinished`. The runner knows nothing about how
 //! events are shown.
+//!
+//! This file is the public API ([`start`], [`start_with`], [`Handle`], [`Control`],
+//! [`EventStream`], the output credits, [`RunnerOptions`], [`log_file_name`]) and the runner's
+//! bookkeeping types. The runner itself is split by role, each role an `impl Runner` block of
+//! its own: `event_loop` (the thread's loop and the control messages), `schedule` (which env
+//! starts next, an env's end), `spawn` (starting a command), `pump` (reading the pipes),
+//! `ladder` (signals, timeouts, leaks), `reap` (exit, sweeps, reaping); `log` is the log
+//! writer's thread, [`guardian`] the process that outlives runall, and [`sys`] the OS layer,
+//! where every syscall is.
 
+mod event_loop;
 pub mod guardian;
 mod ladder;
 mod log;
@@ -33,18 +43,16 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use polling::{Events, Poller};
+use polling::Poller;
 
 use crate::event::{LeakedProcess, RunEvent, ShutdownCause, StopCause, Stream, Verdict};
 use crate::plan::{EnvId, Plan};
-use reap::{CHILD_SCAN_GAP, ChildSignal, REAP_TICK};
+use reap::ChildSignal;
 
 /// Most output bytes of one env queued for the consumer before its pipes are paused.
 const CREDIT_LIMIT: usize = 1024 * 1024;
 /// Drain deadline once a second shutdown request killed everything.
 const KILL_DRAIN: Duration = Duration::from_millis(500);
-/// Exit check period on kernels without pidfd.
-const FALLBACK_TICK: Duration = Duration::from_millis(50);
 /// Poller keys: three per env slot (pipe 0, pipe 1, pidfd); after the last env's, the
 /// SIGCHLD pipe.
 const KEYS_PER_ENV: usize = 3;
@@ -364,151 +372,6 @@ struct Runner {
     last_child_scan: Option<Instant>,
     /// Adopted processes seen alive (told to the guardian), by pid, with their start time.
     adopted: HashMap<i32, u64>,
-}
-
-impl Runner {
-    fn run(mut self) {
-        let mut events = Events::new();
-        loop {
-            let now = Instant::now();
-            self.reap_strays();
-            self.drain_control(now);
-            self.on_timers(now);
-            self.resume_paused();
-            self.finish_exited(now);
-            // After `finish_exited`: the main processes whose exit caused the SIGCHLD are
-            // reaped by now, so the scan usually finds no zombie at all.
-            if self.child_scan.is_some_and(|at| at <= now) {
-                self.reap_adopted(now);
-            }
-            self.schedule(now);
-            if self.all_finished()
-                && (!self.options.keep_alive || self.quitting || self.shutdown.is_some())
-            {
-                break;
-            }
-            let timeout = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()));
-            // What the guardian must know, in one write per turn (before sleeping, so that a
-            // runall killed while it waits has told it everything).
-            if let Some(g) = &mut self.guardian {
-                g.flush();
-            }
-            events.clear();
-            if let Err(e) = self.poller.wait(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    // The poller itself failed: nothing can be pumped any more. Kill what runs
-                    // so that nothing is left behind, then finish normally below.
-                    self.kill_everything_now(Instant::now());
-                    std::thread::sleep(REAP_TICK);
-                }
-                continue;
-            }
-            for ev in events.iter() {
-                self.on_ready(ev.key, Instant::now());
-            }
-        }
-        self.final_sweep();
-        if let Some(signal) = self.child_signal.take() {
-            signal.uninstall(&self.poller);
-        }
-        // EOF for the guardian: every group is forgotten by now, so it only looks for
-        // processes carrying the run id (none, normally) and exits; runall does not wait.
-        if let Some(g) = self.guardian.take() {
-            g.finish(Duration::from_millis(200));
-        }
-        let cause = self.shutdown.as_ref().map(|s| s.cause);
-        self.emit(RunEvent::RunFinished { cause });
-    }
-
-    fn emit(&self, event: RunEvent) {
-        // The consumer hung up (its thread ended early): keep running so every child is still
-        // drained and reaped; there is just nobody to tell.
-        let _ = self.tx.send(log::ToLog::Event(event));
-    }
-
-    fn drain_control(&mut self, now: Instant) {
-        while let Ok(control) = self.control.try_recv() {
-            match control {
-                Control::Shutdown(cause) => self.begin_shutdown(cause, now),
-                Control::StopEnv(id) => self.stop_env(id, now),
-                Control::Rerun(id) => {
-                    if self.shutdown.is_none()
-                        && !self.quitting
-                        && let Some(env) = self.envs.get_mut(id)
-                        && matches!(env.phase, EnvPhase::Finished(_))
-                    {
-                        env.reset();
-                        // A new request, not a retry: its tries count from 1 again.
-                        env.attempt = 0;
-                    }
-                }
-                Control::Quit => self.quitting = true,
-                Control::InterruptAndQuit => {
-                    self.quitting = true;
-                    for id in 0..self.envs.len() {
-                        self.stop_env(id, now);
-                    }
-                }
-            }
-        }
-    }
-
-    fn on_ready(&mut self, key: usize, now: Instant) {
-        if let Some(signal) = self.child_signal.as_ref().filter(|s| s.key == key) {
-            signal.drain();
-            let earliest = self.last_child_scan.map_or(now, |t| t + CHILD_SCAN_GAP);
-            self.child_scan.get_or_insert_with(|| earliest.max(now));
-            return;
-        }
-        let (id, kind) = (key / KEYS_PER_ENV, key % KEYS_PER_ENV);
-        if id >= self.envs.len() {
-            return;
-        }
-        if kind == PIDFD_KIND {
-            self.on_exit_seen(id, now);
-        } else {
-            self.read_pipe(id, kind);
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        let now = Instant::now();
-        let mut next: Option<Instant> = None;
-        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
-        if !self.reap_later.is_empty() {
-            consider(now + REAP_TICK);
-        }
-        if let Some(at) = self.child_scan {
-            consider(at);
-        }
-        for env in &self.envs {
-            let EnvPhase::Running(active) = &env.phase else {
-                continue;
-            };
-            if active.exited {
-                if active.pipes.iter().any(Option::is_some)
-                    && let Some(d) = active.drain_deadline
-                {
-                    consider(d);
-                }
-                continue;
-            }
-            if active.pidfd.is_none() {
-                consider(now + FALLBACK_TICK);
-            }
-            if let Some((_, at)) = active.ladder {
-                consider(at);
-            }
-            if env.stopped_by.is_none()
-                && let Some(t) = env.timeout_at
-            {
-                consider(t);
-            }
-        }
-        next
-    }
 }
 
 /// The log file of an env's `run`-th start (retries and reruns alike): `<env>.log` for the
