@@ -245,12 +245,11 @@ impl Guardian {
             return;
         };
         while !self.pending.is_empty() {
-            match rustix::io::write(pipe, &self.pending) {
-                Ok(n) => {
+            match sys::write_nonblocking(pipe, &self.pending) {
+                Ok(Some(n)) => {
                     self.pending.drain(..n);
                 }
-                Err(rustix::io::Errno::INTR) => {}
-                Err(rustix::io::Errno::AGAIN) => return,
+                Ok(None) => return,
                 Err(_) => {
                     // The guardian is gone: nobody to tell any more.
                     self.pipe = None;
@@ -285,8 +284,8 @@ pub fn main() -> u8 {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
-        match rustix::io::read(rustix::stdio::stdin(), &mut chunk) {
-            Ok(0) => break,
+        match sys::read_stdin(&mut chunk) {
+            Ok(0) | Err(_) => break,
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
                 let Some((messages, used)) = decode(&buf) else {
@@ -299,8 +298,6 @@ pub fn main() -> u8 {
                     known.apply(message);
                 }
             }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(_) => break,
         }
     }
     sweep(&known);

@@ -158,6 +158,29 @@ pub fn read_chunk(reader: &os_pipe::PipeReader, scratch: &mut [u8], max: usize) 
     }
 }
 
+/// One `write` of `bytes` to a nonblocking fd, retried on EINTR: how many bytes it took, or
+/// `None` when the fd is full (EAGAIN).
+pub fn write_nonblocking(fd: impl AsFd, bytes: &[u8]) -> io::Result<Option<usize>> {
+    loop {
+        return match rustix::io::write(&fd, bytes) {
+            Ok(n) => Ok(Some(n)),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::AGAIN) => Ok(None),
+            Err(e) => Err(e.into()),
+        };
+    }
+}
+
+/// One `read` of stdin into `buf`, retried on EINTR: how many bytes came (0 at EOF).
+pub fn read_stdin(buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match rustix::io::read(rustix::stdio::stdin(), &mut *buf) {
+            Err(rustix::io::Errno::INTR) => {}
+            other => return other.map_err(io::Error::from),
+        }
+    }
+}
+
 /// Set a pipe read end nonblocking.
 pub fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
     rustix::io::ioctl_fionbio(fd, true).map_err(io::Error::from)
