@@ -1,9 +1,9 @@
 //! Loading and validating `runall.toml`.
 //!
 //! This module owns the file format: it reads the text, deserializes it into raw serde structs
-//! (every key optional, unknown keys rejected), applies `[env_run_base]` to every env, and checks
-//! what serde cannot (empty commands, env names, unknown or cyclic `depends`). Every error names
-//! the file, the 1-based line and column, and the dotted key path. It does no selection and no
+//! (`raw`: every key optional, unknown keys rejected), applies `[env_run_base]` to every env,
+//! and checks what serde cannot (empty commands, env names, unknown or cyclic `depends`). Every
+//! error names the file, the 1-based line and column, and the dotted key path. It does no selection and no
 //! `{posargs}` substitution (that is [`crate::plan`]), and it never runs anything.
 //!
 //! Every value is checked here for what later use needs: numbers and durations have a bounded
@@ -14,19 +14,21 @@
 //! run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de;
 use toml::Spanned;
 
+mod raw;
 mod values;
 
 pub use values::{LeakPolicy, StderrMode, Timeouts};
+
+use raw::{RawDuration, RawEnv, RawFile, RawKeys, RawSettings};
 
 /// The config file's name, looked up by [`find`].
 pub const FILE_NAME: &str = "runall.toml";
@@ -406,328 +408,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         rest = tail.trim_start();
     }
     Ok(total)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Raw serde structs: the file exactly as written.
-
-/// The whole file.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    settings: Option<RawSettings>,
-    env_run_base: Option<RawEnv>,
-    env: Option<BTreeMap<String, RawEnv>>,
-}
-
-/// The env names with their spans, in any order; everything else ignored.
-#[derive(Deserialize)]
-struct RawKeys {
-    #[serde(default)]
-    #[expect(
-        clippy::zero_sized_map_values,
-        reason = "serde reaches a table's keys only through a map; the values are skipped"
-    )]
-    env: BTreeMap<Spanned<String>, IgnoredAny>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawSettings {
-    jobs: Option<RawJobs>,
-    stderr: Option<RawStderr>,
-    interrupt_timeout: Option<RawDuration>,
-    terminate_timeout: Option<RawDuration>,
-    leak_timeout: Option<RawDuration>,
-    timeout: Option<RawDuration>,
-    on_leak: Option<RawLeak>,
-    retries: Option<RawRetries>,
-    tail: Option<RawTail>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct RawEnv {
-    description: Option<String>,
-    commands: Option<Spanned<RawCommands>>,
-    change_dir: Option<NoNul>,
-    set_env: Option<BTreeMap<VarName, NoNul>>,
-    depends: Option<Vec<Spanned<String>>>,
-    labels: Option<Vec<String>>,
-    stderr: Option<RawStderr>,
-    timeout: Option<RawDuration>,
-    on_leak: Option<RawLeak>,
-    retries: Option<RawRetries>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawStderr {
-    Merged,
-    Separate,
-}
-
-impl From<RawStderr> for StderrMode {
-    fn from(raw: RawStderr) -> Self {
-        match raw {
-            RawStderr::Merged => Self::Merged,
-            RawStderr::Separate => Self::Separate,
-        }
-    }
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum RawLeak {
-    Warn,
-    Fail,
-}
-
-impl From<RawLeak> for LeakPolicy {
-    fn from(raw: RawLeak) -> Self {
-        match raw {
-            RawLeak::Warn => Self::Warn,
-            RawLeak::Fail => Self::Fail,
-        }
-    }
-}
-
-/// A duration written as a string (`"2s"`) or a number of seconds (`2`, `0.5`).
-#[derive(Clone, Copy)]
-struct RawDuration(Duration);
-
-impl<'de> Deserialize<'de> for RawDuration {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct DurationVisitor;
-
-        impl Visitor<'_> for DurationVisitor {
-            type Value = RawDuration;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as \"500ms\", \"2s\", \"10m\", or a number of seconds")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDuration, E> {
-                let duration = parse_duration(v).map_err(E::custom)?;
-                bounded_duration(duration, v)
-            }
-
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDuration, E> {
-                bounded_duration(Duration::from_secs(v), v)
-            }
-
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDuration, E> {
-                let secs = u64::try_from(v).map_err(|_| {
-                    E::custom(format!("invalid duration `{v}`: must not be negative"))
-                })?;
-                self.visit_u64(secs)
-            }
-
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDuration, E> {
-                // Huge numbers as written (`1e19`), not as twenty digits.
-                let shown = if v.abs() >= 1e15 {
-                    format!("{v:e}")
-                } else {
-                    v.to_string()
-                };
-                let duration = Duration::try_from_secs_f64(v).map_err(|_| {
-                    E::custom(format!(
-                        "invalid duration `{shown}`: must be a finite, non-negative number of \
-                         seconds"
-                    ))
-                })?;
-                bounded_duration(duration, shown)
-            }
-        }
-
-        deserializer.deserialize_any(DurationVisitor)
-    }
-}
-
-/// `duration` (written as `shown`) if it is at most [`MAX_DURATION`].
-fn bounded_duration<E: de::Error>(
-    duration: Duration,
-    shown: impl fmt::Display,
-) -> Result<RawDuration, E> {
-    if duration <= MAX_DURATION {
-        Ok(RawDuration(duration))
-    } else {
-        Err(E::custom(format!(
-            "invalid duration `{shown}`: must be at most 8760h (365 days)"
-        )))
-    }
-}
-
-/// A whole number from `MIN` to `MAX`: every count a setting holds has a range, so nothing
-/// that uses it can overflow or ask for absurd resources.
-#[derive(Clone, Copy)]
-struct Bounded<const MIN: u64, const MAX: u64>(u64);
-
-impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct BoundedVisitor<const MIN: u64, const MAX: u64>;
-
-        impl<const MIN: u64, const MAX: u64> Visitor<'_> for BoundedVisitor<MIN, MAX> {
-            type Value = Bounded<MIN, MAX>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "a whole number from {MIN} to {MAX}")
-            }
-
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                if (MIN..=MAX).contains(&v) {
-                    Ok(Bounded(v))
-                } else {
-                    Err(E::custom(format!(
-                        "{v} is out of range: must be from {MIN} to {MAX}"
-                    )))
-                }
-            }
-
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                match u64::try_from(v) {
-                    Ok(v) => self.visit_u64(v),
-                    Err(_) => Err(E::custom(format!(
-                        "{v} is out of range: must be from {MIN} to {MAX}"
-                    ))),
-                }
-            }
-        }
-
-        deserializer.deserialize_u64(BoundedVisitor::<MIN, MAX>)
-    }
-}
-
-/// `jobs`: 1 to [`MAX_JOBS`].
-type RawJobs = Bounded<1, { MAX_JOBS as u64 }>;
-/// `retries`: 0 to [`MAX_RETRIES`].
-type RawRetries = Bounded<0, { MAX_RETRIES as u64 }>;
-/// `tail`: 0 to [`MAX_TAIL_LINES`].
-type RawTail = Bounded<0, { MAX_TAIL_LINES as u64 }>;
-
-/// The `commands` array.
-#[derive(Clone)]
-struct RawCommands(Vec<Spanned<RawCommand>>);
-
-impl<'de> Deserialize<'de> for RawCommands {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CommandsVisitor;
-
-        impl<'de> Visitor<'de> for CommandsVisitor {
-            type Value = RawCommands;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of commands (each a string or an argv array of strings)")
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawCommands, A::Error> {
-                let mut commands = Vec::new();
-                while let Some(command) = seq.next_element()? {
-                    commands.push(command);
-                }
-                Ok(RawCommands(commands))
-            }
-        }
-
-        deserializer.deserialize_seq(CommandsVisitor)
-    }
-}
-
-/// A string (shell command) or an array of strings (argv); serde's error names both shapes.
-impl<'de> Deserialize<'de> for RawCommand {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CommandVisitor;
-
-        impl<'de> Visitor<'de> for CommandVisitor {
-            type Value = RawCommand;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a command string or an argv array of strings")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawCommand, E> {
-                self.visit_string(v.to_owned())
-            }
-
-            fn visit_string<E: de::Error>(self, v: String) -> Result<RawCommand, E> {
-                no_nul(v).map(RawCommand::Shell)
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawCommand, A::Error> {
-                let mut argv = Vec::new();
-                while let Some(ArgvWord(word)) = seq.next_element()? {
-                    argv.push(word);
-                }
-                Ok(RawCommand::Argv(argv))
-            }
-        }
-
-        deserializer.deserialize_any(CommandVisitor)
-    }
-}
-
-/// One element of an argv array.
-struct ArgvWord(String);
-
-impl<'de> Deserialize<'de> for ArgvWord {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct WordVisitor;
-
-        impl Visitor<'_> for WordVisitor {
-            type Value = ArgvWord;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string (every argv element is a string)")
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ArgvWord, E> {
-                self.visit_string(v.to_owned())
-            }
-
-            fn visit_string<E: de::Error>(self, v: String) -> Result<ArgvWord, E> {
-                no_nul(v).map(ArgvWord)
-            }
-        }
-
-        deserializer.deserialize_string(WordVisitor)
-    }
-}
-
-/// `text` unless it holds a NUL byte, which `execve` cannot pass (it ends a C string).
-fn no_nul<E: de::Error>(text: String) -> Result<String, E> {
-    if text.contains('\0') {
-        Err(E::custom("must not contain a NUL byte"))
-    } else {
-        Ok(text)
-    }
-}
-
-/// A string without NUL bytes: a `set_env` value or a `change_dir`.
-#[derive(Clone)]
-struct NoNul(String);
-
-impl<'de> Deserialize<'de> for NoNul {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        no_nul(String::deserialize(deserializer)?).map(NoNul)
-    }
-}
-
-/// A `set_env` name: not empty, no `=` (it would end the name: `A=B = "x"` would set `A`), no
-/// NUL byte.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct VarName(String);
-
-impl<'de> Deserialize<'de> for VarName {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        if name.is_empty() || name.contains(['=', '\0']) {
-            Err(de::Error::custom(format!(
-                "invalid variable name {name:?}: must not be empty or contain `=` or a NUL byte"
-            )))
-        } else {
-            Ok(Self(name))
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
