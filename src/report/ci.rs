@@ -507,7 +507,7 @@ impl<W: Write> CiReporter<W> {
     /// The `::error` annotation of an env that did not pass, quoting its last lines.
     fn github_error(&mut self, env: EnvId, result: &EnvResult) -> io::Result<()> {
         let lines: Vec<String> = if ran(result) {
-            match crate::env_output::tail(result, TAIL_WINDOW) {
+            match crate::log::reader::tail(result, TAIL_WINDOW) {
                 Ok((data, cut)) => last_lines(&data, cut, github::ERROR_LINES)
                     .0
                     .iter()
@@ -640,7 +640,7 @@ impl<W: Write> CiReporter<W> {
     /// error is reported in the output, not returned.
     fn copy_log(&mut self, result: &EnvResult) -> io::Result<()> {
         let path = &result.log_path;
-        let mut file = match crate::env_output::open(result) {
+        let mut file = match crate::log::reader::open(result) {
             Ok(file) => file,
             Err(error) => return self.log_error(path, &error),
         };
@@ -694,7 +694,7 @@ impl<W: Write> CiReporter<W> {
             .color
             .then(|| verdict_colour(Some(result.verdict())));
         let (data, cut) =
-            match crate::env_output::tail(result, tail_window(self.options.tail_lines)) {
+            match crate::log::reader::tail(result, tail_window(self.options.tail_lines)) {
                 Ok(tail) => tail,
                 Err(error) => return self.log_error(path, &error),
             };
@@ -1876,7 +1876,7 @@ only
         let path = write_log(dir.path(), "big", b"aaaa\nbbbb\ncccc\ndddd");
         let read_tail = |window| {
             let result = EnvResult::new(EnvStatus::Passed, Duration::ZERO, &path);
-            crate::env_output::tail(&result, window).unwrap()
+            crate::log::reader::tail(&result, window).unwrap()
         };
         let (data, cut) = read_tail(12);
         assert_eq!((data.as_slice(), cut), (&b"bb\ncccc\ndddd"[..], true));
