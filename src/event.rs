@@ -162,6 +162,12 @@ impl EnvResult {
         }
     }
 
+    /// Whether the env's commands were started at all: skipped and not-run envs have no log
+    /// and no duration. The one "did it run" check of every reporter and the TUI.
+    pub fn ran(&self) -> bool {
+        !matches!(self.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun)
+    }
+
     /// Passed, but only after a failed attempt retried under `retries`.
     pub fn flaky(&self) -> bool {
         self.attempt > 1 && self.verdict() == Verdict::Passed
@@ -411,6 +417,21 @@ mod tests {
             stopped_by,
             ..EnvResult::new(status, Duration::ZERO, "x.log")
         }
+    }
+
+    #[test]
+    fn only_skipped_and_not_run_envs_did_not_run() {
+        let skipped = EnvStatus::Skipped {
+            dependency: "lint".into(),
+        };
+        assert!(!result(skipped, None).ran());
+        assert!(!result(EnvStatus::NotRun, None).ran());
+        assert!(result(EnvStatus::Passed, None).ran());
+        let failed = EnvStatus::Failed {
+            command: 0,
+            exit: ExitKind::Code(1),
+        };
+        assert!(result(failed, Some(StopCause::Interrupted)).ran());
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{EnvResult, Verdict, format_duration};
 use crate::plan::{EnvId, Plan};
-use crate::report::{Summary, ran, verdict_name};
+use crate::report::{Summary, verdict_name};
 
 /// The version of the file format written by this runall.
 pub const SCHEMA: u32 = 1;
@@ -197,7 +197,7 @@ impl History {
             let record = match result {
                 Some(result) => EnvRecord {
                     duration_ms: match verdict {
-                        Some(Verdict::Passed | Verdict::Failed) if ran(result) => {
+                        Some(Verdict::Passed | Verdict::Failed) if result.ran() => {
                             Some(millis(result.duration))
                         }
                         _ => old,

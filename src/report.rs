@@ -13,7 +13,7 @@ pub mod junit;
 use std::fmt;
 use std::io::{self, Write};
 
-use crate::event::{EnvResult, EnvStatus, RunEvent, ShutdownCause, Verdict, format_duration};
+use crate::event::{EnvResult, RunEvent, ShutdownCause, Verdict, format_duration};
 use crate::exit_code;
 use crate::plan::{EnvId, Plan};
 
@@ -52,12 +52,6 @@ pub fn verdict_name(verdict: Option<Verdict>) -> &'static str {
         Some(Verdict::NotRun) => "not_run",
         None => "not_finished",
     }
-}
-
-/// Whether the env's commands were started at all (skipped and not-run envs have no log and no
-/// duration).
-pub(crate) fn ran(result: &EnvResult) -> bool {
-    !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun)
 }
 
 /// How many envs ended in each verdict.
@@ -284,7 +278,7 @@ impl Summary {
             .envs
             .iter()
             .map(|entry| {
-                let ran = entry.result.as_ref().filter(|result| ran(result));
+                let ran = entry.result.as_ref().filter(|result| result.ran());
                 Row {
                     name: entry.name.clone(),
                     outcome: match &entry.result {
@@ -343,7 +337,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::event::{ExitKind, LeakedProcess, StopCause};
+    use crate::event::{EnvStatus, ExitKind, LeakedProcess, StopCause};
     use crate::plan::{EnvSpec, LeakPolicy};
 
     fn plan(names: &[&str]) -> Plan {

@@ -68,7 +68,7 @@ use std::time::{Duration, Instant};
 
 use memchr::{memchr, memchr_iter, memchr2_iter, memrchr, memrchr_iter};
 
-use super::{DIM, RESET, Summary, YELLOW, github, ran, verdict_colour};
+use super::{DIM, RESET, Summary, YELLOW, github, verdict_colour};
 use crate::event::{
     EnvResult, RunEvent, ShutdownCause, ShutdownStep, Stream, Verdict, format_duration, signal_name,
 };
@@ -338,7 +338,7 @@ impl<W: Write> CiReporter<W> {
             };
             let printed = self.options.only_failed && self.envs[env].body_printed;
             if self.options.tail_lines > 0
-                && ran(result)
+                && result.ran()
                 && result.verdict() != Verdict::Passed
                 && !printed
             {
@@ -455,13 +455,13 @@ impl<W: Write> CiReporter<W> {
                 self.flush_partials(env)?;
                 let symbol = match verdict {
                     Verdict::Passed => "✔",
-                    _ if !ran(result) => "⊘",
+                    _ if !result.ran() => "⊘",
                     Verdict::Failed | Verdict::Interrupted | Verdict::Skipped | Verdict::NotRun => {
                         "✘"
                     }
                 };
                 let mut text = format!("{symbol} {}", result.describe());
-                if ran(result) {
+                if result.ran() {
                     text.push_str(" in ");
                     text.push_str(&format_duration(result.duration));
                 }
@@ -469,12 +469,13 @@ impl<W: Write> CiReporter<W> {
             }
             OutputMode::Grouped => {
                 let name = self.envs[env].name.clone();
-                let time = if ran(result) {
+                let time = if result.ran() {
                     format!(" ({})", format_duration(result.duration))
                 } else {
                     String::new()
                 };
-                let body = ran(result) && !(self.options.only_failed && verdict == Verdict::Passed);
+                let body =
+                    result.ran() && !(self.options.only_failed && verdict == Verdict::Passed);
                 self.envs[env].body_printed = body;
                 if body && self.options.github.is_some() {
                     let title = format!("{name}: {}{time}", result.describe());
@@ -506,7 +507,7 @@ impl<W: Write> CiReporter<W> {
 
     /// The `::error` annotation of an env that did not pass, quoting its last lines.
     fn github_error(&mut self, env: EnvId, result: &EnvResult) -> io::Result<()> {
-        let lines: Vec<String> = if ran(result) {
+        let lines: Vec<String> = if result.ran() {
             match crate::log::reader::tail(result, TAIL_WINDOW) {
                 Ok((data, cut)) => last_lines(&data, cut, github::ERROR_LINES)
                     .0

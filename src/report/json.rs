@@ -47,7 +47,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Summary, ran, verdict_name};
+use super::{Summary, verdict_name};
 use crate::config::{Config, RawCommand};
 use crate::event::{
     EnvResult, EnvStatus, ExitKind, RunEvent, ShutdownCause, StopCause, signal_name,
@@ -340,7 +340,7 @@ fn env_done<'a>(
     result: &'a EnvResult,
     next_attempt: Option<u32>,
 ) -> EnvDone<'a> {
-    let ran = ran(result);
+    let ran = result.ran();
     let (exit_code, signal) = match &result.status {
         EnvStatus::Failed {
             exit: ExitKind::Code(code),

@@ -39,7 +39,7 @@ use quick_junit::{
     NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
 };
 
-use super::{Summary, ran};
+use super::Summary;
 use crate::event::{EnvResult, EnvStatus, ExitKind, StopCause, Verdict};
 use crate::plan::Plan;
 use crate::sanitize;
@@ -177,7 +177,7 @@ fn testcase(name: &str, result: &EnvResult, retried: &[EnvResult]) -> TestCase {
     }
     let mut case = TestCase::new(name, status);
     case.set_classname(SUITE);
-    if ran(result) {
+    if result.ran() {
         case.set_time(result.duration);
         let mut out = String::new();
         if result.flaky() {

@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use regex::{Regex, RegexBuilder};
 
-use crate::event::{
-    EnvResult, EnvStatus, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict,
-};
+use crate::event::{EnvResult, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict};
 use crate::plan::{CommandSpec, EnvId, Plan};
 use crate::scrollback::{Hit, Pattern, Scrollback};
 use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
@@ -666,7 +664,7 @@ impl App {
     fn on_env_finished(&mut self, env: EnvId, result: EnvResult) -> Effect {
         if let Some(pane) = self.panes.get_mut(env) {
             pane.scrollback.finish();
-            if !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun) {
+            if result.ran() {
                 pane.scrollback.set_log(Some(result.log_path.clone()));
             }
             pane.phase = Phase::Finished { result };
@@ -1146,7 +1144,7 @@ pub(super) mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::event::{ExitKind, Stream};
+    use crate::event::{EnvStatus, ExitKind, Stream};
     use crate::plan::{CommandSpec, EnvSpec};
 
     /// A plan of envs `(name, depends, commands)`.

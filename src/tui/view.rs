@@ -284,8 +284,7 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
             text
         }
         (Phase::Finished { result }, _) => {
-            let ran = !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun);
-            if ran {
+            if result.ran() {
                 format!(
                     "{} in {}",
                     result.describe(),
