@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{EnvResult, Verdict, format_duration};
+use crate::event::{EnvResult, Verdict, format_duration, millis, verdict_name};
 use crate::plan::{EnvId, Plan};
-use crate::report::{Summary, verdict_name};
+use crate::report::Summary;
 
 /// The version of the file format written by this runall.
 pub const SCHEMA: u32 = 1;
@@ -307,11 +307,6 @@ fn chain(
     let total = own[id].unwrap_or(0).saturating_add(longest);
     rank[id] = Some(total);
     total
-}
-
-/// Whole milliseconds, saturating.
-pub fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`.

@@ -39,21 +39,6 @@ fn verdict_colour(verdict: Option<Verdict>) -> &'static str {
     }
 }
 
-/// The verdict as one stable lowercase word, shared by the JSON stream and the history:
-/// `passed`, `failed`, `skipped`, `interrupted`, `not_run`, or `not_finished` for no result.
-/// The same words (with a space) name the counts of the summary, JSON's `counts` and the
-/// GitHub step summary, so an env is called the same everywhere.
-pub fn verdict_name(verdict: Option<Verdict>) -> &'static str {
-    match verdict {
-        Some(Verdict::Passed) => "passed",
-        Some(Verdict::Failed) => "failed",
-        Some(Verdict::Skipped) => "skipped",
-        Some(Verdict::Interrupted) => "interrupted",
-        Some(Verdict::NotRun) => "not_run",
-        None => "not_finished",
-    }
-}
-
 /// How many envs ended in each verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
@@ -521,8 +506,6 @@ mod tests {
         assert!(summary.retried(1).is_empty() && summary.retried(9).is_empty());
         assert_eq!(summary.flaky(), 1);
         assert_eq!(summary.exit_code(), 0, "flaky still passes");
-        assert_eq!(verdict_name(Some(Verdict::Passed)), "passed");
-        assert_eq!(verdict_name(None), "not_finished");
     }
 
     #[test]

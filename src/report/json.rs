@@ -47,12 +47,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Summary, verdict_name};
+use super::Summary;
 use crate::config::{Config, RawCommand};
 use crate::event::{
-    EnvResult, EnvStatus, ExitKind, RunEvent, ShutdownCause, StopCause, signal_name,
+    EnvResult, EnvStatus, ExitKind, RunEvent, ShutdownCause, StopCause, millis, signal_name,
+    verdict_name,
 };
-use crate::history::{History, millis};
+use crate::history::History;
 use crate::plan::{CommandSpec, Plan};
 use crate::sanitize;
 
