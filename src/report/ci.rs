@@ -85,7 +85,7 @@ const TAIL_WINDOW: u64 = 64 * 1024;
 pub const DEFAULT_TAIL_LINES: usize = 20;
 pub use crate::config::MAX_TAIL_LINES;
 /// Read size when streaming a log in grouped mode.
-const READ_CHUNK: usize = 64 * 1024;
+const GROUPED_READ: usize = 64 * 1024;
 /// Env name colours, given out in plan order: cyan, yellow, green, magenta, blue, bright cyan.
 const NAME_COLOURS: [&str; 6] = [
     "\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[96m",
@@ -138,7 +138,7 @@ impl Default for CiOptions {
 }
 
 /// What the printer keeps per env.
-struct EnvState {
+struct PrintedEnv {
     name: String,
     commands: Vec<String>,
     /// `<name padded> | ` (coloured when asked): stdout lines and status lines.
@@ -153,7 +153,7 @@ struct EnvState {
     body_printed: bool,
 }
 
-impl EnvState {
+impl PrintedEnv {
     fn running(&self) -> bool {
         self.started.is_some() && !self.finished
     }
@@ -186,7 +186,7 @@ impl Marks {
 pub struct CiReporter<W: Write> {
     out: W,
     options: CiOptions,
-    envs: Vec<EnvState>,
+    envs: Vec<PrintedEnv>,
     marks: Marks,
     /// When the last line was printed (heartbeat clock).
     last_line: Instant,
@@ -223,7 +223,7 @@ impl<W: Write> CiReporter<W> {
             .envs
             .iter()
             .enumerate()
-            .map(|(index, spec)| EnvState {
+            .map(|(index, spec)| PrintedEnv {
                 name: spec.name.clone(),
                 commands: spec.commands.iter().map(CommandSpec::display).collect(),
                 prefix: prefix(index, &spec.name, '|'),
@@ -314,7 +314,7 @@ impl<W: Write> CiReporter<W> {
     /// When [`tick`](Self::tick) next has something to print: `heartbeat` after the last line,
     /// while some env runs. `None` when nothing runs or the heartbeat is off.
     pub fn next_tick(&self) -> Option<Instant> {
-        if self.options.heartbeat.is_zero() || !self.envs.iter().any(EnvState::running) {
+        if self.options.heartbeat.is_zero() || !self.envs.iter().any(PrintedEnv::running) {
             return None;
         }
         self.last_line.checked_add(self.options.heartbeat)
@@ -645,7 +645,7 @@ impl<W: Write> CiReporter<W> {
             Ok(file) => file,
             Err(error) => return self.log_error(path, &error),
         };
-        self.scratch.resize(READ_CHUNK, 0);
+        self.scratch.resize(GROUPED_READ, 0);
         let mut partial = Vec::new();
         loop {
             let read = file.read(&mut self.scratch);

@@ -147,8 +147,10 @@ struct ShutdownStarted {
     count: u32,
 }
 
+/// `counts` of `run_finished`: [`super::Counts`] as serialised, plus `not_finished`, `flaky`
+/// and `total`.
 #[derive(Serialize)]
-struct Counts {
+struct JsonCounts {
     passed: usize,
     failed: usize,
     skipped: usize,
@@ -163,7 +165,7 @@ struct Counts {
 struct RunFinished {
     schema: u32,
     r#type: &'static str,
-    counts: Counts,
+    counts: JsonCounts,
     exit_code: i32,
     cause: Option<Cause>,
     duration_ms: u64,
@@ -286,7 +288,7 @@ impl<W: Write> JsonReporter<W> {
         let line = RunFinished {
             schema: SCHEMA,
             r#type: "run_finished",
-            counts: Counts {
+            counts: JsonCounts {
                 passed: counts.passed,
                 failed: counts.failed,
                 skipped: counts.skipped,

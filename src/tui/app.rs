@@ -184,9 +184,9 @@ impl EnvState {
     }
 }
 
-/// Where an env is in its life.
+/// Where a pane's env is in its life (the runner keeps its own, finer state).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Phase {
+pub(super) enum PaneStage {
     /// Not started (this attempt).
     Pending,
     /// Started at `since`.
@@ -203,7 +203,7 @@ pub(super) struct Pane {
     commands: Vec<String>,
     /// The command being run (display form) and its index.
     pub(super) command: Option<(usize, String)>,
-    pub(super) phase: Phase,
+    pub(super) stage: PaneStage,
     /// The latest shutdown step runall took for this env while it runs.
     pub(super) stopping: Option<ShutdownStep>,
     pub(super) scrollback: Scrollback,
@@ -394,7 +394,7 @@ impl App {
                 depends: spec.depends.clone(),
                 commands: spec.commands.iter().map(CommandSpec::display).collect(),
                 command: None,
-                phase: Phase::Pending,
+                stage: PaneStage::Pending,
                 stopping: None,
                 scrollback: Scrollback::new(options.scrollback_lines),
                 scroll: Scroll::Follow,
@@ -461,14 +461,14 @@ impl App {
     pub fn all_finished(&self) -> bool {
         self.panes
             .iter()
-            .all(|p| matches!(p.phase, Phase::Finished { .. }))
+            .all(|p| matches!(p.stage, PaneStage::Finished { .. }))
     }
 
     /// Some env runs or may still start.
     pub fn busy(&self) -> bool {
         self.panes
             .iter()
-            .any(|p| matches!(p.phase, Phase::Running { .. }))
+            .any(|p| matches!(p.stage, PaneStage::Running { .. }))
             || (!self.run_finished && !self.all_finished())
     }
 
@@ -510,13 +510,13 @@ impl App {
     /// Env `id`'s status.
     pub fn env_state(&self, id: EnvId) -> Option<EnvState> {
         let pane = self.panes.get(id)?;
-        Some(match &pane.phase {
-            Phase::Running { .. } => EnvState::Running,
-            Phase::Pending => {
+        Some(match &pane.stage {
+            PaneStage::Running { .. } => EnvState::Running,
+            PaneStage::Pending => {
                 let finished = |d: &EnvId| {
                     self.panes
                         .get(*d)
-                        .is_none_or(|p| matches!(p.phase, Phase::Finished { .. }))
+                        .is_none_or(|p| matches!(p.stage, PaneStage::Finished { .. }))
                 };
                 if pane.depends.iter().all(finished) {
                     EnvState::Pending
@@ -524,7 +524,7 @@ impl App {
                     EnvState::Waiting
                 }
             }
-            Phase::Finished { result } => match result.verdict() {
+            PaneStage::Finished { result } => match result.verdict() {
                 Verdict::Passed => EnvState::Passed,
                 Verdict::Skipped => EnvState::Skipped,
                 Verdict::NotRun => EnvState::NotRun,
@@ -587,7 +587,7 @@ impl App {
                 pane.log_error = None;
                 // The runner names the log next (`LogOpened`).
                 pane.scrollback.set_log(None);
-                pane.phase = Phase::Running { since: now };
+                pane.stage = PaneStage::Running { since: now };
                 pane.command = None;
                 pane.stopping = None;
                 self.run_finished = false;
@@ -667,7 +667,7 @@ impl App {
             if result.ran() {
                 pane.scrollback.set_log(Some(result.log_path.clone()));
             }
-            pane.phase = Phase::Finished { result };
+            pane.stage = PaneStage::Finished { result };
             pane.stopping = None;
             self.dirty = true;
         }
@@ -684,8 +684,8 @@ impl App {
 
     fn on_tick(&mut self, now: Instant) {
         let before = self.last_tick;
-        let changed = self.panes.iter().any(|p| match p.phase {
-            Phase::Running { since } => {
+        let changed = self.panes.iter().any(|p| match p.stage {
+            PaneStage::Running { since } => {
                 before.saturating_duration_since(since).as_secs()
                     != now.saturating_duration_since(since).as_secs()
             }
@@ -1122,16 +1122,16 @@ impl App {
 
     /// How long env `id` has run, for running envs.
     pub fn running_for(&self, id: EnvId, now: Instant) -> Option<Duration> {
-        match self.panes.get(id)?.phase {
-            Phase::Running { since } => Some(now.saturating_duration_since(since)),
+        match self.panes.get(id)?.stage {
+            PaneStage::Running { since } => Some(now.saturating_duration_since(since)),
             _ => None,
         }
     }
 
     /// Env `id`'s final result, once it finished.
     pub fn result(&self, id: EnvId) -> Option<&EnvResult> {
-        match &self.panes.get(id)?.phase {
-            Phase::Finished { result } => Some(result),
+        match &self.panes.get(id)?.stage {
+            PaneStage::Finished { result } => Some(result),
             _ => None,
         }
     }

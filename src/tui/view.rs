@@ -20,7 +20,7 @@ use crate::event::{
     EnvResult, EnvStatus, ExitKind, ShutdownStep, format_duration, format_running, signal_name,
 };
 use crate::plan::EnvId;
-use crate::tui::app::{App, EnvState, Mode, Overlay, Phase, Scroll, SearchScope};
+use crate::tui::app::{App, EnvState, Mode, Overlay, PaneStage, Scroll, SearchScope};
 use crate::tui::keymap::{Action, Key, KeymapMode};
 
 /// Narrowest tile worth drawing.
@@ -248,7 +248,7 @@ fn sidebar_detail(app: &App, id: EnvId, state: EnvState, now: Instant) -> String
 /// The pane title's status: `running 12s`, `exit 3 in 1.2s`, `waiting for lint`.
 pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -> String {
     let pane = &app.panes[id];
-    let mut text = match (&pane.phase, state) {
+    let mut text = match (&pane.stage, state) {
         (_, EnvState::Waiting) => {
             let waiting: Vec<&str> = pane
                 .depends
@@ -258,7 +258,7 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
                 .collect();
             format!("waiting for {}", waiting.join(", "))
         }
-        (Phase::Running { since }, _) => {
+        (PaneStage::Running { since }, _) => {
             let mut text = format!(
                 "running {}",
                 format_running(now.saturating_duration_since(*since))
@@ -273,7 +273,7 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
             }
             text
         }
-        (Phase::Finished { result }, _) => {
+        (PaneStage::Finished { result }, _) => {
             if result.ran() {
                 format!(
                     "{} in {}",
@@ -284,7 +284,7 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
                 result.describe()
             }
         }
-        (Phase::Pending, _) => "pending".to_owned(),
+        (PaneStage::Pending, _) => "pending".to_owned(),
     };
     // A finished result says it itself ("passed (log incomplete: …)").
     if pane.log_error.is_some() && state == EnvState::Running {
