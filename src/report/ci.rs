@@ -66,14 +66,14 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use memchr::{memchr, memchr_iter, memchr2_iter, memrchr, memrchr_iter};
+use memchr::{memchr, memchr_iter, memchr2_iter, memrchr_iter};
 
 use super::{DIM, RESET, Summary, YELLOW, github, verdict_colour};
 use crate::event::{
     EnvResult, RunEvent, ShutdownCause, ShutdownStep, Stream, Verdict, format_duration, signal_name,
 };
 use crate::plan::{CommandSpec, EnvId, Plan};
-use crate::sanitize::{self, last_frame as frame, trim_cr};
+use crate::sanitize::{self, drop_hidden_frames, last_frame as frame, last_frame_joined};
 
 /// Framed output gathered before it is written to `out` in one call: the size of the
 /// `BufWriter` `headless` wraps stdout in, so that writes of this size bypass its buffer.
@@ -742,7 +742,7 @@ impl Pump<'_> {
             let Some(nl) = memchr(b'\n', rest) else {
                 return self.keep(partial, rest);
             };
-            let (head, tail) = frame_joined(partial, &rest[..nl]);
+            let (head, tail) = last_frame_joined(partial, &rest[..nl]);
             self.out.extend_from_slice(self.prefix);
             if sanitize::is_plain(head) && sanitize::is_plain(tail) {
                 self.out.extend_from_slice(head);
@@ -813,7 +813,7 @@ impl Pump<'_> {
     fn keep(&mut self, partial: &mut Vec<u8>, piece: &[u8]) -> bool {
         partial.extend_from_slice(piece);
         if memchr(b'\r', piece).is_some() {
-            compact(partial);
+            drop_hidden_frames(partial);
         }
         let mut start = 0;
         while partial.len() - start > self.cap {
@@ -871,33 +871,6 @@ fn pids(holders: &[i32]) -> String {
     let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
     let word = if holders.len() == 1 { "pid" } else { "pids" };
     format!("{word} {}", list.join(", "))
-}
-
-/// The last frame of the line `head` + `tail` (without its `\n`), as two slices, without
-/// copying.
-fn frame_joined<'a>(head: &'a [u8], tail: &'a [u8]) -> (&'a [u8], &'a [u8]) {
-    let tail = trim_cr(tail);
-    if tail.is_empty() {
-        return (frame(head), &[]);
-    }
-    if let Some(pos) = memrchr(b'\r', tail) {
-        return (&[], &tail[pos + 1..]);
-    }
-    let start = memrchr(b'\r', head).map_or(0, |pos| pos + 1);
-    (&head[start..], tail)
-}
-
-/// Drops frames of an incomplete line that can no longer be shown: everything up to its last
-/// `\r` that has text after it. A run of trailing `\r`s is kept as one.
-fn compact(partial: &mut Vec<u8>) {
-    let text_end = trim_cr(partial).len();
-    let trailing_cr = text_end < partial.len();
-    let start = memrchr(b'\r', &partial[..text_end]).map_or(0, |pos| pos + 1);
-    partial.truncate(text_end);
-    partial.drain(..start);
-    if trailing_cr {
-        partial.push(b'\r');
-    }
 }
 
 /// Where to cut `bytes` (longer than `cap`) near `cap`: backs off up to three bytes so a UTF-8
@@ -1896,18 +1869,5 @@ only
             last_lines(b"one giant line", true, 3),
             (vec![&b"one giant line"[..]], false)
         );
-    }
-
-    #[test]
-    fn frames_join_across_pieces() {
-        assert_eq!(frame(b"a\rb\r"), b"b");
-        assert_eq!(frame(b"\r\r"), b"");
-        assert_eq!(frame_joined(b"ab", b"cd"), (&b"ab"[..], &b"cd"[..]));
-        assert_eq!(frame_joined(b"ab\r", b"cd\r"), (&b""[..], &b"cd"[..]));
-        assert_eq!(frame_joined(b"x\rab", b""), (&b"ab"[..], &b""[..]));
-        assert_eq!(frame_joined(b"x\rab", b"c\rd"), (&b""[..], &b"d"[..]));
-        let mut partial = b"1%\r2%\r\r\r".to_vec();
-        compact(&mut partial);
-        assert_eq!(partial, b"2%\r");
     }
 }
