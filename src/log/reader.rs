@@ -1,7 +1,7 @@
 //! The one reader of the logs. Reporters get an env's output back after it ran through
-//! [`open`] (the whole of it: grouped output, [`crate::report::junit`]'s excerpts) and [`tail`] (its end: failure
-//! tails, GitHub annotations): its log file, and, when the log is incomplete (a full or failing
-//! disk), the rest of the output that the log writer kept in memory (see
+//! [`open`] (the whole of it: grouped output, `report::junit`'s excerpts) and [`tail`] (its
+//! end: failure tails, GitHub annotations): its log file, and, when the log is incomplete (a
+//! full or failing disk), the rest of the output that the log writer kept in memory (see
 //! [`crate::event::LogIncomplete`]), with a note where memory had to cut some of it. The
 //! scrollback pages a live log by byte offset with [`open_at`].
 
