@@ -138,6 +138,21 @@ mod tests {
     }
 
     #[test]
+    fn open_at_reads_a_log_from_its_offset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, "one\ntwo\n").expect("write");
+        let mut text = String::new();
+        open_at(&path, 4)
+            .expect("open")
+            .read_to_string(&mut text)
+            .expect("read");
+        assert_eq!(text, "two\n");
+        let missing = open_at(&dir.path().join("none.log"), 0).map(|_| ());
+        assert_eq!(missing.map_err(|e| e.kind()), Err(io::ErrorKind::NotFound));
+    }
+
+    #[test]
     fn a_cut_is_said_and_a_missing_log_is_not_needed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let r = result(
