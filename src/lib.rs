@@ -7,14 +7,13 @@
 
 pub mod cli;
 pub mod config;
-pub mod env_output;
 pub mod error;
 pub mod event;
 pub mod exit_code;
 pub mod headless;
 pub mod history;
 pub mod init;
-pub mod lock;
+pub mod log;
 pub mod plan;
 pub mod report;
 pub mod runner;
@@ -72,7 +71,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     }
     let plan = plan_run(cli, &config, &history, &history_path)?;
     prepare_state_dir(&config.root);
-    let _lock = lock::LogDirLock::acquire(&plan.log_dir)?;
+    let _lock = log::lock::LogDirLock::acquire(&plan.log_dir)?;
     let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
     let mut reports = Reports::open(cli, github, history_path)?;
 

@@ -14,7 +14,7 @@
 //! events are shown.
 
 pub mod guardian;
-mod log;
+use crate::log::{log_file_name, writer as log};
 pub mod sys;
 
 use std::collections::{HashMap, HashSet};
@@ -1317,18 +1317,6 @@ impl EnvRun {
     }
 }
 
-/// The log file of an env's `run`-th start (retries and reruns alike): `<env>.log` for the
-/// first, `<env>@<n>.log` after that, so no start overwrites an earlier one's log. `@` is
-/// outside the env name alphabet (`[A-Za-z0-9._-]`), so no name maps onto another env's log:
-/// the name is what precedes the first `@` (or the final `.log`).
-pub fn log_file_name(env: &str, run: u32) -> String {
-    if run <= 1 {
-        format!("{env}.log")
-    } else {
-        format!("{env}@{run}.log")
-    }
-}
-
 /// What one read of a pipe gave.
 enum Chunk {
     /// Bytes, in a buffer of their own, exactly sized.
@@ -1411,25 +1399,6 @@ fn exit_kind(status: Option<ExitStatus>) -> ExitKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_names_never_collide_across_envs_and_runs() {
-        assert_eq!(log_file_name("lint", 0), "lint.log");
-        assert_eq!(log_file_name("lint", 1), "lint.log");
-        assert_eq!(log_file_name("lint", 2), "lint@2.log");
-        assert_eq!(log_file_name("py3.12", 7), "py3.12@7.log");
-        // Names chosen to look like another env's later run under a `.n` scheme.
-        let names = [
-            "a", "a.2", "a.2.2", "a.log", "a.2.log", "2", "a-2", "a_2", "..a", "a.",
-        ];
-        let mut seen = HashSet::new();
-        for name in names {
-            for run in 1..=12 {
-                let file = log_file_name(name, run);
-                assert!(seen.insert(file.clone()), "{name} run {run}: {file} taken");
-            }
-        }
-    }
 
     #[test]
     fn pipe_size_stays_within_the_budget() {

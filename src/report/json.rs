@@ -47,12 +47,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Summary, ran, verdict_name};
+use super::Summary;
 use crate::config::{Config, RawCommand};
 use crate::event::{
-    EnvResult, EnvStatus, ExitKind, RunEvent, ShutdownCause, StopCause, signal_name,
+    EnvResult, EnvStatus, ExitKind, RunEvent, ShutdownCause, StopCause, millis, signal_name,
+    verdict_name,
 };
-use crate::history::{History, millis};
+use crate::history::History;
 use crate::plan::{CommandSpec, Plan};
 use crate::sanitize;
 
@@ -146,8 +147,10 @@ struct ShutdownStarted {
     count: u32,
 }
 
+/// `counts` of `run_finished`: [`super::Counts`] as serialised, plus `not_finished`, `flaky`
+/// and `total`.
 #[derive(Serialize)]
-struct Counts {
+struct JsonCounts {
     passed: usize,
     failed: usize,
     skipped: usize,
@@ -162,7 +165,7 @@ struct Counts {
 struct RunFinished {
     schema: u32,
     r#type: &'static str,
-    counts: Counts,
+    counts: JsonCounts,
     exit_code: i32,
     cause: Option<Cause>,
     duration_ms: u64,
@@ -285,7 +288,7 @@ impl<W: Write> JsonReporter<W> {
         let line = RunFinished {
             schema: SCHEMA,
             r#type: "run_finished",
-            counts: Counts {
+            counts: JsonCounts {
                 passed: counts.passed,
                 failed: counts.failed,
                 skipped: counts.skipped,
@@ -340,7 +343,7 @@ fn env_done<'a>(
     result: &'a EnvResult,
     next_attempt: Option<u32>,
 ) -> EnvDone<'a> {
-    let ran = ran(result);
+    let ran = result.ran();
     let (exit_code, signal) = match &result.status {
         EnvStatus::Failed {
             exit: ExitKind::Code(code),
