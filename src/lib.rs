@@ -11,7 +11,7 @@ pub mod env_output;
 pub mod error;
 pub mod event;
 pub mod exit_code;
-pub mod headless;
+pub mod face;
 pub mod history;
 pub mod init;
 pub mod lock;
@@ -20,9 +20,7 @@ pub mod report;
 pub mod runner;
 pub mod sanitize;
 pub mod scrollback;
-pub mod signals;
 pub mod tui;
-pub mod tui_restore;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -31,7 +29,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::cli::{Cli, Cmd, ColorArg, OutputArg};
 use crate::error::Error;
 use crate::event::ShutdownCause;
-use crate::headless::JsonSink;
+use crate::face::headless::{self, JsonSink};
 use crate::history::History;
 use crate::report::ci::{CiOptions, OutputMode};
 use crate::report::{github, json, junit};
@@ -125,7 +123,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     // The TUI when both ends are a terminal and nothing asked for plain output.
     let tui_mode = !cli.ci && stdout_tty && std::io::stdin().is_terminal() && json_sink.is_none();
     let finished = if tui_mode {
-        let summary = tui::run(
+        let summary = face::interactive::run(
             &plan,
             runner_options,
             tui::app::AppOptions::default(),

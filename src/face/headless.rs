@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::event::{RunEvent, ShutdownCause};
+use crate::face::signals::SignalListener;
 use crate::plan::Plan;
 use crate::report::Summary;
 use crate::report::ci::{CiOptions, CiReporter};
 use crate::report::json::JsonReporter;
 use crate::runner::{self, Control, Handle, RunnerOptions};
-use crate::signals::SignalListener;
 
 /// Size of the stdout buffer: large, so a flood costs few write syscalls.
 const STDOUT_BUFFER: usize = 256 * 1024;
@@ -118,7 +118,7 @@ pub fn run(
     ci: CiOptions,
     json: Option<JsonSink>,
 ) -> Result<Finished, Error> {
-    crate::tui_restore::install_panic_hook();
+    crate::face::emergency::install_panic_hook();
     let started = Instant::now();
     let run_id = options.run_id.clone();
     let (handle, events, thread) =
