@@ -9,7 +9,26 @@
 //! - [`emergency`]: the process-wide emergency hook (terminal restore, killing every group)
 //!   used by the panic hook, the signal exits and the TUI's terminal guard.
 
+use std::thread::JoinHandle;
+
+use crate::error::Error;
+use crate::face::signals::SignalListener;
+use crate::runner;
+
 pub mod emergency;
 pub mod headless;
 pub mod interactive;
 pub mod signals;
+
+/// The end of every face's run: waits for the runner thread, then stops listening for
+/// signals. A runner that panicked may have left children running: every group is killed and
+/// the run fails with [`Error::RunnerPanicked`].
+fn join_runner(runner: JoinHandle<()>, signals: Option<SignalListener>) -> Result<(), Error> {
+    let panicked = runner.join().is_err();
+    drop(signals);
+    if panicked {
+        runner::sys::kill_all_groups();
+        return Err(Error::RunnerPanicked);
+    }
+    Ok(())
+}

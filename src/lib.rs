@@ -20,6 +20,7 @@ pub mod report;
 pub mod runner;
 pub mod sanitize;
 pub mod scrollback;
+pub mod stdio;
 pub mod tui;
 
 use std::io::IsTerminal;
@@ -64,7 +65,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         } else {
             plan::list_text(&config, |env| history.describe_last(env, unix_now()))
         };
-        return Ok(RunExit::Code(written_code(headless::write_stdout(
+        return Ok(RunExit::Code(written_code(stdio::write_stdout(
             text.as_bytes(),
         ))));
     }
@@ -159,15 +160,15 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
 /// `completions`, `man` and `init`: they need no config. `None` for everything else.
 fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
     let written = match &cli.command {
-        Some(Cmd::Completions { shell }) => headless::write_stdout(&cli::completions(*shell)),
-        Some(Cmd::Man) => headless::write_stdout(&cli::man_page().map_err(Error::Man)?),
+        Some(Cmd::Completions { shell }) => stdio::write_stdout(&cli::completions(*shell)),
+        Some(Cmd::Man) => stdio::write_stdout(&cli::man_page().map_err(Error::Man)?),
         Some(Cmd::Init) => {
             let path = init::write(&std::env::current_dir()?)?;
             let note = format!(
                 "runall: wrote {}; edit its envs, then run `runall list`\n",
                 path.display()
             );
-            headless::write_stdout(note.as_bytes())
+            stdio::write_stdout(note.as_bytes())
         }
         Some(Cmd::List { .. }) | None => return Ok(None),
     };
@@ -211,7 +212,7 @@ fn plan_run(
             } else {
                 "every env passed in the previous run".to_owned()
             };
-            headless::write_stderr(format!("runall: nothing to rerun: {why}\n").as_bytes());
+            stdio::write_stderr(format!("runall: nothing to rerun: {why}\n").as_bytes());
         }
         selection.only = Some(failed);
     }
@@ -220,7 +221,7 @@ fn plan_run(
         && plan.envs.is_empty()
     {
         let note = format!("runall: shard {shard} has no envs: nothing to run\n");
-        headless::write_stderr(note.as_bytes());
+        stdio::write_stderr(note.as_bytes());
     }
     Ok(plan)
 }
@@ -286,7 +287,7 @@ impl Reports {
         started: Instant,
     ) -> bool {
         let mut failed = false;
-        let say = |text: String| headless::write_stderr(format!("runall: {text}\n").as_bytes());
+        let say = |text: String| stdio::write_stderr(format!("runall: {text}\n").as_bytes());
         if let Some(error) = json_error {
             say(error);
             failed = true;
@@ -325,7 +326,7 @@ fn prepare_state_dir(root: &Path) {
     let state_dir = history::state_dir(root);
     if let Err(error) = history::prepare_dir(&state_dir) {
         let note = format!("runall: cannot prepare {}: {error}\n", state_dir.display());
-        headless::write_stderr(note.as_bytes());
+        stdio::write_stderr(note.as_bytes());
     }
 }
 
@@ -333,7 +334,7 @@ fn prepare_state_dir(root: &Path) {
 /// only orders and annotates runs, so it never stops one.
 fn load_history(path: &Path) -> History {
     History::load(path).unwrap_or_else(|error| {
-        headless::write_stderr(format!("runall: ignoring the run history: {error}\n").as_bytes());
+        stdio::write_stderr(format!("runall: ignoring the run history: {error}\n").as_bytes());
         History::default()
     })
 }

@@ -194,12 +194,7 @@ pub fn run(
             check(r, &mut output_ok, "stdout");
         }
     }
-    let panicked = thread.join().is_err();
-    drop(signals);
-    if panicked {
-        runner::sys::kill_all_groups();
-        return Err(Error::RunnerPanicked);
-    }
+    super::join_runner(thread, Some(signals))?;
     if output_ok {
         let r = reporter.finish(&summary).and_then(|()| reporter.flush());
         check(r, &mut output_ok, human);
@@ -224,7 +219,7 @@ fn output_failed(result: io::Result<()>, output_ok: &mut bool, sink: &str, handl
         && *output_ok
     {
         *output_ok = false;
-        report_write_error(sink, &error);
+        crate::stdio::report_write_error(sink, &error);
         handle.send(Control::Shutdown(ShutdownCause::OutputClosed));
     }
 }
@@ -235,32 +230,5 @@ fn human_sink(on_stderr: bool) -> Box<dyn Write> {
         Box::new(BufWriter::with_capacity(STDOUT_BUFFER, io::stderr()))
     } else {
         Box::new(BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock()))
-    }
-}
-
-/// Write to stderr for notes outside a run (`nothing to rerun`); a closed stderr is ignored.
-pub fn write_stderr(bytes: &[u8]) {
-    let mut err = io::stderr().lock();
-    let _ = err.write_all(bytes).and_then(|()| err.flush());
-}
-
-/// Write to stdout for one-shot commands (`runall list`). A closed stdout (`| head`) is not an
-/// error; any other failure (`>/dev/full`) is said on stderr and returns false.
-pub fn write_stdout(bytes: &[u8]) -> bool {
-    let mut out = io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
-            report_write_error("stdout", &error);
-            false
-        }
-        _ => true,
-    }
-}
-
-/// Says on stderr that writing to `sink` failed, unless it was a closed pipe (`| head`, which
-/// stays quiet). A failing stderr has nobody left to tell.
-pub(crate) fn report_write_error(sink: &str, error: &io::Error) {
-    if error.kind() != io::ErrorKind::BrokenPipe {
-        write_stderr(format!("runall: cannot write to {sink}: {error}\n").as_bytes());
     }
 }

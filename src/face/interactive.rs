@@ -14,14 +14,14 @@
 //! Ctrl-C never waits in that queue: the input thread hands it straight to
 //! [`signals::request_shutdown`], the same path as SIGINT.
 
-use std::io::{self, Write};
-use std::os::fd::AsFd;
-use std::sync::mpsc::{self, Receiver, RecvError, RecvTimeoutError, SyncSender, TryRecvError};
-use std::thread;
+mod input;
+mod queue;
+mod terminal;
+
+use std::io;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{self as ct, Event as CtEvent, MouseEventKind};
-use crossterm::terminal;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -31,90 +31,20 @@ use crate::face::signals::{self, SignalListener};
 use crate::plan::Plan;
 use crate::report::Summary;
 use crate::report::ci::{CiOptions, CiReporter};
-use crate::runner::{self, Control, CreditReturn, Handle, RunnerOptions, sys};
+use crate::runner::{self, Control, Handle, RunnerOptions};
 use crate::tui::app::{App, AppOptions, Effect, Msg};
-use crate::tui::keymap::{self, Key, KeyCode};
 use crate::tui::view;
+
+use self::input::spawn_input_thread;
+use self::queue::{QUEUE, Queue, UiMsg};
+use self::terminal::{TerminalGuard, suspend};
 
 /// Shortest time between two frames (about 60 fps).
 const FRAME: Duration = Duration::from_millis(16);
 /// How often durations are refreshed when nothing else happens.
 const TICK: Duration = Duration::from_secs(1);
-/// Messages queued between the threads and the render loop; bounded so runner output
-/// backpressures instead of piling up (an output event holds up to 256 KiB, so this also
-/// bounds the queue's memory to a few MiB).
-const QUEUE: usize = 32;
 /// Most messages handled before a frame is drawn during a flood.
 const BATCH: usize = 4096;
-
-/// What the render loop receives.
-enum UiMsg {
-    Run(RunEvent),
-    Input(Msg),
-}
-
-/// The render loop's end of the queue. Every runner event taken off it gives its output credit
-/// back to the runner, whichever way it is taken, so no path can stall the pipes.
-struct Queue {
-    rx: Receiver<UiMsg>,
-    credits: CreditReturn,
-}
-
-impl Queue {
-    fn taken(&self, msg: UiMsg) -> UiMsg {
-        if let UiMsg::Run(event) = &msg {
-            self.credits.received(event);
-        }
-        msg
-    }
-
-    fn recv(&self) -> Result<UiMsg, RecvError> {
-        self.rx.recv().map(|msg| self.taken(msg))
-    }
-
-    fn recv_timeout(&self, timeout: Duration) -> Result<UiMsg, RecvTimeoutError> {
-        self.rx.recv_timeout(timeout).map(|msg| self.taken(msg))
-    }
-
-    fn try_recv(&self) -> Result<UiMsg, TryRecvError> {
-        self.rx.try_recv().map(|msg| self.taken(msg))
-    }
-}
-
-/// Escape sequences that undo everything the TUI set up: mouse capture off, alternate screen
-/// left, cursor shown.
-const RESTORE_SEQUENCE: &[u8] =
-    b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?1049l\x1b[?25h";
-
-/// Restore the terminal without taking any lock that a stuck thread might hold.
-fn restore_terminal() {
-    let _ = terminal::disable_raw_mode();
-    sys::write_fd_raw(io::stdout().as_fd(), RESTORE_SEQUENCE);
-}
-
-/// Owns raw mode and the alternate screen; dropping it restores the terminal.
-struct TerminalGuard;
-
-impl TerminalGuard {
-    fn enter() -> io::Result<Self> {
-        crate::face::emergency::register(restore_terminal);
-        terminal::enable_raw_mode()?;
-        let guard = Self;
-        crossterm::execute!(
-            io::stdout(),
-            terminal::EnterAlternateScreen,
-            ct::EnableMouseCapture,
-            crossterm::cursor::Hide
-        )?;
-        Ok(guard)
-    }
-}
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        crate::face::emergency::restore_terminal();
-    }
-}
 
 /// Run `plan` in the TUI and return the summary once every child is reaped and the user quit.
 pub fn run(
@@ -178,62 +108,15 @@ pub fn run(
             }
         }
     }
-    let panicked = runner_thread.join().is_err();
-    drop(signals);
-    if panicked {
-        sys::kill_all_groups();
-        return Err(Error::RunnerPanicked);
-    }
+    super::join_runner(runner_thread, signals)?;
     result?;
     // The same summary as --ci, on the normal screen, so it stays in the scrollback.
     let stdout = io::stdout();
     let mut reporter = CiReporter::new(plan, ci, stdout.lock(), Instant::now());
     if let Err(error) = reporter.finish(&summary).and_then(|()| reporter.flush()) {
-        crate::face::headless::report_write_error("stdout", &error);
+        crate::stdio::report_write_error("stdout", &error);
     }
     Ok(summary)
-}
-
-/// Read terminal input on its own thread. Ctrl-C goes straight to the shutdown path.
-fn spawn_input_thread(tx: SyncSender<UiMsg>, runner: Handle) -> io::Result<()> {
-    thread::Builder::new()
-        .name("runall-input".into())
-        .spawn(move || {
-            loop {
-                let Ok(event) = ct::read() else {
-                    // The terminal is gone (EIO after a hang-up): treat it like SIGHUP.
-                    signals::request_shutdown(&runner, libc::SIGHUP);
-                    return;
-                };
-                let msg = match event {
-                    CtEvent::Key(key) => {
-                        let Some(key) = keymap::translate(&key) else {
-                            continue;
-                        };
-                        if is_ctrl_c(key) {
-                            signals::request_shutdown(&runner, libc::SIGINT);
-                            continue;
-                        }
-                        Msg::Key(key)
-                    }
-                    CtEvent::Mouse(mouse) => match mouse.kind {
-                        MouseEventKind::ScrollUp => Msg::MouseScroll { up: true },
-                        MouseEventKind::ScrollDown => Msg::MouseScroll { up: false },
-                        _ => continue,
-                    },
-                    CtEvent::Resize(width, height) => Msg::Resize { width, height },
-                    _ => continue,
-                };
-                if tx.send(UiMsg::Input(msg)).is_err() {
-                    return;
-                }
-            }
-        })?;
-    Ok(())
-}
-
-fn is_ctrl_c(key: Key) -> bool {
-    key.ctrl && matches!(key.code, KeyCode::Char('c' | 'C'))
 }
 
 /// Draw and handle messages until the user quit and the runner finished. `Ok(true)` once the
@@ -335,30 +218,5 @@ fn apply(
             );
         }
     }
-    Ok(())
-}
-
-/// Ctrl-Z: stop every child group (children in their own sessions ignore the terminal's
-/// SIGTSTP), give the terminal back, stop runall; on `fg`, take the terminal again, continue
-/// the children and redraw everything.
-fn suspend(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>) -> Result<(), Error> {
-    sys::signal_all_groups(libc::SIGSTOP);
-    restore_terminal();
-    let _ = io::stdout().flush();
-    sys::stop_self();
-    // Resumed by SIGCONT.
-    terminal::enable_raw_mode()?;
-    crossterm::execute!(
-        io::stdout(),
-        terminal::EnterAlternateScreen,
-        terminal::Clear(terminal::ClearType::All),
-        ct::EnableMouseCapture,
-        crossterm::cursor::Hide
-    )?;
-    // A fresh terminal has an empty back buffer, so the next frame paints every cell. (Not
-    // `clear()`: it asks the terminal for the cursor position, and the input thread would
-    // swallow the answer.)
-    *terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    sys::signal_all_groups(libc::SIGCONT);
     Ok(())
 }
