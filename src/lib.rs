@@ -20,21 +20,22 @@ pub mod report;
 pub mod runner;
 pub mod sanitize;
 pub mod scrollback;
+pub mod settings;
 pub mod stdio;
 pub mod tui;
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cli::{Cli, Cmd, ColorArg, OutputArg};
+use crate::cli::{Cli, Cmd};
 use crate::error::Error;
 use crate::event::ShutdownCause;
-use crate::face::headless::{self, JsonSink};
+use crate::face::headless;
 use crate::history::History;
-use crate::report::ci::{CiOptions, OutputMode};
-use crate::report::{github, json, junit};
+use crate::report::files::ReportFiles;
+use crate::report::json;
 use crate::runner::RunnerOptions;
+use crate::settings::{Ambient, Face, RunSettings};
 
 /// How runall should end once everything is cleaned up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,61 +70,23 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
             text.as_bytes(),
         ))));
     }
-    let plan = plan_run(cli, &config, &history, &history_path)?;
+    let settings = RunSettings::resolve(cli, config.settings.tail, &Ambient::of_process());
+    let plan = plan_run(cli, &settings, &config, &history, &history_path)?;
     prepare_state_dir(&config.root);
     let _lock = lock::LogDirLock::acquire(&plan.log_dir)?;
-    let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
-    let mut reports = Reports::open(cli, github, history_path)?;
-
-    let stdout_tty = std::io::stdout().is_terminal();
-    let color = match cli.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
-    // GitHub Actions folds groups, so whole envs read best there.
-    let default_output = if github {
-        OutputArg::Grouped
-    } else {
-        OutputArg::Prefixed
-    };
-    let output = match cli.output.unwrap_or(default_output) {
-        OutputArg::Grouped => OutputMode::Grouped,
-        OutputArg::Prefixed => OutputMode::Prefixed,
-    };
-    let options = CiOptions {
-        output,
-        color,
-        only_failed: cli.only_failed,
-        tail_lines: cli
-            .tail
-            .or(config.settings.tail)
-            .unwrap_or(report::ci::DEFAULT_TAIL_LINES),
-        github: github.then(github::StopToken::random),
-        ..CiOptions::default()
-    };
+    let mut reports = ReportFiles::open(&settings.reports)?;
+    let options = settings.ci_options();
     let run_id = new_run_id();
-    let mut runner_options = RunnerOptions {
+    let runner_options = RunnerOptions {
         run_id: run_id.clone(),
-        fail_fast: cli.fail_fast,
+        fail_fast: settings.fail_fast,
+        extra_env: settings.child_env.clone(),
         start_order: history.start_order(&plan),
         ..RunnerOptions::default()
     };
-    // One colour decision for both faces: children write to pipes, so when runall shows
-    // colour (TUI or --ci) the usual tools are told to colour anyway; with colour off their
-    // SGR codes are stripped by the sanitiser.
-    if color {
-        for var in ["FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"] {
-            runner_options
-                .extra_env
-                .push((var.to_owned(), "1".to_owned()));
-        }
-    }
     let started = Instant::now();
-    let json_sink = reports.json.take();
-    // The TUI when both ends are a terminal and nothing asked for plain output.
-    let tui_mode = !cli.ci && stdout_tty && std::io::stdin().is_terminal() && json_sink.is_none();
-    let finished = if tui_mode {
+    let json_sink = reports.take_json();
+    let finished = if settings.face == Face::Interactive {
         let summary = face::interactive::run(
             &plan,
             runner_options,
@@ -138,14 +101,8 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         headless::run(&plan, runner_options, options, json_sink)?
     };
     let summary = finished.summary;
-    let report_failed = reports.finish(
-        &config,
-        &plan,
-        &summary,
-        finished.json_error,
-        &run_id,
-        started,
-    );
+    let report_failed = reports.finish(&plan, &summary, finished.json_error, started);
+    record_history(&history_path, &config, &plan, &summary, &run_id);
 
     Ok(match summary.cause() {
         Some(ShutdownCause::Signal(signal)) => RunExit::Signal(signal),
@@ -189,6 +146,7 @@ fn written_code(written: bool) -> u8 {
 /// passes and still writes its reports.
 fn plan_run(
     cli: &Cli,
+    settings: &RunSettings,
     config: &config::Config,
     history: &History,
     history_path: &Path,
@@ -200,7 +158,7 @@ fn plan_run(
         posargs: cli.posargs.clone(),
         jobs: cli.jobs,
         log_dir: cli.log_dir.clone(),
-        default_jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        default_jobs: settings.default_jobs,
         only: None,
         shard: cli.shard,
     };
@@ -226,97 +184,21 @@ fn plan_run(
     Ok(plan)
 }
 
-/// The files a run writes besides its logs.
-struct Reports {
-    /// `--junit`, created before the run.
-    junit: Option<junit::JunitFile>,
-    /// `--json`, created before the run; taken by the headless loop.
-    json: Option<JsonSink>,
-    /// `$GITHUB_STEP_SUMMARY` under GitHub Actions.
-    step_summary: Option<PathBuf>,
-    /// `.runall/history.json`.
-    history: PathBuf,
-}
-
-impl Reports {
-    /// Creates the requested report files, so a bad path stops runall before anything runs.
-    fn open(cli: &Cli, github: bool, history: PathBuf) -> Result<Self, Error> {
-        let junit = cli
-            .junit
-            .as_deref()
-            .map(junit::JunitFile::create)
-            .transpose()
-            .map_err(|e| Error::ReportFile {
-                what: "--junit",
-                path: e.path,
-                source: e.source,
-            })?;
-        let json = match cli.json.as_deref() {
-            None => None,
-            Some(path) if path == Path::new("-") => Some(JsonSink::Stdout),
-            Some(path) => Some(JsonSink::File {
-                path: path.to_path_buf(),
-                file: std::fs::File::create(path).map_err(|source| Error::ReportFile {
-                    what: "--json",
-                    path: path.to_path_buf(),
-                    source,
-                })?,
-            }),
-        };
-        let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY")
-            .filter(|path| github && !path.is_empty())
-            .map(PathBuf::from);
-        Ok(Self {
-            junit,
-            json,
-            step_summary,
-            history,
-        })
-    }
-
-    /// Writes the end-of-run files (also after an interrupt, before runall dies by the
-    /// signal). Problems are said on stderr; returns whether a requested report (`--junit`,
-    /// `--json`) is missing or incomplete.
-    fn finish(
-        self,
-        config: &config::Config,
-        plan: &plan::Plan,
-        summary: &report::Summary,
-        json_error: Option<String>,
-        run_id: &str,
-        started: Instant,
-    ) -> bool {
-        let mut failed = false;
-        let say = |text: String| stdio::write_stderr(format!("runall: {text}\n").as_bytes());
-        if let Some(error) = json_error {
-            say(error);
-            failed = true;
-        }
-        if let Some(file) = self.junit {
-            let report = junit::build(plan, summary, started.elapsed());
-            if let Err(error) = file.write(&report) {
-                say(error.to_string());
-                failed = true;
-            }
-        }
-        if let Some(path) = &self.step_summary {
-            let text = github::step_summary(plan, summary);
-            if let Err(error) = github::append_step_summary(path, &text) {
-                say(format!(
-                    "cannot write the step summary {}: {error}",
-                    path.display()
-                ));
-            }
-        }
-        // Re-read: another run of this config may have finished meanwhile (an unusable file
-        // was reported at the start and is replaced).
-        let mut history = History::load(&self.history).unwrap_or_default();
-        history.record(plan, summary, run_id, unix_now());
-        history.retain(config.envs.iter().map(|env| env.name.as_str()));
-        if let Err(error) = history.save(&self.history) {
-            say(error.to_string());
-        }
-        failed
+/// Records the run in the history at `path` (a problem is said on stderr: the history never
+/// fails a run). Re-read first: another run of this config may have finished meanwhile (an
+/// unusable file was reported at the start and is replaced).
+fn record_history(
+    path: &Path,
+    config: &config::Config,
+    plan: &plan::Plan,
+    summary: &report::Summary,
+    run_id: &str,
+) {
+    let mut history = History::load(path).unwrap_or_default();
+    history.record(plan, summary, run_id, unix_now());
+    history.retain(config.envs.iter().map(|env| env.name.as_str()));
+    if let Err(error) = history.save(path) {
+        stdio::write_stderr(format!("runall: {error}\n").as_bytes());
     }
 }
 

@@ -9,7 +9,6 @@
 //! other write error (`>/dev/full`: ENOSPC, EIO) is said on stderr first. A write error on a `--json` file only stops that file; it is
 //! returned in [`Finished::json_error`] for the caller to report.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
@@ -21,6 +20,7 @@ use crate::face::signals::SignalListener;
 use crate::plan::Plan;
 use crate::report::Summary;
 use crate::report::ci::{CiOptions, CiReporter};
+use crate::report::files::JsonSink;
 use crate::report::json::JsonReporter;
 use crate::runner::{self, Control, Handle, RunnerOptions};
 
@@ -28,20 +28,6 @@ use crate::runner::{self, Control, Handle, RunnerOptions};
 const STDOUT_BUFFER: usize = 256 * 1024;
 /// Events handled between checks of the reporter's timer during a flood.
 const BATCH: usize = 1024;
-
-/// Where `--json` goes.
-#[derive(Debug)]
-pub enum JsonSink {
-    /// `--json -`: stdout; the human output moves to stderr.
-    Stdout,
-    /// `--json FILE`, already created.
-    File {
-        /// The file's path, for messages.
-        path: PathBuf,
-        /// The open file.
-        file: File,
-    },
-}
 
 /// A headless run that ended with every child reaped.
 #[derive(Debug)]
