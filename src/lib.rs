@@ -6,6 +6,7 @@
 //! processes or terminals; the OS layer lives in `runner` and `signals`.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod env_output;
 pub mod error;
@@ -13,7 +14,6 @@ pub mod event;
 pub mod exit_code;
 pub mod face;
 pub mod history;
-pub mod init;
 pub mod lock;
 pub mod plan;
 pub mod report;
@@ -33,22 +33,14 @@ use crate::event::ShutdownCause;
 use crate::face::headless;
 use crate::history::History;
 use crate::report::files::ReportFiles;
-use crate::report::json;
 use crate::runner::RunnerOptions;
 use crate::settings::{Ambient, Face, RunSettings};
 
-/// How runall should end once everything is cleaned up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunExit {
-    /// Exit with this code.
-    Code(u8),
-    /// Die by this signal (re-raised with its default action), as a shell expects.
-    Signal(i32),
-}
+pub use crate::exit_code::RunExit;
 
 /// Run the command line: load config, plan, run, report. Returns how to exit.
 pub fn run(cli: &Cli) -> Result<RunExit, Error> {
-    if let Some(exit) = run_tool_command(cli)? {
+    if let Some(exit) = commands::run_tool_command(cli)? {
         return Ok(exit);
     }
     let config_path = if let Some(path) = &cli.config {
@@ -61,14 +53,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     let history_path = history::path(&config.root);
     let history = load_history(&history_path);
     if let Some(Cmd::List { json }) = cli.command {
-        let text = if json {
-            json::list_json(&config, &history)
-        } else {
-            plan::list_text(&config, |env| history.describe_last(env, unix_now()))
-        };
-        return Ok(RunExit::Code(written_code(stdio::write_stdout(
-            text.as_bytes(),
-        ))));
+        return Ok(commands::list(&config, &history, json, unix_now()));
     }
     let settings = RunSettings::resolve(cli, config.settings.tail, &Ambient::of_process());
     let plan = plan_run(cli, &settings, &config, &history, &history_path)?;
@@ -112,33 +97,6 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
             RunExit::Code(summary.exit_code().max(u8::from(report_failed)))
         }
     })
-}
-
-/// `completions`, `man` and `init`: they need no config. `None` for everything else.
-fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
-    let written = match &cli.command {
-        Some(Cmd::Completions { shell }) => stdio::write_stdout(&cli::completions(*shell)),
-        Some(Cmd::Man) => stdio::write_stdout(&cli::man_page().map_err(Error::Man)?),
-        Some(Cmd::Init) => {
-            let path = init::write(&std::env::current_dir()?)?;
-            let note = format!(
-                "runall: wrote {}; edit its envs, then run `runall list`\n",
-                path.display()
-            );
-            stdio::write_stdout(note.as_bytes())
-        }
-        Some(Cmd::List { .. }) | None => return Ok(None),
-    };
-    Ok(Some(RunExit::Code(written_code(written))))
-}
-
-/// The exit code of a one-shot command whose output was (`true`) or could not be written.
-fn written_code(written: bool) -> u8 {
-    if written {
-        exit_code::OK
-    } else {
-        exit_code::ENV_FAILED
-    }
 }
 
 /// The plan for the command line's selection, `--rerun-failed` and `--shard` included. A
