@@ -1,9 +1,14 @@
 //! runall: run many test environments in parallel, live in a TUI or headless with `--ci`.
 //!
 //! Data flows one way through typed values:
-//! config → plan → runner (spawn, pump, reap, signals) → [`event::RunEvent`] stream →
-//! reporters → summary → exit code. The pure core (config, plan, event, report) never touches
-//! processes or terminals; the OS layer lives in `runner` and `signals`.
+//! config → plan → runner (spawn, pump, reap) → [`event::RunEvent`] stream → a face's
+//! reporters → summary → exit code. The pure core (config, plan, event, report, settings)
+//! never touches processes or terminals; the OS layer lives in `runner`, and the faces with
+//! their signal and emergency handling in `face`.
+//!
+//! This file only wires the steps together ([`run`]): the one-shot [`commands`], then
+//! config, history, [`settings`], plan, the log folder's lock, the report files, the face,
+//! the reports and the history, and the exit.
 
 pub mod cli;
 pub mod commands;
@@ -24,32 +29,25 @@ pub mod settings;
 pub mod stdio;
 pub mod tui;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cli::{Cli, Cmd};
 use crate::error::Error;
 use crate::event::ShutdownCause;
-use crate::face::headless;
 use crate::history::History;
 use crate::report::files::ReportFiles;
 use crate::runner::RunnerOptions;
-use crate::settings::{Ambient, Face, RunSettings};
+use crate::settings::{Ambient, RunSettings};
 
 pub use crate::exit_code::RunExit;
 
-/// Run the command line: load config, plan, run, report. Returns how to exit.
+/// Run the command line: load config, plan, run in a face, report. Returns how to exit.
 pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     if let Some(exit) = commands::run_tool_command(cli)? {
         return Ok(exit);
     }
-    let config_path = if let Some(path) = &cli.config {
-        path.clone()
-    } else {
-        let here = std::env::current_dir()?;
-        config::find(&here).ok_or(Error::NoConfig(here))?
-    };
-    let config = config::load(&config_path)?;
+    let config = config::load(&config_path(cli)?)?;
     let history_path = history::path(&config.root);
     let history = load_history(&history_path);
     if let Some(Cmd::List { json }) = cli.command {
@@ -60,7 +58,6 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     prepare_state_dir(&config.root);
     let _lock = lock::LogDirLock::acquire(&plan.log_dir)?;
     let mut reports = ReportFiles::open(&settings.reports)?;
-    let options = settings.ci_options();
     let run_id = new_run_id();
     let runner_options = RunnerOptions {
         run_id: run_id.clone(),
@@ -70,33 +67,32 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         ..RunnerOptions::default()
     };
     let started = Instant::now();
-    let json_sink = reports.take_json();
-    let finished = if settings.face == Face::Interactive {
-        let summary = face::interactive::run(
-            &plan,
-            runner_options,
-            tui::app::AppOptions::default(),
-            options,
-        )?;
-        headless::Finished {
-            summary,
-            json_error: None,
-        }
-    } else {
-        headless::run(&plan, runner_options, options, json_sink)?
-    };
+    let finished = face::run(&plan, &settings, runner_options, reports.take_json())?;
     let summary = finished.summary;
     let report_failed = reports.finish(&plan, &summary, finished.json_error, started);
     record_history(&history_path, &config, &plan, &summary, &run_id);
+    Ok(run_exit(&summary, report_failed))
+}
 
-    Ok(match summary.cause() {
+/// How a run that ended this way exits: by the signal that ended it, else by its code (a
+/// requested report that is missing must not pass as a green run).
+fn run_exit(summary: &report::Summary, report_failed: bool) -> RunExit {
+    match summary.cause() {
         Some(ShutdownCause::Signal(signal)) => RunExit::Signal(signal),
         Some(ShutdownCause::OutputClosed) => RunExit::Signal(libc::SIGPIPE),
-        // A requested report that is missing must not pass as a green run.
         Some(ShutdownCause::FailFast(_)) | None => {
             RunExit::Code(summary.exit_code().max(u8::from(report_failed)))
         }
-    })
+    }
+}
+
+/// `--config`, or the `runall.toml` here or in the nearest parent folder.
+fn config_path(cli: &Cli) -> Result<PathBuf, Error> {
+    if let Some(path) = &cli.config {
+        return Ok(path.clone());
+    }
+    let here = std::env::current_dir()?;
+    config::find(&here).ok_or(Error::NoConfig(here))
 }
 
 /// The plan for the command line's selection, `--rerun-failed` and `--shard` included. A

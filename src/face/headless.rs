@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
+use super::Finished;
 use crate::error::Error;
 use crate::event::{RunEvent, ShutdownCause};
 use crate::face::signals::SignalListener;
@@ -28,15 +29,6 @@ use crate::runner::{self, Control, Handle, RunnerOptions};
 const STDOUT_BUFFER: usize = 256 * 1024;
 /// Events handled between checks of the reporter's timer during a flood.
 const BATCH: usize = 1024;
-
-/// A headless run that ended with every child reaped.
-#[derive(Debug)]
-pub struct Finished {
-    /// Every env's result.
-    pub summary: Summary,
-    /// Why the `--json` file stopped being written, if it did.
-    pub json_error: Option<String>,
-}
 
 /// The JSON stream and what became of its sink.
 struct JsonOut {
