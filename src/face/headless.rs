@@ -7,7 +7,7 @@
 //! handled like SIGHUP: the reporters go quiet, the runner shuts the children down, and the
 //! caller exits by SIGPIPE. A closed pipe (EPIPE: `| head`) is expected and stays quiet; any
 //! other write error (`>/dev/full`: ENOSPC, EIO) is said on stderr first. A write error on a `--json` file only stops that file; it is
-//! returned in [`Finished::json_error`] for the caller to report.
+//! returned in [`super::Finished::json_error`] for the caller to report.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
