@@ -6,6 +6,7 @@
 //! codes (130 and friends) belong to the caller, which knows how runall itself was stopped.
 
 pub mod ci;
+pub mod files;
 pub mod github;
 pub mod json;
 pub mod junit;

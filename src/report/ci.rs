@@ -276,7 +276,7 @@ impl<W: Write> CiReporter<W> {
                      memory (bounded) and the run will fail\n",
                     path.display()
                 );
-                crate::headless::write_stderr(text.as_bytes());
+                crate::stdio::write_stderr(text.as_bytes());
                 false
             }
             RunEvent::LogOpened { .. } | RunEvent::RunFinished { .. } => false,
