@@ -1,5 +1,5 @@
 //! The command line, as clap parses it: raw flags only, no I/O and no defaults that need the
-//! environment (those are resolved in `lib.rs`). Also the shell completions and the man page,
+//! environment (those are resolved in `settings`). Also the shell completions and the man page,
 //! generated from this same definition.
 
 use std::io;

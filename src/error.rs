@@ -58,7 +58,7 @@ pub enum Error {
     },
     /// `runall init` found a config or could not write one.
     #[error(transparent)]
-    Init(#[from] crate::init::InitError),
+    Init(#[from] crate::commands::init::InitError),
     /// The man page could not be generated.
     #[error("cannot render the man page: {0}")]
     Man(#[source] io::Error),

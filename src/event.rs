@@ -163,6 +163,12 @@ impl EnvResult {
         }
     }
 
+    /// Whether the env's commands were started at all: skipped and not-run envs have no log
+    /// and no duration. The one "did it run" check of every reporter and the TUI.
+    pub fn ran(&self) -> bool {
+        !matches!(self.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun)
+    }
+
     /// Passed, but only after a failed attempt retried under `retries`.
     pub fn flaky(&self) -> bool {
         self.attempt > 1 && self.verdict() == Verdict::Passed
@@ -291,12 +297,48 @@ pub fn format_duration(d: Duration) -> String {
         format!("{ms}ms")
     } else if ms < 60_000 {
         format!("{:.1}s", d.as_secs_f64())
-    } else if ms < 3_600_000 {
-        let s = d.as_secs();
-        format!("{}m{:02}s", s / 60, s % 60)
     } else {
-        let m = d.as_secs() / 60;
-        format!("{}h{:02}m", m / 60, m % 60)
+        format_minutes(d.as_secs())
+    }
+}
+
+/// Whole seconds, for a clock shown while an env runs (`12s`, `4m05s`, `1h02m`): the display
+/// changes once a second. From a minute up it is [`format_duration`].
+pub fn format_running(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else {
+        format_minutes(s)
+    }
+}
+
+/// `4m05s` under an hour, `1h02m` from there, for `secs` of at least a minute.
+fn format_minutes(secs: u64) -> String {
+    if secs < 3600 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h{:02}m", secs / 3600, secs / 60 % 60)
+    }
+}
+
+/// Whole milliseconds, saturating: durations in the JSON stream and the history.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The verdict as one stable lowercase word, shared by the JSON stream and the history:
+/// `passed`, `failed`, `skipped`, `interrupted`, `not_run`, or `not_finished` for no result.
+/// The same words (with a space) name the counts of the summary, JSON's `counts` and the
+/// GitHub step summary, so an env is called the same everywhere.
+pub fn verdict_name(verdict: Option<Verdict>) -> &'static str {
+    match verdict {
+        Some(Verdict::Passed) => "passed",
+        Some(Verdict::Failed) => "failed",
+        Some(Verdict::Skipped) => "skipped",
+        Some(Verdict::Interrupted) => "interrupted",
+        Some(Verdict::NotRun) => "not_run",
+        None => "not_finished",
     }
 }
 
@@ -415,6 +457,21 @@ mod tests {
     }
 
     #[test]
+    fn only_skipped_and_not_run_envs_did_not_run() {
+        let skipped = EnvStatus::Skipped {
+            dependency: "lint".into(),
+        };
+        assert!(!result(skipped, None).ran());
+        assert!(!result(EnvStatus::NotRun, None).ran());
+        assert!(result(EnvStatus::Passed, None).ran());
+        let failed = EnvStatus::Failed {
+            command: 0,
+            exit: ExitKind::Code(1),
+        };
+        assert!(result(failed, Some(StopCause::Interrupted)).ran());
+    }
+
+    #[test]
     fn describes_precise_outcomes() {
         let failed = |exit| EnvStatus::Failed { command: 0, exit };
         assert_eq!(result(EnvStatus::Passed, None).describe(), "passed");
@@ -506,5 +563,18 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(12_340)), "12.3s");
         assert_eq!(format_duration(Duration::from_secs(245)), "4m05s");
         assert_eq!(format_duration(Duration::from_secs(3720)), "1h02m");
+    }
+
+    #[test]
+    fn running_durations_tick_in_whole_seconds() {
+        assert_eq!(format_running(Duration::from_millis(12_900)), "12s");
+        assert_eq!(format_running(Duration::from_secs(245)), "4m05s");
+        assert_eq!(format_running(Duration::from_secs(3_720)), "1h02m");
+    }
+
+    #[test]
+    fn verdicts_have_one_word_each() {
+        assert_eq!(verdict_name(Some(Verdict::Passed)), "passed");
+        assert_eq!(verdict_name(None), "not_finished");
     }
 }

@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{EnvResult, Verdict, format_duration};
+use crate::event::{EnvResult, Verdict, format_duration, millis, verdict_name};
 use crate::plan::Plan;
-use crate::report::{Summary, ran, verdict_name};
+use crate::report::Summary;
 
 /// The version of the file format written by this runall.
 pub const SCHEMA: u32 = 1;
@@ -197,7 +197,7 @@ impl History {
             let record = match result {
                 Some(result) => EnvRecord {
                     duration_ms: match verdict {
-                        Some(Verdict::Passed | Verdict::Failed) if ran(result) => {
+                        Some(Verdict::Passed | Verdict::Failed) if result.ran() => {
                             Some(millis(result.duration))
                         }
                         _ => old,
@@ -261,11 +261,6 @@ impl History {
         text.push_str(&format_ago(now.saturating_sub(record.finished_at)));
         Some(text)
     }
-}
-
-/// Whole milliseconds, saturating.
-pub fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// `just now`, `42s ago`, `5m ago`, `3h ago`, `2d ago`.

@@ -1,187 +1,96 @@
 //! runall: run many test environments in parallel, live in a TUI or headless with `--ci`.
 //!
 //! Data flows one way through typed values:
-//! config → plan → runner (spawn, pump, reap, signals) → [`event::RunEvent`] stream →
-//! reporters → summary → exit code. The pure core (config, plan, event, report) never touches
-//! processes or terminals; the OS layer lives in `runner` and `signals`.
+//! config → plan → runner (spawn, pump, reap) → [`event::RunEvent`] stream → a face's
+//! reporters → summary → exit code. The pure core (config, plan, event, report, settings)
+//! never touches processes or terminals; the OS layer lives in `runner`, and the faces with
+//! their signal and emergency handling in `face`.
+//!
+//! This file only wires the steps together ([`run`]): the one-shot [`commands`], then
+//! config, history, [`settings`], plan, the log folder's lock, the report files, the face,
+//! the reports and the history, and the exit.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
-pub mod env_output;
 pub mod error;
 pub mod event;
 pub mod exit_code;
-pub mod headless;
+pub mod face;
 pub mod history;
-pub mod init;
-pub mod lock;
+pub mod log;
 pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod sanitize;
 pub mod scrollback;
-pub mod signals;
+pub mod settings;
+pub mod stdio;
 pub mod tui;
-pub mod tui_restore;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cli::{Cli, Cmd, ColorArg, OutputArg};
+use crate::cli::{Cli, Cmd};
 use crate::error::Error;
 use crate::event::ShutdownCause;
-use crate::headless::JsonSink;
 use crate::history::History;
-use crate::report::ci::{CiOptions, OutputMode};
-use crate::report::{github, json, junit};
+use crate::report::files::ReportFiles;
 use crate::runner::RunnerOptions;
+use crate::settings::{Ambient, RunSettings};
 
-/// How runall should end once everything is cleaned up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunExit {
-    /// Exit with this code.
-    Code(u8),
-    /// Die by this signal (re-raised with its default action), as a shell expects.
-    Signal(i32),
-}
+pub use crate::exit_code::RunExit;
 
-/// Run the command line: load config, plan, run, report. Returns how to exit.
+/// Run the command line: load config, plan, run in a face, report. Returns how to exit.
 pub fn run(cli: &Cli) -> Result<RunExit, Error> {
-    if let Some(exit) = run_tool_command(cli)? {
+    if let Some(exit) = commands::run_tool_command(cli)? {
         return Ok(exit);
     }
-    let config_path = if let Some(path) = &cli.config {
-        path.clone()
-    } else {
-        let here = std::env::current_dir()?;
-        config::find(&here).ok_or(Error::NoConfig(here))?
-    };
-    let config = config::load(&config_path)?;
+    let config = config::load(&config_path(cli)?)?;
     let history_path = history::path(&config.root);
     let history = load_history(&history_path);
     if let Some(Cmd::List { json }) = cli.command {
-        let text = if json {
-            json::list_json(&config, &history)
-        } else {
-            plan::list_text(&config, |env| history.describe_last(env, unix_now()))
-        };
-        return Ok(RunExit::Code(written_code(headless::write_stdout(
-            text.as_bytes(),
-        ))));
+        return Ok(commands::list(&config, &history, json, unix_now()));
     }
-    let plan = plan_run(cli, &config, &history, &history_path)?;
+    let settings = RunSettings::resolve(cli, config.settings.tail, &Ambient::of_process());
+    let plan = plan_run(cli, &settings, &config, &history, &history_path)?;
     prepare_state_dir(&config.root);
-    let _lock = lock::LogDirLock::acquire(&plan.log_dir)?;
-    let github = std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true");
-    let mut reports = Reports::open(cli, github, history_path)?;
-
-    let stdout_tty = std::io::stdout().is_terminal();
-    let color = match cli.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
-    // GitHub Actions folds groups, so whole envs read best there.
-    let default_output = if github {
-        OutputArg::Grouped
-    } else {
-        OutputArg::Prefixed
-    };
-    let output = match cli.output.unwrap_or(default_output) {
-        OutputArg::Grouped => OutputMode::Grouped,
-        OutputArg::Prefixed => OutputMode::Prefixed,
-    };
-    let options = CiOptions {
-        output,
-        color,
-        only_failed: cli.only_failed,
-        tail_lines: cli
-            .tail
-            .or(config.settings.tail)
-            .unwrap_or(report::ci::DEFAULT_TAIL_LINES),
-        github: github.then(github::StopToken::random),
-        ..CiOptions::default()
-    };
+    let _lock = log::lock::LogDirLock::acquire(&plan.log_dir)?;
+    let mut reports = ReportFiles::open(&settings.reports)?;
     let run_id = new_run_id();
-    let mut runner_options = RunnerOptions {
+    let runner_options = RunnerOptions {
         run_id: run_id.clone(),
-        fail_fast: cli.fail_fast,
+        fail_fast: settings.fail_fast,
+        extra_env: settings.child_env.clone(),
         ..RunnerOptions::default()
     };
-    // One colour decision for both faces: children write to pipes, so when runall shows
-    // colour (TUI or --ci) the usual tools are told to colour anyway; with colour off their
-    // SGR codes are stripped by the sanitiser.
-    if color {
-        for var in ["FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS"] {
-            runner_options
-                .extra_env
-                .push((var.to_owned(), "1".to_owned()));
-        }
-    }
     let started = Instant::now();
-    let json_sink = reports.json.take();
-    // The TUI when both ends are a terminal and nothing asked for plain output.
-    let tui_mode = !cli.ci && stdout_tty && std::io::stdin().is_terminal() && json_sink.is_none();
-    let finished = if tui_mode {
-        let summary = tui::run(
-            &plan,
-            runner_options,
-            tui::app::AppOptions::default(),
-            options,
-        )?;
-        headless::Finished {
-            summary,
-            json_error: None,
-        }
-    } else {
-        headless::run(&plan, runner_options, options, json_sink)?
-    };
+    let finished = face::run(&plan, &settings, runner_options, reports.take_json())?;
     let summary = finished.summary;
-    let report_failed = reports.finish(
-        &config,
-        &plan,
-        &summary,
-        finished.json_error,
-        &run_id,
-        started,
-    );
+    let report_failed = reports.finish(&plan, &summary, finished.json_error, started);
+    record_history(&history_path, &config, &plan, &summary, &run_id);
+    Ok(run_exit(&summary, report_failed))
+}
 
-    Ok(match summary.cause() {
+/// How a run that ended this way exits: by the signal that ended it, else by its code (a
+/// requested report that is missing must not pass as a green run).
+fn run_exit(summary: &report::Summary, report_failed: bool) -> RunExit {
+    match summary.cause() {
         Some(ShutdownCause::Signal(signal)) => RunExit::Signal(signal),
         Some(ShutdownCause::OutputClosed) => RunExit::Signal(libc::SIGPIPE),
-        // A requested report that is missing must not pass as a green run.
         Some(ShutdownCause::FailFast(_)) | None => {
             RunExit::Code(summary.exit_code().max(u8::from(report_failed)))
         }
-    })
-}
-
-/// `completions`, `man` and `init`: they need no config. `None` for everything else.
-fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
-    let written = match &cli.command {
-        Some(Cmd::Completions { shell }) => headless::write_stdout(&cli::completions(*shell)),
-        Some(Cmd::Man) => headless::write_stdout(&cli::man_page().map_err(Error::Man)?),
-        Some(Cmd::Init) => {
-            let path = init::write(&std::env::current_dir()?)?;
-            let note = format!(
-                "runall: wrote {}; edit its envs, then run `runall list`\n",
-                path.display()
-            );
-            headless::write_stdout(note.as_bytes())
-        }
-        Some(Cmd::List { .. }) | None => return Ok(None),
-    };
-    Ok(Some(RunExit::Code(written_code(written))))
-}
-
-/// The exit code of a one-shot command whose output was (`true`) or could not be written.
-fn written_code(written: bool) -> u8 {
-    if written {
-        exit_code::OK
-    } else {
-        exit_code::ENV_FAILED
     }
+}
+
+/// `--config`, or the `runall.toml` here or in the nearest parent folder.
+fn config_path(cli: &Cli) -> Result<PathBuf, Error> {
+    if let Some(path) = &cli.config {
+        return Ok(path.clone());
+    }
+    let here = std::env::current_dir()?;
+    config::find(&here).ok_or(Error::NoConfig(here))
 }
 
 /// The plan for the command line's selection, `--rerun-failed` and `--shard` included. A
@@ -189,6 +98,7 @@ fn written_code(written: bool) -> u8 {
 /// passes and still writes its reports.
 fn plan_run(
     cli: &Cli,
+    settings: &RunSettings,
     config: &config::Config,
     history: &History,
     history_path: &Path,
@@ -200,7 +110,7 @@ fn plan_run(
         posargs: cli.posargs.clone(),
         jobs: cli.jobs,
         log_dir: cli.log_dir.clone(),
-        default_jobs: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        default_jobs: settings.default_jobs,
         only: None,
         shard: cli.shard,
     };
@@ -212,7 +122,7 @@ fn plan_run(
             } else {
                 "every env passed in the previous run".to_owned()
             };
-            headless::write_stderr(format!("runall: nothing to rerun: {why}\n").as_bytes());
+            stdio::write_stderr(format!("runall: nothing to rerun: {why}\n").as_bytes());
         }
         selection.only = Some(failed);
     }
@@ -221,102 +131,26 @@ fn plan_run(
         && plan.envs.is_empty()
     {
         let note = format!("runall: shard {shard} has no envs: nothing to run\n");
-        headless::write_stderr(note.as_bytes());
+        stdio::write_stderr(note.as_bytes());
     }
     Ok(plan.longest_first(|env| history.duration_ms(env)))
 }
 
-/// The files a run writes besides its logs.
-struct Reports {
-    /// `--junit`, created before the run.
-    junit: Option<junit::JunitFile>,
-    /// `--json`, created before the run; taken by the headless loop.
-    json: Option<JsonSink>,
-    /// `$GITHUB_STEP_SUMMARY` under GitHub Actions.
-    step_summary: Option<PathBuf>,
-    /// `.runall/history.json`.
-    history: PathBuf,
-}
-
-impl Reports {
-    /// Creates the requested report files, so a bad path stops runall before anything runs.
-    fn open(cli: &Cli, github: bool, history: PathBuf) -> Result<Self, Error> {
-        let junit = cli
-            .junit
-            .as_deref()
-            .map(junit::JunitFile::create)
-            .transpose()
-            .map_err(|e| Error::ReportFile {
-                what: "--junit",
-                path: e.path,
-                source: e.source,
-            })?;
-        let json = match cli.json.as_deref() {
-            None => None,
-            Some(path) if path == Path::new("-") => Some(JsonSink::Stdout),
-            Some(path) => Some(JsonSink::File {
-                path: path.to_path_buf(),
-                file: std::fs::File::create(path).map_err(|source| Error::ReportFile {
-                    what: "--json",
-                    path: path.to_path_buf(),
-                    source,
-                })?,
-            }),
-        };
-        let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY")
-            .filter(|path| github && !path.is_empty())
-            .map(PathBuf::from);
-        Ok(Self {
-            junit,
-            json,
-            step_summary,
-            history,
-        })
-    }
-
-    /// Writes the end-of-run files (also after an interrupt, before runall dies by the
-    /// signal). Problems are said on stderr; returns whether a requested report (`--junit`,
-    /// `--json`) is missing or incomplete.
-    fn finish(
-        self,
-        config: &config::Config,
-        plan: &plan::Plan,
-        summary: &report::Summary,
-        json_error: Option<String>,
-        run_id: &str,
-        started: Instant,
-    ) -> bool {
-        let mut failed = false;
-        let say = |text: String| headless::write_stderr(format!("runall: {text}\n").as_bytes());
-        if let Some(error) = json_error {
-            say(error);
-            failed = true;
-        }
-        if let Some(file) = self.junit {
-            let report = junit::build(plan, summary, started.elapsed());
-            if let Err(error) = file.write(&report) {
-                say(error.to_string());
-                failed = true;
-            }
-        }
-        if let Some(path) = &self.step_summary {
-            let text = github::step_summary(plan, summary);
-            if let Err(error) = github::append_step_summary(path, &text) {
-                say(format!(
-                    "cannot write the step summary {}: {error}",
-                    path.display()
-                ));
-            }
-        }
-        // Re-read: another run of this config may have finished meanwhile (an unusable file
-        // was reported at the start and is replaced).
-        let mut history = History::load(&self.history).unwrap_or_default();
-        history.record(plan, summary, run_id, unix_now());
-        history.retain(config.envs.iter().map(|env| env.name.as_str()));
-        if let Err(error) = history.save(&self.history) {
-            say(error.to_string());
-        }
-        failed
+/// Records the run in the history at `path` (a problem is said on stderr: the history never
+/// fails a run). Re-read first: another run of this config may have finished meanwhile (an
+/// unusable file was reported at the start and is replaced).
+fn record_history(
+    path: &Path,
+    config: &config::Config,
+    plan: &plan::Plan,
+    summary: &report::Summary,
+    run_id: &str,
+) {
+    let mut history = History::load(path).unwrap_or_default();
+    history.record(plan, summary, run_id, unix_now());
+    history.retain(config.envs.iter().map(|env| env.name.as_str()));
+    if let Err(error) = history.save(path) {
+        stdio::write_stderr(format!("runall: {error}\n").as_bytes());
     }
 }
 
@@ -326,7 +160,7 @@ fn prepare_state_dir(root: &Path) {
     let state_dir = history::state_dir(root);
     if let Err(error) = history::prepare_dir(&state_dir) {
         let note = format!("runall: cannot prepare {}: {error}\n", state_dir.display());
-        headless::write_stderr(note.as_bytes());
+        stdio::write_stderr(note.as_bytes());
     }
 }
 
@@ -334,7 +168,7 @@ fn prepare_state_dir(root: &Path) {
 /// only orders and annotates runs, so it never stops one.
 fn load_history(path: &Path) -> History {
     History::load(path).unwrap_or_else(|error| {
-        headless::write_stderr(format!("runall: ignoring the run history: {error}\n").as_bytes());
+        stdio::write_stderr(format!("runall: ignoring the run history: {error}\n").as_bytes());
         History::default()
     })
 }

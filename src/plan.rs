@@ -5,7 +5,6 @@
 //! processes, terminals or the clock, so every rule is unit-tested in this file.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -638,39 +637,6 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
-/// The body printed by `runall list`: one block per env, in file order, blocks separated by a
-/// blank line. Commands are shown before `{posargs}` substitution, each after `$ `; then
-/// `last run: …` with whatever `last_run` says about the env (its last outcome and duration).
-pub fn list_text(config: &Config, last_run: impl Fn(&str) -> Option<String>) -> String {
-    // Writing to a `String` cannot fail, so the `fmt::Result`s below are ignored.
-    let mut out = String::new();
-    for (i, env) in config.envs.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str(&env.name);
-        out.push('\n');
-        if let Some(description) = &env.description {
-            for line in description.lines() {
-                let _ = writeln!(out, "  {line}");
-            }
-        }
-        if !env.labels.is_empty() {
-            let _ = writeln!(out, "  labels: {}", env.labels.join(", "));
-        }
-        if !env.depends.is_empty() {
-            let _ = writeln!(out, "  depends: {}", env.depends.join(", "));
-        }
-        for command in &env.commands {
-            let _ = writeln!(out, "  $ {}", command.display());
-        }
-        if let Some(last) = last_run(&env.name) {
-            let _ = writeln!(out, "  last run: {last}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -1138,39 +1104,5 @@ depends = ["lint", "py312"]
         )
         .unwrap();
         assert_eq!(build(&config, &select(&[])).unwrap().envs[0].retries, 2);
-    }
-
-    #[test]
-    fn list_text_shows_every_env_in_file_order() {
-        let last = |name: &str| (name == "unit").then(|| "exit 1 in 2.0s, 5m ago".to_owned());
-        assert_eq!(
-            list_text(&config(), last),
-            "\
-lint
-  clippy, warnings are errors
-  labels: fast, static
-  $ cargo clippy --all-targets -- -D warnings
-
-unit
-  labels: fast
-  depends: lint
-  $ cargo test {posargs}
-  $ echo done
-  last run: exit 1 in 2.0s, 5m ago
-
-py311
-  depends: unit
-  $ pytest {posargs:tests}
-
-py312
-  $ pytest '{posargs:-x tests}'
-
-docs
-  two
-  lines
-  depends: lint, py312
-  $ mkdocs build
-"
-        );
     }
 }

@@ -6,6 +6,7 @@
 //! codes (130 and friends) belong to the caller, which knows how runall itself was stopped.
 
 pub mod ci;
+pub mod files;
 pub mod github;
 pub mod json;
 pub mod junit;
@@ -13,7 +14,7 @@ pub mod junit;
 use std::fmt;
 use std::io::{self, Write};
 
-use crate::event::{EnvResult, EnvStatus, RunEvent, ShutdownCause, Verdict, format_duration};
+use crate::event::{EnvResult, RunEvent, ShutdownCause, Verdict, format_duration};
 use crate::exit_code;
 use crate::plan::{EnvId, Plan};
 
@@ -37,27 +38,6 @@ fn verdict_colour(verdict: Option<Verdict>) -> &'static str {
         Some(Verdict::Failed) => RED,
         Some(Verdict::Skipped | Verdict::Interrupted | Verdict::NotRun) | None => YELLOW,
     }
-}
-
-/// The verdict as one stable lowercase word, shared by the JSON stream and the history:
-/// `passed`, `failed`, `skipped`, `interrupted`, `not_run`, or `not_finished` for no result.
-/// The same words (with a space) name the counts of the summary, JSON's `counts` and the
-/// GitHub step summary, so an env is called the same everywhere.
-pub fn verdict_name(verdict: Option<Verdict>) -> &'static str {
-    match verdict {
-        Some(Verdict::Passed) => "passed",
-        Some(Verdict::Failed) => "failed",
-        Some(Verdict::Skipped) => "skipped",
-        Some(Verdict::Interrupted) => "interrupted",
-        Some(Verdict::NotRun) => "not_run",
-        None => "not_finished",
-    }
-}
-
-/// Whether the env's commands were started at all (skipped and not-run envs have no log and no
-/// duration).
-pub(crate) fn ran(result: &EnvResult) -> bool {
-    !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun)
 }
 
 /// How many envs ended in each verdict.
@@ -284,7 +264,7 @@ impl Summary {
             .envs
             .iter()
             .map(|entry| {
-                let ran = entry.result.as_ref().filter(|result| ran(result));
+                let ran = entry.result.as_ref().filter(|result| result.ran());
                 Row {
                     name: entry.name.clone(),
                     outcome: match &entry.result {
@@ -344,7 +324,7 @@ mod tests {
 
     use super::*;
     use crate::config::LeakPolicy;
-    use crate::event::{ExitKind, LeakedProcess, StopCause};
+    use crate::event::{EnvStatus, ExitKind, LeakedProcess, StopCause};
     use crate::plan::EnvSpec;
 
     fn plan(names: &[&str]) -> Plan {
@@ -528,8 +508,6 @@ mod tests {
         assert!(summary.retried(1).is_empty() && summary.retried(9).is_empty());
         assert_eq!(summary.flaky(), 1);
         assert_eq!(summary.exit_code(), 0, "flaky still passes");
-        assert_eq!(verdict_name(Some(Verdict::Passed)), "passed");
-        assert_eq!(verdict_name(None), "not_finished");
     }
 
     #[test]

@@ -14,18 +14,16 @@
 //! events are shown.
 //!
 //! This file is the public API ([`start`], [`start_with`], [`Handle`], [`Control`],
-//! [`EventStream`], the output credits, [`RunnerOptions`], [`log_file_name`]) and the runner's
-//! bookkeeping types. The runner itself is split by role, each role an `impl Runner` block of
-//! its own: `event_loop` (the thread's loop and the control messages), `schedule` (which env
-//! starts next, an env's end), `spawn` (starting a command), `pump` (reading the pipes),
-//! `ladder` (signals, timeouts, leaks), `reap` (exit, sweeps, reaping); `log` is the log
-//! writer's thread, [`guardian`] the process that outlives runall, and [`sys`] the OS layer,
-//! where every syscall is.
+//! [`EventStream`], the output credits, [`RunnerOptions`]) and the runner's bookkeeping types.
+//! The runner itself is split by role, each role an `impl Runner` block of its own:
+//! `event_loop` (the thread's loop and the control messages), `schedule` (which env starts
+//! next, an env's end), `spawn` (starting a command), `pump` (reading the pipes), `ladder`
+//! (signals, timeouts, leaks), `reap` (exit, sweeps, reaping); [`guardian`] is the process
+//! that outlives runall, and [`sys`] the OS layer, where every syscall is.
 
 mod event_loop;
 pub mod guardian;
 mod ladder;
-mod log;
 mod pump;
 mod reap;
 mod schedule;
@@ -46,6 +44,7 @@ use std::time::{Duration, Instant};
 use polling::Poller;
 
 use crate::event::{LeakedProcess, RunEvent, ShutdownCause, StopCause, Stream, Verdict};
+use crate::log::{log_file_name, writer as log};
 use crate::plan::{EnvId, Plan};
 use reap::ChildSignal;
 
@@ -372,42 +371,4 @@ struct Runner {
     last_child_scan: Option<Instant>,
     /// Adopted processes seen alive (told to the guardian), by pid, with their start time.
     adopted: HashMap<i32, u64>,
-}
-
-/// The log file of an env's `run`-th start (retries and reruns alike): `<env>.log` for the
-/// first, `<env>@<n>.log` after that, so no start overwrites an earlier one's log. `@` is
-/// outside the env name alphabet (`[A-Za-z0-9._-]`), so no name maps onto another env's log:
-/// the name is what precedes the first `@` (or the final `.log`).
-pub fn log_file_name(env: &str, run: u32) -> String {
-    if run <= 1 {
-        format!("{env}.log")
-    } else {
-        format!("{env}@{run}.log")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::HashSet;
-
-    use super::*;
-
-    #[test]
-    fn log_names_never_collide_across_envs_and_runs() {
-        assert_eq!(log_file_name("lint", 0), "lint.log");
-        assert_eq!(log_file_name("lint", 1), "lint.log");
-        assert_eq!(log_file_name("lint", 2), "lint@2.log");
-        assert_eq!(log_file_name("py3.12", 7), "py3.12@7.log");
-        // Names chosen to look like another env's later run under a `.n` scheme.
-        let names = [
-            "a", "a.2", "a.2.2", "a.log", "a.2.log", "2", "a-2", "a_2", "..a", "a.",
-        ];
-        let mut seen = HashSet::new();
-        for name in names {
-            for run in 1..=12 {
-                let file = log_file_name(name, run);
-                assert!(seen.insert(file.clone()), "{name} run {run}: {file} taken");
-            }
-        }
-    }
 }

@@ -135,6 +135,34 @@ pub fn last_frame(line: &[u8]) -> &[u8] {
     }
 }
 
+/// [`last_frame`] of the line `head` + `tail` (a line split across reads), as two slices,
+/// without copying.
+pub fn last_frame_joined<'a>(head: &'a [u8], tail: &'a [u8]) -> (&'a [u8], &'a [u8]) {
+    let tail = trim_cr(tail);
+    if tail.is_empty() {
+        return (last_frame(head), &[]);
+    }
+    if let Some(pos) = memrchr(b'\r', tail) {
+        return (&[], &tail[pos + 1..]);
+    }
+    let start = memrchr(b'\r', head).map_or(0, |pos| pos + 1);
+    (&head[start..], tail)
+}
+
+/// Drops the frames of an incomplete line that [`last_frame`] can no longer show, whatever
+/// follows: everything up to its last `\r` that has text after it. A run of trailing `\r`s is
+/// kept as one.
+pub fn drop_hidden_frames(partial: &mut Vec<u8>) {
+    let text_end = trim_cr(partial).len();
+    let trailing_cr = text_end < partial.len();
+    let start = memrchr(b'\r', &partial[..text_end]).map_or(0, |pos| pos + 1);
+    partial.truncate(text_end);
+    partial.drain(..start);
+    if trailing_cr {
+        partial.push(b'\r');
+    }
+}
+
 /// `bytes` without its trailing carriage returns.
 pub fn trim_cr(bytes: &[u8]) -> &[u8] {
     let mut end = bytes.len();
@@ -302,6 +330,44 @@ fn push_hex(out: &mut Vec<u8>, b: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_join_across_pieces() {
+        assert_eq!(last_frame(b"a\rb\r"), b"b");
+        assert_eq!(last_frame(b"\r\r"), b"");
+        assert_eq!(last_frame_joined(b"ab", b"cd"), (&b"ab"[..], &b"cd"[..]));
+        assert_eq!(last_frame_joined(b"ab\r", b"cd\r"), (&b""[..], &b"cd"[..]));
+        assert_eq!(last_frame_joined(b"x\rab", b""), (&b"ab"[..], &b""[..]));
+        assert_eq!(last_frame_joined(b"x\rab", b"c\rd"), (&b""[..], &b"d"[..]));
+        let mut partial = b"1%\r2%\r\r\r".to_vec();
+        drop_hidden_frames(&mut partial);
+        assert_eq!(partial, b"2%\r");
+    }
+
+    /// Every split of every short line over `a`, `b`, `\r`: the joined frame is the frame of
+    /// the whole, and dropping hidden frames of a prefix never changes the frame of the line.
+    #[test]
+    fn the_streaming_forms_are_the_same_rule_as_last_frame() {
+        let alphabet = [b'a', b'b', b'\r'];
+        for len in 0..=7u32 {
+            for mut n in 0..3usize.pow(len) {
+                let mut line = Vec::new();
+                for _ in 0..len {
+                    line.push(alphabet[n % 3]);
+                    n /= 3;
+                }
+                let whole = last_frame(&line);
+                for cut in 0..=line.len() {
+                    let (head, tail) = last_frame_joined(&line[..cut], &line[cut..]);
+                    assert_eq!([head, tail].concat(), whole, "{line:?} cut at {cut}");
+                    let mut partial = line[..cut].to_vec();
+                    drop_hidden_frames(&mut partial);
+                    partial.extend_from_slice(&line[cut..]);
+                    assert_eq!(last_frame(&partial), whole, "{line:?} compacted at {cut}");
+                }
+            }
+        }
+    }
 
     fn term(line: &[u8], colour: bool) -> String {
         String::from_utf8(terminal_line(line, colour)).unwrap()

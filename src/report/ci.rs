@@ -66,14 +66,14 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use memchr::{memchr, memchr_iter, memchr2_iter, memrchr, memrchr_iter};
+use memchr::{memchr, memchr_iter, memchr2_iter, memrchr_iter};
 
-use super::{DIM, RESET, Summary, YELLOW, github, ran, verdict_colour};
+use super::{DIM, RESET, Summary, YELLOW, github, verdict_colour};
 use crate::event::{
     EnvResult, RunEvent, ShutdownCause, ShutdownStep, Stream, Verdict, format_duration, signal_name,
 };
 use crate::plan::{CommandSpec, EnvId, Plan};
-use crate::sanitize::{self, last_frame as frame, trim_cr};
+use crate::sanitize::{self, drop_hidden_frames, last_frame as frame, last_frame_joined};
 
 /// Framed output gathered before it is written to `out` in one call: the size of the
 /// `BufWriter` `headless` wraps stdout in, so that writes of this size bypass its buffer.
@@ -85,7 +85,7 @@ const TAIL_WINDOW: u64 = 64 * 1024;
 pub const DEFAULT_TAIL_LINES: usize = 20;
 pub use crate::config::MAX_TAIL_LINES;
 /// Read size when streaming a log in grouped mode.
-const READ_CHUNK: usize = 64 * 1024;
+const GROUPED_READ: usize = 64 * 1024;
 /// Env name colours, given out in plan order: cyan, yellow, green, magenta, blue, bright cyan.
 const NAME_COLOURS: [&str; 6] = [
     "\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[96m",
@@ -138,7 +138,7 @@ impl Default for CiOptions {
 }
 
 /// What the printer keeps per env.
-struct EnvState {
+struct PrintedEnv {
     name: String,
     commands: Vec<String>,
     /// `<name padded> | ` (coloured when asked): stdout lines and status lines.
@@ -153,7 +153,7 @@ struct EnvState {
     body_printed: bool,
 }
 
-impl EnvState {
+impl PrintedEnv {
     fn running(&self) -> bool {
         self.started.is_some() && !self.finished
     }
@@ -187,7 +187,7 @@ pub struct CiReporter<W: Write> {
     /// The sink, printing everything with GitHub workflow commands paused except runall's own.
     out: github::CommandGuard<W>,
     options: CiOptions,
-    envs: Vec<EnvState>,
+    envs: Vec<PrintedEnv>,
     marks: Marks,
     /// When the last line was printed (heartbeat clock).
     last_line: Instant,
@@ -222,7 +222,7 @@ impl<W: Write> CiReporter<W> {
             .envs
             .iter()
             .enumerate()
-            .map(|(index, spec)| EnvState {
+            .map(|(index, spec)| PrintedEnv {
                 name: spec.name.clone(),
                 commands: spec.commands.iter().map(CommandSpec::display).collect(),
                 prefix: prefix(index, &spec.name, '|'),
@@ -276,7 +276,7 @@ impl<W: Write> CiReporter<W> {
                      memory (bounded) and the run will fail\n",
                     path.display()
                 );
-                crate::headless::write_stderr(text.as_bytes());
+                crate::stdio::write_stderr(text.as_bytes());
                 false
             }
             RunEvent::LogOpened { .. } | RunEvent::RunFinished { .. } => false,
@@ -312,7 +312,7 @@ impl<W: Write> CiReporter<W> {
     /// When [`tick`](Self::tick) next has something to print: `heartbeat` after the last line,
     /// while some env runs. `None` when nothing runs or the heartbeat is off.
     pub fn next_tick(&self) -> Option<Instant> {
-        if self.options.heartbeat.is_zero() || !self.envs.iter().any(EnvState::running) {
+        if self.options.heartbeat.is_zero() || !self.envs.iter().any(PrintedEnv::running) {
             return None;
         }
         self.last_line.checked_add(self.options.heartbeat)
@@ -335,7 +335,7 @@ impl<W: Write> CiReporter<W> {
             };
             let printed = self.options.only_failed && self.envs[env].body_printed;
             if self.options.tail_lines > 0
-                && ran(result)
+                && result.ran()
                 && result.verdict() != Verdict::Passed
                 && !printed
             {
@@ -445,13 +445,13 @@ impl<W: Write> CiReporter<W> {
                 self.flush_partials(env)?;
                 let symbol = match verdict {
                     Verdict::Passed => "✔",
-                    _ if !ran(result) => "⊘",
+                    _ if !result.ran() => "⊘",
                     Verdict::Failed | Verdict::Interrupted | Verdict::Skipped | Verdict::NotRun => {
                         "✘"
                     }
                 };
                 let mut text = format!("{symbol} {}", result.describe());
-                if ran(result) {
+                if result.ran() {
                     text.push_str(" in ");
                     text.push_str(&format_duration(result.duration));
                 }
@@ -459,12 +459,13 @@ impl<W: Write> CiReporter<W> {
             }
             OutputMode::Grouped => {
                 let name = self.envs[env].name.clone();
-                let time = if ran(result) {
+                let time = if result.ran() {
                     format!(" ({})", format_duration(result.duration))
                 } else {
                     String::new()
                 };
-                let body = ran(result) && !(self.options.only_failed && verdict == Verdict::Passed);
+                let body =
+                    result.ran() && !(self.options.only_failed && verdict == Verdict::Passed);
                 self.envs[env].body_printed = body;
                 if body && self.options.github.is_some() {
                     let title = format!("{name}: {}{time}", result.describe());
@@ -496,8 +497,8 @@ impl<W: Write> CiReporter<W> {
 
     /// The `::error` annotation of an env that did not pass, quoting its last lines.
     fn github_error(&mut self, env: EnvId, result: &EnvResult) -> io::Result<()> {
-        let lines: Vec<String> = if ran(result) {
-            match crate::env_output::tail(result, TAIL_WINDOW) {
+        let lines: Vec<String> = if result.ran() {
+            match crate::log::reader::tail(result, TAIL_WINDOW) {
                 Ok((data, cut)) => last_lines(&data, cut, github::ERROR_LINES)
                     .0
                     .iter()
@@ -612,11 +613,11 @@ impl<W: Write> CiReporter<W> {
     /// error is reported in the output, not returned.
     fn copy_log(&mut self, result: &EnvResult) -> io::Result<()> {
         let path = &result.log_path;
-        let mut file = match crate::env_output::open(result) {
+        let mut file = match crate::log::reader::open(result) {
             Ok(file) => file,
             Err(error) => return self.log_error(path, &error),
         };
-        self.scratch.resize(READ_CHUNK, 0);
+        self.scratch.resize(GROUPED_READ, 0);
         let mut partial = Vec::new();
         loop {
             let read = file.read(&mut self.scratch);
@@ -666,7 +667,7 @@ impl<W: Write> CiReporter<W> {
             .color
             .then(|| verdict_colour(Some(result.verdict())));
         let (data, cut) =
-            match crate::env_output::tail(result, tail_window(self.options.tail_lines)) {
+            match crate::log::reader::tail(result, tail_window(self.options.tail_lines)) {
                 Ok(tail) => tail,
                 Err(error) => return self.log_error(path, &error),
             };
@@ -713,7 +714,7 @@ impl Pump<'_> {
             let Some(nl) = memchr(b'\n', rest) else {
                 return self.keep(partial, rest);
             };
-            let (head, tail) = frame_joined(partial, &rest[..nl]);
+            let (head, tail) = last_frame_joined(partial, &rest[..nl]);
             self.out.extend_from_slice(self.prefix);
             if sanitize::is_plain(head) && sanitize::is_plain(tail) {
                 self.out.extend_from_slice(head);
@@ -784,7 +785,7 @@ impl Pump<'_> {
     fn keep(&mut self, partial: &mut Vec<u8>, piece: &[u8]) -> bool {
         partial.extend_from_slice(piece);
         if memchr(b'\r', piece).is_some() {
-            compact(partial);
+            drop_hidden_frames(partial);
         }
         let mut start = 0;
         while partial.len() - start > self.cap {
@@ -842,33 +843,6 @@ fn pids(holders: &[i32]) -> String {
     let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
     let word = if holders.len() == 1 { "pid" } else { "pids" };
     format!("{word} {}", list.join(", "))
-}
-
-/// The last frame of the line `head` + `tail` (without its `\n`), as two slices, without
-/// copying.
-fn frame_joined<'a>(head: &'a [u8], tail: &'a [u8]) -> (&'a [u8], &'a [u8]) {
-    let tail = trim_cr(tail);
-    if tail.is_empty() {
-        return (frame(head), &[]);
-    }
-    if let Some(pos) = memrchr(b'\r', tail) {
-        return (&[], &tail[pos + 1..]);
-    }
-    let start = memrchr(b'\r', head).map_or(0, |pos| pos + 1);
-    (&head[start..], tail)
-}
-
-/// Drops frames of an incomplete line that can no longer be shown: everything up to its last
-/// `\r` that has text after it. A run of trailing `\r`s is kept as one.
-fn compact(partial: &mut Vec<u8>) {
-    let text_end = trim_cr(partial).len();
-    let trailing_cr = text_end < partial.len();
-    let start = memrchr(b'\r', &partial[..text_end]).map_or(0, |pos| pos + 1);
-    partial.truncate(text_end);
-    partial.drain(..start);
-    if trailing_cr {
-        partial.push(b'\r');
-    }
 }
 
 /// Where to cut `bytes` (longer than `cap`) near `cap`: backs off up to three bytes so a UTF-8
@@ -1854,7 +1828,7 @@ only
         let path = write_log(dir.path(), "big", b"aaaa\nbbbb\ncccc\ndddd");
         let read_tail = |window| {
             let result = EnvResult::new(EnvStatus::Passed, Duration::ZERO, &path);
-            crate::env_output::tail(&result, window).unwrap()
+            crate::log::reader::tail(&result, window).unwrap()
         };
         let (data, cut) = read_tail(12);
         assert_eq!((data.as_slice(), cut), (&b"bb\ncccc\ndddd"[..], true));
@@ -1873,18 +1847,5 @@ only
             last_lines(b"one giant line", true, 3),
             (vec![&b"one giant line"[..]], false)
         );
-    }
-
-    #[test]
-    fn frames_join_across_pieces() {
-        assert_eq!(frame(b"a\rb\r"), b"b");
-        assert_eq!(frame(b"\r\r"), b"");
-        assert_eq!(frame_joined(b"ab", b"cd"), (&b"ab"[..], &b"cd"[..]));
-        assert_eq!(frame_joined(b"ab\r", b"cd\r"), (&b""[..], &b"cd"[..]));
-        assert_eq!(frame_joined(b"x\rab", b""), (&b"ab"[..], &b""[..]));
-        assert_eq!(frame_joined(b"x\rab", b"c\rd"), (&b""[..], &b"d"[..]));
-        let mut partial = b"1%\r2%\r\r\r".to_vec();
-        compact(&mut partial);
-        assert_eq!(partial, b"2%\r");
     }
 }

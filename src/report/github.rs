@@ -22,7 +22,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Summary, ran};
+use super::Summary;
 use crate::event::{EnvResult, Verdict, format_duration};
 use crate::plan::Plan;
 use crate::sanitize::{self, workflow_data as escape_data, workflow_property as escape_property};
@@ -186,7 +186,7 @@ pub fn step_summary(plan: &Plan, summary: &Summary) -> String {
             Some(result) => (
                 icon(result),
                 result.describe(),
-                if ran(result) {
+                if result.ran() {
                     format_duration(result.duration)
                 } else {
                     "-".to_owned()

@@ -47,12 +47,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Summary, ran, verdict_name};
-use crate::config::{Config, RawCommand};
+use super::Summary;
 use crate::event::{
-    EnvResult, EnvStatus, ExitKind, RunEvent, ShutdownCause, StopCause, signal_name,
+    EnvResult, EnvStatus, ExitKind, RunEvent, ShutdownCause, StopCause, millis, signal_name,
+    verdict_name,
 };
-use crate::history::{History, millis};
 use crate::plan::{CommandSpec, Plan};
 use crate::sanitize;
 
@@ -146,8 +145,10 @@ struct ShutdownStarted {
     count: u32,
 }
 
+/// `counts` of `run_finished`: [`super::Counts`] as serialised, plus `not_finished`, `flaky`
+/// and `total`.
 #[derive(Serialize)]
-struct Counts {
+struct JsonCounts {
     passed: usize,
     failed: usize,
     skipped: usize,
@@ -162,7 +163,7 @@ struct Counts {
 struct RunFinished {
     schema: u32,
     r#type: &'static str,
-    counts: Counts,
+    counts: JsonCounts,
     exit_code: i32,
     cause: Option<Cause>,
     duration_ms: u64,
@@ -285,7 +286,7 @@ impl<W: Write> JsonReporter<W> {
         let line = RunFinished {
             schema: SCHEMA,
             r#type: "run_finished",
-            counts: Counts {
+            counts: JsonCounts {
                 passed: counts.passed,
                 failed: counts.failed,
                 skipped: counts.skipped,
@@ -340,7 +341,7 @@ fn env_done<'a>(
     result: &'a EnvResult,
     next_attempt: Option<u32>,
 ) -> EnvDone<'a> {
-    let ran = ran(result);
+    let ran = result.ran();
     let (exit_code, signal) = match &result.status {
         EnvStatus::Failed {
             exit: ExitKind::Code(code),
@@ -387,69 +388,9 @@ fn write_line<W: Write, T: Serialize>(out: &mut W, line: &T) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-#[derive(Serialize)]
-struct ListedEnv<'a> {
-    name: &'a str,
-    description: Option<&'a str>,
-    labels: &'a [String],
-    depends: &'a [String],
-    commands: Vec<String>,
-    retries: u32,
-    last: Option<ListedLast<'a>>,
-}
-
-#[derive(Serialize)]
-struct ListedLast<'a> {
-    verdict: &'a str,
-    outcome: &'a str,
-    duration_ms: Option<u64>,
-    finished_at: u64,
-    flaky: bool,
-}
-
-#[derive(Serialize)]
-struct Listing<'a> {
-    schema: u32,
-    envs: Vec<ListedEnv<'a>>,
-}
-
-/// `runall list --json`: one pretty-printed object, `{"schema": 1, "envs": [...]}`, each env
-/// with `name`, `description`, `labels`, `depends`, `commands` (before `{posargs}`
-/// substitution), `retries` and `last` (`null`, or `verdict`, `outcome`, `duration_ms`,
-/// `finished_at` in seconds since the Unix epoch, `flaky`) from the history.
-pub fn list_json(config: &Config, history: &History) -> String {
-    let envs = config
-        .envs
-        .iter()
-        .map(|env| ListedEnv {
-            name: &env.name,
-            description: env.description.as_deref(),
-            labels: &env.labels,
-            depends: &env.depends,
-            commands: env.commands.iter().map(RawCommand::display).collect(),
-            retries: env.retries,
-            last: history.envs.get(&env.name).map(|r| ListedLast {
-                verdict: &r.verdict,
-                outcome: &r.outcome,
-                duration_ms: r.duration_ms,
-                finished_at: r.finished_at,
-                flaky: r.flaky,
-            }),
-        })
-        .collect();
-    let listing = Listing {
-        schema: SCHEMA,
-        envs,
-    };
-    let mut text = serde_json::to_string_pretty(&listing).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
 #[cfg(test)]
 mod tests {
 
-    use std::path::Path;
     use std::time::Duration;
 
     use serde_json::{Value, json};
@@ -648,39 +589,5 @@ mod tests {
         }]);
         assert_eq!(got[2]["exit_code"], 130);
         assert_eq!(got[2]["cause"]["signal"], "SIGINT");
-    }
-
-    #[test]
-    fn list_json_has_every_env_and_its_last_run() {
-        let config = crate::config::parse(
-            Path::new("/p/runall.toml"),
-            "[env.lint]\ndescription = \"d\"\nlabels = [\"fast\"]\ncommands = [\"ruff\"]\n\
-             [env.unit]\ndepends = [\"lint\"]\ncommands = [[\"pytest\", \"{posargs}\"]]\n",
-        )
-        .unwrap();
-        let mut history = History::default();
-        history.envs.insert(
-            "unit".into(),
-            crate::history::EnvRecord {
-                duration_ms: Some(900),
-                verdict: "failed".into(),
-                outcome: "exit 1".into(),
-                finished_at: 17,
-                attempt: 1,
-                flaky: false,
-            },
-        );
-        let value: Value = serde_json::from_str(&list_json(&config, &history)).unwrap();
-        assert_eq!(
-            value,
-            json!({"schema": 1, "envs": [
-                {"name": "lint", "description": "d", "labels": ["fast"], "depends": [],
-                 "commands": ["ruff"], "retries": 0, "last": null},
-                {"name": "unit", "description": null, "labels": [], "depends": ["lint"],
-                 "commands": ["pytest {posargs}"], "retries": 0,
-                 "last": {"verdict": "failed", "outcome": "exit 1", "duration_ms": 900,
-                          "finished_at": 17, "flaky": false}},
-            ]})
-        );
     }
 }

@@ -39,7 +39,7 @@ use quick_junit::{
     NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
 };
 
-use super::{Summary, ran};
+use super::Summary;
 use crate::event::{EnvResult, EnvStatus, ExitKind, StopCause, Verdict};
 use crate::plan::Plan;
 use crate::sanitize;
@@ -172,16 +172,12 @@ fn testcase(name: &str, result: &EnvResult, retried: &[EnvResult]) -> TestCase {
             .set_time(attempt.duration)
             .set_message(attempt.describe())
             .set_type(failure_type(attempt))
-            .set_system_out(log_excerpt(
-                &attempt.log_path,
-                ATTEMPT_LINES.0,
-                ATTEMPT_LINES.1,
-            ));
+            .set_system_out(log_excerpt(attempt, ATTEMPT_LINES.0, ATTEMPT_LINES.1));
         status.add_rerun(rerun);
     }
     let mut case = TestCase::new(name, status);
     case.set_classname(SUITE);
-    if ran(result) {
+    if result.ran() {
         case.set_time(result.duration);
         let mut out = String::new();
         if result.flaky() {
@@ -196,7 +192,7 @@ fn testcase(name: &str, result: &EnvResult, retried: &[EnvResult]) -> TestCase {
                 earlier.join(", ")
             );
         }
-        out.push_str(&log_excerpt(&result.log_path, HEAD_LINES, TAIL_LINES));
+        out.push_str(&log_excerpt(result, HEAD_LINES, TAIL_LINES));
         case.set_system_out(out);
         case.add_property(Property::new("log", result.log_path.display().to_string()));
     }
@@ -234,10 +230,12 @@ fn failure_type(result: &EnvResult) -> &'static str {
     }
 }
 
-/// The env's output for `<system-out>`: read from its log, sanitised, head and tail when
-/// long. A log that cannot be read says so instead.
-fn log_excerpt(path: &Path, head: usize, tail: usize) -> String {
-    match File::open(path).and_then(|file| Excerpt::read(file, head, tail)) {
+/// The attempt's output for `<system-out>`: read back through the log reader (its log, and what
+/// an incomplete log lacks), sanitised, head and tail when long. A log that cannot be read says
+/// so instead.
+fn log_excerpt(result: &EnvResult, head: usize, tail: usize) -> String {
+    let path = &result.log_path;
+    match crate::log::reader::open(result).and_then(|output| Excerpt::read(output, head, tail)) {
         Ok(excerpt) => excerpt.text(path),
         Err(error) => format!("runall: cannot read log {}: {error}", path.display()),
     }
@@ -609,5 +607,62 @@ mod tests {
         let xml = report.to_string().unwrap();
         assert!(xml.contains("<flakyFailure"), "{xml}");
         assert!(!xml.contains('\0') && !xml.contains('\x1b'));
+    }
+
+    #[test]
+    fn an_incomplete_log_reaches_system_out_with_its_kept_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.log");
+        // The disk filled after "logged\n": the rest was kept in memory, some of it cut.
+        std::fs::write(&path, "logged\ntorn").unwrap();
+        let incomplete = |head: &str| {
+            Some(std::sync::Arc::new(crate::event::LogIncomplete {
+                error: "No space left on device".into(),
+                logged: 7,
+                head: head.into(),
+                cut: 5,
+                tail: "kept tail\n".into(),
+            }))
+        };
+        let failed = EnvStatus::Failed {
+            command: 0,
+            exit: ExitKind::Code(1),
+        };
+        let plan = plan(&["full"]);
+        let mut summary = Summary::new(&plan);
+        let first = EnvResult {
+            log_incomplete: incomplete("first head\n"),
+            ..result(&path, failed.clone(), 5)
+        };
+        let last = EnvResult {
+            attempt: 2,
+            log_incomplete: incomplete("kept head\n"),
+            ..result(&path, failed, 10)
+        };
+        summary.record(&RunEvent::EnvRetrying {
+            env: 0,
+            result: first,
+        });
+        summary.record(&RunEvent::EnvFinished {
+            env: 0,
+            result: last,
+        });
+        let report = build(&plan, &summary, Duration::from_secs(1));
+        let case = case(&report, "full");
+        let out = case.system_out.as_deref().unwrap();
+        assert!(
+            out.starts_with("logged\nkept head\n[runall: 5 bytes of output cut here")
+                && out.ends_with("]\nkept tail\n"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("torn"),
+            "only the logged part of the file counts: {out}"
+        );
+        let TestCaseStatus::NonSuccess { reruns, .. } = &case.status else {
+            unreachable!("a failed env is a non-success")
+        };
+        let rerun = reruns.runs[0].system_out.as_deref().unwrap();
+        assert!(rerun.starts_with("logged\nfirst head\n"), "{rerun}");
     }
 }

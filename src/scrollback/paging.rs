@@ -4,14 +4,14 @@
 //! so any page can be re-parsed on its own; [`Pages`] keeps the last [`PAGE_CACHE`] pages read,
 //! and [`scan_log`] streams lines from any checkpoint (a search reads evicted lines that way).
 //!
-//! It only ever opens the log read-only (the runner owns and writes it), and never fails
+//! It opens the log only through the log room's reader ([`crate::log::reader::open_at`]:
+//! read-only, at a byte offset, the same file the reporters read), and never fails
 //! loudly: when the log is missing or unreadable, evicted lines come back empty. Its tests are
 //! the scrollback's own (`pages_evicted_lines_from_log_with_styles`,
 //! `paging_from_log_matches_uncapped`), which compare paged lines with an uncapped buffer's.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -116,8 +116,7 @@ pub(super) fn scan_log(
     limit: u64,
     mut on_line: impl FnMut(LineRef<'_>) -> ControlFlow<()>,
 ) -> io::Result<()> {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(start.offset))?;
+    let mut file = crate::log::reader::open_at(path, start.offset)?;
     let mut remaining = limit.saturating_sub(start.offset);
     let mut parser = Parser::new(start.pen);
     let mut buf = vec![0; LOG_READ_BYTES];

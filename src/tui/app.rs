@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 use regex::{Regex, RegexBuilder};
 
-use crate::event::{
-    EnvResult, EnvStatus, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict,
-};
+use crate::event::{EnvResult, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict};
 use crate::plan::{CommandSpec, EnvId, Plan};
 use crate::scrollback::{Hit, Pattern, Scrollback};
 use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
@@ -186,9 +184,9 @@ impl EnvState {
     }
 }
 
-/// Where an env is in its life.
+/// Where a pane's env is in its life (the runner keeps its own, finer state).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Phase {
+pub(super) enum PaneStage {
     /// Not started (this attempt).
     Pending,
     /// Started at `since`.
@@ -205,7 +203,7 @@ pub(super) struct Pane {
     commands: Vec<String>,
     /// The command being run (display form) and its index.
     pub(super) command: Option<(usize, String)>,
-    pub(super) phase: Phase,
+    pub(super) stage: PaneStage,
     /// The latest shutdown step runall took for this env while it runs.
     pub(super) stopping: Option<ShutdownStep>,
     pub(super) scrollback: Scrollback,
@@ -396,7 +394,7 @@ impl App {
                 depends: spec.depends.clone(),
                 commands: spec.commands.iter().map(CommandSpec::display).collect(),
                 command: None,
-                phase: Phase::Pending,
+                stage: PaneStage::Pending,
                 stopping: None,
                 scrollback: Scrollback::new(options.scrollback_lines),
                 scroll: Scroll::Follow,
@@ -463,14 +461,14 @@ impl App {
     pub fn all_finished(&self) -> bool {
         self.panes
             .iter()
-            .all(|p| matches!(p.phase, Phase::Finished { .. }))
+            .all(|p| matches!(p.stage, PaneStage::Finished { .. }))
     }
 
     /// Some env runs or may still start.
     pub fn busy(&self) -> bool {
         self.panes
             .iter()
-            .any(|p| matches!(p.phase, Phase::Running { .. }))
+            .any(|p| matches!(p.stage, PaneStage::Running { .. }))
             || (!self.run_finished && !self.all_finished())
     }
 
@@ -512,13 +510,13 @@ impl App {
     /// Env `id`'s status.
     pub fn env_state(&self, id: EnvId) -> Option<EnvState> {
         let pane = self.panes.get(id)?;
-        Some(match &pane.phase {
-            Phase::Running { .. } => EnvState::Running,
-            Phase::Pending => {
+        Some(match &pane.stage {
+            PaneStage::Running { .. } => EnvState::Running,
+            PaneStage::Pending => {
                 let finished = |d: &EnvId| {
                     self.panes
                         .get(*d)
-                        .is_none_or(|p| matches!(p.phase, Phase::Finished { .. }))
+                        .is_none_or(|p| matches!(p.stage, PaneStage::Finished { .. }))
                 };
                 if pane.depends.iter().all(finished) {
                     EnvState::Pending
@@ -526,7 +524,7 @@ impl App {
                     EnvState::Waiting
                 }
             }
-            Phase::Finished { result } => match result.verdict() {
+            PaneStage::Finished { result } => match result.verdict() {
                 Verdict::Passed => EnvState::Passed,
                 Verdict::Skipped => EnvState::Skipped,
                 Verdict::NotRun => EnvState::NotRun,
@@ -589,7 +587,7 @@ impl App {
                 pane.log_error = None;
                 // The runner names the log next (`LogOpened`).
                 pane.scrollback.set_log(None);
-                pane.phase = Phase::Running { since: now };
+                pane.stage = PaneStage::Running { since: now };
                 pane.command = None;
                 pane.stopping = None;
                 self.run_finished = false;
@@ -666,10 +664,10 @@ impl App {
     fn on_env_finished(&mut self, env: EnvId, result: EnvResult) -> Effect {
         if let Some(pane) = self.panes.get_mut(env) {
             pane.scrollback.finish();
-            if !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun) {
+            if result.ran() {
                 pane.scrollback.set_log(Some(result.log_path.clone()));
             }
-            pane.phase = Phase::Finished { result };
+            pane.stage = PaneStage::Finished { result };
             pane.stopping = None;
             self.dirty = true;
         }
@@ -686,8 +684,8 @@ impl App {
 
     fn on_tick(&mut self, now: Instant) {
         let before = self.last_tick;
-        let changed = self.panes.iter().any(|p| match p.phase {
-            Phase::Running { since } => {
+        let changed = self.panes.iter().any(|p| match p.stage {
+            PaneStage::Running { since } => {
                 before.saturating_duration_since(since).as_secs()
                     != now.saturating_duration_since(since).as_secs()
             }
@@ -1124,16 +1122,16 @@ impl App {
 
     /// How long env `id` has run, for running envs.
     pub fn running_for(&self, id: EnvId, now: Instant) -> Option<Duration> {
-        match self.panes.get(id)?.phase {
-            Phase::Running { since } => Some(now.saturating_duration_since(since)),
+        match self.panes.get(id)?.stage {
+            PaneStage::Running { since } => Some(now.saturating_duration_since(since)),
             _ => None,
         }
     }
 
     /// Env `id`'s final result, once it finished.
     pub fn result(&self, id: EnvId) -> Option<&EnvResult> {
-        match &self.panes.get(id)?.phase {
-            Phase::Finished { result } => Some(result),
+        match &self.panes.get(id)?.stage {
+            PaneStage::Finished { result } => Some(result),
             _ => None,
         }
     }
@@ -1146,7 +1144,7 @@ pub(super) mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::event::{ExitKind, Stream};
+    use crate::event::{EnvStatus, ExitKind, Stream};
     use crate::plan::{CommandSpec, EnvSpec};
 
     /// A plan of envs `(name, depends, commands)`.

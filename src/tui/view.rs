@@ -7,7 +7,7 @@
 //! [`App::update`] uses for paging and for knowing when output needs a redraw.
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -16,9 +16,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Widget};
 use regex::Regex;
 
-use crate::event::{EnvResult, EnvStatus, ExitKind, ShutdownStep, format_duration, signal_name};
+use crate::event::{
+    EnvResult, EnvStatus, ExitKind, ShutdownStep, format_duration, format_running, signal_name,
+};
 use crate::plan::EnvId;
-use crate::tui::app::{App, EnvState, Mode, Overlay, Phase, Scroll, SearchScope};
+use crate::tui::app::{App, EnvState, Mode, Overlay, PaneStage, Scroll, SearchScope};
 use crate::tui::keymap::{Action, Key, KeymapMode};
 
 /// Narrowest tile worth drawing.
@@ -202,18 +204,6 @@ fn look(state: EnvState) -> (&'static str, Style) {
     }
 }
 
-/// Whole seconds while running (`12s`, `4m05s`, `1h02m`): the display changes once a second.
-fn running_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, s / 60 % 60)
-    }
-}
-
 /// How the command ended, in a few characters: `exit 3`, `SIGKILL`, `spawn`.
 fn short_exit(result: &EnvResult) -> Option<String> {
     match &result.status {
@@ -238,7 +228,7 @@ fn sidebar_detail(app: &App, id: EnvId, state: EnvState, now: Instant) -> String
         EnvState::Running if app.panes[id].stopping.is_some() => "stopping".to_owned(),
         EnvState::Running => app
             .running_for(id, now)
-            .map(running_duration)
+            .map(format_running)
             .unwrap_or_default(),
         EnvState::Passed => result
             .map(|r| format_duration(r.duration))
@@ -258,7 +248,7 @@ fn sidebar_detail(app: &App, id: EnvId, state: EnvState, now: Instant) -> String
 /// The pane title's status: `running 12s`, `exit 3 in 1.2s`, `waiting for lint`.
 pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -> String {
     let pane = &app.panes[id];
-    let mut text = match (&pane.phase, state) {
+    let mut text = match (&pane.stage, state) {
         (_, EnvState::Waiting) => {
             let waiting: Vec<&str> = pane
                 .depends
@@ -268,10 +258,10 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
                 .collect();
             format!("waiting for {}", waiting.join(", "))
         }
-        (Phase::Running { since }, _) => {
+        (PaneStage::Running { since }, _) => {
             let mut text = format!(
                 "running {}",
-                running_duration(now.saturating_duration_since(*since))
+                format_running(now.saturating_duration_since(*since))
             );
             match &pane.stopping {
                 Some(ShutdownStep::Signalled { signal, .. }) => {
@@ -283,9 +273,8 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
             }
             text
         }
-        (Phase::Finished { result }, _) => {
-            let ran = !matches!(result.status, EnvStatus::Skipped { .. } | EnvStatus::NotRun);
-            if ran {
+        (PaneStage::Finished { result }, _) => {
+            if result.ran() {
                 format!(
                     "{} in {}",
                     result.describe(),
@@ -295,7 +284,7 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
                 result.describe()
             }
         }
-        (Phase::Pending, _) => "pending".to_owned(),
+        (PaneStage::Pending, _) => "pending".to_owned(),
     };
     // A finished result says it itself ("passed (log incomplete: …)").
     if pane.log_error.is_some() && state == EnvState::Running {
@@ -1343,13 +1332,6 @@ mod tests {
         );
         let plain = Line::from("nothing here");
         assert_eq!(highlight(plain.clone(), &re, None), plain);
-    }
-
-    #[test]
-    fn running_durations_tick_in_whole_seconds() {
-        assert_eq!(running_duration(Duration::from_millis(12_900)), "12s");
-        assert_eq!(running_duration(Duration::from_secs(245)), "4m05s");
-        assert_eq!(running_duration(Duration::from_secs(3_720)), "1h02m");
     }
 
     #[test]

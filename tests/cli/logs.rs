@@ -188,5 +188,14 @@ fn a_full_log_filesystem_is_reported_and_loses_no_output() {
         assert_eq!(json.matches("\"type\":\"log_failed\"").count(), 3, "{json}");
         let junit = std::fs::read_to_string(&junit).expect("junit report");
         assert!(junit.matches("log incomplete").count() >= 3, "{junit}");
+        for name in ["alpha", "beta", "gamma"] {
+            // The end of the output never reached the full disk: <system-out> gets it from the
+            // memory the log writer kept, as the tails do.
+            let last = format!("{name} line 1500 padded to be a fairly long line\n");
+            assert!(
+                junit.contains(&last),
+                "{mode}: {name}'s end lost in JUnit:\n{junit}"
+            );
+        }
     }
 }

@@ -416,7 +416,11 @@ fn ctrl_z_suspends_and_fg_resumes() {
     tmux.keys(&["q"]);
     tmux.wait_for("y yes");
     tmux.keys(&["y"]);
-    tmux.wait_for("PROMPT$");
+    // A fresh prompt as the screen's last line: earlier prompts are on the normal screen as
+    // soon as the TUI leaves the alternate screen, while runall (still reading keys) exits.
+    tmux.wait_until("the shell's prompt after runall", |s| {
+        s.trim_end().ends_with("PROMPT$")
+    });
     // `DO""NE`: the typed line is echoed too, and must not look like the marker.
     tmux.type_line("echo \"EXIT=$?\" > exit.status; stty -g > stty.after; echo DO\"\"NE");
     // A deliberate quit that interrupted envs: exit 1, not death by SIGINT.

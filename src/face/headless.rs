@@ -7,50 +7,28 @@
 //! handled like SIGHUP: the reporters go quiet, the runner shuts the children down, and the
 //! caller exits by SIGPIPE. A closed pipe (EPIPE: `| head`) is expected and stays quiet; any
 //! other write error (`>/dev/full`: ENOSPC, EIO) is said on stderr first. A write error on a `--json` file only stops that file; it is
-//! returned in [`Finished::json_error`] for the caller to report.
+//! returned in [`super::Finished::json_error`] for the caller to report.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
+use super::Finished;
 use crate::error::Error;
 use crate::event::{RunEvent, ShutdownCause};
+use crate::face::signals::SignalListener;
 use crate::plan::Plan;
 use crate::report::Summary;
 use crate::report::ci::{CiOptions, CiReporter};
+use crate::report::files::JsonSink;
 use crate::report::json::JsonReporter;
 use crate::runner::{self, Control, Handle, RunnerOptions};
-use crate::signals::SignalListener;
 
 /// Size of the stdout buffer: large, so a flood costs few write syscalls.
 const STDOUT_BUFFER: usize = 256 * 1024;
 /// Events handled between checks of the reporter's timer during a flood.
 const BATCH: usize = 1024;
-
-/// Where `--json` goes.
-#[derive(Debug)]
-pub enum JsonSink {
-    /// `--json -`: stdout; the human output moves to stderr.
-    Stdout,
-    /// `--json FILE`, already created.
-    File {
-        /// The file's path, for messages.
-        path: PathBuf,
-        /// The open file.
-        file: File,
-    },
-}
-
-/// A headless run that ended with every child reaped.
-#[derive(Debug)]
-pub struct Finished {
-    /// Every env's result.
-    pub summary: Summary,
-    /// Why the `--json` file stopped being written, if it did.
-    pub json_error: Option<String>,
-}
 
 /// The JSON stream and what became of its sink.
 struct JsonOut {
@@ -118,7 +96,7 @@ pub fn run(
     ci: CiOptions,
     json: Option<JsonSink>,
 ) -> Result<Finished, Error> {
-    crate::tui_restore::install_panic_hook();
+    crate::face::emergency::install_panic_hook();
     let started = Instant::now();
     let run_id = options.run_id.clone();
     let (handle, events, thread) =
@@ -194,12 +172,7 @@ pub fn run(
             check(r, &mut output_ok, "stdout");
         }
     }
-    let panicked = thread.join().is_err();
-    drop(signals);
-    if panicked {
-        runner::sys::kill_all_groups();
-        return Err(Error::RunnerPanicked);
-    }
+    super::join_runner(thread, Some(signals))?;
     if output_ok {
         let r = reporter.finish(&summary).and_then(|()| reporter.flush());
         check(r, &mut output_ok, human);
@@ -224,7 +197,7 @@ fn output_failed(result: io::Result<()>, output_ok: &mut bool, sink: &str, handl
         && *output_ok
     {
         *output_ok = false;
-        report_write_error(sink, &error);
+        crate::stdio::report_write_error(sink, &error);
         handle.send(Control::Shutdown(ShutdownCause::OutputClosed));
     }
 }
@@ -235,32 +208,5 @@ fn human_sink(on_stderr: bool) -> Box<dyn Write> {
         Box::new(BufWriter::with_capacity(STDOUT_BUFFER, io::stderr()))
     } else {
         Box::new(BufWriter::with_capacity(STDOUT_BUFFER, io::stdout().lock()))
-    }
-}
-
-/// Write to stderr for notes outside a run (`nothing to rerun`); a closed stderr is ignored.
-pub fn write_stderr(bytes: &[u8]) {
-    let mut err = io::stderr().lock();
-    let _ = err.write_all(bytes).and_then(|()| err.flush());
-}
-
-/// Write to stdout for one-shot commands (`runall list`). A closed stdout (`| head`) is not an
-/// error; any other failure (`>/dev/full`) is said on stderr and returns false.
-pub fn write_stdout(bytes: &[u8]) -> bool {
-    let mut out = io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
-            report_write_error("stdout", &error);
-            false
-        }
-        _ => true,
-    }
-}
-
-/// Says on stderr that writing to `sink` failed, unless it was a closed pipe (`| head`, which
-/// stays quiet). A failing stderr has nobody left to tell.
-pub(crate) fn report_write_error(sink: &str, error: &io::Error) {
-    if error.kind() != io::ErrorKind::BrokenPipe {
-        write_stderr(format!("runall: cannot write to {sink}: {error}\n").as_bytes());
     }
 }

@@ -1,12 +1,23 @@
-//! An env's output read back after it ran, for grouped output, failure tails and reports: its
-//! log file, and, when the log is incomplete (a full or failing disk), the rest of the output
-//! that the log writer kept in memory (see [`crate::event::LogIncomplete`]), with a note where
-//! memory had to cut some of it.
+//! The one reader of the logs. Reporters get an env's output back after it ran through
+//! [`open`] (the whole of it: grouped output, `report::junit`'s excerpts) and [`tail`] (its
+//! end: failure tails, GitHub annotations): its log file, and, when the log is incomplete (a
+//! full or failing disk), the rest of the output that the log writer kept in memory (see
+//! [`crate::event::LogIncomplete`]), with a note where memory had to cut some of it. The
+//! scrollback pages a live log by byte offset with [`open_at`].
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use crate::event::{EnvResult, LogIncomplete};
+
+/// The log at `path`, opened read-only (the log writer owns and writes it) and positioned at
+/// byte `offset`: for reading a log that may still grow, from a known place in it.
+pub fn open_at(path: &Path, offset: u64) -> io::Result<File> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    Ok(file)
+}
 
 /// The note that stands in for output memory could not keep.
 pub fn cut_note(log: &LogIncomplete) -> Vec<u8> {
@@ -124,6 +135,21 @@ mod tests {
         let whole = result(&path, None);
         assert_eq!(read_all(&whole), "one\ntwo\ntorn");
         assert_eq!(tail(&whole, 4).expect("tail"), (b"torn".to_vec(), true));
+    }
+
+    #[test]
+    fn open_at_reads_a_log_from_its_offset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.log");
+        std::fs::write(&path, "one\ntwo\n").expect("write");
+        let mut text = String::new();
+        open_at(&path, 4)
+            .expect("open")
+            .read_to_string(&mut text)
+            .expect("read");
+        assert_eq!(text, "two\n");
+        let missing = open_at(&dir.path().join("none.log"), 0).map(|_| ());
+        assert_eq!(missing.map_err(|e| e.kind()), Err(io::ErrorKind::NotFound));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! The terminal-restore hook for emergency exits (third Ctrl-C, hard deadline, panic).
+//! The process-wide emergency hook: what every emergency exit (third signal, hard deadline,
+//! panic) does before the process ends, in both faces: restore the terminal if the TUI owns
+//! it, and (the panic hook) SIGKILL every child group.
 //!
 //! The TUI registers a restore function here while it owns the terminal; the emergency paths
 //! call it before killing and exiting, so the terminal is never left in raw mode. In `--ci`

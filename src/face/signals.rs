@@ -141,7 +141,7 @@ pub fn request_shutdown(runner: &Handle, signal: i32) {
 
 /// Kill every registered group and exit at once, without waiting for anything.
 pub fn emergency_exit(signal: i32, message: &str) -> ! {
-    crate::tui_restore::restore_terminal();
+    crate::face::emergency::restore_terminal();
     sys::kill_all_groups();
     // stderr may be gone; there is nobody else to tell.
     let _ = io::stderr().write_all(message.as_bytes());

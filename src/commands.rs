@@ -1,0 +1,51 @@
+//! The one-shot commands, which run no envs: `completions`, `man` and `init` (no config
+//! needed) and `list` (the config and its history, presented). Their output goes to stdout;
+//! a failed write is said on stderr and fails the command.
+
+pub mod init;
+pub mod list;
+
+use crate::cli::{self, Cli, Cmd};
+use crate::config::Config;
+use crate::error::Error;
+use crate::exit_code::{self, RunExit};
+use crate::history::History;
+use crate::stdio;
+
+/// `completions`, `man` and `init`: they need no config. `None` for everything else.
+pub fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
+    let written = match &cli.command {
+        Some(Cmd::Completions { shell }) => stdio::write_stdout(&cli::completions(*shell)),
+        Some(Cmd::Man) => stdio::write_stdout(&cli::man_page().map_err(Error::Man)?),
+        Some(Cmd::Init) => {
+            let path = init::write(&std::env::current_dir()?)?;
+            let note = format!(
+                "runall: wrote {}; edit its envs, then run `runall list`\n",
+                path.display()
+            );
+            stdio::write_stdout(note.as_bytes())
+        }
+        Some(Cmd::List { .. }) | None => return Ok(None),
+    };
+    Ok(Some(RunExit::Code(written_code(written))))
+}
+
+/// `runall list` (`--json`: [`list::json`]), each env's last run told as of `now`
+/// (seconds since the Unix epoch).
+pub fn list(config: &Config, history: &History, json: bool, now: u64) -> RunExit {
+    let text = if json {
+        list::json(config, history)
+    } else {
+        list::text(config, |env| history.describe_last(env, now))
+    };
+    RunExit::Code(written_code(stdio::write_stdout(text.as_bytes())))
+}
+
+/// The exit code of a one-shot command whose output was (`true`) or could not be written.
+fn written_code(written: bool) -> u8 {
+    if written {
+        exit_code::OK
+    } else {
+        exit_code::ENV_FAILED
+    }
+}

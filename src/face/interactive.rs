@@ -1,0 +1,222 @@
+//! The interactive face: the TUI driver, a ratatui + crossterm front end over the same runner
+//! events as `--ci`.
+//!
+//! The pure parts (keymap, app state and update, view; each pane's output is a
+//! [`crate::scrollback::Scrollback`]) live in [`crate::tui`] and are tested without a terminal.
+//! This module owns only the terminal and the threads around it:
+//! raw mode and the alternate screen (restored on every exit path: normal, error, panic,
+//! emergency), an input thread that turns crossterm events into [`Msg`]s, and the render
+//! loop, which draws only when something changed and at most [`FRAME`] apart. Runner events
+//! arrive in the same bounded queue as input, put there by the runner's log writer itself (no
+//! thread in between), so a slow screen backpressures the pump; the queue gives each event's
+//! output credit back as the render loop takes it.
+//!
+//! Ctrl-C never waits in that queue: the input thread hands it straight to
+//! [`signals::request_shutdown`], the same path as SIGINT.
+
+mod input;
+mod queue;
+mod terminal;
+
+use std::io;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+use crate::error::Error;
+use crate::event::RunEvent;
+use crate::face::signals::{self, SignalListener};
+use crate::plan::Plan;
+use crate::report::Summary;
+use crate::report::ci::{CiOptions, CiReporter};
+use crate::runner::{self, Control, Handle, RunnerOptions};
+use crate::tui::app::{App, AppOptions, Effect, Msg};
+use crate::tui::view;
+
+use self::input::spawn_input_thread;
+use self::queue::{QUEUE, Queue, UiMsg};
+use self::terminal::{TerminalGuard, suspend};
+
+/// Shortest time between two frames (about 60 fps).
+const FRAME: Duration = Duration::from_millis(16);
+/// How often durations are refreshed when nothing else happens.
+const TICK: Duration = Duration::from_secs(1);
+/// Most messages handled before a frame is drawn during a flood.
+const BATCH: usize = 4096;
+
+/// Run `plan` in the TUI and return the summary once every child is reaped and the user quit.
+pub fn run(
+    plan: &Plan,
+    mut options: RunnerOptions,
+    app_options: AppOptions,
+    ci: CiOptions,
+) -> Result<Summary, Error> {
+    crate::face::emergency::install_panic_hook();
+    options.keep_alive = true;
+    let (tx, rx) = mpsc::sync_channel::<UiMsg>(QUEUE);
+    // Runner events go straight into the queue; the bounded queue makes a slow screen slow the
+    // pump down.
+    let run_tx = tx.clone();
+    let (handle, credits, runner_thread) =
+        runner::start_with(plan.clone(), options, move |event| {
+            // The queue is drained until `RunFinished` before the runner thread is joined
+            // below, on every path, so this fails only if `run` is unwinding from a panic:
+            // the panic hook has killed every group, and the process ends with this thread.
+            let _ = run_tx.send(UiMsg::Run(event));
+        })
+        .map_err(|source| Error::LogDir {
+            dir: plan.log_dir.clone(),
+            source,
+        })?;
+    let rx = Queue { rx, credits };
+    // From here on every error lands in `result`, so the runner is always finished below.
+    let (signals, no_signals) = match SignalListener::install(handle.clone()) {
+        Ok(listener) => (Some(listener), None),
+        Err(e) => (None, Some(e)),
+    };
+
+    let mut summary = Summary::new(plan);
+    let result = (|| {
+        if let Some(e) = no_signals {
+            return Err(e.into());
+        }
+        let guard = TerminalGuard::enter()?;
+        // Before the input thread exists: creating the terminal may query the cursor position,
+        // and the answer arrives on stdin.
+        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        terminal.clear()?;
+        spawn_input_thread(tx, handle.clone())?;
+        let outcome = render_loop(terminal, plan, app_options, &rx, &handle, &mut summary);
+        drop(guard);
+        crate::face::emergency::released();
+        outcome
+    })();
+    // If the screen failed before the run finished, the runner must still finish: ask it to
+    // (interrupting what runs), then wait for it; every wait in the runner is bounded.
+    if !matches!(result, Ok(true)) {
+        signals::request_shutdown(&handle, libc::SIGINT);
+        handle.send(Control::Quit);
+        while let Ok(msg) = rx.recv() {
+            if let UiMsg::Run(event) = msg {
+                let last = matches!(event, RunEvent::RunFinished { .. });
+                summary.record(&event);
+                if last {
+                    break;
+                }
+            }
+        }
+    }
+    super::join_runner(runner_thread, signals)?;
+    result?;
+    // The same summary as --ci, on the normal screen, so it stays in the scrollback.
+    let stdout = io::stdout();
+    let mut reporter = CiReporter::new(plan, ci, stdout.lock(), Instant::now());
+    if let Err(error) = reporter.finish(&summary).and_then(|()| reporter.flush()) {
+        crate::stdio::report_write_error("stdout", &error);
+    }
+    Ok(summary)
+}
+
+/// Draw and handle messages until the user quit and the runner finished. `Ok(true)` once the
+/// runner's `RunFinished` was seen.
+fn render_loop(
+    mut terminal: Terminal<CrosstermBackend<io::Stdout>>,
+    plan: &Plan,
+    app_options: AppOptions,
+    rx: &Queue,
+    runner: &Handle,
+    summary: &mut Summary,
+) -> Result<bool, Error> {
+    let mut app = App::new(plan, Instant::now(), app_options);
+    let mut last_draw: Option<Instant> = None;
+    let mut next_tick = Instant::now() + TICK;
+    let mut run_finished = false;
+    loop {
+        let now = Instant::now();
+        if app.is_dirty() && last_draw.is_none_or(|t| now >= t + FRAME) {
+            terminal.draw(|frame| {
+                let area = frame.area();
+                view::render(&mut app, area, frame.buffer_mut(), now);
+            })?;
+            app.clear_dirty();
+            last_draw = Some(now);
+        }
+        let wake = if app.is_dirty() {
+            last_draw.map_or(now, |t| t + FRAME)
+        } else {
+            next_tick
+        };
+        let first = match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
+            Ok(msg) => Some(msg),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return Ok(false),
+        };
+        let now = Instant::now();
+        let mut pending = first;
+        if now >= next_tick {
+            next_tick = now + TICK;
+            let effect = app.update(Msg::Tick(now), now);
+            apply(effect, &mut app, runner, &mut terminal)?;
+        }
+        let mut handled = 0;
+        while let Some(msg) = pending {
+            let msg = match msg {
+                UiMsg::Run(event) => {
+                    summary.record(&event);
+                    if matches!(event, RunEvent::RunFinished { .. }) {
+                        run_finished = true;
+                    }
+                    Msg::Run(event)
+                }
+                UiMsg::Input(msg) => msg,
+            };
+            let effect = app.update(msg, now);
+            apply(effect, &mut app, runner, &mut terminal)?;
+            handled += 1;
+            if run_finished {
+                return Ok(true);
+            }
+            if handled >= BATCH {
+                break;
+            }
+            pending = rx.try_recv().ok();
+        }
+    }
+}
+
+/// Carry out what the app asked for.
+fn apply(
+    effect: Effect,
+    app: &mut App,
+    runner: &Handle,
+    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+) -> Result<(), Error> {
+    match effect {
+        Effect::None => {}
+        Effect::Interrupt => signals::request_shutdown(runner, libc::SIGINT),
+        Effect::StopEnv(env) => runner.send(Control::StopEnv(env)),
+        Effect::Rerun(envs) => {
+            for env in envs {
+                runner.send(Control::Rerun(env));
+            }
+        }
+        Effect::Quit => runner.send(Control::Quit),
+        Effect::InterruptAndQuit => runner.send(Control::InterruptAndQuit),
+        Effect::Suspend => {
+            suspend(terminal)?;
+            // Everything must be drawn again on the fresh screen.
+            let size = terminal.size()?;
+            let now = Instant::now();
+            let _ = app.update(
+                Msg::Resize {
+                    width: size.width,
+                    height: size.height,
+                },
+                now,
+            );
+        }
+    }
+    Ok(())
+}

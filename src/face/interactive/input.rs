@@ -1,0 +1,56 @@
+//! The `runall-input` thread: crossterm events turned into the app's messages on the render
+//! loop's queue; Ctrl-C (and a terminal that is gone) straight to the shutdown path.
+
+use std::io;
+use std::sync::mpsc::SyncSender;
+use std::thread;
+
+use crossterm::event::{self as ct, Event as CtEvent, MouseEventKind};
+
+use super::queue::UiMsg;
+use crate::face::signals;
+use crate::runner::Handle;
+use crate::tui::app::Msg;
+use crate::tui::keymap::{self, Key, KeyCode};
+
+/// Read terminal input on its own thread. Ctrl-C goes straight to the shutdown path.
+pub(super) fn spawn_input_thread(tx: SyncSender<UiMsg>, runner: Handle) -> io::Result<()> {
+    thread::Builder::new()
+        .name("runall-input".into())
+        .spawn(move || {
+            loop {
+                let Ok(event) = ct::read() else {
+                    // The terminal is gone (EIO after a hang-up): treat it like SIGHUP.
+                    signals::request_shutdown(&runner, libc::SIGHUP);
+                    return;
+                };
+                let msg = match event {
+                    CtEvent::Key(key) => {
+                        let Some(key) = keymap::translate(&key) else {
+                            continue;
+                        };
+                        if is_ctrl_c(key) {
+                            signals::request_shutdown(&runner, libc::SIGINT);
+                            continue;
+                        }
+                        Msg::Key(key)
+                    }
+                    CtEvent::Mouse(mouse) => match mouse.kind {
+                        MouseEventKind::ScrollUp => Msg::MouseScroll { up: true },
+                        MouseEventKind::ScrollDown => Msg::MouseScroll { up: false },
+                        _ => continue,
+                    },
+                    CtEvent::Resize(width, height) => Msg::Resize { width, height },
+                    _ => continue,
+                };
+                if tx.send(UiMsg::Input(msg)).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn is_ctrl_c(key: Key) -> bool {
+    key.ctrl && matches!(key.code, KeyCode::Char('c' | 'C'))
+}
