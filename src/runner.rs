@@ -22,6 +22,7 @@
 //! that outlives runall, and [`sys`] the OS layer, where every syscall is.
 
 mod event_loop;
+pub mod fatal;
 pub mod guardian;
 mod ladder;
 mod pump;

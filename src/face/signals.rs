@@ -2,13 +2,14 @@
 //! not depend on the runner: the third signal, and a hard deadline after the first one.
 //!
 //! Every signal whose default action would kill runall at once, leaving the terminal raw and
-//! the children orphaned, is caught ([`fatal_signals`], the one list): SIGINT, SIGTERM,
+//! the children orphaned, is caught ([`fatal_signals`], the one list, which the runner owns with the rest of the
+//! policy: [`crate::runner::fatal`]): SIGINT, SIGTERM,
 //! SIGHUP and SIGQUIT, and also SIGALRM, SIGUSR1/2, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF,
 //! SIGPWR, SIGSTKFLT, SIGSYS, SIGIO, SIGABRT and the real-time signals. Each starts the same
 //! shutdown ladder as SIGTERM (the terminal is restored, the children stopped and reaped) and
 //! runall then dies by that very signal (without a core dump). The children get the signal
 //! itself only for INT, TERM, HUP and QUIT, which every program understands as "stop"; for
-//! the others ([`forwarded_signal`]) they get SIGTERM, as a child may give SIGUSR1 or a
+//! the others ([`crate::runner::fatal::forwarded_signal`]) they get SIGTERM, as a child may give SIGUSR1 or a
 //! real-time signal another meaning (`dd` prints its progress on SIGUSR1).
 //!
 //! Not caught: SIGKILL and SIGSTOP (impossible), and SIGILL, SIGFPE, SIGSEGV, SIGBUS and
@@ -27,6 +28,7 @@ use std::time::Duration;
 use signal_hook::iterator::Signals;
 
 use crate::event::ShutdownCause;
+use crate::runner::fatal::fatal_signals;
 use crate::runner::{Control, Handle, sys};
 
 /// After the first signal, runall exits by this deadline whatever is still pending.
@@ -65,59 +67,6 @@ impl Drop for SignalListener {
             let _ = t.join();
         }
     }
-}
-
-/// Every signal runall catches: all whose default action kills the process and that can be
-/// caught safely (see the module doc), in one place.
-pub fn fatal_signals() -> Vec<i32> {
-    let mut signals = vec![
-        libc::SIGINT,
-        libc::SIGTERM,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGALRM,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGXCPU,
-        libc::SIGXFSZ,
-        libc::SIGVTALRM,
-        libc::SIGPROF,
-        libc::SIGSYS,
-        libc::SIGIO,
-        libc::SIGABRT,
-    ];
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    signals.extend([libc::SIGPWR, libc::SIGSTKFLT]);
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    signals.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
-    signals
-}
-
-/// The signal the children's groups get when runall got `signal`: the same one for SIGINT,
-/// SIGTERM, SIGHUP and SIGQUIT, SIGTERM for any other.
-pub fn forwarded_signal(signal: i32) -> i32 {
-    match signal {
-        libc::SIGINT | libc::SIGTERM | libc::SIGHUP | libc::SIGQUIT => signal,
-        _ => libc::SIGTERM,
-    }
-}
-
-/// Signals whose default action dumps core: runall dying by one switches core dumps off
-/// first (it is not a crash of runall's).
-pub fn dumps_core(signal: i32) -> bool {
-    matches!(
-        signal,
-        libc::SIGQUIT
-            | libc::SIGABRT
-            | libc::SIGSYS
-            | libc::SIGXCPU
-            | libc::SIGXFSZ
-            | libc::SIGTRAP
-            | libc::SIGBUS
-            | libc::SIGILL
-            | libc::SIGFPE
-            | libc::SIGSEGV
-    )
 }
 
 /// Shutdown requests so far, from signals and the TUI's Ctrl-C key alike.
@@ -160,55 +109,4 @@ fn start_watchdog(signal: i32) {
         });
     // Without the watchdog every wait is still bounded by the runner's own deadlines.
     drop(spawned);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_catchable_signal_that_kills_by_default_is_caught() {
-        let caught = fatal_signals();
-        for signal in [
-            libc::SIGALRM,
-            libc::SIGUSR1,
-            libc::SIGUSR2,
-            libc::SIGXCPU,
-            libc::SIGVTALRM,
-            libc::SIGPROF,
-            libc::SIGPWR,
-            libc::SIGRTMIN(),
-            libc::SIGRTMAX(),
-        ] {
-            assert!(caught.contains(&signal), "signal {signal} is not caught");
-        }
-        for signal in &caught {
-            assert!(
-                !signal_hook::consts::FORBIDDEN.contains(signal),
-                "signal-hook refuses {signal}"
-            );
-        }
-        // Default action ignore or stop: never caught as fatal.
-        for signal in [
-            libc::SIGCHLD,
-            libc::SIGWINCH,
-            libc::SIGCONT,
-            libc::SIGTSTP,
-            libc::SIGPIPE,
-        ] {
-            assert!(!caught.contains(&signal), "{signal}");
-        }
-    }
-
-    #[test]
-    fn children_get_the_signal_they_understand() {
-        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-            assert_eq!(forwarded_signal(signal), signal);
-        }
-        for signal in [libc::SIGUSR1, libc::SIGALRM, libc::SIGRTMIN()] {
-            assert_eq!(forwarded_signal(signal), libc::SIGTERM);
-        }
-        assert!(dumps_core(libc::SIGXCPU) && dumps_core(libc::SIGQUIT));
-        assert!(!dumps_core(libc::SIGALRM) && !dumps_core(libc::SIGUSR1));
-    }
 }

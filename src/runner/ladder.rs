@@ -51,7 +51,7 @@ impl Runner {
             return;
         }
         let signal = match cause {
-            ShutdownCause::Signal(sig) => crate::face::signals::forwarded_signal(sig),
+            ShutdownCause::Signal(sig) => super::fatal::forwarded_signal(sig),
             ShutdownCause::OutputClosed => libc::SIGHUP,
             ShutdownCause::FailFast(_) => libc::SIGINT,
         };

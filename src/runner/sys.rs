@@ -489,7 +489,7 @@ pub fn exit_now(code: i32) -> ! {
 /// switching off core dumps for signals that would dump one (SIGQUIT, SIGXCPU, …). Falls back
 /// to exiting 128+signal.
 pub fn die_by_signal(signal: i32) -> ! {
-    if crate::face::signals::dumps_core(signal) {
+    if super::fatal::dumps_core(signal) {
         let mut limit = rustix::process::getrlimit(rustix::process::Resource::Core);
         limit.current = Some(0);
         let _ = rustix::process::setrlimit(rustix::process::Resource::Core, limit);
