@@ -281,18 +281,7 @@ mod tests {
 
     use super::*;
     use crate::event::{EnvStatus, ExitKind, RunEvent, StopCause};
-    use crate::plan::{EnvId, EnvSpec};
-
-    fn plan(envs: &[(&str, &[EnvId])]) -> Plan {
-        let envs = envs
-            .iter()
-            .map(|(name, depends)| EnvSpec {
-                depends: depends.to_vec(),
-                ..EnvSpec::shell(name, "true", "/tmp")
-            })
-            .collect();
-        Plan::new(envs, 1, "/tmp/logs")
-    }
+    use crate::plan::tests::plan_of as plan;
 
     fn with_durations(durations: &[(&str, u64)]) -> History {
         let mut history = History::default();

@@ -638,13 +638,15 @@ pub fn shell_quote(word: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::Path;
 
     use super::*;
     use crate::config;
 
-    const TOML: &str = r#"
+    /// A config with inheritance, argv and shell commands, posargs, labels and depends, shared by
+    /// the tests of everything that reads a config (the planner, `runall list`).
+    pub(crate) const TOML: &str = r#"
 [env_run_base]
 set_env = { CI = "1" }
 
@@ -673,8 +675,20 @@ commands = ["mkdocs build"]
 depends = ["lint", "py312"]
 "#;
 
-    fn config() -> Config {
+    pub(crate) fn config() -> Config {
         config::parse(Path::new("/proj/runall.toml"), TOML).unwrap()
+    }
+
+    /// A plan of shell envs running `true`, each with the depends given (by index).
+    pub(crate) fn plan_of(envs: &[(&str, &[EnvId])]) -> Plan {
+        let envs = envs
+            .iter()
+            .map(|(name, depends)| EnvSpec {
+                depends: depends.to_vec(),
+                ..EnvSpec::shell(name, "true", "/tmp")
+            })
+            .collect();
+        Plan::new(envs, 1, "/tmp/logs")
     }
 
     fn select(patterns: &[&str]) -> Selection {

@@ -109,40 +109,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::config;
-
-    const TOML: &str = r#"
-[env_run_base]
-set_env = { CI = "1" }
-
-[env.lint]
-description = "clippy, warnings are errors"
-commands = ["cargo clippy --all-targets -- -D warnings"]
-labels = ["fast", "static"]
-
-[env.unit]
-commands = [["cargo", "test", "{posargs}"], "echo done"]
-change_dir = "crates/core"
-depends = ["lint"]
-labels = ["fast"]
-
-[env.py311]
-commands = ["pytest {posargs:tests}"]
-depends = ["unit"]
-
-[env.py312]
-commands = [["pytest", "{posargs:-x tests}"]]
-
-[env.docs]
-description = """two
-lines"""
-commands = ["mkdocs build"]
-depends = ["lint", "py312"]
-"#;
-
-    fn config() -> Config {
-        config::parse(Path::new("/proj/runall.toml"), TOML).unwrap()
-    }
+    use crate::plan::tests::config;
 
     #[test]
     fn list_text_shows_every_env_in_file_order() {

@@ -64,18 +64,7 @@ fn chain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::EnvSpec;
-
-    fn plan(envs: &[(&str, &[EnvId])]) -> Plan {
-        let envs = envs
-            .iter()
-            .map(|(name, depends)| EnvSpec {
-                depends: depends.to_vec(),
-                ..EnvSpec::shell(name, "true", "/tmp")
-            })
-            .collect();
-        Plan::new(envs, 1, "/tmp/logs")
-    }
+    use crate::plan::tests::plan_of as plan;
 
     /// The order `plan` gets from a history that recorded `durations` (ms, by env name).
     fn order(plan: Plan, durations: &[(&str, u64)]) -> Vec<EnvId> {
