@@ -58,7 +58,7 @@ pub enum Error {
     },
     /// `runall init` found a config or could not write one.
     #[error(transparent)]
-    Init(#[from] crate::commands::init::InitError),
+    Init(#[from] InitError),
     /// The man page could not be generated.
     #[error("cannot render the man page: {0}")]
     Man(#[source] io::Error),
@@ -72,4 +72,25 @@ impl Error {
             _ => exit_code::USAGE,
         }
     }
+}
+
+/// Why `runall init` could not write the starter config (defined here, beside the error that
+/// wraps it, so that `error` imports nothing of `commands`).
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// There is a config already.
+    #[error("{} already exists; not overwriting it", path.display())]
+    Exists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// Writing failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file being written.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
 }

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::config::FILE_NAME;
+use crate::error::InitError;
 
 /// The starter config.
 pub const STARTER: &str = r#"# runall.toml: the environments (envs) `runall` runs in parallel.
@@ -48,26 +49,6 @@ depends = ["lint"]
 # timeout = "10m"
 # retries = 1
 "#;
-
-/// Why the starter could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    /// There is a config already.
-    #[error("{} already exists; not overwriting it", path.display())]
-    Exists {
-        /// The existing file.
-        path: PathBuf,
-    },
-    /// Writing failed.
-    #[error("cannot write {}: {source}", path.display())]
-    Io {
-        /// The file being written.
-        path: PathBuf,
-        /// What the OS said.
-        #[source]
-        source: io::Error,
-    },
-}
 
 /// Writes [`STARTER`] to `dir/runall.toml`, which must not exist yet; returns its path.
 pub fn write(dir: &Path) -> Result<PathBuf, InitError> {
