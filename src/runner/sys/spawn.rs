@@ -30,26 +30,23 @@ const RESET_SIGNALS: [i32; 11] = [
     libc::SIGWINCH,
 ];
 
-/// Signals the guardian ignores from its first instruction on: what a terminal, a shell's job
-/// control or runall's own forwarding could send (it must only ever end at EOF, or by
-/// SIGKILL).
-const GUARDIAN_IGNORES: [i32; 15] = [
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGTSTP,
-    libc::SIGTTIN,
-    libc::SIGTTOU,
-    libc::SIGPIPE,
-    libc::SIGALRM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGXCPU,
-    libc::SIGVTALRM,
-    libc::SIGPROF,
-    libc::SIGWINCH,
-];
+/// The signals the guardian ignores from its first instruction on, as a mask (bit `n - 1` for
+/// signal `n`, made in the parent: the child may not allocate): every signal that would kill
+/// runall ([`crate::runner::fatal::fatal_signals`], the one list) and the terminal's
+/// job-control and window signals. It must only ever end at EOF, or by SIGKILL.
+fn guardian_ignores() -> u64 {
+    crate::runner::fatal::fatal_signals()
+        .into_iter()
+        .chain([
+            libc::SIGTSTP,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+            libc::SIGPIPE,
+            libc::SIGWINCH,
+        ])
+        .filter(|&sig| (1..=64).contains(&sig))
+        .fold(0, |mask, sig| mask | 1 << (sig - 1))
+}
 
 /// What to start: the program (a path, or a name looked up in `PATH`), its argument vector
 /// (`argv[0]` first), the variables to set on top of runall's environment, the working
@@ -88,9 +85,11 @@ struct ChildContext {
     stdio: [RawFd; 3],
     /// runall's pid, to notice a parent that died before `PR_SET_PDEATHSIG` took effect.
     parent: libc::pid_t,
-    /// The guardian: no `PR_SET_PDEATHSIG` (it must outlive runall), and the signals in
-    /// `GUARDIAN_IGNORES` ignored instead of default (an ignored disposition survives exec).
+    /// The guardian: no `PR_SET_PDEATHSIG` (it must outlive runall).
     guardian: bool,
+    /// Signals set to ignored instead of default (bit `n - 1` for signal `n`; an ignored
+    /// disposition survives exec): [`guardian_ignores`] for the guardian, none for an env.
+    ignore: u64,
     /// Written by the child on failure: which step, and its errno.
     step: AtomicI32,
     errno: AtomicI32,
@@ -171,6 +170,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
         stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
         parent: std::process::id() as libc::pid_t,
         guardian: false,
+        ignore: 0,
         step: AtomicI32::new(0),
         errno: AtomicI32::new(0),
     };
@@ -264,6 +264,7 @@ pub fn spawn_guardian(stdin: &OwnedFd) -> io::Result<i32> {
         stdio: [stdin.as_raw_fd(), out.as_raw_fd(), err.as_raw_fd()],
         parent: std::process::id() as libc::pid_t,
         guardian: true,
+        ignore: guardian_ignores(),
         step: AtomicI32::new(0),
         errno: AtomicI32::new(0),
     };
@@ -413,7 +414,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 continue;
             }
             let handled = old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN;
-            if context.guardian && GUARDIAN_IGNORES.contains(&sig) {
+            if context.ignore & (1 << (sig - 1)) != 0 {
                 let mut ignore: libc::sigaction = std::mem::zeroed();
                 ignore.sa_sigaction = libc::SIG_IGN;
                 libc::sigaction(sig, &raw const ignore, std::ptr::null_mut());
@@ -557,6 +558,27 @@ pub fn check_dir(dir: &Path) -> Result<(), String> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_guardian_ignores_every_fatal_signal_and_job_control_but_not_chld() {
+        let mask = guardian_ignores();
+        let ignored = |sig: i32| mask & (1 << (sig - 1)) != 0;
+        for sig in crate::runner::fatal::fatal_signals() {
+            assert!(ignored(sig), "signal {sig}");
+        }
+        for sig in [
+            libc::SIGTSTP,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+            libc::SIGPIPE,
+            libc::SIGWINCH,
+        ] {
+            assert!(ignored(sig), "signal {sig}");
+        }
+        for sig in [libc::SIGCHLD, libc::SIGCONT, libc::SIGSEGV, libc::SIGKILL] {
+            assert!(!ignored(sig), "signal {sig}");
+        }
+    }
 
     fn write_file(path: &Path, mode: u32) {
         fs::write(path, "#!/bin/sh\n").expect("write test file");
