@@ -4,7 +4,6 @@
 //! missing `#!` interpreter).
 
 use std::fs;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -208,49 +207,20 @@ fn sigkill_of_an_outer_runall_leaves_no_process_of_the_inner_run() {
 fn sigkill_of_runall_in_the_tui_leaves_no_process_of_the_run() {
     let p = Project::new(&escapees_config());
     p.add_orphan_ok_tools();
-    let socket = format!("runall-test-{}", p.tag);
-    let shell = p.path().join("tmux-sh");
-    std::os::unix::fs::symlink("/bin/sh", &shell).expect("symlink the session shell");
-    let script = format!(
-        "cd '{}' && RUNALL_TEST_TAG={} '{}'; echo DONE; while :; do read -r _ || exit 0; done",
-        p.path().display(),
-        p.tag,
-        env!("CARGO_BIN_EXE_runall")
-    );
-    let status = Command::new("tmux")
-        .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
-        .args(["-x", "120", "-y", "40", "-s", "t"])
-        .arg(&shell)
-        .args(["-c", &script])
-        .env_remove("TMUX")
-        .env("TERM", "xterm-256color")
-        .status()
-        .expect("tmux must be installed to run the TUI tests (see .ci/run)");
-    assert!(status.success(), "tmux new-session failed");
-    let kill_tmux = || {
-        let _ = Command::new("tmux")
-            .args(["-L", &socket, "kill-server"])
-            .status();
-    };
-    let result = std::panic::catch_unwind(|| {
-        let guarded = wait_for_the_whole_run(&p);
-        let runall = tagged_comms(&p.tag)
-            .into_iter()
-            .find(|(_, comm)| comm == "runall")
-            .map(|(pid, _)| pid)
-            .expect("runall runs in tmux");
-        rustix::process::kill_process(
-            rustix::process::Pid::from_raw(runall).expect("pid > 0"),
-            rustix::process::Signal::KILL,
-        )
-        .expect("kill runall");
-        assert_run_dies_with_runall(&p);
-        assert!(guarded, "no guardian was running");
-    });
-    kill_tmux();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    let _tmux = crate::tui_e2e::Tmux::start(&p, "");
+    let guarded = wait_for_the_whole_run(&p);
+    let runall = tagged_comms(&p.tag)
+        .into_iter()
+        .find(|(_, comm)| comm == "runall")
+        .map(|(pid, _)| pid)
+        .expect("runall runs in tmux");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(runall).expect("pid > 0"),
+        rustix::process::Signal::KILL,
+    )
+    .expect("kill runall");
+    assert_run_dies_with_runall(&p);
+    assert!(guarded, "no guardian was running");
 }
 
 /// Zombie children of `pid` (from /proc/PID/task/*/children).

@@ -8,15 +8,16 @@ use std::time::{Duration, Instant};
 
 use crate::support::{PATIENCE, Project};
 
-/// A tmux server of our own (its own socket), with one 120x40 window running a script.
-struct Tmux {
+/// A tmux server of our own (its own socket), with one 120x40 window running a script; the
+/// server is killed when it is dropped (a failing test included).
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
     /// Start `runall <args>` in `project` inside tmux, wrapped so that the terminal settings
     /// before and after are saved and the exit status is printed.
-    fn start(project: &Project, args: &str) -> Self {
+    pub(crate) fn start(project: &Project, args: &str) -> Self {
         let socket = format!("runall-test-{}", project.tag);
         let runall = env!("CARGO_BIN_EXE_runall");
         let dir = project.path().display().to_string();
