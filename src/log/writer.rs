@@ -64,6 +64,17 @@ struct Kept {
 }
 
 impl Kept {
+    /// Nothing kept yet for a log that failed with `error` after taking `logged` bytes.
+    fn new(error: String, logged: u64) -> Self {
+        Self {
+            error,
+            logged,
+            head: Vec::new(),
+            cut: 0,
+            tail: VecDeque::new(),
+        }
+    }
+
     fn push(&mut self, bytes: &[u8]) {
         let room = KEEP_HEAD.saturating_sub(self.head.len()).min(bytes.len());
         self.head.extend_from_slice(&bytes[..room]);
@@ -132,13 +143,7 @@ pub fn run(rx: &Receiver<ToLog>, mut sink: impl FnMut(RunEvent), envs: usize) {
                     }
                     Err(error) => {
                         let error = format!("cannot create it: {error}");
-                        *slot = Slot::Failed(Kept {
-                            error: error.clone(),
-                            logged: 0,
-                            head: Vec::new(),
-                            cut: 0,
-                            tail: VecDeque::new(),
-                        });
+                        *slot = Slot::Failed(Kept::new(error.clone(), 0));
                         sink(RunEvent::LogFailed { env, path, error });
                     }
                 }
@@ -193,13 +198,7 @@ fn log_output(slot: Option<&mut Slot>, bytes: &[u8]) -> Option<String> {
             }
             Err((done, error)) => {
                 let error = error.to_string();
-                let mut kept = Kept {
-                    error: error.clone(),
-                    logged: *written + done as u64,
-                    head: Vec::new(),
-                    cut: 0,
-                    tail: VecDeque::new(),
-                };
+                let mut kept = Kept::new(error.clone(), *written + done as u64);
                 kept.push(&bytes[done..]);
                 *slot = Slot::Failed(kept);
                 Some(error)
@@ -415,13 +414,7 @@ mod tests {
 
     #[test]
     fn kept_output_is_bounded_head_and_tail() {
-        let mut kept = Kept {
-            error: String::new(),
-            logged: 0,
-            head: Vec::new(),
-            cut: 0,
-            tail: VecDeque::new(),
-        };
+        let mut kept = Kept::new(String::new(), 0);
         let total = KEEP_HEAD + KEEP_TAIL + 1000;
         let bytes: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
         for piece in bytes.chunks(777) {
@@ -432,13 +425,7 @@ mod tests {
         assert_eq!(report.cut, 1000);
         assert_eq!(report.tail, bytes[total - KEEP_TAIL..]);
         // One huge push cuts the same way.
-        let mut kept = Kept {
-            error: String::new(),
-            logged: 0,
-            head: Vec::new(),
-            cut: 0,
-            tail: VecDeque::new(),
-        };
+        let mut kept = Kept::new(String::new(), 0);
         kept.push(&bytes);
         let report = kept.into_report();
         assert_eq!(report.head, bytes[..KEEP_HEAD]);
