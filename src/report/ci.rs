@@ -380,13 +380,7 @@ impl<W: Write> CiReporter<W> {
             Stream::Stdout => (&state.prefix, &mut state.partial[0]),
             Stream::Stderr => (&state.err_prefix, &mut state.partial[1]),
         };
-        let mut pump = Pump {
-            out: &mut self.framed,
-            prefix,
-            cap: self.options.partial_cap,
-            marks: &self.marks,
-            colour: self.options.color,
-        };
+        let mut pump = Pump::new(&mut self.framed, prefix, &self.options, &self.marks);
         let wrote = pump.push(partial, bytes);
         if self.framed.len() >= FRAMED_BATCH {
             self.write_framed()?;
@@ -596,13 +590,7 @@ impl<W: Write> CiReporter<W> {
             (&state.prefix, out_partial),
             (&state.err_prefix, err_partial),
         ] {
-            let mut pump = Pump {
-                out: &mut self.framed,
-                prefix,
-                cap: self.options.partial_cap,
-                marks: &self.marks,
-                colour: self.options.color,
-            };
+            let mut pump = Pump::new(&mut self.framed, prefix, &self.options, &self.marks);
             pump.finish(partial);
         }
         self.write_framed()
@@ -621,13 +609,7 @@ impl<W: Write> CiReporter<W> {
         let mut partial = Vec::new();
         loop {
             let read = file.read(&mut self.scratch);
-            let mut pump = Pump {
-                out: &mut self.framed,
-                prefix: b"",
-                cap: self.options.partial_cap,
-                marks: &self.marks,
-                colour: self.options.color,
-            };
+            let mut pump = Pump::new(&mut self.framed, b"", &self.options, &self.marks);
             match read {
                 Ok(0) => {
                     pump.finish(&mut partial);
@@ -704,7 +686,19 @@ struct Pump<'a> {
     colour: bool,
 }
 
-impl Pump<'_> {
+impl<'a> Pump<'a> {
+    /// A framer appending to `out`, with `prefix` before every line, by `options`' line cap
+    /// and colour rule.
+    fn new(out: &'a mut Vec<u8>, prefix: &'a [u8], options: &CiOptions, marks: &'a Marks) -> Self {
+        Self {
+            out,
+            prefix,
+            cap: options.partial_cap,
+            marks,
+            colour: options.color,
+        }
+    }
+
     /// Appends every line `bytes` completes and keeps the incomplete rest in `partial`.
     /// Returns whether anything was printed.
     fn push(&mut self, partial: &mut Vec<u8>, bytes: &[u8]) -> bool {
