@@ -14,6 +14,7 @@ mod lifecycle;
 mod logs;
 mod output_safety;
 mod posargs;
+mod python_tools;
 mod signals;
 mod special_files;
 mod support;

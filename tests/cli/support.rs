@@ -399,3 +399,61 @@ pub fn summary_row(out: &str, env: &str) -> String {
         .unwrap_or_else(|| panic!("no summary row for {env} in\n{out}"))
         .to_owned()
 }
+
+/// The folder holding the pinned Python tools (tox, pytest, `.ci/python-requirements.txt`) in a
+/// virtualenv at `target/pyenv`. `.ci/run` installs them before the tests; when they are
+/// missing (a plain `cargo test` on a fresh machine) the first test that needs them installs
+/// them the same way, and a machine where that fails makes the test fail loudly, never pass.
+pub fn python_tools() -> PathBuf {
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let env = root.join("target/pyenv");
+    let bin = env.join("bin");
+    let _one_at_a_time = INSTALL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !(bin.join("tox").is_file() && bin.join("pytest").is_file()) {
+        let requirements = root.join(".ci/python-requirements.txt");
+        for (program, args) in [
+            (
+                "python3",
+                vec!["-m".into(), "venv".into(), env.clone().into_os_string()],
+            ),
+            (
+                bin.join("python").to_str().expect("UTF-8 path"),
+                vec![
+                    "-m".into(),
+                    "pip".into(),
+                    "install".into(),
+                    "-q".into(),
+                    "--disable-pip-version-check".into(),
+                    "-r".into(),
+                    requirements.clone().into_os_string(),
+                ],
+            ),
+        ] {
+            let out = Command::new(program)
+                .args(&args)
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {program} to install tox and pytest: {e}"));
+            assert!(
+                out.status.success(),
+                "installing tox and pytest into {} failed ({program} {args:?}): {}{}",
+                env.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    bin
+}
+
+/// `PATH` with the pinned Python tools first, for a runall that runs tox or pytest.
+pub fn path_with_python_tools() -> String {
+    let mut path = python_tools().into_os_string();
+    if let Some(rest) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(rest);
+    }
+    path.into_string().expect("PATH is UTF-8")
+}
