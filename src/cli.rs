@@ -21,6 +21,8 @@ Examples:
   runall --ci --junit junit.xml   also write a JUnit report for the CI's test view
   runall --ci --json - | jq .     JSON-lines events on stdout (the log goes to stderr)
   runall --ci --shard 2/4         run part 2 of 4 of the envs (one job of a CI matrix)
+  runall --ci --shard 2/4 --durations history.json   the same, shards balanced by time
+  runall list --shard 2/4 --durations history.json   each shard's envs and expected time
   runall --ci --rerun-failed      run again only the envs that did not pass last time
   runall list                     show the envs with their last result
   runall init                     write a commented starter runall.toml here
@@ -93,8 +95,14 @@ pub struct Cli {
 
     /// Run only part K of N of the selected envs (for a CI matrix; envs that depend on each
     /// other stay together).
-    #[arg(long, value_name = "K/N", value_parser = clap::value_parser!(Shard))]
+    #[arg(long, value_name = "K/N", value_parser = clap::value_parser!(Shard), global = true)]
     pub shard: Option<Shard>,
+
+    /// Balance the shards by the durations recorded in this run history (a
+    /// `.runall/history.json` of an earlier run): longest first, each to the least loaded shard.
+    /// Repeatable (one file per shard of the earlier run): each env's newest record counts.
+    #[arg(long, value_name = "FILE", requires = "shard", global = true)]
+    pub durations: Vec<PathBuf>,
 
     /// Run exactly the envs that did not pass in the previous run.
     #[arg(long, conflicts_with = "envs")]
@@ -218,6 +226,12 @@ mod tests {
         let err = Cli::try_parse_from(["runall", "--shard", "4/3"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("K must be from 1 to 3"), "{err}");
+        let err = Cli::try_parse_from(["runall", "--durations", "h.json"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2, "--durations needs --shard");
+        let cli = Cli::parse_from(["runall", "list", "--shard", "1/2", "--durations", "h.json"]);
+        assert!(matches!(cli.command, Some(Cmd::List { json: false })));
+        assert_eq!(cli.shard, Some(Shard { index: 1, count: 2 }));
+        assert_eq!(cli.durations, [PathBuf::from("h.json")]);
         let err = Cli::try_parse_from(["runall", "--rerun-failed", "unit"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
     }

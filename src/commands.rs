@@ -10,6 +10,8 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::exit_code::{self, RunExit};
 use crate::history::History;
+use crate::plan::Shard;
+use crate::plan::balance::Balanced;
 use crate::stdio;
 
 /// `completions`, `man` and `init`: they need no config. `None` for everything else.
@@ -38,6 +40,12 @@ pub fn list(config: &Config, history: &History, json: bool, now: u64) -> RunExit
     } else {
         list::text(config, |env| history.describe_last(env, now))
     };
+    RunExit::Code(written_code(stdio::write_stdout(text.as_bytes())))
+}
+
+/// `runall list --shard K/N [--durations FILE]`: each shard's envs and expected time.
+pub fn list_shards(config: &Config, split: &Balanced, selected: Shard, by_time: bool) -> RunExit {
+    let text = list::shards_text(config, split, selected, by_time);
     RunExit::Code(written_code(stdio::write_stdout(text.as_bytes())))
 }
 

@@ -20,6 +20,9 @@ pub enum Error {
     /// The command line's selection is invalid.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// `--durations FILE` cannot be used.
+    #[error("--durations: {0}")]
+    Durations(#[source] crate::history::HistoryError),
     /// Another run holds the log folder.
     #[error(
         "another runall (pid {pid}) is running with log folder {}; wait for it or use --log-dir",

@@ -56,6 +56,30 @@ pub fn prepare_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Each env's recorded duration in milliseconds across `files` (the histories of the shards
+/// of an earlier run): from the newest record that has one (`finished_at`; ties: the later
+/// file). Envs without any are left out. What `--durations` balances the shards by.
+pub fn newest_durations(files: &[History]) -> BTreeMap<String, u64> {
+    let mut newest: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for history in files {
+        for (name, record) in &history.envs {
+            let Some(ms) = record.duration_ms else {
+                continue;
+            };
+            let entry = newest
+                .entry(name.clone())
+                .or_insert((record.finished_at, ms));
+            if record.finished_at >= entry.0 {
+                *entry = (record.finished_at, ms);
+            }
+        }
+    }
+    newest
+        .into_iter()
+        .map(|(name, (_, ms))| (name, ms))
+        .collect()
+}
+
 /// Why the history file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -153,6 +177,19 @@ impl History {
             )));
         }
         Ok(history)
+    }
+
+    /// Reads the history at `path` for `--durations`: unlike [`History::load`], a missing
+    /// file is an error too (the user named it).
+    pub fn load_existing(path: &Path) -> Result<Self, HistoryError> {
+        if let Err(source) = fs::symlink_metadata(path) {
+            return Err(HistoryError::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Self::load(path)
     }
 
     /// Writes the history to `path` atomically: to a temporary file beside it, then renamed.
@@ -303,6 +340,36 @@ mod tests {
 
     fn result(status: EnvStatus, ms: u64) -> EnvResult {
         EnvResult::new(status, Duration::from_millis(ms), "x.log")
+    }
+
+    #[test]
+    fn durations_come_from_each_envs_newest_record() {
+        let mut old = with_durations(&[("a", 100), ("b", 200)]);
+        let mut new = with_durations(&[("a", 900), ("c", 300)]);
+        for record in old.envs.values_mut() {
+            record.finished_at = 10;
+        }
+        for record in new.envs.values_mut() {
+            record.finished_at = 20;
+        }
+        new.envs.insert(
+            "d".to_owned(),
+            EnvRecord {
+                duration_ms: None,
+                ..new.envs["c"].clone()
+            },
+        );
+        let merged = newest_durations(&[new.clone(), old.clone()]);
+        let expected: BTreeMap<String, u64> = [("a", 900), ("b", 200), ("c", 300)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert_eq!(merged, expected);
+        assert_eq!(
+            newest_durations(&[old, new]),
+            expected,
+            "order does not matter"
+        );
     }
 
     #[test]

@@ -49,11 +49,30 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     let config = config::load(&config_path(cli)?)?;
     let history_path = history::path(&config.root);
     let history = load_history(&history_path);
+    let durations = if cli.durations.is_empty() {
+        None
+    } else {
+        let mut files = Vec::with_capacity(cli.durations.len());
+        for path in &cli.durations {
+            files.push(History::load_existing(path).map_err(Error::Durations)?);
+        }
+        Some(history::newest_durations(&files))
+    };
     if let Some(Cmd::List { json }) = cli.command {
+        if let Some(shard) = cli.shard {
+            let selection = plan::Selection {
+                shard: Some(shard),
+                durations,
+                ..plan::Selection::default()
+            };
+            let split = plan::shards(&config, &selection)?;
+            let by_time = selection.durations.is_some();
+            return Ok(commands::list_shards(&config, &split, shard, by_time));
+        }
         return Ok(commands::list(&config, &history, json, unix_now()));
     }
     let settings = RunSettings::resolve(cli, config.settings.tail, &Ambient::of_process());
-    let plan = plan_run(cli, &settings, &config, &history, &history_path)?;
+    let plan = plan_run(cli, &settings, &config, &history, &history_path, durations)?;
     prepare_state_dir(&config.root);
     let _lock = log::lock::LogDirLock::acquire(&plan.log_dir)?;
     let mut reports = ReportFiles::open(&settings.reports)?;
@@ -102,6 +121,7 @@ fn plan_run(
     config: &config::Config,
     history: &History,
     history_path: &Path,
+    durations: Option<std::collections::BTreeMap<String, u64>>,
 ) -> Result<plan::Plan, Error> {
     let mut selection = plan::Selection {
         patterns: cli.envs.clone(),
@@ -113,6 +133,7 @@ fn plan_run(
         default_jobs: settings.default_jobs,
         only: None,
         shard: cli.shard,
+        durations,
     };
     if cli.rerun_failed {
         let failed = history.rerun_list().unwrap_or_default().to_vec();

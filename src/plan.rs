@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::config::{self, Config, EnvConfig, LeakPolicy, RawCommand, StderrMode, Timeouts};
 
+pub mod balance;
 mod order;
 mod shell;
 
@@ -134,6 +135,9 @@ pub struct Selection {
     pub only: Option<Vec<String>>,
     /// `--shard K/N`: keep only this part of the selection (see [`shard_of`]).
     pub shard: Option<Shard>,
+    /// `--durations FILE`: each env's recorded duration in milliseconds; with it the shard
+    /// is balanced by time ([`balance::balance`]) instead of by count.
+    pub durations: Option<BTreeMap<String, u64>>,
 }
 
 /// `--shard K/N`: part `index` (1-based) of `count`.
@@ -270,18 +274,14 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
         return Err(PlanError::NothingSelected);
     }
     if let Some(shard) = selection.shard {
-        let depends: Vec<Vec<usize>> = envs
-            .iter()
-            .map(|env| {
-                env.depends
-                    .iter()
-                    .filter_map(|dep| index.get(dep.as_str()).copied())
-                    .collect()
-            })
-            .collect();
-        let names: Vec<&str> = envs.iter().map(|env| env.name.as_str()).collect();
-        let part = shard_of(&names, &depends, &chosen, shard.count);
-        for (keep, part) in chosen.iter_mut().zip(part) {
+        let part = split(
+            envs,
+            &index,
+            &chosen,
+            shard.count,
+            selection.durations.as_ref(),
+        );
+        for (keep, part) in chosen.iter_mut().zip(part.shard) {
             *keep = *keep && part == Some(shard.index - 1);
         }
     }
@@ -345,6 +345,61 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
         timeouts: config.settings.timeouts,
         start_order: Vec::new(),
     })
+}
+
+/// How the selection would be split into `count` shards: by time with `durations`, else by
+/// count ([`shard_of`]; then every env weighs 1 ms). Indexes are the config's env order.
+fn split(
+    envs: &[EnvConfig],
+    index: &HashMap<&str, usize>,
+    chosen: &[bool],
+    count: usize,
+    durations: Option<&BTreeMap<String, u64>>,
+) -> balance::Balanced {
+    let names: Vec<&str> = envs.iter().map(|env| env.name.as_str()).collect();
+    let edges = balance::relation_edges(envs, index);
+    if let Some(durations) = durations {
+        return balance::balance(&names, edges, chosen, count, durations);
+    }
+    let mut depends = vec![Vec::new(); envs.len()];
+    for (a, b) in edges {
+        depends[a].push(b);
+    }
+    let shard = shard_of(&names, &depends, chosen, count);
+    let weight_ms: Vec<u64> = chosen.iter().map(|&c| u64::from(c)).collect();
+    let mut total_ms = vec![0; count.max(1)];
+    for (s, w) in shard.iter().zip(&weight_ms) {
+        if let Some(s) = s {
+            total_ms[*s] += w;
+        }
+    }
+    balance::Balanced {
+        shard,
+        weight_ms,
+        estimated: vec![false; envs.len()],
+        total_ms,
+    }
+}
+
+/// Every shard of the selection, for `runall list --shard K/N [--durations FILE]`: the
+/// selection as [`build`] makes it before taking the shard (`selection.shard` gives the
+/// count), split as `build` would split it. Indexes are into `config.envs`.
+pub fn shards(config: &Config, selection: &Selection) -> Result<balance::Balanced, PlanError> {
+    let envs = &config.envs;
+    let index: HashMap<&str, usize> = envs
+        .iter()
+        .enumerate()
+        .map(|(i, env)| (env.name.as_str(), i))
+        .collect();
+    let chosen = choose(envs, &index, selection)?;
+    let count = selection.shard.map_or(1, |shard| shard.count);
+    Ok(split(
+        envs,
+        &index,
+        &chosen,
+        count,
+        selection.durations.as_ref(),
+    ))
 }
 
 /// Which envs (by index into `envs`) the plan keeps: the patterns' matches, closed over
@@ -441,30 +496,13 @@ pub fn shard_of(
     chosen: &[bool],
     count: usize,
 ) -> Vec<Option<usize>> {
-    // Union-find over the chosen envs.
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
-    let mut parent: Vec<usize> = (0..names.len()).collect();
-    for (i, deps) in depends.iter().enumerate() {
-        for &d in deps {
-            if chosen.get(i) == Some(&true) && chosen.get(d) == Some(&true) {
-                let (a, b) = (root(&mut parent, i), root(&mut parent, d));
-                parent[a.max(b)] = a.min(b);
-            }
-        }
-    }
-    let mut components: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in (0..names.len()).filter(|&i| chosen[i]) {
-        let r = root(&mut parent, i);
-        components.entry(r).or_default().push(i);
-    }
+    let edges = depends
+        .iter()
+        .enumerate()
+        .flat_map(|(i, deps)| deps.iter().map(move |&d| (i, d)));
+    let components = balance::components(names.len(), chosen, edges);
     let mut components: Vec<(Vec<usize>, &str)> = components
-        .into_values()
+        .into_iter()
         .map(|members| {
             let key = members.iter().map(|&i| names[i]).min().unwrap_or("");
             (members, key)

@@ -3,11 +3,15 @@
 //! it neither plans nor reports a run.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::{Config, RawCommand};
+use crate::event::format_duration;
 use crate::history::History;
+use crate::plan::Shard;
+use crate::plan::balance::Balanced;
 use crate::report::json::SCHEMA;
 
 /// The body printed by `runall list`: one block per env, in file order, blocks separated by a
@@ -38,6 +42,64 @@ pub fn text(config: &Config, last_run: impl Fn(&str) -> Option<String>) -> Strin
         }
         if let Some(last) = last_run(&env.name) {
             let _ = writeln!(out, "  last run: {last}");
+        }
+    }
+    out
+}
+
+/// `runall list --shard K/N [--durations FILE]`: every shard in turn (shard K marked), its
+/// expected time (with durations) and its envs in file order, each with its weight; an env the
+/// file lacks is marked as weighed with the median.
+pub fn shards_text(config: &Config, split: &Balanced, selected: Shard, by_time: bool) -> String {
+    let mut out = String::new();
+    let width = config
+        .envs
+        .iter()
+        .map(|env| env.name.len())
+        .max()
+        .unwrap_or(0);
+    for (s, total) in split.total_ms.iter().enumerate() {
+        let members: Vec<usize> = (0..config.envs.len())
+            .filter(|&i| split.shard.get(i) == Some(&Some(s)))
+            .collect();
+        let mark = if s + 1 == selected.index {
+            " (this job)"
+        } else {
+            ""
+        };
+        let plural = if members.len() == 1 { "" } else { "s" };
+        let shard = Shard {
+            index: s + 1,
+            count: selected.count,
+        };
+        if by_time {
+            let time = format_duration(Duration::from_millis(*total));
+            let _ = writeln!(
+                out,
+                "shard {shard}{mark}: {time} expected, {} env{plural}",
+                members.len()
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "shard {shard}{mark}: {} env{plural} (split by count; --durations FILE \
+                 balances by time)",
+                members.len()
+            );
+        }
+        for i in members {
+            let name = &config.envs[i].name;
+            if by_time {
+                let time = format_duration(Duration::from_millis(split.weight_ms[i]));
+                let note = if split.estimated[i] {
+                    " (not in the file: the median)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "  {name:<width$}  {time}{note}");
+            } else {
+                let _ = writeln!(out, "  {name}");
+            }
         }
     }
     out

@@ -6,6 +6,7 @@
     reason = "test code: expect is the assertion, docs name shell variables, configs are built as text"
 )]
 
+mod balanced_shards;
 mod ci_integration;
 mod ci_mode;
 mod config_errors;
