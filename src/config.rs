@@ -23,12 +23,14 @@ use std::time::Duration;
 use serde::de;
 use toml::Spanned;
 
+use crate::launcher::{self, Launcher, LocalSignals};
+
 mod raw;
 mod values;
 
 pub use values::{LeakPolicy, StderrMode, Timeouts};
 
-use raw::{RawDuration, RawEnv, RawFile, RawKeys, RawSettings};
+use raw::{RawDuration, RawEnv, RawFile, RawKeys, RawLauncher, RawSettings};
 
 /// The config file's name, looked up by [`find`].
 pub const FILE_NAME: &str = "runall.toml";
@@ -86,6 +88,8 @@ pub struct Settings {
     pub retries: u32,
     /// Lines of each failed env's output shown after the summary (`None`: the default).
     pub tail: Option<usize>,
+    /// Default launcher of every env (`None`: commands run here, directly).
+    pub launcher: Option<Launcher>,
 }
 
 /// One `[env.NAME]` table with `[env_run_base]` and `[settings]` defaults applied.
@@ -113,6 +117,8 @@ pub struct EnvConfig {
     pub on_leak: LeakPolicy,
     /// How many times a failed env is run again (0: never); passing on a retry is flaky.
     pub retries: u32,
+    /// What every command is launched through (`None`: run directly).
+    pub launcher: Option<Launcher>,
 }
 
 /// A command as written in the file, before `{posargs}` substitution.
@@ -478,13 +484,14 @@ impl Ctx<'_> {
     }
 
     #[expect(
-        clippy::unused_self,
-        clippy::unnecessary_wraps,
         clippy::needless_pass_by_value,
-        reason = "the place for a setting whose check needs more than its type (which reports \
-                  through `self.invalid`); every range today is checked by its type"
+        reason = "the raw settings are consumed here, whatever each check needs of them"
     )]
     fn settings(&self, raw: RawSettings) -> Result<Settings, ConfigError> {
+        let launcher = match &raw.launcher {
+            Some(raw) => self.launcher(raw, "settings.launcher")?,
+            None => None,
+        };
         let defaults = Timeouts::default();
         let pick = |raw: Option<RawDuration>, default: Duration| raw.map_or(default, |d| d.0);
         Ok(Settings {
@@ -499,7 +506,117 @@ impl Ctx<'_> {
             on_leak: raw.on_leak.map(LeakPolicy::from).unwrap_or_default(),
             retries: raw.retries.map_or(0, |retries| retries.0 as u32),
             tail: raw.tail.map(|tail| tail.0 as usize),
+            launcher,
         })
+    }
+
+    /// Resolves a `launcher` value (a preset, a prefix, or a table); `None` for `[]`.
+    fn launcher(
+        &self,
+        raw: &Spanned<RawLauncher>,
+        key: &str,
+    ) -> Result<Option<Launcher>, ConfigError> {
+        let fail = |message: String| self.invalid(raw.span(), key.to_owned(), message);
+        let words = |words: &Option<Vec<raw::ArgvWord>>| -> Option<Vec<String>> {
+            words
+                .as_ref()
+                .map(|words| words.iter().map(|w| w.0.clone()).collect())
+        };
+        let unknown_preset = |name: &str| {
+            format!(
+                "unknown launcher preset `{name}` (presets: {})",
+                launcher::PRESETS.join(", ")
+            )
+        };
+        let mut launcher = match raw.get_ref() {
+            RawLauncher::Preset(name) => {
+                Launcher::preset(name, &[]).ok_or_else(|| fail(unknown_preset(name)))?
+            }
+            RawLauncher::Words(command) if command.is_empty() => return Ok(None),
+            RawLauncher::Words(command) => Launcher {
+                command: command.clone(),
+                ..Launcher::default()
+            },
+            RawLauncher::Table(table) => {
+                let mut launcher = match (&table.preset, words(&table.command)) {
+                    (Some(name), None) => {
+                        let args = words(&table.args).unwrap_or_default();
+                        Launcher::preset(name, &args).ok_or_else(|| fail(unknown_preset(name)))?
+                    }
+                    (None, Some(command)) if table.args.is_none() => Launcher {
+                        command,
+                        ..Launcher::default()
+                    },
+                    (None, Some(_)) => {
+                        return Err(fail(
+                            "`args` adds to a preset's command: with `command`, write them in it"
+                                .to_owned(),
+                        ));
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(fail("give `preset` or `command`, not both".to_owned()));
+                    }
+                    (None, None) => {
+                        return Err(fail(
+                            "a launcher table needs `command` (the prefix) or `preset`".to_owned(),
+                        ));
+                    }
+                };
+                for (slot, hook) in [
+                    (&mut launcher.interrupt, &table.interrupt),
+                    (&mut launcher.terminate, &table.terminate),
+                    (&mut launcher.kill, &table.kill),
+                    (&mut launcher.cancel, &table.cancel),
+                ] {
+                    if let Some(hook) = words(hook) {
+                        // `[]`: no hook for this step, also over a preset's.
+                        *slot = (!hook.is_empty()).then_some(hook);
+                    }
+                }
+                if let Some(local) = table.local_signals {
+                    launcher.local_signals = match local {
+                        raw::RawLocalSignals::All => LocalSignals::All,
+                        raw::RawLocalSignals::Kill => LocalSignals::KillOnly,
+                    };
+                }
+                if let Some(text) = &table.queued {
+                    launcher.queued = (!text.0.is_empty()).then(|| text.0.clone());
+                }
+                if let Some(text) = &table.started {
+                    launcher.started = (!text.0.is_empty()).then(|| text.0.clone());
+                }
+                launcher
+            }
+        };
+        if launcher.command.first().is_none_or(String::is_empty) {
+            return Err(fail(
+                "the launcher's program (its first word) must not be empty".to_owned(),
+            ));
+        }
+        let hooks = [
+            &launcher.interrupt,
+            &launcher.terminate,
+            &launcher.kill,
+            &launcher.cancel,
+        ];
+        for hook in hooks.into_iter().flatten() {
+            if hook[0].is_empty() {
+                return Err(fail(
+                    "a hook's program (its first word) must not be empty".to_owned(),
+                ));
+            }
+        }
+        let every_word = launcher
+            .command
+            .iter()
+            .chain(hooks.into_iter().flatten().flatten());
+        for word in every_word {
+            launcher::check_word(word).map_err(fail)?;
+        }
+        if launcher.started.is_some() && launcher.queued.is_none() {
+            launcher.started = None;
+        }
+        Ok(Some(launcher))
     }
 
     /// Rejects an empty `commands`, an empty shell string and an empty argv in one table.
@@ -567,6 +684,11 @@ impl Ctx<'_> {
         let Some(commands) = table.commands.or_else(|| base.commands.clone()) else {
             return Err(self.invalid(name_span, owner, "missing `commands`".to_owned()));
         };
+        let launcher = match (&table.launcher, &base.launcher) {
+            (Some(raw), _) => self.launcher(raw, &format!("{owner}.launcher"))?,
+            (None, Some(raw)) => self.launcher(raw, "env_run_base.launcher")?,
+            (None, None) => settings.launcher.clone(),
+        };
         let (depends, depends_owner): (Vec<(usize, Spanned<String>)>, String) = match table.depends
         {
             Some(depends) => (depends.into_iter().enumerate().collect(), owner),
@@ -633,6 +755,7 @@ impl Ctx<'_> {
                     .retries
                     .or(base.retries)
                     .map_or(settings.retries, |retries| retries.0 as u32),
+                launcher,
             },
         })
     }
@@ -885,6 +1008,7 @@ commands = ["true"]
                 on_leak: LeakPolicy::Fail,
                 retries: 0,
                 tail: None,
+                launcher: None,
             }
         );
         let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
@@ -976,6 +1100,109 @@ commands = ["c"]
     }
 
     #[test]
+    fn launchers_resolve_from_settings_base_and_env() {
+        let config = ok(r#"
+[settings]
+launcher = "slurm"
+[env.a]
+commands = ["true"]
+[env.b]
+commands = ["true"]
+launcher = []
+[env.c]
+commands = ["true"]
+launcher = ["ssh", "build-{attempt}", "--"]
+[env.d]
+commands = ["true"]
+launcher = { preset = "slurm", args = ["--partition=big"], interrupt = [] }
+[env.e]
+commands = ["true"]
+[env.e.launcher]
+command = ["kubectl", "exec", "pod-{env}", "--"]
+terminate = ["kubectl", "exec", "pod-{env}", "--", "pkill", "-TERM", "-f", "{run_id}"]
+local_signals = "kill"
+queued = "waiting"
+"#);
+        let launcher = |i: usize| config.envs[i].launcher.clone();
+        assert_eq!(launcher(0), Some(Launcher::slurm(&[])));
+        assert_eq!(launcher(1), None, "`[]` opts out of the default");
+        let ssh = launcher(2).unwrap();
+        assert_eq!(ssh.command, ["ssh", "build-{attempt}", "--"]);
+        assert_eq!((ssh.interrupt, ssh.queued), (None, None));
+        assert_eq!(ssh.local_signals, LocalSignals::All);
+        let big = launcher(3).unwrap();
+        assert_eq!(
+            big.command,
+            [
+                "srun",
+                "--quit-on-interrupt",
+                "--job-name={run_id}-{env}",
+                "--partition=big"
+            ]
+        );
+        assert_eq!(big.interrupt, None, "`[]` removes the preset's hook");
+        assert_eq!(big.terminate, Launcher::slurm(&[]).terminate);
+        let kube = launcher(4).unwrap();
+        assert_eq!(kube.command[2], "pod-{env}");
+        assert_eq!(kube.terminate.as_ref().map(Vec::len), Some(8));
+        assert_eq!(kube.local_signals, LocalSignals::KillOnly);
+        assert_eq!(kube.queued.as_deref(), Some("waiting"));
+
+        let base = ok("[env_run_base]
+launcher = [\"nice\"]
+[env.a]
+commands = [\"x\"]
+");
+        assert_eq!(base.envs[0].launcher.as_ref().unwrap().command, ["nice"]);
+    }
+
+    #[test]
+    fn bad_launchers_name_the_key() {
+        let cases = [
+            (
+                "[settings]\nlauncher = \"pbs\"\n",
+                "runall.toml:2:12: settings.launcher: unknown launcher preset `pbs` (presets: slurm)",
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\nlauncher = [\"srun\", \"--job-name={run-id}\"]\n",
+                "runall.toml:3:12: env.a.launcher: unknown placeholder `{run-id}` (known: {env}, \
+                 {run_id}, {attempt})",
+            ),
+            (
+                "[env_run_base]\nlauncher = [\"\"]\n[env.a]\ncommands = [\"x\"]\n",
+                "runall.toml:2:12: env_run_base.launcher: the launcher's program (its first word) \
+                 must not be empty",
+            ),
+            (
+                "[settings]\nlauncher = { preset = \"slurm\", command = [\"x\"] }\n",
+                "runall.toml:2:12: settings.launcher: give `preset` or `command`, not both",
+            ),
+            (
+                "[settings]\nlauncher = { command = [\"x\"], args = [\"y\"] }\n",
+                "runall.toml:2:12: settings.launcher: `args` adds to a preset's command: with \
+                 `command`, write them in it",
+            ),
+            (
+                "[settings]\nlauncher = { interrupt = [\"x\"] }\n",
+                "runall.toml:2:12: settings.launcher: a launcher table needs `command` (the \
+                 prefix) or `preset`",
+            ),
+            (
+                "[settings]\nlauncher = { command = [\"x\"], kill = [\"\", \"y\"] }\n",
+                "runall.toml:2:12: settings.launcher: a hook's program (its first word) must not \
+                 be empty",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(err(text), expected, "{text}");
+        }
+        let unknown = err("[settings]\nlauncher = { command = [\"x\"], kil = [\"y\"] }\n");
+        assert!(unknown.contains("unknown key `kil`"), "{unknown}");
+        let shape = err("[settings]\nlauncher = 3\n");
+        assert!(shape.contains("settings.launcher: invalid type"), "{shape}");
+    }
+
+    #[test]
     fn unknown_keys() {
         assert_eq!(
             err("colour = 1\n"),
@@ -986,10 +1213,11 @@ commands = ["c"]
             err("[settings]\njobs = 2\ncolour = 1\n"),
             "runall.toml:3:1: settings.colour: unknown key `colour`, expected one of `jobs`, \
              `stderr`, `interrupt_timeout`, `terminate_timeout`, `leak_timeout`, `timeout`, \
-             `on_leak`, `retries`, `tail`"
+             `on_leak`, `retries`, `tail`, `launcher`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
-                        `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`";
+                        `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`, \
+                        `launcher`";
         assert_eq!(
             err("[env.unit]\ncommands = [\"x\"]\ncolour = \"red\"\n"),
             format!("runall.toml:3:1: env.unit.colour: unknown key `colour`, {env_keys}")

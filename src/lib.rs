@@ -18,6 +18,7 @@ pub mod event;
 pub mod exit_code;
 pub mod face;
 pub mod history;
+pub mod launcher;
 pub mod log;
 pub mod plan;
 pub mod report;

@@ -58,6 +58,8 @@ pub struct EnvSpec {
     pub on_leak: LeakPolicy,
     /// How many times a failed env is run again; passing on a retry makes it flaky.
     pub retries: u32,
+    /// What every command is launched through (`None`: run directly).
+    pub launcher: Option<crate::launcher::Launcher>,
 }
 
 impl EnvSpec {
@@ -76,6 +78,7 @@ impl EnvSpec {
             timeout: None,
             on_leak: LeakPolicy::Warn,
             retries: 0,
+            launcher: None,
         }
     }
 }
@@ -332,6 +335,7 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
             timeout: env.timeout,
             on_leak: env.on_leak,
             retries: env.retries,
+            launcher: env.launcher.clone(),
         });
     }
 

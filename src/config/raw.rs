@@ -48,6 +48,7 @@ pub(super) struct RawSettings {
     pub(super) on_leak: Option<RawLeak>,
     pub(super) retries: Option<RawRetries>,
     pub(super) tail: Option<RawTail>,
+    pub(super) launcher: Option<Spanned<RawLauncher>>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -63,6 +64,75 @@ pub(super) struct RawEnv {
     pub(super) timeout: Option<RawDuration>,
     pub(super) on_leak: Option<RawLeak>,
     pub(super) retries: Option<RawRetries>,
+    pub(super) launcher: Option<Spanned<RawLauncher>>,
+}
+
+/// `launcher`: a preset's name (`"slurm"`), a prefix argv (`[]`: none), or a table.
+#[derive(Clone)]
+pub(super) enum RawLauncher {
+    Preset(String),
+    Words(Vec<String>),
+    Table(Box<RawLauncherTable>),
+}
+
+/// `launcher = { … }`: a preset with extra `args`, or a `command` with its hooks.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLauncherTable {
+    pub(super) preset: Option<String>,
+    pub(super) args: Option<Vec<ArgvWord>>,
+    pub(super) command: Option<Vec<ArgvWord>>,
+    pub(super) interrupt: Option<Vec<ArgvWord>>,
+    pub(super) terminate: Option<Vec<ArgvWord>>,
+    pub(super) kill: Option<Vec<ArgvWord>>,
+    pub(super) cancel: Option<Vec<ArgvWord>>,
+    pub(super) local_signals: Option<RawLocalSignals>,
+    pub(super) queued: Option<NoNul>,
+    pub(super) started: Option<NoNul>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawLocalSignals {
+    All,
+    Kill,
+}
+
+impl<'de> Deserialize<'de> for RawLauncher {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LauncherVisitor;
+
+        impl<'de> Visitor<'de> for LauncherVisitor {
+            type Value = RawLauncher;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a preset name (\"slurm\"), an argv array of strings, or a table with \
+                     `command` or `preset`",
+                )
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawLauncher, E> {
+                Ok(RawLauncher::Preset(v.to_owned()))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawLauncher, A::Error> {
+                let mut words = Vec::new();
+                while let Some(ArgvWord(word)) = seq.next_element()? {
+                    words.push(word);
+                }
+                Ok(RawLauncher::Words(words))
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawLauncher, A::Error> {
+                let table =
+                    RawLauncherTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawLauncher::Table(Box::new(table)))
+            }
+        }
+
+        deserializer.deserialize_any(LauncherVisitor)
+    }
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -272,7 +342,8 @@ impl<'de> Deserialize<'de> for RawCommand {
 }
 
 /// One element of an argv array.
-struct ArgvWord(String);
+#[derive(Clone)]
+pub(super) struct ArgvWord(pub(super) String);
 
 impl<'de> Deserialize<'de> for ArgvWord {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
