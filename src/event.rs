@@ -362,6 +362,29 @@ pub enum ShutdownStep {
         /// Pids still holding the pipe when it was closed.
         holders: Vec<i32>,
     },
+    /// A launcher hook started for this step of the ladder (`interrupt`, `terminate`, `kill`;
+    /// `cancel` for a queued job or the sweep after a stopped command).
+    HookStarted {
+        /// The step's name.
+        step: &'static str,
+        /// The hook's argv, as `runall list` shows commands.
+        command: String,
+        /// Whether the step's signal also went to the local process group.
+        signalled: bool,
+    },
+    /// A launcher hook failed or printed something (a hook that exits 0 silently is not
+    /// reported again).
+    HookFinished {
+        /// The step's name.
+        step: &'static str,
+        /// The hook's argv, as shown.
+        command: String,
+        /// Why it failed (`exit 1`, `timed out after 10s (killed)`, `cannot start …`), or
+        /// `None` when it passed.
+        failure: Option<String>,
+        /// What it printed, raw (a reporter sanitises it for its destination).
+        output: Vec<u8>,
+    },
 }
 
 /// Everything the runner reports, in the order it happened.
@@ -407,6 +430,17 @@ pub enum RunEvent {
         index: usize,
         /// The child's pid.
         pid: i32,
+    },
+    /// The launched command's job waits for the cluster (its launcher said so): the env is
+    /// queued, its timeout paused, until `JobStarted`.
+    JobQueued {
+        /// Which env.
+        env: EnvId,
+    },
+    /// The queued job started: the env runs, its timeout counts again.
+    JobStarted {
+        /// Which env.
+        env: EnvId,
     },
     /// Bytes read from a child's pipe, in read order (already written to the env's log).
     Output {

@@ -170,6 +170,8 @@ impl Summary {
                 self.cause.get_or_insert(*cause);
             }
             RunEvent::CommandStarted { .. }
+            | RunEvent::JobQueued { .. }
+            | RunEvent::JobStarted { .. }
             | RunEvent::LogOpened { .. }
             | RunEvent::LogFailed { .. }
             | RunEvent::Output { .. }

@@ -24,6 +24,7 @@
 mod event_loop;
 pub mod fatal;
 pub mod guardian;
+mod hooks;
 mod ladder;
 mod pump;
 mod reap;
@@ -260,6 +261,7 @@ pub fn start_with(
         child_scan: None,
         last_child_scan: None,
         adopted: HashMap::new(),
+        hooks: hooks::Hooks::new(Arc::clone(&poller)),
     };
     let thread = std::thread::Builder::new()
         .name("runall-runner".into())
@@ -339,7 +341,37 @@ struct Active {
     leak_stage: LeakStage,
     /// Pids found holding the pipe after the leak deadline.
     holders: Vec<i32>,
+    /// Whether a launched job waits for the cluster (see
+    /// [`crate::launcher::Launcher::queued`]).
+    watch: QueueWatch,
 }
+
+/// What a launched command's output said about its job so far.
+#[derive(Default)]
+struct QueueWatch {
+    queue: Queue,
+    /// Output bytes of the command read so far (the queued mark is looked for in the first
+    /// [`QUEUE_WATCH`]).
+    watched: usize,
+    /// The last bytes read, for a mark split across two reads.
+    tail: Vec<u8>,
+}
+
+/// Where a launched command's job is, as its launcher's output told.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+enum Queue {
+    /// Nothing said: running as far as runall can tell.
+    #[default]
+    Unknown,
+    /// Waiting for resources; the env's timeout is paused with this much left.
+    Queued(Option<Duration>),
+    /// Started after waiting.
+    Started,
+}
+
+/// How much of a command's first output is searched for its launcher's queued mark: the
+/// launcher speaks before the job does.
+const QUEUE_WATCH: usize = 4096;
 
 struct ShutdownState {
     cause: ShutdownCause,
@@ -372,4 +404,6 @@ struct Runner {
     last_child_scan: Option<Instant>,
     /// Adopted processes seen alive (told to the guardian), by pid, with their start time.
     adopted: HashMap<i32, u64>,
+    /// Launcher hooks running on their own threads.
+    hooks: hooks::Hooks,
 }

@@ -39,6 +39,7 @@ pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
         crate::runner::sys::kill_all_groups();
+        crate::launcher::emergency::run_all();
         previous(info);
     }));
 }

@@ -149,6 +149,8 @@ struct PrintedEnv {
     partial: [Vec<u8>; 2],
     started: Option<Instant>,
     finished: bool,
+    /// Its launched job waits for the cluster.
+    queued: bool,
     /// Grouped: the whole output of its last finished attempt was printed.
     body_printed: bool,
 }
@@ -230,6 +232,7 @@ impl<W: Write> CiReporter<W> {
                 partial: [Vec::new(), Vec::new()],
                 started: None,
                 finished: false,
+                queued: false,
                 body_printed: false,
             })
             .collect();
@@ -279,6 +282,8 @@ impl<W: Write> CiReporter<W> {
                 crate::stdio::write_stderr(text.as_bytes());
                 false
             }
+            RunEvent::JobQueued { env } => self.job_queue(*env, true)?,
+            RunEvent::JobStarted { env } => self.job_queue(*env, false)?,
             RunEvent::LogOpened { .. } | RunEvent::RunFinished { .. } => false,
         };
         if wrote {
@@ -302,7 +307,13 @@ impl<W: Write> CiReporter<W> {
                 self.out.write_all(b", ")?;
             }
             let elapsed = now.saturating_duration_since(started);
-            write!(self.out, "{} ({})", env.name, format_duration(elapsed))?;
+            let queued = if env.queued { "queued, " } else { "" };
+            write!(
+                self.out,
+                "{} ({queued}{})",
+                env.name,
+                format_duration(elapsed)
+            )?;
         }
         self.out.write_all(b"\n")?;
         self.last_line = now;
@@ -401,6 +412,23 @@ impl<W: Write> CiReporter<W> {
         Ok(true)
     }
 
+    /// A launched job is queued (`true`) or left the queue: said in both modes, since a
+    /// queued env is not running yet whatever the clock says.
+    fn job_queue(&mut self, env: EnvId, queued: bool) -> io::Result<bool> {
+        let Some(state) = self.envs.get_mut(env) else {
+            return Ok(false);
+        };
+        state.queued = queued;
+        let text = if queued {
+            "◷ queued: the cluster has not started its job yet"
+        } else {
+            "▶ its job started"
+        };
+        let colour = self.options.color.then_some(YELLOW);
+        self.env_line(env, colour, text)?;
+        Ok(true)
+    }
+
     fn command_started(&mut self, env: EnvId, index: usize) -> io::Result<bool> {
         if self.options.output == OutputMode::Grouped {
             return Ok(false);
@@ -432,6 +460,7 @@ impl<W: Write> CiReporter<W> {
             return Ok(false);
         };
         state.finished = true;
+        state.queued = false;
         let verdict = result.verdict();
         let colour = self.options.color.then(|| verdict_colour(Some(verdict)));
         match self.options.output {
@@ -565,6 +594,39 @@ impl<W: Write> CiReporter<W> {
             }
             ShutdownStep::PipeClosed { holders } => {
                 format!("✂ closed its output: still held by {}", pids(holders))
+            }
+            ShutdownStep::HookStarted {
+                step,
+                command,
+                signalled,
+            } => {
+                let alone = if *signalled {
+                    ""
+                } else {
+                    " (no local signal: the hook carries this step)"
+                };
+                format!(
+                    "→ {step} hook: {}{alone}",
+                    sanitize::text(command.as_bytes())
+                )
+            }
+            ShutdownStep::HookFinished {
+                step,
+                command,
+                failure,
+                output,
+            } => {
+                let how = failure.as_deref().unwrap_or("passed");
+                let text = format!(
+                    "⚠ {step} hook {how}: {}",
+                    sanitize::text(command.as_bytes())
+                );
+                self.env_line(env, None, &text)?;
+                for line in output.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    let line = format!("  {}", sanitize::text(sanitize::trim_cr(line)));
+                    self.env_line(env, None, &line)?;
+                }
+                return Ok(true);
             }
         };
         self.env_line(env, None, &text)?;

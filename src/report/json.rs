@@ -267,6 +267,22 @@ impl<W: Write> JsonReporter<W> {
                 };
                 write_line(&mut self.out, &line)
             }
+            RunEvent::JobQueued { env } | RunEvent::JobStarted { env } => {
+                let Some(name) = self.names.get(*env) else {
+                    return Ok(());
+                };
+                let line = EnvStarted {
+                    schema: SCHEMA,
+                    r#type: if matches!(event, RunEvent::JobQueued { .. }) {
+                        "job_queued"
+                    } else {
+                        "job_started"
+                    },
+                    env: name,
+                    attempt: self.attempts[*env],
+                };
+                write_line(&mut self.out, &line)
+            }
             RunEvent::Output { .. }
             | RunEvent::LogOpened { .. }
             | RunEvent::Shutdown { .. }

@@ -21,6 +21,8 @@ impl Runner {
         loop {
             let now = Instant::now();
             self.reap_strays();
+            let hooks = self.hooks.collect();
+            self.report_hooks(hooks);
             self.drain_control(now);
             self.on_timers(now);
             self.resume_paused();
@@ -58,6 +60,11 @@ impl Runner {
                 self.on_ready(ev.key, Instant::now());
             }
         }
+        // The last hooks (a cancel sweep after a stopped env): each is bounded by its timeout.
+        let hooks = self
+            .hooks
+            .wait(super::hooks::HOOK_TIMEOUT + Duration::from_secs(1));
+        self.report_hooks(hooks);
         self.final_sweep();
         if let Some(signal) = self.child_signal.take() {
             signal.uninstall(&self.poller);

@@ -6,8 +6,9 @@
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use super::{Active, EnvPhase, KILL_DRAIN, LeakStage, Runner, ShutdownState, guardian, sys};
+use super::{Active, EnvPhase, KILL_DRAIN, LeakStage, Queue, Runner, ShutdownState, guardian, sys};
 use crate::event::{LeakedProcess, RunEvent, ShutdownCause, ShutdownStep, StopCause};
+use crate::launcher::{Step, Vars};
 use crate::plan::EnvId;
 
 /// After a leak was signalled, how long to keep draining before the next step.
@@ -31,7 +32,7 @@ impl Runner {
         }
         active.ladder = Some((libc::SIGTERM, now + interrupt));
         let pid = active.pid;
-        self.signal_env(id, pid, libc::SIGINT);
+        self.ladder_signal(id, pid, libc::SIGINT);
     }
 
     /// First request: SIGINT (or the signal runall got) to every group, then the ladder.
@@ -74,7 +75,7 @@ impl Runner {
             }
             active.ladder = Some(next);
             let pid = active.pid;
-            self.signal_env(id, pid, signal);
+            self.ladder_signal(id, pid, signal);
         }
     }
 
@@ -93,7 +94,88 @@ impl Runner {
                 *deadline = (*deadline).min(now + KILL_DRAIN);
                 active.leak_stage = LeakStage::Killed;
             }
-            self.signal_env(id, pid, libc::SIGKILL);
+            if active.exited {
+                self.signal_env(id, pid, libc::SIGKILL);
+            } else {
+                self.ladder_signal(id, pid, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// A step of the ladder for a command that has not exited: its launcher's hook for the
+    /// step (`cancel` instead while the job is queued: nothing of it runs yet), and the signal
+    /// to the local group unless the launcher carries that step by its hook alone.
+    fn ladder_signal(&mut self, id: EnvId, pid: i32, signal: i32) {
+        let spec = &self.plan.envs[id];
+        if let Some(launcher) = &spec.launcher {
+            let queued = matches!(&self.envs[id].phase,
+                EnvPhase::Running(active) if matches!(active.watch.queue, Queue::Queued(_)));
+            let step = if queued {
+                Step::Cancel
+            } else {
+                Step::of_signal(signal)
+            };
+            let vars = Vars {
+                env: &spec.name,
+                run_id: &self.options.run_id,
+                attempt: self.envs[id].attempt,
+            };
+            if let Some(argv) = launcher.hook(step, vars) {
+                let signalled = launcher.signals_locally(signal);
+                self.emit(RunEvent::Shutdown {
+                    env: id,
+                    step: ShutdownStep::HookStarted {
+                        step: step.name(),
+                        command: crate::config::display_argv(&argv),
+                        signalled,
+                    },
+                });
+                self.hooks.start(id, step, argv);
+                if !signalled {
+                    return;
+                }
+            }
+        }
+        self.signal_env(id, pid, signal);
+    }
+
+    /// Reports the hooks that finished: a failure or output as a shutdown step.
+    pub(super) fn report_hooks(&self, done: Vec<super::hooks::HookDone>) {
+        for hook in done {
+            if hook.failure.is_none() && hook.output.is_empty() {
+                continue;
+            }
+            self.emit(RunEvent::Shutdown {
+                env: hook.env,
+                step: ShutdownStep::HookFinished {
+                    step: hook.step.name(),
+                    command: crate::config::display_argv(&hook.argv),
+                    failure: hook.failure,
+                    output: hook.output,
+                },
+            });
+        }
+    }
+
+    /// After a command of a launched env ended: if runall had engaged the ladder, or the
+    /// launcher's client died by a signal, its `cancel` hook sweeps what may be left of the
+    /// job in the cluster. Either way the emergency exit no longer needs to.
+    pub(super) fn sweep_launched(&mut self, id: EnvId, killed: bool) {
+        let spec = &self.plan.envs[id];
+        let Some(launcher) = &spec.launcher else {
+            return;
+        };
+        crate::launcher::emergency::forget(id);
+        if self.envs[id].stopped_by.is_none() && !killed {
+            return;
+        }
+        let vars = Vars {
+            env: &spec.name,
+            run_id: &self.options.run_id,
+            attempt: self.envs[id].attempt,
+        };
+        if let Some(argv) = launcher.hook(Step::Cancel, vars) {
+            self.hooks.start(id, Step::Cancel, argv);
         }
     }
 
@@ -131,7 +213,7 @@ impl Runner {
                 let after = self.plan.envs[id].timeout.unwrap_or_default();
                 active.ladder = Some((libc::SIGKILL, now + terminate));
                 env.stopped_by = Some(StopCause::TimedOut(after));
-                self.signal_env(id, pid, libc::SIGTERM);
+                self.ladder_signal(id, pid, libc::SIGTERM);
                 continue;
             }
             // The signal ladder.
@@ -141,7 +223,7 @@ impl Runner {
             {
                 active.ladder =
                     (signal == libc::SIGTERM).then_some((libc::SIGKILL, now + terminate));
-                self.signal_env(id, pid, signal);
+                self.ladder_signal(id, pid, signal);
                 continue;
             }
             // The drain deadline after exit: someone else holds the pipe.

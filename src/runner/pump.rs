@@ -4,8 +4,9 @@
 
 use polling::Event;
 
-use super::{EnvPhase, KEYS_PER_ENV, Runner, log, sys};
+use super::{EnvPhase, KEYS_PER_ENV, QUEUE_WATCH, Queue, QueueWatch, Runner, log, sys};
 use crate::event::RunEvent;
+use crate::launcher::Launcher;
 use crate::plan::EnvId;
 
 /// Most bytes per `read` call, and so per log write and per `Output` event. Large, because
@@ -64,6 +65,12 @@ impl Runner {
                 }
             };
             let n = bytes.len();
+            let (queued, started) = self.plan.envs[id]
+                .launcher
+                .as_ref()
+                .map_or((false, false), |l| {
+                    watch_queue(&mut active.watch, l, &bytes)
+                });
             self.credits.take(id, n);
             // See `emit`: a gone consumer is not a reason to stop draining.
             let _ = self.tx.send(log::ToLog::Event(RunEvent::Output {
@@ -71,6 +78,27 @@ impl Runner {
                 stream: pipe.stream,
                 bytes,
             }));
+            // The env's timeout counts only while the job runs: paused with what was left
+            // while queued, and counting again from the start.
+            if queued {
+                let now = std::time::Instant::now();
+                let left = env.timeout_at.map(|t| t.saturating_duration_since(now));
+                active.watch.queue = Queue::Queued(left);
+                env.timeout_at = None;
+                let _ = self
+                    .tx
+                    .send(log::ToLog::Event(RunEvent::JobQueued { env: id }));
+            }
+            if started {
+                if let Queue::Queued(left) = active.watch.queue {
+                    let now = std::time::Instant::now();
+                    env.timeout_at = left.map(|left| now + left);
+                }
+                active.watch.queue = Queue::Started;
+                let _ = self
+                    .tx
+                    .send(log::ToLog::Event(RunEvent::JobStarted { env: id }));
+            }
             total += n;
             if n < PIPE_READ_BYTES {
                 // That was all the pipe held: no read just to hear EAGAIN. Bytes arriving
@@ -89,4 +117,51 @@ impl Runner {
                 .is_ok();
         }
     }
+}
+
+/// Looks for the launcher's queued and started marks in a command's new output: whether the
+/// job became queued, and whether the queued job started (both may come in one read). The
+/// queued mark counts only in the first [`QUEUE_WATCH`] bytes (the launcher speaks before the
+/// job does), the started mark only after it.
+fn watch_queue(watch: &mut QueueWatch, launcher: &Launcher, bytes: &[u8]) -> (bool, bool) {
+    let Some(queued) = &launcher.queued else {
+        return (false, false);
+    };
+    let started = launcher.started.as_deref().unwrap_or_default();
+    let looking = match watch.queue {
+        Queue::Unknown => watch.watched < QUEUE_WATCH,
+        Queue::Queued(_) => !started.is_empty(),
+        Queue::Started => false,
+    };
+    if !looking {
+        return (false, false);
+    }
+    watch.watched = watch.watched.saturating_add(bytes.len());
+    let mut text = std::mem::take(&mut watch.tail);
+    text.extend_from_slice(bytes);
+    // Where the started mark may begin: after the queued mark if this read holds it.
+    let mut after = 0;
+    let mut became_queued = false;
+    if matches!(watch.queue, Queue::Unknown) {
+        let Some(at) = find(&text, queued.as_bytes()) else {
+            // Keep enough to find a mark split across two reads.
+            watch.tail = text.split_off(text.len().saturating_sub(queued.len()));
+            return (false, false);
+        };
+        became_queued = true;
+        after = at + queued.len();
+    }
+    let became_started = find(&text[after..], started.as_bytes()).is_some();
+    if !became_started {
+        let from = text.len().saturating_sub(started.len()).max(after);
+        watch.tail = text.split_off(from);
+    }
+    (became_queued, became_started)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
 }

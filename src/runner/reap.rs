@@ -78,6 +78,7 @@ impl Runner {
         }
         let status = sys::reap(active.pid);
         let exit = exit_kind(status);
+        self.sweep_launched(id, matches!(exit, ExitKind::Signal { .. }));
         let env = &mut self.envs[id];
         let next = active.command + 1;
         if exit == ExitKind::Code(0)
@@ -146,6 +147,7 @@ impl Runner {
                 _ => None,
             })
             .chain(self.guardian.as_ref().map(guardian::Guardian::pid))
+            .chain(self.hooks.pids())
             .collect()
     }
 

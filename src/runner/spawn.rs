@@ -7,9 +7,12 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
-use super::{Active, EnvPhase, KEYS_PER_ENV, LeakStage, PIDFD_KIND, Pipe, Runner, guardian, sys};
+use super::{
+    Active, EnvPhase, KEYS_PER_ENV, LeakStage, PIDFD_KIND, Pipe, QueueWatch, Runner, guardian, sys,
+};
 use crate::config::StderrMode;
 use crate::event::{EnvStatus, RunEvent, Stream};
+use crate::launcher::{Step, Vars};
 use crate::plan::{CommandSpec, EnvId};
 
 /// Largest pipe buffer asked for (`F_SETPIPE_SZ`; 1 MiB is also Linux's limit for unprivileged
@@ -58,18 +61,19 @@ impl Runner {
             .get(index)
             .ok_or_else(|| format!("no command {index}"))?;
         sys::check_dir(&spec.cwd)?;
-        // A shell command by its POSIX path, as system(3) does: a bare "sh" would be searched
-        // for through every PATH entry.
-        let (program, argv): (&OsStr, Vec<&OsStr>) = match command_spec {
-            CommandSpec::Shell(script) => (
-                OsStr::new("/bin/sh"),
-                vec![OsStr::new("sh"), OsStr::new("-c"), OsStr::new(script)],
-            ),
-            CommandSpec::Argv(argv) => (
-                argv.first().map_or_else(|| OsStr::new(""), OsStr::new),
-                argv.iter().map(OsStr::new).collect(),
-            ),
-        };
+        // Through the launcher, if any: its prefix, then the argv or `/bin/sh -c` and the string.
+        let launched = spec.launcher.as_ref().map(|launcher| {
+            let vars = Vars {
+                env: &spec.name,
+                run_id: &self.options.run_id,
+                attempt: self.envs[id].attempt,
+            };
+            if let Some(cancel) = launcher.hook(Step::Cancel, vars) {
+                crate::launcher::emergency::register(id, cancel);
+            }
+            launcher.wrap(command_spec, vars)
+        });
+        let (program, argv) = program_and_argv(command_spec, launched.as_deref());
         let mut env: Vec<(&OsStr, &OsStr)> = vec![
             (OsStr::new("RUNALL_ENV"), OsStr::new(&spec.name)),
             (
@@ -147,7 +151,31 @@ impl Runner {
             drain_deadline: None,
             leak_stage: LeakStage::Waiting,
             holders: Vec::new(),
+            watch: QueueWatch::default(),
         })
+    }
+}
+
+/// What to exec for `command`: the launcher's words when it is launched, else the argv, or a
+/// shell string by `/bin/sh`'s POSIX path, as system(3) does (a bare "sh" would be searched
+/// for through every PATH entry).
+fn program_and_argv<'a>(
+    command: &'a CommandSpec,
+    launched: Option<&'a [String]>,
+) -> (&'a OsStr, Vec<&'a OsStr>) {
+    let words = |words: &'a [String]| {
+        (
+            words.first().map_or_else(|| OsStr::new(""), OsStr::new),
+            words.iter().map(OsStr::new).collect(),
+        )
+    };
+    match (command, launched) {
+        (_, Some(launched)) => words(launched),
+        (CommandSpec::Argv(argv), None) => words(argv),
+        (CommandSpec::Shell(script), None) => (
+            OsStr::new("/bin/sh"),
+            vec![OsStr::new("sh"), OsStr::new("-c"), OsStr::new(script)],
+        ),
     }
 }
 

@@ -218,6 +218,8 @@ pub(super) struct Pane {
     pub(super) log_error: Option<String>,
     /// The result of the attempt before this one, when the env is being retried.
     pub(super) previous: Option<EnvResult>,
+    /// Its launched job waits for the cluster (`JobQueued` until `JobStarted`).
+    pub(super) queued: bool,
 }
 
 impl Pane {
@@ -309,6 +311,7 @@ impl App {
                 attempt: 0,
                 log_error: None,
                 previous: None,
+                queued: false,
             })
             .collect();
         Self {
@@ -497,6 +500,7 @@ impl App {
                 pane.stage = PaneStage::Running { since: now };
                 pane.command = None;
                 pane.stopping = None;
+                pane.queued = false;
                 self.run_finished = false;
                 if let Some(search) = self.search.as_mut().filter(|s| s.env == env) {
                     search.hits.clear();
@@ -538,6 +542,12 @@ impl App {
                     if self.drawn.contains(&env) {
                         self.dirty = true;
                     }
+                }
+            }
+            RunEvent::JobQueued { env } | RunEvent::JobStarted { env } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.queued = matches!(event, RunEvent::JobQueued { .. });
+                    self.dirty = true;
                 }
             }
             RunEvent::EnvFinished { env, result } => return self.on_env_finished(env, result),

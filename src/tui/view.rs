@@ -138,7 +138,7 @@ fn render_sidebar(app: &App, area: Rect, buf: &mut Buffer, now: Instant, details
         let Some(state) = app.env_state(id) else {
             continue;
         };
-        let (symbol, colour) = look(state);
+        let (symbol, colour) = look_queued(app, id, state);
         let focused = id == app.focus;
         let detail = if details {
             sidebar_detail(app, id, state, now)
@@ -204,6 +204,15 @@ fn look(state: EnvState) -> (&'static str, Style) {
     }
 }
 
+/// [`look`], with a running env whose launched job waits for the cluster shown as queued.
+fn look_queued(app: &App, id: EnvId, state: EnvState) -> (&'static str, Style) {
+    if state == EnvState::Running && app.panes[id].queued {
+        ("◷", Style::new().fg(Color::Yellow))
+    } else {
+        look(state)
+    }
+}
+
 /// How the command ended, in a few characters: `exit 3`, `SIGKILL`, `spawn`.
 fn short_exit(result: &EnvResult) -> Option<String> {
     match &result.status {
@@ -226,6 +235,7 @@ fn sidebar_detail(app: &App, id: EnvId, state: EnvState, now: Instant) -> String
     match state {
         EnvState::Pending | EnvState::Waiting => String::new(),
         EnvState::Running if app.panes[id].stopping.is_some() => "stopping".to_owned(),
+        EnvState::Running if app.panes[id].queued => "queued".to_owned(),
         EnvState::Running => app
             .running_for(id, now)
             .map(format_running)
@@ -260,7 +270,12 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
         }
         (PaneStage::Running { since }, _) => {
             let mut text = format!(
-                "running {}",
+                "{} {}",
+                if pane.queued {
+                    "queued: the cluster has not started its job,"
+                } else {
+                    "running"
+                },
                 format_running(now.saturating_duration_since(*since))
             );
             match &pane.stopping {
@@ -269,6 +284,13 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
                 }
                 Some(ShutdownStep::Draining { .. }) => text.push_str(", draining output"),
                 Some(ShutdownStep::PipeClosed { .. }) => text.push_str(", pipe closed"),
+                Some(ShutdownStep::HookStarted { step, .. }) => {
+                    let _ = write!(text, ", stopping ({step} hook run)");
+                }
+                Some(ShutdownStep::HookFinished { step, failure, .. }) => {
+                    let how = failure.as_deref().unwrap_or("passed");
+                    let _ = write!(text, ", stopping ({step} hook {how})");
+                }
                 None => {}
             }
             text
@@ -322,7 +344,7 @@ fn render_pane(
     let Some(state) = app.env_state(id) else {
         return;
     };
-    let (symbol, colour) = look(state);
+    let (symbol, colour) = look_queued(app, id, state);
     let pane = &app.panes[id];
     let mut title = vec![
         Span::raw(" "),

@@ -11,6 +11,7 @@ mod ci_integration;
 mod ci_mode;
 mod config_errors;
 mod guardian;
+mod launcher;
 mod lifecycle;
 mod logs;
 mod output_safety;
