@@ -235,12 +235,16 @@ pub mod emergency {
     /// How long an emergency exit waits for the cancel commands, all together.
     pub const WAIT: Duration = Duration::from_millis(1500);
 
-    static PENDING: Mutex<BTreeMap<usize, Vec<String>>> = Mutex::new(BTreeMap::new());
+    /// A cancel command: its argv and what it adds to runall's environment.
+    type Cancel = (Vec<String>, Vec<(String, String)>);
 
-    /// Env `env`'s job may be in the cluster until `cancel` runs.
-    pub fn register(env: usize, cancel: Vec<String>) {
+    static PENDING: Mutex<BTreeMap<usize, Cancel>> = Mutex::new(BTreeMap::new());
+
+    /// Env `env`'s job may be in the cluster until `cancel` runs (with `vars` added to the
+    /// environment).
+    pub fn register(env: usize, cancel: Vec<String>, vars: Vec<(String, String)>) {
         if let Ok(mut pending) = PENDING.lock() {
-            pending.insert(env, cancel);
+            pending.insert(env, (cancel, vars));
         }
     }
 
@@ -254,17 +258,18 @@ pub mod emergency {
     /// Run every registered cancel command at once and wait for them, at most [`WAIT`]. Never
     /// blocks on the registry (an emergency may interrupt a thread holding it).
     pub fn run_all() {
-        let commands: Vec<Vec<String>> = match PENDING.try_lock() {
+        let commands: Vec<Cancel> = match PENDING.try_lock() {
             Ok(pending) => pending.values().cloned().collect(),
             Err(_) => return,
         };
         let mut children = Vec::new();
-        for words in commands {
+        for (words, vars) in commands {
             let Some((program, args)) = words.split_first() else {
                 continue;
             };
             if let Ok(child) = Command::new(program)
                 .args(args)
+                .envs(vars)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

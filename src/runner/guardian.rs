@@ -70,8 +70,14 @@ const TAG_RUN_ID: u8 = b'R';
 const TAG_GROUP: u8 = b'G';
 const TAG_FORGET: u8 = b'g';
 const TAG_PID: u8 = b'P';
+const TAG_CANCEL: u8 = b'C';
+const TAG_CANCELLED: u8 = b'c';
 /// Longest run id accepted (runall's are about 25 bytes).
 const MAX_RUN_ID: usize = 256;
+/// Longest cancel command accepted (argv and environment, encoded).
+const MAX_CANCEL: usize = 64 * 1024;
+/// How long the guardian waits for the cancel commands it runs, all together.
+const CANCEL_WAIT: Duration = Duration::from_secs(5);
 
 /// What runall tells the guardian.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,22 +95,78 @@ pub enum Message {
         /// Its start time, in clock ticks after boot.
         start: u64,
     },
+    /// A launched env's job may be in its cluster: run `argv` (with `vars` added to the
+    /// environment) if runall dies before it says `Cancelled`. A later one replaces it.
+    Cancel {
+        /// The env's id.
+        env: i32,
+        /// The launcher's cancel command.
+        argv: Vec<String>,
+        /// The env's `set_env`.
+        vars: Vec<(String, String)>,
+    },
+    /// The env's job is gone from the cluster (or its own cancel ran): forget its command.
+    Cancelled(i32),
+}
+
+/// The payload of a `Cancel` record: every argv word, an empty word, then `KEY=VALUE` words,
+/// each ended by a NUL (no word holds a NUL: the config refuses them).
+fn encode_cancel(argv: &[String], vars: &[(String, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for word in argv {
+        out.extend_from_slice(word.as_bytes());
+        out.push(0);
+    }
+    out.push(0);
+    for (key, value) in vars {
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(value.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+/// A cancel command: its argv and what it adds to the environment.
+type CancelCommand = (Vec<String>, Vec<(String, String)>);
+
+fn decode_cancel(payload: &[u8]) -> Option<CancelCommand> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let mut words = text.split_terminator('\0');
+    let argv: Vec<String> = words
+        .by_ref()
+        .take_while(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let vars = words
+        .map(|w| w.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect::<Option<Vec<_>>>()?;
+    Some((argv, vars))
 }
 
 /// Append `message`'s encoding to `out`.
 pub fn encode(message: &Message, out: &mut Vec<u8>) {
+    let payload = match message {
+        Message::RunId(id) => id.clone(),
+        Message::Cancel { argv, vars, .. } => encode_cancel(argv, vars),
+        _ => Vec::new(),
+    };
     let (tag, id, extra) = match message {
         Message::RunId(id) => (TAG_RUN_ID, id.len() as i32, 0),
         Message::Group(pgid) => (TAG_GROUP, *pgid, 0),
         Message::Forget(pgid) => (TAG_FORGET, *pgid, 0),
         Message::Pid { pid, start } => (TAG_PID, *pid, *start),
+        Message::Cancel { env, .. } => (TAG_CANCEL, *env, payload.len() as u64),
+        Message::Cancelled(env) => (TAG_CANCELLED, *env, 0),
     };
+    if matches!(message, Message::Cancel { .. }) && payload.len() > MAX_CANCEL {
+        // Too long for the guardian to take: it will not cancel this one.
+        return;
+    }
     out.push(tag);
     out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&extra.to_le_bytes());
-    if let Message::RunId(id) = message {
-        out.extend_from_slice(id);
-    }
+    out.extend_from_slice(&payload);
 }
 
 /// Decode the complete messages at the start of `buf`; returns them and how many bytes they
@@ -126,6 +188,20 @@ pub fn decode(buf: &[u8]) -> Option<(Vec<Message>, usize)> {
                 at += len;
                 Message::RunId(text.to_vec())
             }
+            TAG_CANCEL => {
+                let len = usize::try_from(extra).ok().filter(|&n| n <= MAX_CANCEL)?;
+                let Some(payload) = buf.get(at + RECORD..at + RECORD + len) else {
+                    break;
+                };
+                let (argv, vars) = decode_cancel(payload)?;
+                at += len;
+                Message::Cancel {
+                    env: id,
+                    argv,
+                    vars,
+                }
+            }
+            TAG_CANCELLED => Message::Cancelled(id),
             TAG_GROUP => Message::Group(id),
             TAG_FORGET => Message::Forget(id),
             TAG_PID => Message::Pid {
@@ -147,6 +223,8 @@ pub struct Known {
     env_entry: Option<Vec<u8>>,
     groups: HashSet<i32>,
     pids: HashMap<i32, u64>,
+    /// The cancel commands of launched envs whose jobs may still be in their cluster.
+    cancels: std::collections::BTreeMap<i32, CancelCommand>,
 }
 
 impl Known {
@@ -167,7 +245,13 @@ impl Known {
             Message::Pid { pid, start } if pid > 1 => {
                 self.pids.insert(pid, start);
             }
-            Message::Group(_) | Message::Pid { .. } => {}
+            Message::Cancel { env, argv, vars } if !argv.is_empty() => {
+                self.cancels.insert(env, (argv, vars));
+            }
+            Message::Cancelled(env) => {
+                self.cancels.remove(&env);
+            }
+            Message::Group(_) | Message::Pid { .. } | Message::Cancel { .. } => {}
         }
     }
 
@@ -301,7 +385,35 @@ pub fn main() -> u8 {
         }
     }
     sweep(&known);
+    cancel(&known);
     0
+}
+
+/// Runs the cancel commands of launched envs runall left behind (their local clients were
+/// just killed by the sweep, which ends most jobs; these remove what the cluster still holds),
+/// all at once, waiting at most [`CANCEL_WAIT`] for them.
+fn cancel(known: &Known) {
+    let mut children = Vec::new();
+    for (argv, vars) in known.cancels.values() {
+        let Some((program, args)) = argv.split_first() else {
+            continue;
+        };
+        let spawned = std::process::Command::new(program)
+            .args(args)
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if let Ok(child) = spawned {
+            children.push(child);
+        }
+    }
+    let deadline = Instant::now() + CANCEL_WAIT;
+    while !children.is_empty() && Instant::now() < deadline {
+        children.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+        std::thread::sleep(SWEEP_PAUSE);
+    }
 }
 
 /// Kill every process of the run, again and again until a scan of /proc finds none alive
@@ -402,6 +514,17 @@ mod tests {
                 start: u64::MAX - 3,
             },
             Message::Forget(4242),
+            Message::Cancel {
+                env: 3,
+                argv: vec!["scancel".into(), "--name=r-1-unit".into()],
+                vars: vec![("SLURM_CONF".into(), "/etc/a=b.conf".into())],
+            },
+            Message::Cancel {
+                env: 4,
+                argv: vec!["true".into()],
+                vars: Vec::new(),
+            },
+            Message::Cancelled(3),
         ];
         let mut bytes = Vec::new();
         for m in &messages {
@@ -461,5 +584,29 @@ mod tests {
         assert!(!known.owns(&stranger, env(b"RUNALL_RUN_ID=run-10\0")));
         assert!(!known.owns(&stranger, env(b"X_RUNALL_RUN_ID=run-1\0")));
         assert!(!known.owns(&stranger, no_env));
+    }
+
+    #[test]
+    fn cancel_commands_are_kept_until_cancelled() {
+        let mut known = Known::default();
+        let cancel = |env: i32, word: &str| Message::Cancel {
+            env,
+            argv: vec![word.to_owned()],
+            vars: Vec::new(),
+        };
+        for m in [
+            cancel(1, "a"),
+            cancel(2, "b"),
+            cancel(1, "c"),
+            Message::Cancelled(2),
+        ] {
+            known.apply(m);
+        }
+        let left: Vec<&str> = known
+            .cancels
+            .values()
+            .map(|(argv, _)| argv[0].as_str())
+            .collect();
+        assert_eq!(left, ["c"], "the latest of env 1; env 2 cancelled");
     }
 }

@@ -66,9 +66,16 @@ impl Hooks {
         }
     }
 
-    /// Start `argv` for `env`'s `step` on a thread of its own; its result comes from
-    /// [`Hooks::collect`].
-    pub fn start(&mut self, env: EnvId, step: Step, argv: Vec<String>) {
+    /// Start `argv` for `env`'s `step` on a thread of its own, with runall's environment plus
+    /// `vars` (the env's `set_env`: a cluster's config such as `SLURM_CONF` reaches the
+    /// hooks as it reaches the launcher); its result comes from [`Hooks::collect`].
+    pub fn start(
+        &mut self,
+        env: EnvId,
+        step: Step,
+        argv: Vec<String>,
+        vars: Vec<(String, String)>,
+    ) {
         let tx = self.done_tx.clone();
         let poller = Arc::clone(&self.poller);
         let pids = Arc::clone(&self.pids);
@@ -77,7 +84,7 @@ impl Hooks {
         let spawned = std::thread::Builder::new()
             .name("runall-hook".into())
             .spawn(move || {
-                let (failure, output) = run(&thread_argv, &pids);
+                let (failure, output) = run(&thread_argv, &vars, &pids);
                 // The runner may be gone (a panic): nobody is left to tell.
                 let _ = tx.send(HookDone {
                     env,
@@ -137,7 +144,11 @@ impl Hooks {
 }
 
 /// Run one hook to its end (or [`HOOK_TIMEOUT`]); `(failure, output)`.
-fn run(argv: &[String], pids: &Mutex<HashSet<i32>>) -> (Option<String>, Vec<u8>) {
+fn run(
+    argv: &[String],
+    vars: &[(String, String)],
+    pids: &Mutex<HashSet<i32>>,
+) -> (Option<String>, Vec<u8>) {
     let Some((program, rest)) = argv.split_first() else {
         return (Some("empty command".to_owned()), Vec::new());
     };
@@ -152,6 +163,7 @@ fn run(argv: &[String], pids: &Mutex<HashSet<i32>>) -> (Option<String>, Vec<u8>)
     let mut command = Command::new(program);
     command
         .args(rest)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(writer)
         .stderr(writer2);
@@ -250,9 +262,20 @@ mod tests {
         let poller = Arc::new(Poller::new().expect("poller"));
         let mut hooks = Hooks::new(poller);
         let sh = |script: &str| vec!["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()];
-        hooks.start(0, Step::Terminate, sh("echo out; echo err >&2; exit 3"));
-        hooks.start(1, Step::Cancel, sh("true"));
-        hooks.start(2, Step::Kill, vec!["/nonexistent/scancel".to_owned()]);
+        let var = vec![("HOOK_VAR".to_owned(), "err".to_owned())];
+        hooks.start(
+            0,
+            Step::Terminate,
+            sh("echo out; echo $HOOK_VAR >&2; exit 3"),
+            var,
+        );
+        hooks.start(1, Step::Cancel, sh("true"), Vec::new());
+        hooks.start(
+            2,
+            Step::Kill,
+            vec!["/nonexistent/scancel".to_owned()],
+            Vec::new(),
+        );
         assert!(hooks.busy());
         let mut done = hooks.wait(Duration::from_secs(30));
         assert!(!hooks.busy());

@@ -130,7 +130,8 @@ impl Runner {
                         signalled,
                     },
                 });
-                self.hooks.start(id, step, argv);
+                let vars = hook_env(spec);
+                self.hooks.start(id, step, argv, vars);
                 if !signalled {
                     return;
                 }
@@ -166,6 +167,9 @@ impl Runner {
             return;
         };
         crate::launcher::emergency::forget(id);
+        if let Some(g) = &mut self.guardian {
+            g.send(&guardian::Message::Cancelled(id as i32));
+        }
         if self.envs[id].stopped_by.is_none() && !killed {
             return;
         }
@@ -175,7 +179,7 @@ impl Runner {
             attempt: self.envs[id].attempt,
         };
         if let Some(argv) = launcher.hook(Step::Cancel, vars) {
-            self.hooks.start(id, Step::Cancel, argv);
+            self.hooks.start(id, Step::Cancel, argv, hook_env(spec));
         }
     }
 
@@ -305,6 +309,14 @@ impl Runner {
             leaked.push(LeakedProcess { pid, command });
         }
     }
+}
+
+/// What a hook adds to runall's environment: the env's `set_env`.
+pub(super) fn hook_env(spec: &crate::plan::EnvSpec) -> Vec<(String, String)> {
+    spec.set_env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Pids holding any of the active command's pipes, other than runall.

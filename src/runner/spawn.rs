@@ -34,6 +34,7 @@ impl Runner {
                 if let Some(g) = &mut self.guardian {
                     g.send(&guardian::Message::Group(pid));
                 }
+                self.register_cancel(id);
                 self.envs[id].phase = EnvPhase::Running(Box::new(active));
                 self.emit(RunEvent::CommandStarted {
                     env: id,
@@ -54,6 +55,33 @@ impl Runner {
         }
     }
 
+    /// A launched command's job may now be in its cluster until the command ends: its
+    /// launcher's cancel command goes to the emergency exit and to the guardian, which run it
+    /// if runall is stopped hard (third Ctrl-C, hard deadline) or dies.
+    fn register_cancel(&mut self, id: EnvId) {
+        let spec = &self.plan.envs[id];
+        let Some(launcher) = &spec.launcher else {
+            return;
+        };
+        let vars = Vars {
+            env: &spec.name,
+            run_id: &self.options.run_id,
+            attempt: self.envs[id].attempt,
+        };
+        let Some(argv) = launcher.hook(Step::Cancel, vars) else {
+            return;
+        };
+        let env_vars = super::ladder::hook_env(spec);
+        crate::launcher::emergency::register(id, argv.clone(), env_vars.clone());
+        if let Some(g) = &mut self.guardian {
+            g.send(&guardian::Message::Cancel {
+                env: id as i32,
+                argv,
+                vars: env_vars,
+            });
+        }
+    }
+
     fn try_spawn(&self, id: EnvId, index: usize) -> Result<Active, String> {
         let spec = &self.plan.envs[id];
         let command_spec = spec
@@ -68,9 +96,6 @@ impl Runner {
                 run_id: &self.options.run_id,
                 attempt: self.envs[id].attempt,
             };
-            if let Some(cancel) = launcher.hook(Step::Cancel, vars) {
-                crate::launcher::emergency::register(id, cancel);
-            }
             launcher.wrap(command_spec, vars)
         });
         let (program, argv) = program_and_argv(command_spec, launched.as_deref());

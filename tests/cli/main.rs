@@ -18,6 +18,8 @@ mod output_safety;
 mod posargs;
 mod python_tools;
 mod signals;
+mod slurm;
+mod slurm_cluster;
 mod special_files;
 mod support;
 mod tui_e2e;

@@ -62,7 +62,11 @@ fn orphan_zombies() -> Vec<(i32, String)> {
             continue;
         };
         // A zombie has no command line: `command` is its comm name.
-        let expected = info.command.starts_with("tmux") || info.command.starts_with("orphan-ok");
+        // slurmstepd: the Slurm tests' daemons fork it and it daemonizes, so it too is
+        // re-parented here.
+        let expected = info.command.starts_with("tmux")
+            || info.command.starts_with("orphan-ok")
+            || info.command.starts_with("slurmstepd");
         if info.state == 'Z' && info.command == "runall-guardian" {
             // runall's guardian outlives runall by design (it exits once runall has), so it
             // is re-parented here, as it would be to init, and reaped here.
