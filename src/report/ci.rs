@@ -420,7 +420,7 @@ impl<W: Write> CiReporter<W> {
         };
         state.queued = queued;
         let text = if queued {
-            "◷ queued: the cluster has not started its job yet"
+            "⧖ queued: the cluster has not started its job yet"
         } else {
             "▶ its job started"
         };

@@ -165,3 +165,70 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     }
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slurm() -> Launcher {
+        Launcher::slurm(&[])
+    }
+
+    fn feed(watch: &mut QueueWatch, chunks: &[&str]) -> Vec<(bool, bool)> {
+        chunks
+            .iter()
+            .map(|chunk| {
+                let change = watch_queue(watch, &slurm(), chunk.as_bytes());
+                if change.0 {
+                    watch.queue = Queue::Queued(None);
+                }
+                if change.1 {
+                    watch.queue = Queue::Started;
+                }
+                change
+            })
+            .collect()
+    }
+
+    #[test]
+    fn marks_are_found_across_reads_and_in_one_read() {
+        let mut watch = QueueWatch::default();
+        let got = feed(
+            &mut watch,
+            &[
+                "srun: job 12 queued and wait",
+                "ing for resources\nsrun: job 12 has been allo",
+                "cated resources\n",
+                "output mentioning queued and waiting for resources\n",
+            ],
+        );
+        assert_eq!(
+            got,
+            [(false, false), (true, false), (false, true), (false, false)]
+        );
+        let mut both = QueueWatch::default();
+        let got = feed(
+            &mut both,
+            &[
+                "srun: job 3 queued and waiting for resources\nsrun: job 3 has been allocated resources\n",
+            ],
+        );
+        assert_eq!(got, [(true, true)]);
+    }
+
+    #[test]
+    fn the_queued_mark_counts_only_at_the_start_of_the_output() {
+        let mut watch = QueueWatch::default();
+        let noise = "x".repeat(QUEUE_WATCH);
+        let got = feed(&mut watch, &[&noise, "queued and waiting for resources\n"]);
+        assert_eq!(got, [(false, false), (false, false)]);
+        // No launcher marks: nothing is watched.
+        let mut plain = QueueWatch::default();
+        let launcher = Launcher {
+            command: vec!["ssh".into()],
+            ..Launcher::default()
+        };
+        let change = watch_queue(&mut plain, &launcher, b"queued and waiting for resources");
+        assert_eq!(change, (false, false));
+    }
+}

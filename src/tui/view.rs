@@ -207,7 +207,7 @@ fn look(state: EnvState) -> (&'static str, Style) {
 /// [`look`], with a running env whose launched job waits for the cluster shown as queued.
 fn look_queued(app: &App, id: EnvId, state: EnvState) -> (&'static str, Style) {
     if state == EnvState::Running && app.panes[id].queued {
-        ("◷", Style::new().fg(Color::Yellow))
+        ("⧖", Style::new().fg(Color::Yellow))
     } else {
         look(state)
     }
@@ -1063,6 +1063,27 @@ mod tests {
         insta::assert_snapshot!(terminal.backend());
         assert_eq!(app.drawn, vec![1]);
         assert_eq!(app.panes[1].rows, 21);
+    }
+
+    /// A launched env whose job waits for the cluster: `◷` and "queued" in the list, the
+    /// pane's title says so, until the job starts.
+    #[test]
+    fn snapshot_queued_launched_env() {
+        let mut app = running_app();
+        let _ = app.update(Msg::Run(started(2)), at(5_000));
+        let _ = app.update(Msg::Run(command(2, 0)), at(5_000));
+        let _ = app.update(Msg::Run(RunEvent::JobQueued { env: 2 }), at(5_100));
+        keys(&mut app, &[c('j')]);
+        let status = status_text(&app, 2, EnvState::Running, at(8_000));
+        assert!(
+            status.starts_with("queued: the cluster has not started its job, 3s"),
+            "{status}"
+        );
+        let terminal = draw(&mut app, 80, 24, at(8_000));
+        insta::assert_snapshot!(terminal.backend());
+        let _ = app.update(Msg::Run(RunEvent::JobStarted { env: 2 }), at(9_000));
+        let status = status_text(&app, 2, EnvState::Running, at(9_500));
+        assert!(status.starts_with("running 4s"), "{status}");
     }
 
     #[test]

@@ -125,7 +125,7 @@ started = "has been allocated resources"
     run.assert_code(0);
     let out = run.stdout();
     let queued = out
-        .find("job   | ◷ queued: the cluster has not started its job yet")
+        .find("job   | ⧖ queued: the cluster has not started its job yet")
         .unwrap_or_else(|| panic!("queued line: {out}"));
     let started = out
         .find("job   | ▶ its job started")
@@ -136,7 +136,7 @@ started = "has been allocated resources"
     );
     assert!(summary_row(&out, "job").contains("passed"), "{out}");
     // Both marks in one read: queued, then started at once.
-    assert!(out.contains("quick | ◷ queued"), "{out}");
+    assert!(out.contains("quick | ⧖ queued"), "{out}");
     assert!(out.contains("quick | ▶ its job started"), "{out}");
     let events = fs::read_to_string(&json).expect("json");
     let types: Vec<String> = events

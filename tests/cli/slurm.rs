@@ -202,7 +202,7 @@ timeout = "5s"
     let run = p.run(&["--ci", "-j", "3", "--json", json.to_str().expect("utf-8")]);
     let out = run.stdout();
     run.assert_code(0);
-    let queued: Vec<&str> = out.lines().filter(|l| l.contains("◷ queued")).collect();
+    let queued: Vec<&str> = out.lines().filter(|l| l.contains("⧖ queued")).collect();
     assert_eq!(queued.len(), 1, "exactly one env waited: {out}");
     let env = queued[0].split(" |").next().unwrap_or_default().trim();
     let started = out.lines().any(|l| {
