@@ -92,11 +92,12 @@ pub fn request_shutdown(runner: &Handle, signal: i32) {
 pub fn emergency_exit(signal: i32, message: &str) -> ! {
     crate::face::emergency::restore_terminal();
     sys::kill_all_groups();
-    // Launched jobs live in their cluster, beyond any local group: cancel them there
-    // (bounded; the launcher clients were just killed, which also ends most jobs).
-    crate::launcher::emergency::run_all();
     // stderr may be gone; there is nobody else to tell.
     let _ = io::stderr().write_all(message.as_bytes());
+    // Launched jobs live in their cluster, beyond any local group: cancel them there
+    // (bounded; the launcher clients were just killed, which also ends most jobs). The runner
+    // may finish the run meanwhile and exit first, by the same signal.
+    crate::launcher::emergency::run_all();
     sys::exit_now(128 + signal)
 }
 

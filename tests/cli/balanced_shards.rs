@@ -129,6 +129,16 @@ fn an_unusable_durations_file_is_a_usage_error() {
             assert!(!p.path().join(".runall/logs").exists(), "nothing started");
         }
     }
+    // Without --durations, list shows the split by count.
+    let list = p.run(&["list", "--shard", "1/2"]);
+    list.assert_code(0);
+    assert!(
+        list.stdout().contains(
+            "shard 1/2 (this job): 4 envs (split by count; --durations FILE balances by time)"
+        ),
+        "{}",
+        list.stdout()
+    );
     // --durations without --shard is refused by the parser.
     let run = p.run(&["--ci", "--durations", "x.json"]);
     run.assert_code(2);

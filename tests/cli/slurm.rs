@@ -1,7 +1,8 @@
 //! `launcher = "slurm"` against a real one-node Slurm cluster ([`super::slurm_cluster`]): live
 //! output, exit codes, Ctrl-C reaching the job's trap, timeouts (TERM, then KILL), the queued
 //! state with more jobs than CPUs, retries, and an empty queue after every way a run can end
-//! (including runall's third Ctrl-C and runall being SIGKILLed, where the guardian acts).
+//! (including runall's third Ctrl-C, its hard deadline, and runall being SIGKILLed, where the
+//! guardian acts).
 //!
 //! One test function runs every check on one cluster (starting it costs seconds); the checks
 //! run one after another, each waiting for the queue to empty before the next. A machine
@@ -56,6 +57,7 @@ fn slurm_preset_on_a_real_cluster() {
     more_jobs_than_cpus_queue(&cluster);
     retries_relaunch(&cluster);
     third_ctrl_c_leaves_nothing_queued(&cluster);
+    hard_deadline_leaves_nothing_queued(&cluster);
     sigkilled_runall_leaves_nothing_queued(&cluster);
 }
 
@@ -278,6 +280,33 @@ launcher = []
         "slurm: queue empty {took:?} after runall's third Ctrl-C ({:?} after the first)",
         started.elapsed()
     );
+    p.assert_no_survivors();
+}
+
+/// The hard deadline (15 s after the first Ctrl-C, here with a job that ignores SIGINT and a
+/// ladder slower than that) exits at once too; the job is still cancelled.
+fn hard_deadline_leaves_nothing_queued(cluster: &Cluster) {
+    let p = project(
+        cluster,
+        "interrupt_timeout = \"60s\"",
+        r#"
+[env.deaf]
+commands = ["trap '' INT; echo ready; while :; do sleep 0.1; done"]
+"#,
+    );
+    let running = p.spawn(&["--ci"]);
+    running.wait_for("deaf | ready");
+    running.signal(libc::SIGINT);
+    let run = running.finish();
+    assert!(
+        run.stderr().contains("shutdown took longer than 15s"),
+        "{}\n{}",
+        run.stderr(),
+        run.stdout()
+    );
+    settle(&p);
+    let took = cluster.wait_queue_empty("after the hard deadline");
+    eprintln!("slurm: queue empty {took:?} after runall's hard deadline");
     p.assert_no_survivors();
 }
 
