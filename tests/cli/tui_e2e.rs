@@ -450,3 +450,31 @@ fn a_flood_drains_through_the_screen_to_the_last_line() {
     tmux.keys(&["q"]);
     assert_clean_exit(&p, &tmux, "0");
 }
+
+/// A launched env whose job waits for its cluster shows as queued (its own symbol and word)
+/// until the job starts; a stand-in launcher holds the job until the test releases it.
+#[test]
+fn a_queued_launched_env_shows_queued_until_its_job_starts() {
+    let p = Project::new(
+        r#"
+[env.job]
+commands = ["echo the job ran"]
+[env.job.launcher]
+command = ["sh", "-c", "echo 'job 1 queued and waiting for resources' >&2; while [ ! -e release ]; do sleep 0.05; done; echo 'job 1 has been allocated resources' >&2; exec \"$@\"", "launcher"]
+queued = "queued and waiting for resources"
+started = "has been allocated resources"
+"#,
+    );
+    let tmux = Tmux::start(&p, "");
+    let screen = tmux.wait_until("the env to be queued", |s| {
+        s.contains("⧖ job") && s.contains("queued")
+    });
+    assert!(!screen.contains("▶ job"), "{screen}");
+    std::fs::write(p.path().join("release"), "").expect("release the job");
+    let screen = tmux.wait_until("the job to run and pass", |s| {
+        s.contains("the job ran") && s.contains("✔ job")
+    });
+    assert!(!screen.contains("⧖ job"), "{screen}");
+    tmux.keys(&["q"]);
+    assert_clean_exit(&p, &tmux, "0");
+}
