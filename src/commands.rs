@@ -44,8 +44,18 @@ pub fn list(config: &Config, history: &History, json: bool, now: u64) -> RunExit
 }
 
 /// `runall list --shard K/N [--durations FILE]`: each shard's envs and expected time.
-pub fn list_shards(config: &Config, split: &Balanced, selected: Shard, by_time: bool) -> RunExit {
-    let text = list::shards_text(config, split, selected, by_time);
+pub fn list_shards(
+    config: &Config,
+    split: &Balanced,
+    selected: Shard,
+    by_time: bool,
+    json: bool,
+) -> RunExit {
+    let text = if json {
+        list::shards_json(config, split, selected, by_time)
+    } else {
+        list::shards_text(config, split, selected, by_time)
+    };
     RunExit::Code(written_code(stdio::write_stdout(text.as_bytes())))
 }
 

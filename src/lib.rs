@@ -68,7 +68,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
             };
             let split = plan::shards(&config, &selection)?;
             let by_time = selection.durations.is_some();
-            return Ok(commands::list_shards(&config, &split, shard, by_time));
+            return Ok(commands::list_shards(&config, &split, shard, by_time, json));
         }
         return Ok(commands::list(&config, &history, json, unix_now()));
     }

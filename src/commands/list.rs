@@ -106,6 +106,64 @@ pub fn shards_text(config: &Config, split: &Balanced, selected: Shard, by_time: 
 }
 
 #[derive(Serialize)]
+struct ShardListing<'a> {
+    schema: u32,
+    /// `by_time` with `--durations`, else `by_count`.
+    split: &'static str,
+    shards: Vec<ListedShard<'a>>,
+}
+
+#[derive(Serialize)]
+struct ListedShard<'a> {
+    shard: String,
+    this_job: bool,
+    /// With `--durations`: the sum of its envs' weights.
+    expected_ms: Option<u64>,
+    envs: Vec<ShardEnv<'a>>,
+}
+
+#[derive(Serialize)]
+struct ShardEnv<'a> {
+    name: &'a str,
+    /// With `--durations`: its recorded duration, or the median (`estimated`).
+    weight_ms: Option<u64>,
+    estimated: bool,
+}
+
+/// `runall list --shard K/N [--durations FILE] --json`: the same as [`shards_text`], as one
+/// object `{"schema": 1, "split": "by_time"|"by_count", "shards": [{"shard": "1/4",
+/// "this_job", "expected_ms", "envs": [{"name", "weight_ms", "estimated"}]}]}`.
+pub fn shards_json(config: &Config, split: &Balanced, selected: Shard, by_time: bool) -> String {
+    let shards = (0..split.total_ms.len())
+        .map(|s| ListedShard {
+            shard: Shard {
+                index: s + 1,
+                count: selected.count,
+            }
+            .to_string(),
+            this_job: s + 1 == selected.index,
+            expected_ms: by_time.then_some(split.total_ms[s]),
+            envs: (0..config.envs.len())
+                .filter(|&i| split.shard.get(i) == Some(&Some(s)))
+                .map(|i| ShardEnv {
+                    name: &config.envs[i].name,
+                    weight_ms: by_time.then_some(split.weight_ms[i]),
+                    estimated: split.estimated[i],
+                })
+                .collect(),
+        })
+        .collect();
+    let listing = ShardListing {
+        schema: SCHEMA,
+        split: if by_time { "by_time" } else { "by_count" },
+        shards,
+    };
+    let mut text = serde_json::to_string_pretty(&listing).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[derive(Serialize)]
 struct ListedEnv<'a> {
     name: &'a str,
     description: Option<&'a str>,

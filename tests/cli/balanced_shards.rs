@@ -129,6 +129,19 @@ fn an_unusable_durations_file_is_a_usage_error() {
             assert!(!p.path().join(".runall/logs").exists(), "nothing started");
         }
     }
+    // The same as JSON.
+    let file = p.path().join("previous-history.json").display().to_string();
+    let json = p.run(&["list", "--json", "--shard", "2/2", "--durations", &file]);
+    json.assert_code(0);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout()).expect("json");
+    assert_eq!(value["split"], "by_time");
+    assert_eq!(value["shards"][1]["shard"], "2/2");
+    assert_eq!(value["shards"][1]["this_job"], true);
+    assert_eq!(value["shards"][1]["expected_ms"], 11_000);
+    let new = &value["shards"][1]["envs"][3];
+    assert_eq!(new["name"], "new");
+    assert_eq!(new["weight_ms"], 2000);
+    assert_eq!(new["estimated"], true);
     // Without --durations, list shows the split by count.
     let list = p.run(&["list", "--shard", "1/2"]);
     list.assert_code(0);
