@@ -113,6 +113,9 @@ pub struct EnvConfig {
     pub on_leak: LeakPolicy,
     /// How many times a failed env is run again (0: never); passing on a retry is flaky.
     pub retries: u32,
+    /// Globs of the test reports to read after each attempt, relative to `change_dir`,
+    /// `{report_dir}` allowed (default: [`crate::testreport::DEFAULT_PATTERN`]; empty: none).
+    pub test_reports: Vec<String>,
 }
 
 /// A command as written in the file, before `{posargs}` substitution.
@@ -633,6 +636,13 @@ impl Ctx<'_> {
                     .retries
                     .or(base.retries)
                     .map_or(settings.retries, |retries| retries.0 as u32),
+                test_reports: table
+                    .test_reports
+                    .or_else(|| base.test_reports.clone())
+                    .map_or_else(
+                        || vec![crate::testreport::DEFAULT_PATTERN.to_owned()],
+                        |globs| globs.into_iter().map(|glob| glob.0).collect(),
+                    ),
             },
         })
     }
@@ -976,6 +986,29 @@ commands = ["c"]
     }
 
     #[test]
+    fn test_reports_default_inherit_and_may_be_empty() {
+        let config = ok(r#"
+[env_run_base]
+test_reports = ["{report_dir}/*.xml", "target/nextest/ci/junit.xml"]
+[env.a]
+commands = ["x"]
+[env.b]
+commands = ["x"]
+test_reports = []
+"#);
+        assert_eq!(
+            config.envs[0].test_reports,
+            ["{report_dir}/*.xml", "target/nextest/ci/junit.xml"]
+        );
+        assert!(config.envs[1].test_reports.is_empty());
+        let config = ok("[env.a]\ncommands = [\"x\"]\n");
+        assert_eq!(
+            config.envs[0].test_reports,
+            [crate::testreport::DEFAULT_PATTERN]
+        );
+    }
+
+    #[test]
     fn unknown_keys() {
         assert_eq!(
             err("colour = 1\n"),
@@ -989,7 +1022,8 @@ commands = ["c"]
              `on_leak`, `retries`, `tail`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
-                        `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`";
+                        `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`, \
+                        `test_reports`";
         assert_eq!(
             err("[env.unit]\ncommands = [\"x\"]\ncolour = \"red\"\n"),
             format!("runall.toml:3:1: env.unit.colour: unknown key `colour`, {env_keys}")
@@ -1188,6 +1222,16 @@ commands = ["c"]
                 "[env.a]\ncommands = [\"x\"]\nchange_dir = \"d\\u0000\"\n",
                 "3:14: env.a.change_dir",
                 nul,
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\ntest_reports = [\"a\\u0000\"]\n",
+                "3:16: env.a.test_reports[0]",
+                nul,
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\ntest_reports = [\"ok/*.xml\", \"a/***.xml\"]\n",
+                "3:16: env.a.test_reports[1]",
+                "`a/***.xml` is not a glob pattern",
             ),
             (
                 "[env.a]\ncommands = [\"x\"]\nset_env = { \"A=B\" = \"x\" }\n",

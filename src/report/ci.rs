@@ -63,7 +63,7 @@
 //! not pass.
 
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use memchr::{memchr, memchr_iter, memchr2_iter, memrchr_iter};
@@ -121,6 +121,8 @@ pub struct CiOptions {
     /// Running under GitHub Actions: fold groups, annotate failures with workflow commands, and
     /// pause command processing with this token around everything else printed.
     pub github: Option<github::StopToken>,
+    /// Under GitHub Actions, the checkout that test annotations' paths are relative to.
+    pub github_workspace: Option<PathBuf>,
 }
 
 impl Default for CiOptions {
@@ -133,6 +135,7 @@ impl Default for CiOptions {
             partial_cap: 64 * 1024,
             heartbeat: Duration::from_secs(60),
             github: None,
+            github_workspace: None,
         }
     }
 }
@@ -199,6 +202,10 @@ pub struct CiReporter<W: Write> {
     /// through instead of copying them again. Written before anything else is printed, and by
     /// [`flush`](Self::flush).
     framed: Vec<u8>,
+    /// Each env's working directory: a report's relative `file` is relative to it.
+    cwds: Vec<PathBuf>,
+    /// Test annotations still allowed in this run ([`github::TEST_ANNOTATIONS_TOTAL`]).
+    test_annotations_left: usize,
 }
 
 impl<W: Write> CiReporter<W> {
@@ -241,6 +248,8 @@ impl<W: Write> CiReporter<W> {
             last_line: now,
             scratch: Vec::new(),
             framed: Vec::new(),
+            cwds: plan.envs.iter().map(|spec| spec.cwd.clone()).collect(),
+            test_annotations_left: github::TEST_ANNOTATIONS_TOTAL,
         }
     }
 
@@ -329,6 +338,7 @@ impl<W: Write> CiReporter<W> {
         }
         self.out.write_all(b"\n")?;
         summary.write_table(&mut self.out, self.options.color)?;
+        summary.write_test_results(&mut self.out, self.options.color)?;
         for env in 0..self.envs.len() {
             let Some(result) = summary.result(env) else {
                 continue;
@@ -449,15 +459,23 @@ impl<W: Write> CiReporter<W> {
                     text.push_str(" in ");
                     text.push_str(&format_duration(result.duration));
                 }
+                if let Some(counts) = result.test_counts() {
+                    text.push_str(" · ");
+                    text.push_str(&counts);
+                }
                 self.env_line(env, colour, &text)?;
             }
             OutputMode::Grouped => {
                 let name = self.envs[env].name.clone();
-                let time = if result.ran() {
+                let mut time = if result.ran() {
                     format!(" ({})", format_duration(result.duration))
                 } else {
                     String::new()
                 };
+                if let Some(counts) = result.test_counts() {
+                    time.push_str(" · ");
+                    time.push_str(&counts);
+                }
                 let body =
                     result.ran() && !(self.options.only_failed && verdict == Verdict::Passed);
                 self.envs[env].body_printed = body;
@@ -477,16 +495,81 @@ impl<W: Write> CiReporter<W> {
                 }
             }
         }
+        for warning in result.test_warnings() {
+            // Report paths and messages come from the env's files.
+            let text = format!("⚠ {}", sanitize::text(warning.as_bytes()));
+            self.env_line(env, None, &text)?;
+        }
         for leaked in &result.leaked {
             // The command line comes from /proc: the process chose it.
             let command = sanitize::text(leaked.command.as_bytes());
             let text = format!("⚠ leaked pid {}: {command} (killed)", leaked.pid);
             self.env_line(env, None, &text)?;
         }
-        if self.options.github.is_some() && last && verdict != Verdict::Passed {
-            self.github_error(env, result)?;
+        if self.options.github.is_some() && last {
+            let every_failure_annotated = self.github_tests(env, result)?;
+            if verdict != Verdict::Passed && !every_failure_annotated {
+                self.github_error(env, result)?;
+            }
         }
         Ok(true)
+    }
+
+    /// One annotation per failing test whose report gives a file and line (`error`, or
+    /// `warning` when the env passed anyway), at most [`github::TEST_ANNOTATIONS_PER_ENV`]
+    /// per env and [`github::TEST_ANNOTATIONS_TOTAL`] per run, then one saying how many more;
+    /// a `warning` per report problem. True when every failing test got its own annotation
+    /// (then the env's own `::error` would only repeat them).
+    fn github_tests(&mut self, env: EnvId, result: &EnvResult) -> io::Result<bool> {
+        let Some(tests) = result.tests.clone() else {
+            return Ok(false);
+        };
+        let name = self
+            .envs
+            .get(env)
+            .map_or("", |state| state.name.as_str())
+            .to_owned();
+        let passed = result.verdict() == Verdict::Passed;
+        let level = if passed { "warning" } else { "error" };
+        let cwd = self.cwds.get(env).cloned().unwrap_or_default();
+        let mut all = tests.counts.failures() > 0;
+        let mut annotated = 0;
+        let mut skipped = 0u64;
+        for case in tests.failing() {
+            let (Some(file), Some(line)) = (case.file.as_deref(), case.line) else {
+                all = false;
+                continue;
+            };
+            if annotated >= github::TEST_ANNOTATIONS_PER_ENV || self.test_annotations_left == 0 {
+                skipped += 1;
+                continue;
+            }
+            let path =
+                github::annotation_path(&cwd, file, self.options.github_workspace.as_deref());
+            let line = github::test_annotation(level, &name, case, &path, line);
+            self.workflow_command(&line)?;
+            annotated += 1;
+            self.test_annotations_left -= 1;
+        }
+        if skipped > 0 {
+            let line = github::env_annotation(
+                level,
+                &name,
+                &format!("{skipped} more failing tests"),
+                &format!(
+                    "not annotated one by one (at most {} per env, {} per run): see the step \
+                     summary and the log",
+                    github::TEST_ANNOTATIONS_PER_ENV,
+                    github::TEST_ANNOTATIONS_TOTAL
+                ),
+            );
+            self.workflow_command(&line)?;
+        }
+        for warning in result.test_warnings() {
+            let line = github::env_annotation("warning", &name, "test reports", &warning);
+            self.workflow_command(&line)?;
+        }
+        Ok(all)
     }
 
     /// The `::error` annotation of an env that did not pass, quoting its last lines.
