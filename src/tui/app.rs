@@ -154,6 +154,14 @@ pub enum Overlay {
         /// Index into `results`.
         selected: usize,
     },
+    /// The focused env's failing tests (from its latest test results); Enter searches its
+    /// pane for the selected one.
+    FailingTests {
+        /// Whose tests.
+        env: EnvId,
+        /// Index into [`App::failing_tests`] of `env`.
+        selected: usize,
+    },
 }
 
 /// An env's status as shown.
@@ -451,7 +459,10 @@ impl App {
             Overlay::Help => KeymapMode::Help,
             Overlay::ConfirmQuit => KeymapMode::Confirm,
             Overlay::SearchInput { .. } => KeymapMode::SearchInput,
-            Overlay::SearchResults { .. } => KeymapMode::SearchResults,
+            // A list to pick from, like the search results: the same keys.
+            Overlay::SearchResults { .. } | Overlay::FailingTests { .. } => {
+                KeymapMode::SearchResults
+            }
         }
     }
 
@@ -692,7 +703,60 @@ impl App {
                 }
                 Effect::None
             }
+            Overlay::FailingTests { env, selected } => {
+                self.on_failing_tests_action(env, selected, action);
+                Effect::None
+            }
         }
+    }
+
+    /// A key in the failing-tests list: move, search the pane for the test, or close.
+    fn on_failing_tests_action(&mut self, env: EnvId, selected: usize, action: Action) {
+        let n = self.failing_tests(env).len().max(1);
+        match action {
+            Action::FocusNext => {
+                self.overlay = Overlay::FailingTests {
+                    env,
+                    selected: (selected + 1) % n,
+                };
+            }
+            Action::FocusPrev => {
+                self.overlay = Overlay::FailingTests {
+                    env,
+                    selected: (selected + n - 1) % n,
+                };
+            }
+            Action::Submit => {
+                self.overlay = Overlay::None;
+                let name = self
+                    .failing_tests(env)
+                    .get(selected)
+                    .map(|case| case.name.clone());
+                if let Some(name) = name {
+                    self.focus = env;
+                    self.input = name;
+                    self.submit_search(SearchScope::Focused);
+                }
+            }
+            Action::Close => self.overlay = Overlay::None,
+            _ => {}
+        }
+    }
+
+    /// The failing tests of the env's latest test results: its result, or while it runs
+    /// again the failed attempt before.
+    pub fn failing_tests(&self, env: EnvId) -> Vec<&crate::testreport::TestCase> {
+        let Some(pane) = self.panes.get(env) else {
+            return Vec::new();
+        };
+        let result = match &pane.stage {
+            PaneStage::Finished { result } => Some(result),
+            _ => pane.previous.as_ref(),
+        };
+        result
+            .and_then(|r| r.tests.as_ref())
+            .map(|tests| tests.failing().collect())
+            .unwrap_or_default()
     }
 
     /// Ctrl-C: like SIGINT to runall. With nothing left to interrupt it just quits.
@@ -777,6 +841,17 @@ impl App {
                 }
             }
             Action::ToggleHelp => self.overlay = Overlay::Help,
+            Action::FailingTests => {
+                if self.failing_tests(self.focus).is_empty() {
+                    let name = self.panes.get(self.focus).map_or("", |p| p.name.as_str());
+                    self.notice = Some(format!("no failing tests in {name}'s test reports"));
+                } else {
+                    self.overlay = Overlay::FailingTests {
+                        env: self.focus,
+                        selected: 0,
+                    };
+                }
+            }
             _ => {}
         }
         Effect::None
@@ -1764,5 +1839,74 @@ pub(super) mod tests {
                 }
             }
         }
+    }
+
+    /// A failed result carrying the committed pytest sample report's tests.
+    pub(in crate::tui) fn with_tests(status: EnvStatus) -> EnvResult {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit/pytest.xml");
+        let tests = crate::testreport::read(&crate::testreport::ReportRequest {
+            patterns: vec![sample.to_string_lossy().into_owned()],
+            since: None,
+            setup_warning: None,
+        });
+        EnvResult {
+            tests: Some(std::sync::Arc::new(tests)),
+            ..result(status, 900)
+        }
+    }
+
+    #[test]
+    fn failing_tests_list_moves_and_enter_searches_the_pane_for_the_test() {
+        let log = "collected 7 items\nFAILED tests/test_calc.py::test_add[0.1-0.2-0.3]\n\
+                   FAILED tests/test_calc.py::test_divide - ZeroDivisionError\n";
+        let mut app = app_from(
+            &four(),
+            vec![
+                (0, started(0)),
+                (1, output(0, log)),
+                (2, finished(0, with_tests(exit(1)))),
+            ],
+        );
+        app.panes[0].rows = 10;
+        let _ = press(&mut app, c('j'));
+        assert_eq!(app.focus(), 1);
+        let _ = press(&mut app, c('T'));
+        assert_eq!(app.overlay(), &Overlay::None, "py312 has no test results");
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("no failing tests in py312's test reports")
+        );
+        let _ = press(&mut app, c('k'));
+        let _ = press(&mut app, c('T'));
+        assert_eq!(
+            app.overlay(),
+            &Overlay::FailingTests {
+                env: 0,
+                selected: 0
+            }
+        );
+        assert_eq!(app.failing_tests(0).len(), 3);
+        let _ = press(&mut app, c('j'));
+        let _ = press(&mut app, c('j'));
+        let _ = press(&mut app, c('j'));
+        assert_eq!(
+            app.overlay(),
+            &Overlay::FailingTests {
+                env: 0,
+                selected: 0
+            },
+            "wraps"
+        );
+        let _ = press(&mut app, c('k'));
+        let _ = press(&mut app, c('k'));
+        let _ = press(&mut app, Key::plain(KeyCode::Enter));
+        assert_eq!(app.overlay(), &Overlay::None);
+        let search = app.search.as_ref().expect("a search");
+        assert_eq!(search.query.text, "test_divide");
+        assert_eq!(search.env, 0);
+        assert_eq!(search.current.map(|h| h.line), Some(2));
+        let _ = press(&mut app, c('T'));
+        let _ = press(&mut app, Key::plain(KeyCode::Esc));
+        assert_eq!(app.overlay(), &Overlay::None);
     }
 }
