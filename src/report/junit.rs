@@ -26,6 +26,11 @@
 //! text rules: ANSI escape sequences removed; control characters other than tab, invalid UTF-8
 //! and U+FFFE/U+FFFF (which XML cannot carry) shown as `\xNN` / `\u{NN}`; a progress-bar line
 //! (`\r`) keeps only its last frame. This module reads log files but never runs anything.
+//!
+//! An env whose test reports were read ([`crate::testreport`]) is not a testcase of the
+//! `runall` suite but a `<testsuite name="ENV">` of its real testcases ([`cases`]); it keeps
+//! its env testcase in `runall` too when it did not pass while none of its tests failed, so
+//! no failure is lost. The `runall` suite is left out only when every env has a suite.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
