@@ -968,6 +968,7 @@ fn last_lines(data: &[u8], cut: bool, n: usize) -> (Vec<&[u8]>, bool) {
 mod tests {
 
     use std::path::PathBuf;
+    use std::sync::Arc;
 
     use super::*;
     use crate::event::{EnvStatus, ExitKind, LeakedProcess, StopCause};
@@ -1610,6 +1611,108 @@ runall: cannot read log {}: No such file or directory (os error 2)
                 "only_failed={only_failed}"
             );
         }
+    }
+
+    /// `n` failing tests, each placed at `t.py:<i>` when `placed`.
+    fn failing_tests(n: usize, placed: bool) -> Arc<crate::testreport::TestResults> {
+        let mut tests = crate::testreport::TestResults {
+            files: vec![PathBuf::from("/r/j.xml")],
+            ..Default::default()
+        };
+        for i in 0..n {
+            tests.counts.failed += 1;
+            tests.cases.push(crate::testreport::TestCase {
+                name: format!("test_{i}"),
+                classname: Some("t".into()),
+                file: placed.then(|| "t.py".to_owned()),
+                line: placed.then_some(i as u32 + 1),
+                status: crate::testreport::CaseStatus::Failed,
+                time: None,
+                message: Some(format!("boom {i}")),
+                kind: None,
+                text: String::new(),
+                report: 0,
+            });
+        }
+        Arc::new(tests)
+    }
+
+    #[test]
+    fn github_annotates_failing_tests_with_caps_per_env_and_per_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..5).map(|i| format!("e{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let plan = plan_in(&names, dir.path());
+        let mut r = CiReporter::new(
+            &plan,
+            CiOptions {
+                github: Some(github::StopToken::fixed("T")),
+                github_workspace: Some(PathBuf::from("/")),
+                ..CiOptions::default()
+            },
+            Vec::new(),
+            Instant::now(),
+        );
+        let log = write_log(dir.path(), "e0", b"x\n");
+        for env in 0..5 {
+            let mut failed = result(&log, exit(1), 5);
+            failed.tests = Some(failing_tests(60, true));
+            r.handle(&finished(env, failed), Instant::now()).unwrap();
+        }
+        let out = text(r);
+        let per_env = |env: &str| {
+            out.lines()
+                .filter(|l| l.starts_with("::error file=tmp/t.py,line="))
+                .filter(|l| l.contains(&format!("title={env}%3A t%3A%3Atest_")))
+                .count()
+        };
+        // 50 per env for the first four envs, then the run's 200 are used up.
+        assert_eq!(
+            [
+                per_env("e0"),
+                per_env("e1"),
+                per_env("e2"),
+                per_env("e3"),
+                per_env("e4")
+            ],
+            [50, 50, 50, 50, 0]
+        );
+        assert!(out.contains("::error file=tmp/t.py,line=1,title=e0%3A t%3A%3Atest_0::boom 0\n"));
+        let more: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("more failing tests"))
+            .collect();
+        assert_eq!(more.len(), 5, "{out}");
+        assert!(
+            more[0].starts_with("::error title=e0%3A 10 more failing tests::"),
+            "{}",
+            more[0]
+        );
+        assert!(
+            more[4].starts_with("::error title=e4%3A 60 more failing tests::"),
+            "{}",
+            more[4]
+        );
+        // Every failure was placed: no env annotation repeats them.
+        assert!(!out.contains("title=e0%3A exit 1"), "{out}");
+
+        // Tests without a place: the env keeps its own annotation.
+        let plan = plan_in(&["u"], dir.path());
+        let mut r = CiReporter::new(
+            &plan,
+            CiOptions {
+                github: Some(github::StopToken::fixed("T")),
+                ..CiOptions::default()
+            },
+            Vec::new(),
+            Instant::now(),
+        );
+        let mut failed = result(&log, exit(1), 5);
+        failed.tests = Some(failing_tests(2, false));
+        r.handle(&finished(0, failed), Instant::now()).unwrap();
+        let out = text(r);
+        assert!(out.contains("::error title=u%3A exit 1::"), "{out}");
+        assert!(!out.contains("::error file="), "{out}");
     }
 
     #[test]

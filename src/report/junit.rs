@@ -28,7 +28,7 @@
 //! (`\r`) keeps only its last frame. This module reads log files but never runs anything.
 //!
 //! An env whose test reports were read ([`crate::testreport`]) is not a testcase of the
-//! `runall` suite but a `<testsuite name="ENV">` of its real testcases ([`cases`]); it keeps
+//! `runall` suite but a `<testsuite name="ENV">` of its real testcases (`cases`); it keeps
 //! its env testcase in `runall` too when it did not pass while none of its tests failed, so
 //! no failure is lost. The `runall` suite is left out only when every env has a suite.
 
