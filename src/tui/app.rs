@@ -58,6 +58,13 @@ pub enum Msg {
     },
     /// Time passed; running durations may need redrawing.
     Tick(Instant),
+    /// A running env's test reports as they are so far (read while it runs).
+    TestsProgress {
+        /// The env.
+        env: EnvId,
+        /// What its reports say now.
+        tests: std::sync::Arc<crate::testreport::TestResults>,
+    },
     /// The terminal changed size.
     Resize {
         /// Columns.
@@ -226,6 +233,8 @@ pub(super) struct Pane {
     pub(super) log_error: Option<String>,
     /// The result of the attempt before this one, when the env is being retried.
     pub(super) previous: Option<EnvResult>,
+    /// The running attempt's test results so far (its reports read while it runs).
+    pub(super) live_tests: Option<std::sync::Arc<crate::testreport::TestResults>>,
 }
 
 impl Pane {
@@ -317,6 +326,7 @@ impl App {
                 attempt: 0,
                 log_error: None,
                 previous: None,
+                live_tests: None,
             })
             .collect();
         Self {
@@ -357,6 +367,15 @@ impl App {
             Msg::Resize { .. } => {
                 // Panes learn their new size when drawn; scroll positions are kept as they are.
                 self.dirty = true;
+                Effect::None
+            }
+            Msg::TestsProgress { env, tests } => {
+                if let Some(pane) = self.panes.get_mut(env)
+                    && matches!(pane.stage, PaneStage::Running { .. })
+                {
+                    pane.live_tests = Some(tests);
+                    self.dirty = true;
+                }
                 Effect::None
             }
         }
@@ -503,6 +522,7 @@ impl App {
                 }
                 pane.attempt = attempt;
                 pane.log_error = None;
+                pane.live_tests = None;
                 // The runner names the log next (`LogOpened`).
                 pane.scrollback.set_log(None);
                 pane.stage = PaneStage::Running { since: now };
@@ -587,6 +607,7 @@ impl App {
             }
             pane.stage = PaneStage::Finished { result };
             pane.stopping = None;
+            pane.live_tests = None;
             self.dirty = true;
         }
         if self.quitting && !self.busy() {
@@ -743,18 +764,21 @@ impl App {
         }
     }
 
-    /// The failing tests of the env's latest test results: its result, or while it runs
-    /// again the failed attempt before.
+    /// The failing tests of the env's latest test results: its result; while it runs, what
+    /// its reports say so far, else the failed attempt before.
     pub fn failing_tests(&self, env: EnvId) -> Vec<&crate::testreport::TestCase> {
         let Some(pane) = self.panes.get(env) else {
             return Vec::new();
         };
-        let result = match &pane.stage {
-            PaneStage::Finished { result } => Some(result),
-            _ => pane.previous.as_ref(),
+        let tests = match &pane.stage {
+            PaneStage::Finished { result } => result.tests.as_ref(),
+            _ => pane
+                .live_tests
+                .as_ref()
+                .filter(|t| t.counts.failures() > 0)
+                .or_else(|| pane.previous.as_ref().and_then(|r| r.tests.as_ref())),
         };
-        result
-            .and_then(|r| r.tests.as_ref())
+        tests
             .map(|tests| tests.failing().collect())
             .unwrap_or_default()
     }
@@ -947,6 +971,11 @@ impl App {
             PaneStage::Running { since } => Some(now.saturating_duration_since(since)),
             _ => None,
         }
+    }
+
+    /// A running env's test results so far.
+    pub fn live_tests(&self, id: EnvId) -> Option<&crate::testreport::TestResults> {
+        self.panes.get(id)?.live_tests.as_deref()
     }
 
     /// Env `id`'s final result, once it finished.
@@ -1908,5 +1937,35 @@ pub(super) mod tests {
         let _ = press(&mut app, c('T'));
         let _ = press(&mut app, Key::plain(KeyCode::Esc));
         assert_eq!(app.overlay(), &Overlay::None);
+    }
+
+    #[test]
+    fn counts_while_running_show_until_the_env_finishes() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        let live = with_tests(exit(1)).tests.expect("tests");
+        let _ = app.update(
+            Msg::TestsProgress {
+                env: 0,
+                tests: live.clone(),
+            },
+            at(1),
+        );
+        assert_eq!(app.live_tests(0).map(|t| t.counts.failed), Some(2));
+        assert_eq!(app.failing_tests(0).len(), 3, "T works while it runs");
+        // Progress for an env that is not running is dropped.
+        let _ = app.update(
+            Msg::TestsProgress {
+                env: 1,
+                tests: live,
+            },
+            at(1),
+        );
+        assert!(app.live_tests(1).is_none());
+        let _ = app.update(Msg::Run(finished(0, result(exit(1), 5))), at(2));
+        assert!(
+            app.live_tests(0).is_none(),
+            "the result's own tests rule now"
+        );
+        assert!(app.failing_tests(0).is_empty());
     }
 }

@@ -228,8 +228,12 @@ fn short_exit(result: &EnvResult) -> Option<String> {
 /// (`✘3/420`: failing of all, `✔420`: all passed), else how it ended.
 fn sidebar_detail(app: &App, id: EnvId, state: EnvState, now: Instant) -> String {
     let result = app.result(id);
+    let live = (state == EnvState::Running)
+        .then(|| app.live_tests(id))
+        .flatten();
     if let Some(tests) = result
-        .and_then(|r| r.tests.as_ref())
+        .and_then(|r| r.tests.as_deref())
+        .or(live)
         .filter(|t| !t.files.is_empty())
     {
         let failures = tests.counts.failures();
@@ -309,6 +313,11 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
         }
         (PaneStage::Pending, _) => "pending".to_owned(),
     };
+    if state == EnvState::Running
+        && let Some(tests) = app.live_tests(id).filter(|t| !t.files.is_empty())
+    {
+        let _ = write!(text, " · {} so far", tests.counts);
+    }
     // A finished result says it itself ("passed (log incomplete: …)").
     if pane.log_error.is_some() && state == EnvState::Running {
         text.push_str(" · log incomplete");
