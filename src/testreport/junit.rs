@@ -239,10 +239,25 @@ fn close(open: &Open, case: &mut Option<TestCase>, sink: &mut dyn FnMut(TestCase
     if *open == Open::Case
         && let Some(mut done) = case.take()
     {
+        strip_colours(&mut done.text);
         if done.status.is_failure() {
             locate(&mut done);
         }
         sink(done);
+    }
+}
+
+/// Removes colour codes from a failure's text: a tool run with colour forced (runall's TUI
+/// and `--ci` colour mode tell children to) writes its traceback coloured, as ESC sequences
+/// or, in pytest's XML-safe spelling, as `#x1B[31m`. They carry nothing but noise, and they
+/// would hide `path:line:` from [`locate`].
+fn strip_colours(text: &mut String) {
+    static SGR: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"(?:\x1b|#x1B)\[[0-9;]*m").ok());
+    if let Some(sgr) = SGR.as_ref()
+        && sgr.is_match(text)
+    {
+        *text = sgr.replace_all(text, "").into_owned();
     }
 }
 
@@ -429,6 +444,20 @@ b.py:20: boom</failure></testcase>
         assert_eq!(got[1].location().as_deref(), Some("x_test.go:7"));
         assert_eq!(got[2].location().as_deref(), Some("a/b.py:3"));
         assert_eq!(got[3].location().as_deref(), Some("src/b.py:20"));
+    }
+
+    #[test]
+    fn colour_codes_leave_the_text_and_the_location_is_found_through_them() {
+        let got = ok(
+            "<testsuite><testcase name=\"t\"><failure>#x1B[1m#x1B[31mE   assert 1#x1B[0m\n\
+                      #x1B[1m#x1B[31mtests/test_a.py#x1B[0m:6: AssertionError\n\x1b[33mx\x1b[0m\
+                      </failure></testcase></testsuite>",
+        );
+        assert_eq!(
+            got[0].text,
+            "E   assert 1\ntests/test_a.py:6: AssertionError\nx"
+        );
+        assert_eq!(got[0].location().as_deref(), Some("tests/test_a.py:6"));
     }
 
     #[test]
