@@ -341,6 +341,52 @@ mod tests {
     }
 
     #[test]
+    fn test_reports_are_read_after_the_attempt_and_ride_on_its_result_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("j.xml"),
+            "<testsuite><testcase name=\"a\"/><testcase name=\"b\"><failure/></testcase></testsuite>",
+        )
+        .expect("report");
+        let request = |pattern: &str| ReportRequest {
+            patterns: vec![dir.path().join(pattern).to_string_lossy().into_owned()],
+            since: None,
+            setup_warning: None,
+        };
+        let seen = stage(
+            vec![
+                ToLog::ReadReports {
+                    env: 0,
+                    request: request("*.xml"),
+                },
+                ToLog::Close { env: 0 },
+                // Env 1's globs match nothing: no test results at all.
+                ToLog::ReadReports {
+                    env: 1,
+                    request: request("none/*.xml"),
+                },
+                ToLog::Close { env: 1 },
+                finished(0),
+                finished(1),
+                // A later result of env 0 without a read gets nothing from the earlier one.
+                finished(0),
+            ],
+            2,
+        );
+        let tests: Vec<Option<(u64, u64)>> = seen
+            .iter()
+            .map(|event| match event {
+                RunEvent::EnvFinished { result, .. } => result
+                    .tests
+                    .as_ref()
+                    .map(|t| (t.counts.passed, t.counts.failed)),
+                _ => panic!("{event:?}"),
+            })
+            .collect();
+        assert_eq!(tests, [Some((1, 1)), None, None]);
+    }
+
+    #[test]
     fn a_failing_log_is_reported_at_once_and_its_output_kept_for_the_result() {
         let full = PathBuf::from("/dev/full");
         let dir = tempfile::tempdir().expect("tempdir");
