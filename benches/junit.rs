@@ -64,6 +64,7 @@ fn bench(c: &mut Criterion) {
         patterns: vec![path.to_string_lossy().into_owned()],
         since: None,
         setup_warning: None,
+        fresh_dir: None,
     };
     let check = testreport::read(&request);
     assert_eq!(check.counts.total(), CASES as u64);

@@ -224,6 +224,11 @@ pub struct ReportRequest {
     pub since: Option<SystemTime>,
     /// A problem found while preparing the attempt (its report folder could not be made).
     pub setup_warning: Option<String>,
+    /// The attempt's own report folder, emptied when it started: nothing in it can be stale,
+    /// so `since` applies only to the files outside it (other `test_reports` globs). This also
+    /// keeps a report from counting as stale when the folder's mtime moved on because a later
+    /// file was made in it.
+    pub fresh_dir: Option<PathBuf>,
 }
 
 /// The attempt's `test_reports` patterns made absolute: `{report_dir}` replaced by `dir`
@@ -282,7 +287,11 @@ pub fn read(request: &ReportRequest) -> TestResults {
     paths.sort();
     paths.dedup();
     for path in paths {
-        read_file(&path, request.since, &mut results);
+        let fresh = request
+            .fresh_dir
+            .as_deref()
+            .is_some_and(|dir| path.starts_with(dir));
+        read_file(&path, request.since.filter(|_| !fresh), &mut results);
     }
     results
 }
@@ -485,6 +494,7 @@ mod tests {
             patterns: expand_patterns(&[DEFAULT_PATTERN.to_owned()], dir.path(), dir.path()),
             since: None,
             setup_warning: None,
+            fresh_dir: None,
         };
         let results = read(&request);
         assert_eq!(results.files, std::slice::from_ref(&good));
@@ -502,7 +512,7 @@ mod tests {
         let later = SystemTime::now() + Duration::from_secs(3600);
         let results = read(&ReportRequest {
             since: Some(later),
-            ..request
+            ..request.clone()
         });
         assert!(results.files.is_empty());
         assert_eq!(results.counts, TestCounts::default());
@@ -513,6 +523,14 @@ mod tests {
                 .iter()
                 .all(|w| w.contains("older than the attempt"))
         );
+
+        // Files in the attempt's own (fresh) folder are never stale.
+        let results = read(&ReportRequest {
+            since: Some(later),
+            fresh_dir: Some(dir.path().to_path_buf()),
+            ..request
+        });
+        assert_eq!(results.files, std::slice::from_ref(&good));
     }
 
     fn read_one(name: &str) -> TestResults {
@@ -521,6 +539,7 @@ mod tests {
             patterns: vec![fixtures.join(name).to_string_lossy().into_owned()],
             since: None,
             setup_warning: None,
+            fresh_dir: None,
         })
     }
 
@@ -666,6 +685,7 @@ mod tests {
             ],
             since: None,
             setup_warning: None,
+            fresh_dir: None,
         });
         // go-junit-report's 5, the malformed file's first testcase, the truncated one's 2.
         assert_eq!(results.counts.total(), 8, "{:?}", results.counts);

@@ -352,6 +352,7 @@ mod tests {
             patterns: vec![dir.path().join(pattern).to_string_lossy().into_owned()],
             since: None,
             setup_warning: None,
+            fresh_dir: None,
         };
         let seen = stage(
             vec![

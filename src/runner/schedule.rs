@@ -181,6 +181,7 @@ fn fresh_report_dir(dir: PathBuf, patterns: &[String], cwd: &Path) -> (PathBuf, 
         patterns: testreport::expand_patterns(patterns, cwd, &dir),
         since,
         setup_warning,
+        fresh_dir: Some(dir.clone()),
     };
     (dir, request)
 }

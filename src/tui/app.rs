@@ -1877,6 +1877,7 @@ pub(super) mod tests {
             patterns: vec![sample.to_string_lossy().into_owned()],
             since: None,
             setup_warning: None,
+            fresh_dir: None,
         });
         EnvResult {
             tests: Some(std::sync::Arc::new(tests)),

@@ -82,6 +82,7 @@ impl Watcher {
                     patterns: testreport::expand_patterns(patterns, cwd, &dir),
                     since,
                     setup_warning: None,
+                    fresh_dir: Some(dir),
                 };
                 self.watched.insert(
                     env,

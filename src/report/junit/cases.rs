@@ -131,6 +131,7 @@ mod tests {
             patterns: vec![path.to_string_lossy().into_owned()],
             since: None,
             setup_warning: None,
+            fresh_dir: None,
         }))
     }
 
