@@ -72,6 +72,7 @@ impl Summary {
                 }
                 if !header {
                     header = true;
+                    out.write_all(b"\n")?;
                     paint(out, color, BOLD, "test results")?;
                 }
                 let label = if retried {
@@ -115,5 +116,77 @@ fn paint<W: Write + ?Sized>(out: &mut W, color: bool, sgr: &str, text: &str) -> 
         writeln!(out, "{sgr}{text}{RESET}")
     } else {
         writeln!(out, "{text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::event::{EnvStatus, ExitKind, RunEvent};
+    use crate::plan::{EnvSpec, Plan};
+    use crate::testreport::{CaseStatus, TestResults};
+
+    fn failing(n: usize) -> Arc<TestResults> {
+        let mut tests = TestResults {
+            files: vec![PathBuf::from("/r/j.xml")],
+            ..TestResults::default()
+        };
+        for i in 0..n {
+            tests.counts.failed += 1;
+            tests.cases.push(TestCase {
+                name: format!("test_{i}"),
+                classname: Some("m".into()),
+                file: None,
+                line: None,
+                status: CaseStatus::Failed,
+                time: None,
+                message: Some(format!("boom\x1b[31m {i}\nsecond line")),
+                kind: None,
+                text: String::new(),
+                report: 0,
+            });
+        }
+        tests.counts.passed = 7;
+        Arc::new(tests)
+    }
+
+    #[test]
+    fn at_most_twenty_failing_tests_per_env_then_a_count() {
+        let plan = Plan::new(vec![EnvSpec::shell("unit", "true", "/tmp")], 1, "/tmp");
+        let mut summary = Summary::new(&plan);
+        let result = EnvResult {
+            tests: Some(failing(25)),
+            ..EnvResult::new(
+                EnvStatus::Failed {
+                    command: 0,
+                    exit: ExitKind::Code(1),
+                },
+                Duration::from_millis(5),
+                "/tmp/unit.log",
+            )
+        };
+        summary.record(&RunEvent::EnvFinished { env: 0, result });
+        let mut out = Vec::new();
+        summary.write_test_results(&mut out, false).expect("write");
+        let text = String::from_utf8(out).expect("UTF-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[..3],
+            [
+                "",
+                "test results",
+                "unit: 25 failing tests (7 passed, 25 failed)"
+            ]
+        );
+        assert_eq!(
+            lines[3], "  ✘ m::test_0: boom 0",
+            "first line only, escape removed"
+        );
+        assert_eq!(lines.len(), 3 + 20 + 1, "{text}");
+        assert_eq!(lines[23], "  … and 5 more");
     }
 }

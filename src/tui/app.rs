@@ -749,10 +749,11 @@ impl App {
             }
             Action::Submit => {
                 self.overlay = Overlay::None;
+                // The query is shown in the bar: the report's text, sanitised for a terminal.
                 let name = self
                     .failing_tests(env)
                     .get(selected)
-                    .map(|case| case.name.clone());
+                    .map(|case| crate::sanitize::text(case.name.as_bytes()));
                 if let Some(name) = name {
                     self.focus = env;
                     self.input = name;
