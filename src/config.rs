@@ -119,6 +119,9 @@ pub struct EnvConfig {
     pub retries: u32,
     /// What every command is launched through (`None`: run directly).
     pub launcher: Option<Launcher>,
+    /// Globs of the test reports to read after each attempt, relative to `change_dir`,
+    /// `{report_dir}` allowed (default: [`crate::testreport::DEFAULT_PATTERN`]; empty: none).
+    pub test_reports: Vec<String>,
 }
 
 /// A command as written in the file, before `{posargs}` substitution.
@@ -653,6 +656,32 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// An env name is letters, digits, `.`, `_` and `-`, and not `.` or `..`.
+    fn check_env_name(
+        &self,
+        name: &str,
+        span: Range<usize>,
+        owner: &str,
+    ) -> Result<(), ConfigError> {
+        let valid = !name.is_empty()
+            && name != "."
+            && name != ".."
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if valid {
+            return Ok(());
+        }
+        Err(self.invalid(
+            span,
+            owner.to_owned(),
+            format!(
+                "invalid env name `{name}`: use letters, digits, `.`, `_` and `-` \
+                 (not `.` or `..`)"
+            ),
+        ))
+    }
+
     /// Checks the name and applies `[env_run_base]` and `[settings]` defaults.
     fn env(
         &self,
@@ -664,22 +693,7 @@ impl Ctx<'_> {
         let name_span = name.span();
         let name = name.into_inner();
         let owner = format!("env.{}", key_segment(&name));
-        let valid = !name.is_empty()
-            && name != "."
-            && name != ".."
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !valid {
-            return Err(self.invalid(
-                name_span,
-                owner,
-                format!(
-                    "invalid env name `{name}`: use letters, digits, `.`, `_` and `-` \
-                     (not `.` or `..`)"
-                ),
-            ));
-        }
+        self.check_env_name(&name, name_span.clone(), &owner)?;
         self.check_commands(&table, &owner)?;
         let Some(commands) = table.commands.or_else(|| base.commands.clone()) else {
             return Err(self.invalid(name_span, owner, "missing `commands`".to_owned()));
@@ -756,6 +770,13 @@ impl Ctx<'_> {
                     .or(base.retries)
                     .map_or(settings.retries, |retries| retries.0 as u32),
                 launcher,
+                test_reports: table
+                    .test_reports
+                    .or_else(|| base.test_reports.clone())
+                    .map_or_else(
+                        || vec![crate::testreport::DEFAULT_PATTERN.to_owned()],
+                        |globs| globs.into_iter().map(|glob| glob.0).collect(),
+                    ),
             },
         })
     }
@@ -1203,6 +1224,29 @@ commands = [\"x\"]
     }
 
     #[test]
+    fn test_reports_default_inherit_and_may_be_empty() {
+        let config = ok(r#"
+[env_run_base]
+test_reports = ["{report_dir}/*.xml", "target/nextest/ci/junit.xml"]
+[env.a]
+commands = ["x"]
+[env.b]
+commands = ["x"]
+test_reports = []
+"#);
+        assert_eq!(
+            config.envs[0].test_reports,
+            ["{report_dir}/*.xml", "target/nextest/ci/junit.xml"]
+        );
+        assert!(config.envs[1].test_reports.is_empty());
+        let config = ok("[env.a]\ncommands = [\"x\"]\n");
+        assert_eq!(
+            config.envs[0].test_reports,
+            [crate::testreport::DEFAULT_PATTERN]
+        );
+    }
+
+    #[test]
     fn unknown_keys() {
         assert_eq!(
             err("colour = 1\n"),
@@ -1217,7 +1261,7 @@ commands = [\"x\"]
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
                         `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`, \
-                        `launcher`";
+                        `test_reports`, `launcher`";
         assert_eq!(
             err("[env.unit]\ncommands = [\"x\"]\ncolour = \"red\"\n"),
             format!("runall.toml:3:1: env.unit.colour: unknown key `colour`, {env_keys}")
@@ -1416,6 +1460,16 @@ commands = [\"x\"]
                 "[env.a]\ncommands = [\"x\"]\nchange_dir = \"d\\u0000\"\n",
                 "3:14: env.a.change_dir",
                 nul,
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\ntest_reports = [\"a\\u0000\"]\n",
+                "3:16: env.a.test_reports[0]",
+                nul,
+            ),
+            (
+                "[env.a]\ncommands = [\"x\"]\ntest_reports = [\"ok/*.xml\", \"a/***.xml\"]\n",
+                "3:16: env.a.test_reports[1]",
+                "`a/***.xml` is not a glob pattern",
             ),
             (
                 "[env.a]\ncommands = [\"x\"]\nset_env = { \"A=B\" = \"x\" }\n",

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::config::LeakPolicy;
 use crate::plan::EnvId;
+use crate::testreport::TestResults;
 
 /// Which pipe a chunk of output came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +115,9 @@ pub struct EnvResult {
     /// Set when the log file could not hold the whole output (a full or failing disk): the
     /// error, and the output the log lacks, kept in memory by the log writer.
     pub log_incomplete: Option<Arc<LogIncomplete>>,
+    /// What this attempt's test reports said (`None`: no report was found). Filled in by the
+    /// log writer, which reads the reports after the attempt ends.
+    pub tests: Option<Arc<TestResults>>,
 }
 
 /// What an env's log lacks: the log holds its first `logged` bytes, the rest of the output
@@ -160,6 +164,7 @@ impl EnvResult {
             log_path: log_path.into(),
             attempt: 1,
             log_incomplete: None,
+            tests: None,
         }
     }
 
@@ -232,6 +237,20 @@ impl EnvResult {
             let _ = write!(text, " (log incomplete: {})", log.error);
         }
         text
+    }
+
+    /// The test counts of its reports (`412 passed, 3 failed, 5 skipped`), if any were read.
+    pub fn test_counts(&self) -> Option<String> {
+        let tests = self.tests.as_ref().filter(|t| !t.files.is_empty())?;
+        Some(tests.counts.to_string())
+    }
+
+    /// The warnings about its test reports, that of a pass whose reports list failures
+    /// included (see [`TestResults::warnings_for`]).
+    pub fn test_warnings(&self) -> Vec<String> {
+        self.tests.as_ref().map_or_else(Vec::new, |tests| {
+            tests.warnings_for(self.verdict() == Verdict::Passed)
+        })
     }
 }
 

@@ -27,6 +27,7 @@ pub mod sanitize;
 pub mod scrollback;
 pub mod settings;
 pub mod stdio;
+pub mod testreport;
 pub mod tui;
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{self, Config, EnvConfig, LeakPolicy, RawCommand, StderrMode, Timeouts};
@@ -60,6 +61,37 @@ pub struct EnvSpec {
     pub retries: u32,
     /// What every command is launched through (`None`: run directly).
     pub launcher: Option<crate::launcher::Launcher>,
+    /// Where its test reports come from.
+    pub reports: ReportSpec,
+}
+
+/// Where an env's test reports come from (see [`crate::testreport`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSpec {
+    /// `test_reports` as written: globs relative to `cwd`, `{report_dir}` not yet replaced.
+    pub patterns: Vec<String>,
+    /// Set when a command holds `{report_dir}`: the commands as written and the posargs, which
+    /// the runner expands again for each attempt's folder ([`expand`]). `commands` then show
+    /// `{report_dir}` as written.
+    pub templates: Option<Arc<Templates>>,
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        Self {
+            patterns: vec![crate::testreport::DEFAULT_PATTERN.to_owned()],
+            templates: None,
+        }
+    }
+}
+
+/// An env's commands before substitution, for the runner to expand per attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Templates {
+    /// The commands as written.
+    pub commands: Vec<RawCommand>,
+    /// The words after `--`.
+    pub posargs: Vec<String>,
 }
 
 impl EnvSpec {
@@ -79,6 +111,7 @@ impl EnvSpec {
             on_leak: LeakPolicy::Warn,
             retries: 0,
             launcher: None,
+            reports: ReportSpec::default(),
         }
     }
 }
@@ -300,22 +333,7 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
     }
     let mut specs = Vec::with_capacity(next);
     for (env, _) in envs.iter().zip(&chosen).filter(|(_, keep)| **keep) {
-        let mut commands = Vec::with_capacity(env.commands.len());
-        for (number, raw) in env.commands.iter().enumerate() {
-            let command =
-                substitute(raw, &selection.posargs).map_err(|message| PlanError::Posargs {
-                    env: env.name.clone(),
-                    number: number + 1,
-                    message,
-                })?;
-            if matches!(&command, CommandSpec::Argv(argv) if argv.is_empty()) {
-                return Err(PlanError::EmptyArgv {
-                    env: env.name.clone(),
-                    number: number + 1,
-                });
-            }
-            commands.push(command);
-        }
+        let (commands, templates) = commands_of(env, &selection.posargs)?;
         specs.push(EnvSpec {
             name: env.name.clone(),
             description: env.description.clone(),
@@ -336,6 +354,10 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
             on_leak: env.on_leak,
             retries: env.retries,
             launcher: env.launcher.clone(),
+            reports: ReportSpec {
+                patterns: env.test_reports.clone(),
+                templates,
+            },
         });
     }
 
@@ -404,6 +426,40 @@ pub fn shards(config: &Config, selection: &Selection) -> Result<balance::Balance
         count,
         selection.durations.as_ref(),
     ))
+}
+
+/// An env's commands with the posargs substituted, and the templates the runner expands per
+/// attempt when a command holds `{report_dir}` (checked here, so no attempt fails on it).
+fn commands_of(
+    env: &EnvConfig,
+    posargs: &[String],
+) -> Result<(Vec<CommandSpec>, Option<Arc<Templates>>), PlanError> {
+    let mut commands = Vec::with_capacity(env.commands.len());
+    for (number, raw) in env.commands.iter().enumerate() {
+        let error = |message| PlanError::Posargs {
+            env: env.name.clone(),
+            number: number + 1,
+            message,
+        };
+        let command = substitute(raw, posargs).map_err(error)?;
+        if matches!(&command, CommandSpec::Argv(argv) if argv.is_empty()) {
+            return Err(PlanError::EmptyArgv {
+                env: env.name.clone(),
+                number: number + 1,
+            });
+        }
+        if uses_report_dir(raw) {
+            expand(raw, posargs, Some("/report-dir")).map_err(error)?;
+        }
+        commands.push(command);
+    }
+    let templates = env.commands.iter().any(uses_report_dir).then(|| {
+        Arc::new(Templates {
+            commands: env.commands.clone(),
+            posargs: posargs.to_vec(),
+        })
+    });
+    Ok((commands, templates))
 }
 
 /// Which envs (by index into `envs`) the plan keeps: the patterns' matches, closed over
@@ -587,13 +643,32 @@ impl<'a> Matcher<'a> {
 /// `shell`). `Err` says why a placeholder's place cannot be quoted safely (`${…}`, `$((…))`,
 /// after a backslash, a here-document that the posargs would end early).
 pub fn substitute(command: &RawCommand, posargs: &[String]) -> Result<CommandSpec, String> {
+    expand(command, posargs, None)
+}
+
+/// [`substitute`], and with `report_dir` also `{report_dir}` (the attempt's report folder) in
+/// the same pass, so nothing in the posargs is taken for a placeholder. In an argv the folder
+/// is one word (or part of one); in a shell string it is quoted for its place like one posarg.
+/// Without `report_dir`, `{report_dir}` stays as written.
+pub fn expand(
+    command: &RawCommand,
+    posargs: &[String],
+    report_dir: Option<&str>,
+) -> Result<CommandSpec, String> {
     Ok(match command {
-        RawCommand::Shell(text) => CommandSpec::Shell(shell::substitute(text, posargs)?),
+        RawCommand::Shell(text) => {
+            CommandSpec::Shell(shell::substitute(text, posargs, report_dir)?)
+        }
         RawCommand::Argv(argv) => {
             let mut out = Vec::with_capacity(argv.len() + posargs.len());
+            let with_dir = report_dir.is_some();
             for word in argv {
-                match find_posargs(word, 0) {
-                    Some(found) if found.start == 0 && found.end == word.len() => {
+                match find_placeholder(word, 0, with_dir) {
+                    Some(found)
+                        if found.kind == Kind::Posargs
+                            && found.start == 0
+                            && found.end == word.len() =>
+                    {
                         if posargs.is_empty() {
                             let default = found.default.unwrap_or("");
                             out.extend(default.split_whitespace().map(str::to_owned));
@@ -601,12 +676,14 @@ pub fn substitute(command: &RawCommand, posargs: &[String]) -> Result<CommandSpe
                             out.extend(posargs.iter().cloned());
                         }
                     }
-                    Some(_) => out.push(replace_posargs(word, |default| {
-                        if posargs.is_empty() {
-                            default.unwrap_or("").to_owned()
-                        } else {
-                            posargs.join(" ")
+                    Some(_) => out.push(replace_placeholders(word, with_dir, |found| match found
+                        .kind
+                    {
+                        Kind::ReportDir => report_dir.unwrap_or("").to_owned(),
+                        Kind::Posargs if posargs.is_empty() => {
+                            found.default.unwrap_or("").to_owned()
                         }
+                        Kind::Posargs => posargs.join(" "),
                     })),
                     None => out.push(word.clone()),
                 }
@@ -616,15 +693,55 @@ pub fn substitute(command: &RawCommand, posargs: &[String]) -> Result<CommandSpe
     })
 }
 
-/// One `{posargs}` or `{posargs:default}` in a string.
+/// Whether `command` uses `{report_dir}` (then it is expanded for every attempt).
+pub fn uses_report_dir(command: &RawCommand) -> bool {
+    match command {
+        RawCommand::Shell(text) => text.contains(REPORT_DIR),
+        RawCommand::Argv(argv) => argv.iter().any(|word| word.contains(REPORT_DIR)),
+    }
+}
+
+/// One `{posargs}`, `{posargs:default}` or `{report_dir}` in a string.
 struct Placeholder<'a> {
     start: usize,
     end: usize,
     default: Option<&'a str>,
+    kind: Kind,
 }
 
-/// The first placeholder at or after byte `from`.
-fn find_posargs(text: &str, from: usize) -> Option<Placeholder<'_>> {
+/// Which placeholder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `{posargs}` / `{posargs:default}`: the words after `--`.
+    Posargs,
+    /// `{report_dir}`: the attempt's fresh report folder (see [`crate::testreport`]).
+    ReportDir,
+}
+
+/// The first placeholder at or after byte `from`; `{report_dir}` counts only when
+/// `report_dir` is set (otherwise it is plain text).
+fn find_placeholder(text: &str, from: usize, report_dir: bool) -> Option<Placeholder<'_>> {
+    let posargs = find_posargs_only(text, from);
+    let dir = report_dir
+        .then(|| text.get(from..)?.find(REPORT_DIR))
+        .flatten()
+        .map(|at| Placeholder {
+            start: from + at,
+            end: from + at + REPORT_DIR.len(),
+            default: None,
+            kind: Kind::ReportDir,
+        });
+    match (posargs, dir) {
+        (Some(p), Some(d)) => Some(if d.start < p.start { d } else { p }),
+        (p, d) => p.or(d),
+    }
+}
+
+/// The report folder's placeholder.
+const REPORT_DIR: &str = crate::testreport::REPORT_DIR_PLACEHOLDER;
+
+/// The first `{posargs…}` at or after byte `from`.
+fn find_posargs_only(text: &str, from: usize) -> Option<Placeholder<'_>> {
     const OPEN: &str = "{posargs";
     let mut at = from;
     while let Some(found) = text.get(at..).and_then(|rest| rest.find(OPEN)) {
@@ -636,6 +753,7 @@ fn find_posargs(text: &str, from: usize) -> Option<Placeholder<'_>> {
                 start,
                 end: after + 1,
                 default: None,
+                kind: Kind::Posargs,
             });
         }
         if let Some(body) = rest.strip_prefix(':')
@@ -645,6 +763,7 @@ fn find_posargs(text: &str, from: usize) -> Option<Placeholder<'_>> {
                 start,
                 end: after + 1 + close + 1,
                 default: Some(&body[..close]),
+                kind: Kind::Posargs,
             });
         }
         at = after;
@@ -652,13 +771,17 @@ fn find_posargs(text: &str, from: usize) -> Option<Placeholder<'_>> {
     None
 }
 
-/// `text` with every placeholder replaced by `with(default)`.
-fn replace_posargs(text: &str, with: impl Fn(Option<&str>) -> String) -> String {
+/// `text` with every placeholder replaced by `with(placeholder)`.
+fn replace_placeholders(
+    text: &str,
+    report_dir: bool,
+    with: impl Fn(&Placeholder<'_>) -> String,
+) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    while let Some(found) = find_posargs(text, at) {
+    while let Some(found) = find_placeholder(text, at, report_dir) {
         out.push_str(&text[at..found.start]);
-        out.push_str(&with(found.default));
+        out.push_str(&with(&found));
         at = found.end;
     }
     out.push_str(&text[at..]);
@@ -1030,6 +1153,59 @@ depends = ["lint", "py312"]
         selection.posargs = words(&["ls"]);
         let plan = build(&config, &selection).unwrap();
         assert_eq!(plan.envs[0].commands[1], CommandSpec::Argv(words(&["ls"])));
+    }
+
+    #[test]
+    fn report_dir_commands_keep_templates_and_are_checked_up_front() {
+        let text = r#"
+[env.a]
+commands = [["pytest", "--junitxml={report_dir}/j.xml", "{posargs}"], "ls {report_dir}"]
+test_reports = ["out/*.xml"]
+[env.b]
+commands = ["true"]
+"#;
+        let config = config::parse(Path::new("/p/runall.toml"), text).unwrap();
+        let mut selection = select(&[]);
+        selection.posargs = words(&["{report_dir}"]);
+        let plan = build(&config, &selection).unwrap();
+        let a = &plan.envs[0];
+        assert_eq!(a.reports.patterns, ["out/*.xml"]);
+        let templates = a.reports.templates.as_ref().expect("templates");
+        assert_eq!(templates.posargs, ["{report_dir}"]);
+        // The posargs are words, never placeholders: only the command's own is replaced.
+        assert_eq!(
+            expand(
+                &templates.commands[0],
+                &templates.posargs,
+                Some("/l/reports/a@2")
+            )
+            .unwrap(),
+            CommandSpec::Argv(words(&[
+                "pytest",
+                "--junitxml=/l/reports/a@2/j.xml",
+                "{report_dir}"
+            ]))
+        );
+        assert_eq!(
+            expand(&templates.commands[1], &[], Some("/l/it's")).unwrap(),
+            CommandSpec::Shell("ls '/l/it'\\''s'".to_owned())
+        );
+        assert_eq!(
+            a.commands[1],
+            CommandSpec::Shell("ls {report_dir}".to_owned())
+        );
+        assert!(plan.envs[1].reports.templates.is_none());
+        assert_eq!(
+            plan.envs[1].reports.patterns,
+            [crate::testreport::DEFAULT_PATTERN]
+        );
+
+        let text = "[env.a]\ncommands = [\"echo $((1 + {report_dir}))\"]\n";
+        let config = config::parse(Path::new("/p/runall.toml"), text).unwrap();
+        assert_eq!(
+            build(&config, &select(&[])).unwrap_err().to_string(),
+            "env `a`: command 1: {report_dir} inside $((…)) would be evaluated as arithmetic code"
+        );
     }
 
     #[test]

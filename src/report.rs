@@ -10,6 +10,9 @@ pub mod files;
 pub mod github;
 pub mod json;
 pub mod junit;
+mod tests_text;
+
+pub use tests_text::failing_line;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -259,6 +262,7 @@ impl Summary {
             name: String,
             outcome: String,
             verdict: Option<Verdict>,
+            tests: String,
             time: String,
             log: String,
         }
@@ -275,6 +279,11 @@ impl Summary {
                         None => "not run".to_owned(),
                     },
                     verdict: entry.result.as_ref().map(EnvResult::verdict),
+                    tests: entry
+                        .result
+                        .as_ref()
+                        .and_then(EnvResult::test_counts)
+                        .unwrap_or_default(),
                     time: ran.map_or_else(|| "-".to_owned(), |r| format_duration(r.duration)),
                     log: ran.map_or_else(|| "-".to_owned(), |r| r.log_path.display().to_string()),
                 }
@@ -290,15 +299,22 @@ impl Summary {
         let name_w = width("env", |row| &row.name);
         let outcome_w = width("result", |row| &row.outcome);
         let time_w = width("time", |row| &row.time);
+        // The column only exists when some env has test results: runs without reports print
+        // the table as before.
+        let tests_w = if self.has_tests() {
+            width("tests", |row| &row.tests)
+        } else {
+            0
+        };
 
         if color {
             out.write_all(BOLD.as_bytes())?;
         }
-        write!(
-            out,
-            "{:<name_w$}  {:<outcome_w$}  {:>time_w$}  log",
-            "env", "result", "time"
-        )?;
+        write!(out, "{:<name_w$}  {:<outcome_w$}  ", "env", "result")?;
+        if tests_w > 0 {
+            write!(out, "{:<tests_w$}  ", "tests")?;
+        }
+        write!(out, "{:>time_w$}  log", "time")?;
         if color {
             out.write_all(RESET.as_bytes())?;
         }
@@ -312,7 +328,12 @@ impl Summary {
             } else {
                 out.write_all(row.outcome.as_bytes())?;
             }
-            writeln!(out, "{:pad$}  {:>time_w$}  {}", "", row.time, row.log)?;
+            write!(out, "{:pad$}  ", "")?;
+            if tests_w > 0 {
+                let pad = tests_w.saturating_sub(row.tests.chars().count());
+                write!(out, "{}{:pad$}  ", row.tests, "")?;
+            }
+            writeln!(out, "{:>time_w$}  {}", row.time, row.log)?;
         }
         self.counts().write(out, color)
     }

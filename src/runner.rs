@@ -48,6 +48,7 @@ use polling::Poller;
 use crate::event::{LeakedProcess, RunEvent, ShutdownCause, StopCause, Stream, Verdict};
 use crate::log::{log_file_name, writer as log};
 use crate::plan::{EnvId, Plan};
+use crate::testreport;
 use reap::ChildSignal;
 
 /// Most output bytes of one env queued for the consumer before its pipes are paused.
@@ -235,6 +236,7 @@ pub fn start_with(
             runs: 0,
             started: None,
             log_path: plan.log_dir.join(log_file_name(&spec.name, 1)),
+            reports: None,
             stopped_by: None,
             leaked: Vec::new(),
             timeout_at: None,
@@ -302,6 +304,8 @@ struct EnvRun {
     runs: u32,
     started: Option<Instant>,
     log_path: PathBuf,
+    /// This attempt's test-report folder (absolute), and the reports to read after it.
+    reports: Option<(PathBuf, testreport::ReportRequest)>,
     stopped_by: Option<StopCause>,
     leaked: Vec<LeakedProcess>,
     timeout_at: Option<Instant>,

@@ -125,6 +125,15 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// [`text`] for a multi-line text (a traceback from a test report): each line sanitised, the
+/// lines kept apart by `\n` (a `\r\n` ending loses its `\r`).
+pub fn text_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| self::text(trim_cr(line.as_bytes())))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The last frame of a line redrawn with `\r` (a progress bar), without its `\n`: the text
 /// after its last `\r`, trailing `\r`s ignored (so CRLF loses its CR).
 pub fn last_frame(line: &[u8]) -> &[u8] {

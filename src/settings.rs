@@ -23,6 +23,8 @@ pub struct Ambient {
     pub github_actions: Option<OsString>,
     /// `GITHUB_STEP_SUMMARY`.
     pub github_step_summary: Option<OsString>,
+    /// `GITHUB_WORKSPACE`: annotation paths are relative to it.
+    pub github_workspace: Option<OsString>,
     /// `NO_COLOR`.
     pub no_color: Option<OsString>,
     /// CPUs available to runall: the default `--jobs`.
@@ -39,6 +41,7 @@ impl Ambient {
         Self {
             github_actions: std::env::var_os("GITHUB_ACTIONS"),
             github_step_summary: std::env::var_os("GITHUB_STEP_SUMMARY"),
+            github_workspace: std::env::var_os("GITHUB_WORKSPACE"),
             no_color: std::env::var_os("NO_COLOR"),
             cpus: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             stdin_tty: std::io::stdin().is_terminal(),
@@ -84,6 +87,9 @@ pub struct RunSettings {
     pub default_jobs: usize,
     /// The report files to write.
     pub reports: ReportPaths,
+    /// Under GitHub Actions, the checkout (`GITHUB_WORKSPACE`) that annotation paths are
+    /// relative to.
+    pub github_workspace: Option<PathBuf>,
 }
 
 impl RunSettings {
@@ -149,6 +155,11 @@ impl RunSettings {
             child_env,
             default_jobs: ambient.cpus,
             reports,
+            github_workspace: ambient
+                .github_workspace
+                .as_ref()
+                .filter(|path| github && !path.is_empty())
+                .map(PathBuf::from),
         }
     }
 
@@ -161,6 +172,7 @@ impl RunSettings {
             only_failed: self.only_failed,
             tail_lines: self.tail_lines,
             github: self.github.then(github::StopToken::random),
+            github_workspace: self.github_workspace.clone(),
             ..CiOptions::default()
         }
     }

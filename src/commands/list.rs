@@ -12,7 +12,6 @@ use crate::event::format_duration;
 use crate::history::History;
 use crate::plan::Shard;
 use crate::plan::balance::Balanced;
-use crate::report::json::SCHEMA;
 
 /// The body printed by `runall list`: one block per env, in file order, blocks separated by a
 /// blank line. Commands are shown before `{posargs}` substitution, each after `$ `; then
@@ -188,6 +187,9 @@ struct Listing<'a> {
     schema: u32,
     envs: Vec<ListedEnv<'a>>,
 }
+
+/// The version of `runall list --json` (the run's JSON stream has its own).
+const SCHEMA: u32 = 1;
 
 /// `runall list --json`: one pretty-printed object, `{"schema": 1, "envs": [...]}`, each env
 /// with `name`, `description`, `labels`, `depends`, `commands` (before `{posargs}`

@@ -64,6 +64,7 @@ pub(super) struct RawEnv {
     pub(super) timeout: Option<RawDuration>,
     pub(super) on_leak: Option<RawLeak>,
     pub(super) retries: Option<RawRetries>,
+    pub(super) test_reports: Option<Vec<ReportGlob>>,
     pub(super) launcher: Option<Spanned<RawLauncher>>,
 }
 
@@ -385,6 +386,18 @@ pub(super) struct NoNul(pub(super) String);
 impl<'de> Deserialize<'de> for NoNul {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         no_nul(String::deserialize(deserializer)?).map(NoNul)
+    }
+}
+
+/// A `test_reports` entry: a glob (`{report_dir}` allowed), no NUL byte.
+#[derive(Clone)]
+pub(super) struct ReportGlob(pub(super) String);
+
+impl<'de> Deserialize<'de> for ReportGlob {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let pattern = no_nul(String::deserialize(deserializer)?)?;
+        crate::testreport::check_pattern(&pattern).map_err(de::Error::custom)?;
+        Ok(Self(pattern))
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod input;
 mod queue;
+mod reports;
 mod terminal;
 
 use std::io;
@@ -59,8 +60,26 @@ pub fn run(
     // Runner events go straight into the queue; the bounded queue makes a slow screen slow the
     // pump down.
     let run_tx = tx.clone();
+    // Counts while envs run: the watcher learns of each attempt from the events (it ends
+    // when this closure, its only sender, is dropped with the runner).
+    let watch = reports::spawn(plan, tx.clone()).ok();
     let (handle, credits, runner_thread) =
         runner::start_with(plan.clone(), options, move |event| {
+            if let Some(watch) = &watch {
+                // A watcher that is gone only means no counts before the end.
+                let _ = match &event {
+                    RunEvent::LogOpened { env, path } | RunEvent::LogFailed { env, path, .. } => {
+                        watch.send(reports::Watch::Start {
+                            env: *env,
+                            log: path.clone(),
+                        })
+                    }
+                    RunEvent::EnvFinished { env, .. } | RunEvent::EnvRetrying { env, .. } => {
+                        watch.send(reports::Watch::Stop { env: *env })
+                    }
+                    _ => Ok(()),
+                };
+            }
             // The queue is drained until `RunFinished` before the runner thread is joined
             // below, on every path, so this fails only if `run` is unwinding from a panic:
             // the panic hook has killed every group, and the process ends with this thread.

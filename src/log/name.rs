@@ -12,6 +12,19 @@ pub fn log_file_name(env: &str, run: u32) -> String {
     }
 }
 
+/// The folder under the log folder holding every attempt's report folder.
+pub const REPORTS_DIR: &str = "reports";
+
+/// The report folder of an env's `run`-th start, inside [`REPORTS_DIR`]: named like its log
+/// without `.log` (`<env>`, then `<env>@<n>`), so an attempt's log and reports pair up.
+pub fn report_dir_name(env: &str, run: u32) -> String {
+    if run <= 1 {
+        env.to_owned()
+    } else {
+        format!("{env}@{run}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +45,12 @@ mod tests {
             for run in 1..=12 {
                 let file = log_file_name(name, run);
                 assert!(seen.insert(file.clone()), "{name} run {run}: {file} taken");
+                let dir = report_dir_name(name, run);
+                assert_eq!(
+                    format!("{dir}.log"),
+                    file,
+                    "a report folder pairs with its log"
+                );
             }
         }
     }

@@ -17,6 +17,7 @@ use std::sync::mpsc::Receiver;
 
 use crate::event::{LogIncomplete, RunEvent};
 use crate::plan::EnvId;
+use crate::testreport::{self, ReportRequest, TestResults};
 
 /// Output kept from its start once an env's log failed (the rest of the bound is the tail).
 pub const KEEP_HEAD: usize = 256 * 1024;
@@ -34,6 +35,14 @@ pub enum ToLog {
         path: PathBuf,
         /// The log, already created, or why it could not be.
         file: io::Result<File>,
+    },
+    /// Read the attempt's test reports (sent before its `Close`); the results go into the
+    /// `tests` of the env's next result.
+    ReadReports {
+        /// The env.
+        env: EnvId,
+        /// What to read.
+        request: ReportRequest,
     },
     /// Close `env`'s log: sent before the event that says the env finished or is retried.
     Close {
@@ -129,6 +138,8 @@ pub fn run(rx: &Receiver<ToLog>, mut sink: impl FnMut(RunEvent), envs: usize) {
     let mut paths: Vec<PathBuf> = (0..envs).map(|_| PathBuf::new()).collect();
     // A closed failed log's report, waiting for the env's result.
     let mut reports: Vec<Option<LogIncomplete>> = (0..envs).map(|_| None).collect();
+    // An attempt's test results, waiting for its result.
+    let mut tests: Vec<Option<Arc<TestResults>>> = (0..envs).map(|_| None).collect();
     while let Ok(message) = rx.recv() {
         match message {
             ToLog::Open { env, path, file } => {
@@ -146,6 +157,14 @@ pub fn run(rx: &Receiver<ToLog>, mut sink: impl FnMut(RunEvent), envs: usize) {
                         *slot = Slot::Failed(Kept::new(error.clone(), 0));
                         sink(RunEvent::LogFailed { env, path, error });
                     }
+                }
+            }
+            ToLog::ReadReports { env, request } => {
+                // Here, not on the runner thread: the runner keeps reading every other env's
+                // pipes while a report is parsed, and the result still comes in order.
+                let read = testreport::read(&request);
+                if let Some(slot) = tests.get_mut(env) {
+                    *slot = (!read.is_empty()).then(|| Arc::new(read));
                 }
             }
             ToLog::Close { env } => {
@@ -171,6 +190,9 @@ pub fn run(rx: &Receiver<ToLog>, mut sink: impl FnMut(RunEvent), envs: usize) {
                     | RunEvent::EnvRetrying { env, result } => {
                         if let Some(report) = reports.get_mut(*env).and_then(Option::take) {
                             result.log_incomplete = Some(Arc::new(report));
+                        }
+                        if let Some(read) = tests.get_mut(*env).and_then(Option::take) {
+                            result.tests = Some(read);
                         }
                     }
                     _ => {}
@@ -316,6 +338,53 @@ mod tests {
         let mut seen = Vec::new();
         run(&rx, |event| seen.push(event), envs);
         seen
+    }
+
+    #[test]
+    fn test_reports_are_read_after_the_attempt_and_ride_on_its_result_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("j.xml"),
+            "<testsuite><testcase name=\"a\"/><testcase name=\"b\"><failure/></testcase></testsuite>",
+        )
+        .expect("report");
+        let request = |pattern: &str| ReportRequest {
+            patterns: vec![dir.path().join(pattern).to_string_lossy().into_owned()],
+            since: None,
+            setup_warning: None,
+            fresh_dir: None,
+        };
+        let seen = stage(
+            vec![
+                ToLog::ReadReports {
+                    env: 0,
+                    request: request("*.xml"),
+                },
+                ToLog::Close { env: 0 },
+                // Env 1's globs match nothing: no test results at all.
+                ToLog::ReadReports {
+                    env: 1,
+                    request: request("none/*.xml"),
+                },
+                ToLog::Close { env: 1 },
+                finished(0),
+                finished(1),
+                // A later result of env 0 without a read gets nothing from the earlier one.
+                finished(0),
+            ],
+            2,
+        );
+        let tests: Vec<Option<(u64, u64)>> = seen
+            .iter()
+            .map(|event| match event {
+                RunEvent::EnvFinished { result, .. } => result
+                    .tests
+                    .as_ref()
+                    .map(|t| (t.counts.passed, t.counts.failed)),
+                _ => panic!("{event:?}"),
+            })
+            .collect();
+        assert_eq!(tests, [Some((1, 1)), None, None]);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! corrupts). Pure string work, unit-tested by running `/bin/sh` (and bash) on the results,
 //! over a table of hostile strings and with random ones.
 
-use super::{Placeholder, find_posargs};
+use super::{Kind, Placeholder, find_placeholder};
 
 /// What ends a stretch of shell code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,40 +79,61 @@ struct Site {
 
 /// `text` with every `{posargs}` / `{posargs:default}` replaced: by the posargs quoted for
 /// where the placeholder sits, or by the default verbatim when there are no posargs (the
-/// default is part of the config, written as shell code). `Err` says why a placeholder's
-/// place is unsafe for any quoting.
-pub(super) fn substitute(text: &str, posargs: &[String]) -> Result<String, String> {
-    let sites = lex(text)?;
+/// default is part of the config, written as shell code). With `report_dir`, every
+/// `{report_dir}` is replaced by that folder, quoted for its place as one posarg would be.
+/// `Err` says why a placeholder's place is unsafe for any quoting.
+pub(super) fn substitute(
+    text: &str,
+    posargs: &[String],
+    report_dir: Option<&str>,
+) -> Result<String, String> {
+    let with_dir = report_dir.is_some();
+    let sites = lex(text, with_dir)?;
+    let dir: Vec<String> = report_dir.map(str::to_owned).into_iter().collect();
     let mut out = String::with_capacity(text.len());
     let mut heredoc_inserts = Vec::new();
     let mut at = 0;
     let mut sites = sites.into_iter();
-    while let Some(found) = find_posargs(text, at) {
+    while let Some(found) = find_placeholder(text, at, with_dir) {
         let site = sites
             .next()
             .ok_or_else(|| "internal error: a placeholder the lexer did not see".to_owned())?;
         out.push_str(&text[at..found.start]);
-        check_site(&site)?;
+        let values = match found.kind {
+            Kind::Posargs => posargs,
+            Kind::ReportDir => dir.as_slice(),
+        };
+        check_site(&site).map_err(|message| named(&message, found.kind))?;
         let start = out.len();
-        if posargs.is_empty() {
+        if values.is_empty() {
             out.push_str(found.default.unwrap_or(""));
         } else {
-            out.push_str(&quote_for(&site, posargs));
+            out.push_str(&quote_for(&site, values));
             // bash ends a here-document at its delimiter line even inside a `$(…)` or quotes
             // in its body, so every enclosing one counts.
             for frame in &site.stack {
                 if let Frame::HereDoc(doc) = frame {
-                    heredoc_inserts.push((start..out.len(), doc.clone()));
+                    heredoc_inserts.push((start..out.len(), doc.clone(), found.kind));
                 }
             }
         }
         at = found.end;
     }
     out.push_str(&text[at..]);
-    for (range, doc) in heredoc_inserts {
-        check_heredoc_lines(&out, range, &doc)?;
+    for (range, doc, kind) in heredoc_inserts {
+        check_heredoc_lines(&out, range, &doc).map_err(|message| named(&message, kind))?;
     }
     Ok(out)
+}
+
+/// A message written for `{posargs}`, for the placeholder it is about.
+fn named(message: &str, kind: Kind) -> String {
+    match kind {
+        Kind::Posargs => message.to_owned(),
+        Kind::ReportDir => message
+            .replace("{posargs}", "{report_dir}")
+            .replace("the posargs", "the report folder"),
+    }
 }
 
 /// Refuses a place where no quoting keeps a posarg literal.
@@ -283,9 +304,10 @@ fn check_heredoc_lines(
 }
 
 /// The place of every placeholder in `text`, in order.
-fn lex(text: &str) -> Result<Vec<Site>, String> {
+fn lex(text: &str, report_dir: bool) -> Result<Vec<Site>, String> {
     Lexer {
         text,
+        report_dir,
         at: 0,
         stack: vec![Frame::Code(End::Eof)],
         pending: Vec::new(),
@@ -299,6 +321,8 @@ fn lex(text: &str) -> Result<Vec<Site>, String> {
 /// The lexer's state while it walks the string.
 struct Lexer<'a> {
     text: &'a str,
+    /// `{report_dir}` is a placeholder too.
+    report_dir: bool,
     /// Byte offset of the next character.
     at: usize,
     /// Innermost frame last; never empty.
@@ -314,7 +338,7 @@ struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     fn run(mut self) -> Result<Vec<Site>, String> {
-        let mut next_placeholder = find_posargs(self.text, 0);
+        let mut next_placeholder = self.find(0);
         while self.at < self.text.len() {
             if let Some(found) = &next_placeholder
                 && found.start < self.at
@@ -332,7 +356,7 @@ impl<'a> Lexer<'a> {
                 self.at = found.end;
                 self.word_start = false;
                 self.line_start = false;
-                next_placeholder = find_posargs(self.text, self.at);
+                next_placeholder = self.find(self.at);
                 continue;
             }
             self.step(&mut next_placeholder)?;
@@ -342,6 +366,11 @@ impl<'a> Lexer<'a> {
 
     fn rest(&self) -> &str {
         &self.text[self.at..]
+    }
+
+    /// The next placeholder at or after `from`.
+    fn find(&self, from: usize) -> Option<Placeholder<'a>> {
+        find_placeholder(self.text, from, self.report_dir)
     }
 
     /// The innermost backquote is itself inside double quotes, where `\"` stands for `"`.
@@ -368,7 +397,7 @@ impl<'a> Lexer<'a> {
                 after_backslash: true,
             });
             self.at = found.end;
-            *next_placeholder = find_posargs(self.text, self.at);
+            *next_placeholder = self.find(self.at);
         } else if let Some(c) = self.rest().chars().next() {
             self.at += c.len_utf8();
         }
@@ -664,7 +693,10 @@ impl<'a> Lexer<'a> {
 mod tests {
     use std::path::Path;
 
-    use super::*;
+    /// Posargs only, as `plan::substitute` calls it.
+    fn substitute(text: &str, posargs: &[String]) -> Result<String, String> {
+        super::substitute(text, posargs, None)
+    }
 
     fn words(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| (*w).to_owned()).collect()
@@ -834,6 +866,52 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// `{report_dir}` reaches the shell as the folder's path, literally, in every context a
+    /// posarg does; posargs that look like `{report_dir}` stay text.
+    #[test]
+    fn report_dir_is_quoted_like_one_posarg_and_posargs_are_not_rescanned() {
+        let dir = "/tmp/it's $HOME/`x` \"q\"/r@2";
+        let mut failures = Vec::new();
+        for (context, around, count) in CONTEXTS {
+            let context = context.replace("{posargs}", "{report_dir}");
+            let script = match super::substitute(&context, &[], Some(dir)) {
+                Ok(script) => script,
+                Err(message) => {
+                    failures.push(format!("{context:?}: refused: {message}"));
+                    continue;
+                }
+            };
+            let dir = if context.contains("$(") || context.contains('`') {
+                dir.trim_end_matches('\n')
+            } else {
+                dir
+            };
+            let want = format!("[{}]\n", around.replace("{}", dir)).repeat(*count);
+            for shell in shells() {
+                let (stdout, created) = run_in(shell, &script);
+                if stdout != want || created {
+                    failures.push(format!(
+                        "{shell} {context:?}: {script:?} printed {stdout:?}"
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        let script = super::substitute(
+            "printf '[%s]\\n' {posargs} {report_dir}",
+            &words(&["{report_dir}"]),
+            Some("/r"),
+        )
+        .expect("quotable");
+        assert_eq!(run_sh(&script).0, "[{report_dir}]\n[/r]\n");
+        let err = super::substitute("echo ${x:-{report_dir}}", &[], Some("/r")).unwrap_err();
+        assert!(err.starts_with("{report_dir} inside ${…}"), "{err}");
+        assert_eq!(
+            super::substitute("echo {report_dir}", &[], None).expect("plain"),
+            "echo {report_dir}"
+        );
     }
 
     mod random {

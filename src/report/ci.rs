@@ -63,7 +63,7 @@
 //! not pass.
 
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use memchr::{memchr, memchr_iter, memchr2_iter, memrchr_iter};
@@ -121,6 +121,8 @@ pub struct CiOptions {
     /// Running under GitHub Actions: fold groups, annotate failures with workflow commands, and
     /// pause command processing with this token around everything else printed.
     pub github: Option<github::StopToken>,
+    /// Under GitHub Actions, the checkout that test annotations' paths are relative to.
+    pub github_workspace: Option<PathBuf>,
 }
 
 impl Default for CiOptions {
@@ -133,6 +135,7 @@ impl Default for CiOptions {
             partial_cap: 64 * 1024,
             heartbeat: Duration::from_secs(60),
             github: None,
+            github_workspace: None,
         }
     }
 }
@@ -201,6 +204,10 @@ pub struct CiReporter<W: Write> {
     /// through instead of copying them again. Written before anything else is printed, and by
     /// [`flush`](Self::flush).
     framed: Vec<u8>,
+    /// Each env's working directory: a report's relative `file` is relative to it.
+    cwds: Vec<PathBuf>,
+    /// Test annotations still allowed in this run ([`github::TEST_ANNOTATIONS_TOTAL`]).
+    test_annotations_left: usize,
 }
 
 impl<W: Write> CiReporter<W> {
@@ -244,6 +251,8 @@ impl<W: Write> CiReporter<W> {
             last_line: now,
             scratch: Vec::new(),
             framed: Vec::new(),
+            cwds: plan.envs.iter().map(|spec| spec.cwd.clone()).collect(),
+            test_annotations_left: github::TEST_ANNOTATIONS_TOTAL,
         }
     }
 
@@ -340,6 +349,7 @@ impl<W: Write> CiReporter<W> {
         }
         self.out.write_all(b"\n")?;
         summary.write_table(&mut self.out, self.options.color)?;
+        summary.write_test_results(&mut self.out, self.options.color)?;
         for env in 0..self.envs.len() {
             let Some(result) = summary.result(env) else {
                 continue;
@@ -478,15 +488,23 @@ impl<W: Write> CiReporter<W> {
                     text.push_str(" in ");
                     text.push_str(&format_duration(result.duration));
                 }
+                if let Some(counts) = result.test_counts() {
+                    text.push_str(" · ");
+                    text.push_str(&counts);
+                }
                 self.env_line(env, colour, &text)?;
             }
             OutputMode::Grouped => {
                 let name = self.envs[env].name.clone();
-                let time = if result.ran() {
+                let mut time = if result.ran() {
                     format!(" ({})", format_duration(result.duration))
                 } else {
                     String::new()
                 };
+                if let Some(counts) = result.test_counts() {
+                    time.push_str(" · ");
+                    time.push_str(&counts);
+                }
                 let body =
                     result.ran() && !(self.options.only_failed && verdict == Verdict::Passed);
                 self.envs[env].body_printed = body;
@@ -506,16 +524,81 @@ impl<W: Write> CiReporter<W> {
                 }
             }
         }
+        for warning in result.test_warnings() {
+            // Report paths and messages come from the env's files.
+            let text = format!("⚠ {}", sanitize::text(warning.as_bytes()));
+            self.env_line(env, None, &text)?;
+        }
         for leaked in &result.leaked {
             // The command line comes from /proc: the process chose it.
             let command = sanitize::text(leaked.command.as_bytes());
             let text = format!("⚠ leaked pid {}: {command} (killed)", leaked.pid);
             self.env_line(env, None, &text)?;
         }
-        if self.options.github.is_some() && last && verdict != Verdict::Passed {
-            self.github_error(env, result)?;
+        if self.options.github.is_some() && last {
+            let every_failure_annotated = self.github_tests(env, result)?;
+            if verdict != Verdict::Passed && !every_failure_annotated {
+                self.github_error(env, result)?;
+            }
         }
         Ok(true)
+    }
+
+    /// One annotation per failing test whose report gives a file and line (`error`, or
+    /// `warning` when the env passed anyway), at most [`github::TEST_ANNOTATIONS_PER_ENV`]
+    /// per env and [`github::TEST_ANNOTATIONS_TOTAL`] per run, then one saying how many more;
+    /// a `warning` per report problem. True when every failing test got its own annotation
+    /// (then the env's own `::error` would only repeat them).
+    fn github_tests(&mut self, env: EnvId, result: &EnvResult) -> io::Result<bool> {
+        let Some(tests) = result.tests.clone() else {
+            return Ok(false);
+        };
+        let name = self
+            .envs
+            .get(env)
+            .map_or("", |state| state.name.as_str())
+            .to_owned();
+        let passed = result.verdict() == Verdict::Passed;
+        let level = if passed { "warning" } else { "error" };
+        let cwd = self.cwds.get(env).cloned().unwrap_or_default();
+        let mut all = tests.counts.failures() > 0;
+        let mut annotated = 0;
+        let mut skipped = 0u64;
+        for case in tests.failing() {
+            let (Some(file), Some(line)) = (case.file.as_deref(), case.line) else {
+                all = false;
+                continue;
+            };
+            if annotated >= github::TEST_ANNOTATIONS_PER_ENV || self.test_annotations_left == 0 {
+                skipped += 1;
+                continue;
+            }
+            let path =
+                github::annotation_path(&cwd, file, self.options.github_workspace.as_deref());
+            let line = github::test_annotation(level, &name, case, &path, line);
+            self.workflow_command(&line)?;
+            annotated += 1;
+            self.test_annotations_left -= 1;
+        }
+        if skipped > 0 {
+            let line = github::env_annotation(
+                level,
+                &name,
+                &format!("{skipped} more failing tests"),
+                &format!(
+                    "not annotated one by one (at most {} per env, {} per run): see the step \
+                     summary and the log",
+                    github::TEST_ANNOTATIONS_PER_ENV,
+                    github::TEST_ANNOTATIONS_TOTAL
+                ),
+            );
+            self.workflow_command(&line)?;
+        }
+        for warning in result.test_warnings() {
+            let line = github::env_annotation("warning", &name, "test reports", &warning);
+            self.workflow_command(&line)?;
+        }
+        Ok(all)
     }
 
     /// The `::error` annotation of an env that did not pass, quoting its last lines.
@@ -947,6 +1030,7 @@ fn last_lines(data: &[u8], cut: bool, n: usize) -> (Vec<&[u8]>, bool) {
 mod tests {
 
     use std::path::PathBuf;
+    use std::sync::Arc;
 
     use super::*;
     use crate::event::{EnvStatus, ExitKind, LeakedProcess, StopCause};
@@ -1589,6 +1673,108 @@ runall: cannot read log {}: No such file or directory (os error 2)
                 "only_failed={only_failed}"
             );
         }
+    }
+
+    /// `n` failing tests, each placed at `t.py:<i>` when `placed`.
+    fn failing_tests(n: usize, placed: bool) -> Arc<crate::testreport::TestResults> {
+        let mut tests = crate::testreport::TestResults {
+            files: vec![PathBuf::from("/r/j.xml")],
+            ..Default::default()
+        };
+        for i in 0..n {
+            tests.counts.failed += 1;
+            tests.cases.push(crate::testreport::TestCase {
+                name: format!("test_{i}"),
+                classname: Some("t".into()),
+                file: placed.then(|| "t.py".to_owned()),
+                line: placed.then_some(i as u32 + 1),
+                status: crate::testreport::CaseStatus::Failed,
+                time: None,
+                message: Some(format!("boom {i}")),
+                kind: None,
+                text: String::new(),
+                report: 0,
+            });
+        }
+        Arc::new(tests)
+    }
+
+    #[test]
+    fn github_annotates_failing_tests_with_caps_per_env_and_per_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..5).map(|i| format!("e{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let plan = plan_in(&names, dir.path());
+        let mut r = CiReporter::new(
+            &plan,
+            CiOptions {
+                github: Some(github::StopToken::fixed("T")),
+                github_workspace: Some(PathBuf::from("/")),
+                ..CiOptions::default()
+            },
+            Vec::new(),
+            Instant::now(),
+        );
+        let log = write_log(dir.path(), "e0", b"x\n");
+        for env in 0..5 {
+            let mut failed = result(&log, exit(1), 5);
+            failed.tests = Some(failing_tests(60, true));
+            r.handle(&finished(env, failed), Instant::now()).unwrap();
+        }
+        let out = text(r);
+        let per_env = |env: &str| {
+            out.lines()
+                .filter(|l| l.starts_with("::error file=tmp/t.py,line="))
+                .filter(|l| l.contains(&format!("title={env}%3A t%3A%3Atest_")))
+                .count()
+        };
+        // 50 per env for the first four envs, then the run's 200 are used up.
+        assert_eq!(
+            [
+                per_env("e0"),
+                per_env("e1"),
+                per_env("e2"),
+                per_env("e3"),
+                per_env("e4")
+            ],
+            [50, 50, 50, 50, 0]
+        );
+        assert!(out.contains("::error file=tmp/t.py,line=1,title=e0%3A t%3A%3Atest_0::boom 0\n"));
+        let more: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("more failing tests"))
+            .collect();
+        assert_eq!(more.len(), 5, "{out}");
+        assert!(
+            more[0].starts_with("::error title=e0%3A 10 more failing tests::"),
+            "{}",
+            more[0]
+        );
+        assert!(
+            more[4].starts_with("::error title=e4%3A 60 more failing tests::"),
+            "{}",
+            more[4]
+        );
+        // Every failure was placed: no env annotation repeats them.
+        assert!(!out.contains("title=e0%3A exit 1"), "{out}");
+
+        // Tests without a place: the env keeps its own annotation.
+        let plan = plan_in(&["u"], dir.path());
+        let mut r = CiReporter::new(
+            &plan,
+            CiOptions {
+                github: Some(github::StopToken::fixed("T")),
+                ..CiOptions::default()
+            },
+            Vec::new(),
+            Instant::now(),
+        );
+        let mut failed = result(&log, exit(1), 5);
+        failed.tests = Some(failing_tests(2, false));
+        r.handle(&finished(0, failed), Instant::now()).unwrap();
+        let out = text(r);
+        assert!(out.contains("::error title=u%3A exit 1::"), "{out}");
+        assert!(!out.contains("::error file="), "{out}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ use super::Summary;
 use crate::event::{EnvResult, Verdict, format_duration};
 use crate::plan::Plan;
 use crate::sanitize::{self, workflow_data as escape_data, workflow_property as escape_property};
+use crate::testreport::{SUMMARY_FAILURES, TestCase};
 
 /// Lines of an env's output quoted in its `::error` annotation.
 pub const ERROR_LINES: usize = 5;
@@ -175,12 +176,74 @@ pub fn error_line(env: &str, outcome: &str, last_lines: &[String]) -> String {
     )
 }
 
+/// Most test annotations per env: past it one annotation says how many more failed.
+pub const TEST_ANNOTATIONS_PER_ENV: usize = 50;
+/// Most test annotations per run (GitHub shows only so many per step anyway).
+pub const TEST_ANNOTATIONS_TOTAL: usize = 200;
+
+/// `::error file=F,line=L,title=<env>: <test>::<first line>\n<text>` for one failing test
+/// (`level` `warning` when its env passed anyway). Every part comes from a report: sanitised,
+/// then escaped for its place.
+pub fn test_annotation(level: &str, env: &str, case: &TestCase, file: &str, line: u32) -> String {
+    let title = format!("{env}: {}", case.full_name());
+    let mut message = case.first_line().unwrap_or("failed").to_owned();
+    let text = case.text.trim();
+    if !text.is_empty() && text != message {
+        message.push('\n');
+        message.push_str(text);
+    }
+    format!(
+        "::{level} file={},line={line},title={}::{}",
+        escape_property(&sanitize::text(file.as_bytes())),
+        escape_property(&sanitize::text(title.as_bytes())),
+        escape_data(&sanitize::text_lines(&message))
+    )
+}
+
+/// `::<level> title=<env>: <title>::<message>`, for an env's notes (capped annotations, a
+/// report warning, a pass whose report lists failures).
+pub fn env_annotation(level: &str, env: &str, title: &str, message: &str) -> String {
+    format!(
+        "::{level} title={}::{}",
+        escape_property(&format!("{env}: {}", sanitize::text(title.as_bytes()))),
+        escape_data(&sanitize::text(message.as_bytes()))
+    )
+}
+
+/// A report's `file` as GitHub wants it: relative to the checkout. A relative `file` is
+/// taken from the env's working directory `cwd`; outside `workspace` it stays absolute.
+pub fn annotation_path(cwd: &Path, file: &str, workspace: Option<&Path>) -> String {
+    let path = cwd.join(file);
+    let path = workspace
+        .and_then(|root| path.strip_prefix(root).ok())
+        .unwrap_or(&path);
+    // `a/./b` and `a/../b` read badly and do not match GitHub's file paths.
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if parts.last().is_some_and(|p| *p != "/") => {
+                parts.pop();
+            }
+            other => parts.push(other.as_os_str()),
+        }
+    }
+    let joined: std::path::PathBuf = parts.iter().collect();
+    joined.to_string_lossy().into_owned()
+}
+
 /// The step summary: a heading with the counts and one table row per env (plan order).
 pub fn step_summary(plan: &Plan, summary: &Summary) -> String {
     let mut text = String::new();
     // Writing to a `String` cannot fail.
     let _ = writeln!(text, "### runall: {}\n", summary.counts());
-    text.push_str("| env | result | time |\n|:--|:--|--:|\n");
+    let with_tests =
+        (0..plan.envs.len()).any(|id| summary.result(id).is_some_and(|r| r.tests.is_some()));
+    if with_tests {
+        text.push_str("| env | result | tests | time |\n|:--|:--|:--|--:|\n");
+    } else {
+        text.push_str("| env | result | time |\n|:--|:--|--:|\n");
+    }
     for (id, spec) in plan.envs.iter().enumerate() {
         let (icon, outcome, time) = match summary.result(id) {
             Some(result) => (
@@ -195,14 +258,48 @@ pub fn step_summary(plan: &Plan, summary: &Summary) -> String {
             None if summary.started(id) => ("⚪", "not finished".to_owned(), "-".to_owned()),
             None => ("⚪", "not run".to_owned(), "-".to_owned()),
         };
+        let tests = if with_tests {
+            let counts = summary.result(id).and_then(EnvResult::test_counts);
+            format!(
+                " {} |",
+                counts.as_deref().map_or_else(|| "-".to_owned(), cell)
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             text,
-            "| {} | {icon} {} | {time} |",
+            "| {} | {icon} {} |{tests} {time} |",
             cell(&spec.name),
             cell(&outcome)
         );
     }
     text.push('\n');
+    for (id, spec) in plan.envs.iter().enumerate() {
+        let Some(result) = summary.result(id) else {
+            continue;
+        };
+        let Some(tests) = &result.tests else {
+            continue;
+        };
+        let failures = tests.counts.failures();
+        let warnings = result.test_warnings();
+        if failures == 0 && warnings.is_empty() {
+            continue;
+        }
+        let _ = writeln!(text, "**{}**: {}\n", cell(&spec.name), tests.counts);
+        for case in tests.failing().take(SUMMARY_FAILURES) {
+            let _ = writeln!(text, "- ❌ {}", cell(&crate::report::failing_line(case)));
+        }
+        let rest = failures.saturating_sub(SUMMARY_FAILURES as u64);
+        if rest > 0 {
+            let _ = writeln!(text, "- … and {rest} more");
+        }
+        for warning in warnings {
+            let _ = writeln!(text, "- ⚠️ {}", cell(&warning));
+        }
+        text.push('\n');
+    }
     text
 }
 
@@ -280,6 +377,7 @@ mod tests {
             log_path: PathBuf::from("x.log"),
             attempt,
             log_incomplete: None,
+            tests: None,
         };
         let mut summary = Summary::new(&plan);
         let mut finish = |env, result| summary.record(&RunEvent::EnvFinished { env, result });

@@ -2,9 +2,9 @@
 //! written as the events happen. It carries outcomes, durations and log paths, never the output
 //! bytes (those are in the logs). Also the document printed by `runall list --json`.
 //!
-//! # Schema (version 1)
+//! # Schema (version 2)
 //!
-//! Every line is one JSON object with `"schema": 1` and a `"type"`. Consumers must ignore
+//! Every line is one JSON object with `"schema": 2` and a `"type"`. Consumers must ignore
 //! types and fields they do not know: new ones may be added without a version change; a
 //! field's meaning never changes without one. Times are whole milliseconds; envs are named
 //! by their name.
@@ -16,7 +16,7 @@
 //! | `command_started`  | `env`, `attempt`, `index` (0-based), `command`, `pid`             |
 //! | `env_retrying`     | the `env_finished` fields of the failed attempt, plus `next_attempt` |
 //! | `log_failed`       | `env`, `log`, `error`: the log could not be written (outcome says `log incomplete`) |
-//! | `env_finished`     | `env`, `attempt`, `verdict`, `outcome`, `flaky`, `duration_ms`, `exit_code`, `signal`, `stopped_by`, `leaked`, `log` |
+//! | `env_finished`     | `env`, `attempt`, `verdict`, `outcome`, `flaky`, `duration_ms`, `exit_code`, `signal`, `stopped_by`, `leaked`, `log`, `tests`, `failing_tests`, `test_warnings` |
 //! | `shutdown_started` | `cause`, `count` (2 for the second request: kill now)             |
 //! | `run_finished`     | `counts`, `exit_code`, `cause`, `duration_ms`                     |
 //!
@@ -33,12 +33,25 @@
 //! - `leaked`: `[{"pid": 123, "command": "sleep 100"}]`, processes killed after the env (the
 //!   command line from /proc as the CI line shows it: escape sequences removed, controls such
 //!   as a newline shown as `\x0a`).
+//! - `tests`: the counts of the attempt's test reports, `{"passed": 412, "failed": 3,
+//!   "errored": 0, "skipped": 5}`, or `null` when no report was read.
+//! - `failing_tests`: every failed or errored testcase of those reports, in report order:
+//!   `{"name", "classname", "file", "line", "status" ("failed" | "errored"), "message"}`;
+//!   `classname`, `file`, `line` and `message` (the message's first line) may be `null`.
+//!   Report text is sanitised like the CI lines (escape sequences removed, controls shown as
+//!   `\xNN`). Empty without reports.
+//! - `test_warnings`: what could not be read (a malformed, truncated, stale or foreign file,
+//!   with its path and line) and a warning when the env passed while its reports list failing
+//!   tests; empty when there is nothing to say.
 //! - `cause`: `null`, or `{"kind": "signal" | "output_closed" | "fail_fast", "signal":
 //!   "SIGINT" | null, "env": "lint" | null}`.
 //! - `counts`: `passed`, `failed`, `skipped`, `interrupted`, `not_run`, `not_finished` (started
 //!   but no result: the run broke off), `flaky`, `total` (flaky envs are also counted as passed).
 //! - `exit_code` of `run_finished`: runall's own exit status as a shell sees it (0, 1, or
 //!   128 + signal when a signal ended the run).
+//!
+//! Version 2 added `tests`, `failing_tests` and `test_warnings` (version 1 had no test
+//! results); `runall list --json` keeps its own version 1.
 //!
 //! This module only formats: the caller owns the sink, its buffering and its errors.
 
@@ -55,8 +68,8 @@ use crate::event::{
 use crate::plan::{CommandSpec, Plan};
 use crate::sanitize;
 
-/// The schema version of every line (and of `runall list --json`).
-pub const SCHEMA: u32 = 1;
+/// The schema version of every line.
+pub const SCHEMA: u32 = 2;
 
 /// Writes the JSON-lines stream of one run to `out`.
 pub struct JsonReporter<W: Write> {
@@ -119,8 +132,31 @@ struct EnvDone<'a> {
     stopped_by: Option<&'static str>,
     leaked: Vec<Leaked>,
     log: Option<String>,
+    tests: Option<Tests>,
+    failing_tests: Vec<FailingTest>,
+    test_warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt: Option<u32>,
+}
+
+/// `tests` of `env_finished`.
+#[derive(Serialize)]
+struct Tests {
+    passed: u64,
+    failed: u64,
+    errored: u64,
+    skipped: u64,
+}
+
+/// One of `failing_tests`: every text from the report, sanitised.
+#[derive(Serialize)]
+struct FailingTest {
+    name: String,
+    classname: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+    status: &'static str,
+    message: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -394,6 +430,33 @@ fn env_done<'a>(
             })
             .collect(),
         log: ran.then(|| result.log_path.display().to_string()),
+        tests: result.tests.as_ref().map(|t| Tests {
+            passed: t.counts.passed,
+            failed: t.counts.failed,
+            errored: t.counts.errored,
+            skipped: t.counts.skipped,
+        }),
+        failing_tests: result
+            .tests
+            .iter()
+            .flat_map(|t| t.failing())
+            .map(|case| {
+                let clean = |text: &str| sanitize::text(text.as_bytes());
+                FailingTest {
+                    name: clean(&case.name),
+                    classname: case.classname.as_deref().map(clean),
+                    file: case.file.as_deref().map(clean),
+                    line: case.line,
+                    status: case.status.word(),
+                    message: case.first_line().map(clean),
+                }
+            })
+            .collect(),
+        test_warnings: result
+            .test_warnings()
+            .iter()
+            .map(|w| sanitize::text(w.as_bytes()))
+            .collect(),
         next_attempt,
     }
 }
@@ -502,28 +565,30 @@ mod tests {
         assert_eq!(
             got,
             [
-                json!({"schema": 1, "type": "run_started", "run_id": "run-1",
+                json!({"schema": 2, "type": "run_started", "run_id": "run-1",
                        "envs": ["unit", "lint"], "jobs": 2}),
-                json!({"schema": 1, "type": "env_started", "env": "unit", "attempt": 1}),
-                json!({"schema": 1, "type": "command_started", "env": "unit", "attempt": 1,
+                json!({"schema": 2, "type": "env_started", "env": "unit", "attempt": 1}),
+                json!({"schema": 2, "type": "command_started", "env": "unit", "attempt": 1,
                        "index": 0, "command": "make unit", "pid": 42}),
-                json!({"schema": 1, "type": "env_retrying", "env": "unit", "attempt": 1,
+                json!({"schema": 2, "type": "env_retrying", "env": "unit", "attempt": 1,
                        "verdict": "failed", "outcome": "exit 3", "flaky": false,
                        "duration_ms": 1234, "exit_code": 3, "signal": null, "stopped_by": null,
-                       "leaked": [], "log": "/logs/unit.log", "next_attempt": 2}),
-                json!({"schema": 1, "type": "env_started", "env": "unit", "attempt": 2}),
-                json!({"schema": 1, "type": "env_finished", "env": "unit", "attempt": 2,
+                       "leaked": [], "log": "/logs/unit.log", "next_attempt": 2,
+                       "tests": null, "failing_tests": [], "test_warnings": []}),
+                json!({"schema": 2, "type": "env_started", "env": "unit", "attempt": 2}),
+                json!({"schema": 2, "type": "env_finished", "env": "unit", "attempt": 2,
                        "verdict": "passed", "outcome": "passed on attempt 2 (flaky)",
                        "flaky": true, "duration_ms": 1234, "exit_code": null, "signal": null,
-                       "stopped_by": null, "leaked": [], "log": "/logs/unit.log"}),
-                json!({"schema": 1, "type": "env_finished", "env": "lint", "attempt": 1,
+                       "stopped_by": null, "leaked": [], "log": "/logs/unit.log",
+                       "tests": null, "failing_tests": [], "test_warnings": []}),
+                json!({"schema": 2, "type": "env_finished", "env": "lint", "attempt": 1,
                        "verdict": "failed",
                        "outcome": "timed out after 1.0s (killed by SIGKILL) (leaked 1 process)",
                        "flaky": false, "duration_ms": 1234, "exit_code": null,
                        "signal": "SIGKILL", "stopped_by": "timeout",
                        "leaked": [{"pid": 77, "command": "sleep 100"}],
-                       "log": "/logs/unit.log"}),
-                json!({"schema": 1, "type": "run_finished",
+                       "log": "/logs/unit.log", "tests": null, "failing_tests": [], "test_warnings": []}),
+                json!({"schema": 2, "type": "run_finished",
                        "counts": {"passed": 1, "failed": 1, "skipped": 0, "interrupted": 0,
                                   "not_run": 0, "not_finished": 0, "flaky": 1, "total": 2},
                        "exit_code": 1, "cause": null, "duration_ms": 2500}),
@@ -568,7 +633,7 @@ mod tests {
         ]);
         assert_eq!(
             got[1],
-            json!({"schema": 1, "type": "shutdown_started",
+            json!({"schema": 2, "type": "shutdown_started",
                    "cause": {"kind": "fail_fast", "signal": null, "env": "unit"}, "count": 1})
         );
         assert_eq!(got[2]["duration_ms"], Value::Null);

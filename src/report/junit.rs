@@ -26,6 +26,11 @@
 //! text rules: ANSI escape sequences removed; control characters other than tab, invalid UTF-8
 //! and U+FFFE/U+FFFF (which XML cannot carry) shown as `\xNN` / `\u{NN}`; a progress-bar line
 //! (`\r`) keeps only its last frame. This module reads log files but never runs anything.
+//!
+//! An env whose test reports were read ([`crate::testreport`]) is not a testcase of the
+//! `runall` suite but a `<testsuite name="ENV">` of its real testcases (`cases`); it keeps
+//! its env testcase in `runall` too when it did not pass while none of its tests failed, so
+//! no failure is lost. The `runall` suite is left out only when every env has a suite.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -38,6 +43,8 @@ use memchr::memchr;
 use quick_junit::{
     NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
 };
+
+mod cases;
 
 use super::Summary;
 use crate::event::{EnvResult, EnvStatus, ExitKind, StopCause, Verdict};
@@ -107,9 +114,22 @@ impl JunitFile {
 pub fn build(plan: &Plan, summary: &Summary, elapsed: Duration) -> Report {
     let mut suite = TestSuite::new(SUITE);
     suite.set_time(elapsed);
+    let mut env_suites = Vec::new();
     for (id, spec) in plan.envs.iter().enumerate() {
         let retried = summary.retried(id);
         let case = if let Some(result) = summary.result(id) {
+            if cases::has_cases(result) {
+                env_suites.push(cases::env_suite(&spec.name, result, retried));
+                // The env's own testcase stays only when its verdict says more than its
+                // tests: it did not pass, yet no testcase failed.
+                let tests_failed = result
+                    .tests
+                    .as_ref()
+                    .is_some_and(|t| t.counts.failures() > 0);
+                if result.verdict() == Verdict::Passed || tests_failed {
+                    continue;
+                }
+            }
             testcase(&spec.name, result, retried)
         } else {
             let (reason, kind) = if summary.started(id) {
@@ -127,7 +147,10 @@ pub fn build(plan: &Plan, summary: &Summary, elapsed: Duration) -> Report {
     }
     let mut report = Report::new(SUITE);
     report.set_time(elapsed);
-    report.add_test_suite(suite);
+    if !suite.test_cases.is_empty() || env_suites.is_empty() {
+        report.add_test_suite(suite);
+    }
+    report.add_test_suites(env_suites);
     report
 }
 

@@ -3,12 +3,15 @@
 //! starting an env (its log opened), and an env's end: its result, a retry, or the first
 //! failure of `--fail-fast`.
 
-use std::fs::File;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{EnvPhase, EnvRun, Runner, log, log_file_name};
 use crate::event::{EnvResult, EnvStatus, RunEvent, ShutdownCause, Verdict};
+use crate::log::{REPORTS_DIR, report_dir_name};
 use crate::plan::EnvId;
+use crate::testreport::{self, ReportRequest};
 
 impl Runner {
     pub(super) fn all_finished(&self) -> bool {
@@ -87,6 +90,13 @@ impl Runner {
             .log_dir
             .join(log_file_name(&self.plan.envs[id].name, env.runs));
         let attempt = env.attempt;
+        let spec = &self.plan.envs[id];
+        let dir = self
+            .plan
+            .log_dir
+            .join(REPORTS_DIR)
+            .join(report_dir_name(&spec.name, env.runs));
+        env.reports = Some(fresh_report_dir(dir, &spec.reports.patterns, &spec.cwd));
         self.emit(RunEvent::EnvStarted { env: id, attempt });
         // A log that cannot be created does not stop the env: the log writer says so at once
         // and keeps its output in memory, and the env's result says the log is incomplete.
@@ -102,6 +112,12 @@ impl Runner {
     pub(super) fn finish_env(&mut self, id: EnvId, status: EnvStatus, now: Instant) {
         let spec = &self.plan.envs[id];
         let env = &mut self.envs[id];
+        if let Some((_, request)) = env.reports.take()
+            && !request.patterns.is_empty()
+        {
+            // Read by the log writer, after the attempt and before its result is forwarded.
+            let _ = self.tx.send(log::ToLog::ReadReports { env: id, request });
+        }
         let _ = self.tx.send(log::ToLog::Close { env: id });
         let result = EnvResult {
             status,
@@ -111,8 +127,10 @@ impl Runner {
             on_leak: spec.on_leak,
             log_path: env.log_path.clone(),
             attempt: env.attempt.max(1),
-            // Filled in by the log writer, which knows whether the log kept everything.
+            // Filled in by the log writer, which knows whether the log kept everything
+            // and reads the test reports.
             log_incomplete: None,
+            tests: None,
         };
         let verdict = result.verdict();
         let ran = env.attempt > 0;
@@ -132,6 +150,40 @@ impl Runner {
             self.begin_shutdown(ShutdownCause::FailFast(id), now);
         }
     }
+}
+
+/// Makes the attempt's report folder fresh and empty (an earlier run's folder of the same
+/// name is removed: it belongs to runall's log folder) and says what to read after it. The
+/// folder's own mtime is the attempt's start for the stale check: it comes from the file
+/// system's clock, as the reports' mtimes will. A folder that cannot be made is a warning in
+/// the results; the env still runs.
+fn fresh_report_dir(dir: PathBuf, patterns: &[String], cwd: &Path) -> (PathBuf, ReportRequest) {
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let made = match fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(&dir),
+        Ok(_) => fs::remove_file(&dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+    .and_then(|()| fs::create_dir_all(&dir))
+    .and_then(|()| fs::metadata(&dir)?.modified());
+    let (since, setup_warning) = match made {
+        Ok(since) => (Some(since), None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "{}: cannot make the report folder: {e}",
+                dir.display()
+            )),
+        ),
+    };
+    let request = ReportRequest {
+        patterns: testreport::expand_patterns(patterns, cwd, &dir),
+        since,
+        setup_warning,
+        fresh_dir: Some(dir.clone()),
+    };
+    (dir, request)
 }
 
 impl EnvRun {

@@ -2,6 +2,7 @@
 //! the poller, its pidfd watched, its group told to the guardian) and the pipe-size budget.
 //! The `clone`/`execve` itself is [`super::sys::spawn`].
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -82,12 +83,38 @@ impl Runner {
         }
     }
 
+    /// Command `index` of the env as this attempt runs it: with templates (a command holds
+    /// `{report_dir}`), expanded now for this attempt's folder, in one pass with the posargs
+    /// (checked when the plan was built, so only a folder path a here-document cannot hold
+    /// fails here).
+    fn command_of(&self, id: EnvId, index: usize) -> Result<Cow<'_, CommandSpec>, String> {
+        let spec = &self.plan.envs[id];
+        let missing = || format!("no command {index}");
+        match &spec.reports.templates {
+            Some(templates) => {
+                let raw = templates.commands.get(index).ok_or_else(missing)?;
+                let dir = self.envs[id]
+                    .reports
+                    .as_ref()
+                    .map(|(dir, _)| dir.to_string_lossy());
+                crate::plan::expand(raw, &templates.posargs, dir.as_deref()).map(Cow::Owned)
+            }
+            None => spec
+                .commands
+                .get(index)
+                .map(Cow::Borrowed)
+                .ok_or_else(missing),
+        }
+    }
+
     fn try_spawn(&self, id: EnvId, index: usize) -> Result<Active, String> {
         let spec = &self.plan.envs[id];
-        let command_spec = spec
-            .commands
-            .get(index)
-            .ok_or_else(|| format!("no command {index}"))?;
+        let report_dir = self.envs[id]
+            .reports
+            .as_ref()
+            .map(|(dir, _)| dir.as_os_str());
+        let command_spec = self.command_of(id, index)?;
+        let command_spec = command_spec.as_ref();
         sys::check_dir(&spec.cwd)?;
         // Through the launcher, if any: its prefix, then the argv or `/bin/sh -c` and the string.
         let launched = spec.launcher.as_ref().map(|launcher| {
@@ -106,6 +133,9 @@ impl Runner {
                 OsStr::new(&self.options.run_id),
             ),
         ];
+        if let Some(dir) = report_dir {
+            env.push((OsStr::new(crate::testreport::REPORT_DIR_VAR), dir));
+        }
         let extra = self.options.extra_env.iter().map(|(k, v)| (k, v));
         env.extend(
             extra

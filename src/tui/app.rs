@@ -58,6 +58,13 @@ pub enum Msg {
     },
     /// Time passed; running durations may need redrawing.
     Tick(Instant),
+    /// A running env's test reports as they are so far (read while it runs).
+    TestsProgress {
+        /// The env.
+        env: EnvId,
+        /// What its reports say now.
+        tests: std::sync::Arc<crate::testreport::TestResults>,
+    },
     /// The terminal changed size.
     Resize {
         /// Columns.
@@ -154,6 +161,14 @@ pub enum Overlay {
         /// Index into `results`.
         selected: usize,
     },
+    /// The focused env's failing tests (from its latest test results); Enter searches its
+    /// pane for the selected one.
+    FailingTests {
+        /// Whose tests.
+        env: EnvId,
+        /// Index into [`App::failing_tests`] of `env`.
+        selected: usize,
+    },
 }
 
 /// An env's status as shown.
@@ -220,6 +235,8 @@ pub(super) struct Pane {
     pub(super) previous: Option<EnvResult>,
     /// Its launched job waits for the cluster (`JobQueued` until `JobStarted`).
     pub(super) queued: bool,
+    /// The running attempt's test results so far (its reports read while it runs).
+    pub(super) live_tests: Option<std::sync::Arc<crate::testreport::TestResults>>,
 }
 
 impl Pane {
@@ -312,6 +329,7 @@ impl App {
                 log_error: None,
                 previous: None,
                 queued: false,
+                live_tests: None,
             })
             .collect();
         Self {
@@ -352,6 +370,15 @@ impl App {
             Msg::Resize { .. } => {
                 // Panes learn their new size when drawn; scroll positions are kept as they are.
                 self.dirty = true;
+                Effect::None
+            }
+            Msg::TestsProgress { env, tests } => {
+                if let Some(pane) = self.panes.get_mut(env)
+                    && matches!(pane.stage, PaneStage::Running { .. })
+                {
+                    pane.live_tests = Some(tests);
+                    self.dirty = true;
+                }
                 Effect::None
             }
         }
@@ -454,7 +481,10 @@ impl App {
             Overlay::Help => KeymapMode::Help,
             Overlay::ConfirmQuit => KeymapMode::Confirm,
             Overlay::SearchInput { .. } => KeymapMode::SearchInput,
-            Overlay::SearchResults { .. } => KeymapMode::SearchResults,
+            // A list to pick from, like the search results: the same keys.
+            Overlay::SearchResults { .. } | Overlay::FailingTests { .. } => {
+                KeymapMode::SearchResults
+            }
         }
     }
 
@@ -495,6 +525,7 @@ impl App {
                 }
                 pane.attempt = attempt;
                 pane.log_error = None;
+                pane.live_tests = None;
                 // The runner names the log next (`LogOpened`).
                 pane.scrollback.set_log(None);
                 pane.stage = PaneStage::Running { since: now };
@@ -586,6 +617,7 @@ impl App {
             }
             pane.stage = PaneStage::Finished { result };
             pane.stopping = None;
+            pane.live_tests = None;
             self.dirty = true;
         }
         if self.quitting && !self.busy() {
@@ -702,7 +734,64 @@ impl App {
                 }
                 Effect::None
             }
+            Overlay::FailingTests { env, selected } => {
+                self.on_failing_tests_action(env, selected, action);
+                Effect::None
+            }
         }
+    }
+
+    /// A key in the failing-tests list: move, search the pane for the test, or close.
+    fn on_failing_tests_action(&mut self, env: EnvId, selected: usize, action: Action) {
+        let n = self.failing_tests(env).len().max(1);
+        match action {
+            Action::FocusNext => {
+                self.overlay = Overlay::FailingTests {
+                    env,
+                    selected: (selected + 1) % n,
+                };
+            }
+            Action::FocusPrev => {
+                self.overlay = Overlay::FailingTests {
+                    env,
+                    selected: (selected + n - 1) % n,
+                };
+            }
+            Action::Submit => {
+                self.overlay = Overlay::None;
+                // The query is shown in the bar: the report's text, sanitised for a terminal.
+                let name = self
+                    .failing_tests(env)
+                    .get(selected)
+                    .map(|case| crate::sanitize::text(case.name.as_bytes()));
+                if let Some(name) = name {
+                    self.focus = env;
+                    self.input = name;
+                    self.submit_search(SearchScope::Focused);
+                }
+            }
+            Action::Close => self.overlay = Overlay::None,
+            _ => {}
+        }
+    }
+
+    /// The failing tests of the env's latest test results: its result; while it runs, what
+    /// its reports say so far, else the failed attempt before.
+    pub fn failing_tests(&self, env: EnvId) -> Vec<&crate::testreport::TestCase> {
+        let Some(pane) = self.panes.get(env) else {
+            return Vec::new();
+        };
+        let tests = match &pane.stage {
+            PaneStage::Finished { result } => result.tests.as_ref(),
+            _ => pane
+                .live_tests
+                .as_ref()
+                .filter(|t| t.counts.failures() > 0)
+                .or_else(|| pane.previous.as_ref().and_then(|r| r.tests.as_ref())),
+        };
+        tests
+            .map(|tests| tests.failing().collect())
+            .unwrap_or_default()
     }
 
     /// Ctrl-C: like SIGINT to runall. With nothing left to interrupt it just quits.
@@ -787,6 +876,17 @@ impl App {
                 }
             }
             Action::ToggleHelp => self.overlay = Overlay::Help,
+            Action::FailingTests => {
+                if self.failing_tests(self.focus).is_empty() {
+                    let name = self.panes.get(self.focus).map_or("", |p| p.name.as_str());
+                    self.notice = Some(format!("no failing tests in {name}'s test reports"));
+                } else {
+                    self.overlay = Overlay::FailingTests {
+                        env: self.focus,
+                        selected: 0,
+                    };
+                }
+            }
             _ => {}
         }
         Effect::None
@@ -882,6 +982,11 @@ impl App {
             PaneStage::Running { since } => Some(now.saturating_duration_since(since)),
             _ => None,
         }
+    }
+
+    /// A running env's test results so far.
+    pub fn live_tests(&self, id: EnvId) -> Option<&crate::testreport::TestResults> {
+        self.panes.get(id)?.live_tests.as_deref()
     }
 
     /// Env `id`'s final result, once it finished.
@@ -1774,5 +1879,105 @@ pub(super) mod tests {
                 }
             }
         }
+    }
+
+    /// A failed result carrying the committed pytest sample report's tests.
+    pub(in crate::tui) fn with_tests(status: EnvStatus) -> EnvResult {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit/pytest.xml");
+        let tests = crate::testreport::read(&crate::testreport::ReportRequest {
+            patterns: vec![sample.to_string_lossy().into_owned()],
+            since: None,
+            setup_warning: None,
+            fresh_dir: None,
+        });
+        EnvResult {
+            tests: Some(std::sync::Arc::new(tests)),
+            ..result(status, 900)
+        }
+    }
+
+    #[test]
+    fn failing_tests_list_moves_and_enter_searches_the_pane_for_the_test() {
+        let log = "collected 7 items\nFAILED tests/test_calc.py::test_add[0.1-0.2-0.3]\n\
+                   FAILED tests/test_calc.py::test_divide - ZeroDivisionError\n";
+        let mut app = app_from(
+            &four(),
+            vec![
+                (0, started(0)),
+                (1, output(0, log)),
+                (2, finished(0, with_tests(exit(1)))),
+            ],
+        );
+        app.panes[0].rows = 10;
+        let _ = press(&mut app, c('j'));
+        assert_eq!(app.focus(), 1);
+        let _ = press(&mut app, c('T'));
+        assert_eq!(app.overlay(), &Overlay::None, "py312 has no test results");
+        assert_eq!(
+            app.notice.as_deref(),
+            Some("no failing tests in py312's test reports")
+        );
+        let _ = press(&mut app, c('k'));
+        let _ = press(&mut app, c('T'));
+        assert_eq!(
+            app.overlay(),
+            &Overlay::FailingTests {
+                env: 0,
+                selected: 0
+            }
+        );
+        assert_eq!(app.failing_tests(0).len(), 3);
+        let _ = press(&mut app, c('j'));
+        let _ = press(&mut app, c('j'));
+        let _ = press(&mut app, c('j'));
+        assert_eq!(
+            app.overlay(),
+            &Overlay::FailingTests {
+                env: 0,
+                selected: 0
+            },
+            "wraps"
+        );
+        let _ = press(&mut app, c('k'));
+        let _ = press(&mut app, c('k'));
+        let _ = press(&mut app, Key::plain(KeyCode::Enter));
+        assert_eq!(app.overlay(), &Overlay::None);
+        let search = app.search.as_ref().expect("a search");
+        assert_eq!(search.query.text, "test_divide");
+        assert_eq!(search.env, 0);
+        assert_eq!(search.current.map(|h| h.line), Some(2));
+        let _ = press(&mut app, c('T'));
+        let _ = press(&mut app, Key::plain(KeyCode::Esc));
+        assert_eq!(app.overlay(), &Overlay::None);
+    }
+
+    #[test]
+    fn counts_while_running_show_until_the_env_finishes() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        let live = with_tests(exit(1)).tests.expect("tests");
+        let _ = app.update(
+            Msg::TestsProgress {
+                env: 0,
+                tests: live.clone(),
+            },
+            at(1),
+        );
+        assert_eq!(app.live_tests(0).map(|t| t.counts.failed), Some(2));
+        assert_eq!(app.failing_tests(0).len(), 3, "T works while it runs");
+        // Progress for an env that is not running is dropped.
+        let _ = app.update(
+            Msg::TestsProgress {
+                env: 1,
+                tests: live,
+            },
+            at(1),
+        );
+        assert!(app.live_tests(1).is_none());
+        let _ = app.update(Msg::Run(finished(0, result(exit(1), 5))), at(2));
+        assert!(
+            app.live_tests(0).is_none(),
+            "the result's own tests rule now"
+        );
+        assert!(app.failing_tests(0).is_empty());
     }
 }

@@ -201,6 +201,8 @@ pub enum Action {
     Interrupt,
     /// Suspend runall and its envs, like SIGTSTP.
     Suspend,
+    /// List the focused env's failing tests (from its test reports).
+    FailingTests,
     /// Show or hide the help overlay.
     ToggleHelp,
     /// Close the overlay.
@@ -242,6 +244,7 @@ impl Action {
             Self::Quit => "quit",
             Self::Interrupt => "stop all (again: kill)",
             Self::Suspend => "suspend",
+            Self::FailingTests => "list this env's failing tests",
             Self::ToggleHelp => "help",
             Self::Close => "close",
             Self::Confirm => "yes",
@@ -272,6 +275,7 @@ impl Action {
             Self::Quit => "quit",
             Self::Interrupt => "interrupt",
             Self::Suspend => "suspend",
+            Self::FailingTests => "failing tests",
             Self::ToggleHelp => "help",
             Self::Close => "close",
             Self::Confirm => "yes",
@@ -386,6 +390,7 @@ impl Default for Keymap {
             (char('r'), A::Rerun),
             (char('R'), A::RerunFailed),
             (char('x'), A::StopEnv),
+            (char('T'), A::FailingTests),
             (char('q'), A::Quit),
             (char('?'), A::ToggleHelp),
             (plain(K::F(1)), A::ToggleHelp),

@@ -20,6 +20,7 @@ use crate::event::{
     EnvResult, EnvStatus, ExitKind, ShutdownStep, format_duration, format_running, signal_name,
 };
 use crate::plan::EnvId;
+use crate::report;
 use crate::tui::app::{App, EnvState, Mode, Overlay, PaneStage, Scroll, SearchScope};
 use crate::tui::keymap::{Action, Key, KeymapMode};
 
@@ -62,6 +63,9 @@ pub fn render(app: &mut App, area: Rect, buf: &mut Buffer, now: Instant) {
         Overlay::ConfirmQuit => render_confirm(app, main, buf),
         Overlay::SearchResults { results, selected } => {
             render_results(app, &results, selected, main, buf);
+        }
+        Overlay::FailingTests { env, selected } => {
+            render_failing_tests(app, env, selected, main, buf);
         }
     }
 }
@@ -229,9 +233,25 @@ fn short_exit(result: &EnvResult) -> Option<String> {
     }
 }
 
-/// The env list's status column.
+/// The env list's status column: for a finished env with test results its counts
+/// (`✘3/420`: failing of all, `✔420`: all passed), else how it ended.
 fn sidebar_detail(app: &App, id: EnvId, state: EnvState, now: Instant) -> String {
     let result = app.result(id);
+    let live = (state == EnvState::Running)
+        .then(|| app.live_tests(id))
+        .flatten();
+    if let Some(tests) = result
+        .and_then(|r| r.tests.as_deref())
+        .or(live)
+        .filter(|t| !t.files.is_empty())
+    {
+        let failures = tests.counts.failures();
+        return if failures > 0 {
+            format!("✘{failures}/{}", tests.counts.total())
+        } else {
+            format!("✔{}", tests.counts.passed)
+        };
+    }
     match state {
         EnvState::Pending | EnvState::Waiting => String::new(),
         EnvState::Running if app.panes[id].stopping.is_some() => "stopping".to_owned(),
@@ -296,7 +316,7 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
             text
         }
         (PaneStage::Finished { result }, _) => {
-            if result.ran() {
+            let mut text = if result.ran() {
                 format!(
                     "{} in {}",
                     result.describe(),
@@ -304,10 +324,22 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
                 )
             } else {
                 result.describe()
+            };
+            if let Some(counts) = result.test_counts() {
+                let _ = write!(text, " · {counts}");
             }
+            if !result.test_warnings().is_empty() {
+                text.push_str(" ⚠");
+            }
+            text
         }
         (PaneStage::Pending, _) => "pending".to_owned(),
     };
+    if state == EnvState::Running
+        && let Some(tests) = app.live_tests(id).filter(|t| !t.files.is_empty())
+    {
+        let _ = write!(text, " · {} so far", tests.counts);
+    }
     // A finished result says it itself ("passed (log incomplete: …)").
     if pane.log_error.is_some() && state == EnvState::Running {
         text.push_str(" · log incomplete");
@@ -687,7 +719,7 @@ fn bar_content(app: &App) -> (KeymapMode, Vec<Action>, Vec<Span<'static>>) {
             vec![Action::Confirm, Action::Cancel],
             Vec::new(),
         ),
-        Overlay::SearchResults { .. } => (
+        Overlay::SearchResults { .. } | Overlay::FailingTests { .. } => (
             KeymapMode::SearchResults,
             vec![Action::FocusNext, Action::Submit, Action::Close],
             Vec::new(),
@@ -726,6 +758,9 @@ fn bar_content(app: &App) -> (KeymapMode, Vec<Action>, Vec<Span<'static>>) {
             }
             if state == Some(EnvState::Running) {
                 actions.push(Action::StopEnv);
+            }
+            if !app.failing_tests(app.focus).is_empty() {
+                actions.push(Action::FailingTests);
             }
             actions.push(Action::ToggleHelp);
             (KeymapMode::Normal, actions, Vec::new())
@@ -931,6 +966,46 @@ fn render_confirm(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
+/// The focused env's failing tests, one line each (name, place, first line of the message:
+/// report text, sanitised), the selected one highlighted; Enter searches the pane for it.
+fn render_failing_tests(app: &App, env: EnvId, selected: usize, area: Rect, buf: &mut Buffer) {
+    let cases = app.failing_tests(env);
+    let name = app.panes.get(env).map_or("?", |p| p.name.as_str());
+    let rows: Vec<String> = cases
+        .iter()
+        .map(|case| report::failing_line(case))
+        .collect();
+    let title = format!(" failing tests of {name}: {} ", rows.len());
+    let widest = rows.iter().map(|r| r.chars().count()).max().unwrap_or(0);
+    let width = (widest + 4)
+        .max(title.chars().count() + 2)
+        .min(usize::from(area.width.saturating_sub(4)));
+    let rect = popup(area, width as u16, rows.len() as u16 + 2, buf);
+    let block = Block::bordered().title(title).border_style(Color::Cyan);
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    let visible = usize::from(inner.height).max(1);
+    let first = (selected + 1).saturating_sub(visible);
+    let text_width = usize::from(inner.width).saturating_sub(2);
+    for (row, (i, text)) in rows
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(visible)
+        .enumerate()
+    {
+        let focused = i == selected;
+        let mut line = Line::from(vec![
+            Span::raw(if focused { "› " } else { "  " }),
+            Span::styled(fit(text, text_width), Color::Red),
+        ]);
+        if focused {
+            line = line.bold().bg(Color::DarkGray);
+        }
+        buf.set_line(inner.x, inner.y + row as u16, &line, inner.width);
+    }
+}
+
 fn render_results(
     app: &App,
     results: &[(EnvId, usize)],
@@ -996,7 +1071,7 @@ mod tests {
     use crate::event::{RunEvent, ShutdownCause, StopCause};
     use crate::tui::app::Msg;
     use crate::tui::app::tests::{
-        app_from, at, exit, finished, four, output, plan, result, started,
+        app_from, at, exit, finished, four, output, plan, result, started, with_tests,
     };
     use crate::tui::keymap::{Key, KeyCode};
 
@@ -1189,6 +1264,24 @@ mod tests {
         keys(&mut app, &[Key::plain(KeyCode::Enter)]);
         let terminal = draw(&mut app, 80, 24, at(12_300));
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    /// Test counts in the env list and the pane title, then `T`'s list of failing tests.
+    #[test]
+    fn snapshot_failing_tests() {
+        let mut app = app_from(
+            &four(),
+            vec![
+                (0, started(0)),
+                (1, output(0, "FAILED tests/test_calc.py::test_divide\n")),
+                (900, finished(0, with_tests(exit(1)))),
+            ],
+        );
+        let terminal = draw(&mut app, 100, 14, at(12_300));
+        insta::assert_snapshot!("failing_tests_counts", terminal.backend());
+        keys(&mut app, &[c('T'), c('j')]);
+        let terminal = draw(&mut app, 100, 14, at(12_300));
+        insta::assert_snapshot!("failing_tests_list", terminal.backend());
     }
 
     #[test]

@@ -199,7 +199,7 @@ fn junit_and_json_are_written_after_an_interrupt() {
 
 /// Checks one line against the documented schema; returns its type.
 fn check_schema(line: &Value) -> &str {
-    assert_eq!(line["schema"], 1, "{line}");
+    assert_eq!(line["schema"], 2, "{line}");
     let kind = line["type"]
         .as_str()
         .unwrap_or_else(|| panic!("no type: {line}"));
@@ -219,6 +219,9 @@ fn check_schema(line: &Value) -> &str {
             "stopped_by",
             "leaked",
             "log",
+            "tests",
+            "failing_tests",
+            "test_warnings",
         ],
         "shutdown_started" => &["cause", "count"],
         "run_finished" => &["counts", "exit_code", "cause", "duration_ms"],

@@ -22,4 +22,5 @@ mod slurm;
 mod slurm_cluster;
 mod special_files;
 mod support;
+mod test_reports;
 mod tui_e2e;

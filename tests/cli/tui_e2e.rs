@@ -478,3 +478,52 @@ started = "has been allocated resources"
     tmux.keys(&["q"]);
     assert_clean_exit(&p, &tmux, "0");
 }
+
+/// Test results in the TUI, with the pinned pytest: an env's counts appear in the env list
+/// while it still runs (its report written early), a finished env's in its pane title; `T`
+/// lists the failing tests and Enter searches the pane for the selected one.
+#[test]
+fn test_counts_live_and_the_failing_tests_list() {
+    let pytest = crate::support::python_tools().join("pytest");
+    let config = format!(
+        r#"
+[env.py]
+commands = ["'{pytest}' -q -p no:cacheprovider --junitxml={{report_dir}}/junit.xml tests"]
+[env.live]
+commands = ["printf '<testsuite><testcase name=\"a\"/><testcase name=\"b\"><failure message=\"x\"/></testcase></testsuite>' > {{report_dir}}/j.xml; while [ ! -e go ]; do sleep 0.05; done"]
+"#,
+        pytest = pytest.display()
+    );
+    let p = Project::new(&config);
+    std::fs::create_dir_all(p.path().join("tests")).expect("tests dir");
+    std::fs::write(
+        p.path().join("tests/test_demo.py"),
+        "def test_ok():\n    pass\n\n\ndef test_bad():\n    assert 1 == 2\n\n\n\
+         def test_worse():\n    assert 'a' == 'b'\n",
+    )
+    .expect("tests");
+    let tmux = Tmux::start(&p, "");
+    // `live` still runs, its report already read: 1 failing of 2.
+    tmux.wait_until("live counts of the running env", |s| {
+        s.contains("▶ live") && s.contains("✘1/2") && s.contains("✘ py")
+    });
+    std::fs::write(p.path().join("go"), "").expect("go");
+    // `live` exits 0: it passes, its report's failure shown beside it.
+    tmux.wait_until("both envs to finish", |s| {
+        s.contains("done ✔ 1 ✘ 1") && s.contains("✔ live     ✘1/2")
+    });
+    tmux.wait_until("py's counts in its title", |s| {
+        s.contains("exit 1 in") && s.contains("1 passed, 2 failed")
+    });
+    tmux.keys(&["T"]);
+    tmux.wait_until("the failing tests list", |s| {
+        s.contains("failing tests of py: 2")
+            && s.contains("tests.test_demo::test_bad (tests/test_demo.py:6): assert 1 == 2")
+    });
+    tmux.keys(&["j", "Enter"]);
+    tmux.wait_until("a search for the selected test", |s| {
+        s.contains("“test_worse”") && !s.contains("failing tests of py")
+    });
+    tmux.keys(&["q"]);
+    assert_clean_exit(&p, &tmux, "1");
+}
