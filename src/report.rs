@@ -228,12 +228,10 @@ impl Summary {
     /// 0 when every env finished and passed, else 1. Exit codes for runall being signalled are
     /// the caller's.
     pub fn exit_code(&self) -> u8 {
-        let all_passed = self.envs.iter().all(|entry| {
-            entry
-                .result
-                .as_ref()
-                .is_some_and(|result| result.verdict() == Verdict::Passed)
-        });
+        let all_passed = self
+            .envs
+            .iter()
+            .all(|entry| entry.result.as_ref().is_some_and(EnvResult::ok));
         if all_passed {
             exit_code::OK
         } else {

@@ -334,11 +334,7 @@ impl<W: Write> CiReporter<W> {
                 continue;
             };
             let printed = self.options.only_failed && self.envs[env].body_printed;
-            if self.options.tail_lines > 0
-                && result.ran()
-                && result.verdict() != Verdict::Passed
-                && !printed
-            {
+            if self.options.tail_lines > 0 && result.ran() && !result.ok() && !printed {
                 self.write_tail(env, result)?;
             }
         }
@@ -439,10 +435,9 @@ impl<W: Write> CiReporter<W> {
                 self.flush_partials(env)?;
                 let symbol = match verdict {
                     Verdict::Passed => "✔",
+                    Verdict::Skipped => "⊘",
                     _ if !result.ran() => "⊘",
-                    Verdict::Failed | Verdict::Interrupted | Verdict::Skipped | Verdict::NotRun => {
-                        "✘"
-                    }
+                    Verdict::Failed | Verdict::Interrupted | Verdict::NotRun => "✘",
                 };
                 let mut text = format!("{symbol} {}", result.describe());
                 if result.ran() {
@@ -483,7 +478,7 @@ impl<W: Write> CiReporter<W> {
             let text = format!("⚠ leaked pid {}: {command} (killed)", leaked.pid);
             self.env_line(env, None, &text)?;
         }
-        if self.options.github.is_some() && last && verdict != Verdict::Passed {
+        if self.options.github.is_some() && last && !result.ok() {
             self.github_error(env, result)?;
         }
         Ok(true)

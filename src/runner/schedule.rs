@@ -58,6 +58,12 @@ impl Runner {
                         _ => ready = false,
                     }
                 }
+                // `after`: ordering only, any outcome will do.
+                for &dep in &self.plan.envs[id].after {
+                    if !matches!(self.envs[dep].phase, EnvPhase::Finished(_)) {
+                        ready = false;
+                    }
+                }
                 if let Some(dep) = failed_dep {
                     let dependency = self.plan.envs[dep].name.clone();
                     self.finish_env(id, EnvStatus::Skipped { dependency }, now);
@@ -87,6 +93,10 @@ impl Runner {
             .log_dir
             .join(log_file_name(&self.plan.envs[id].name, env.runs));
         let attempt = env.attempt;
+        if let Some(probe) = &self.plan.envs[id].skip_probe {
+            // An earlier run's result must not speak for this one.
+            let _ = std::fs::remove_file(&probe.result_json);
+        }
         self.emit(RunEvent::EnvStarted { env: id, attempt });
         // A log that cannot be created does not stop the env: the log writer says so at once
         // and keeps its output in memory, and the env's result says the log is incomplete.
