@@ -85,7 +85,16 @@ pub fn from_tox(config: &Config) -> String {
         if !matches!(env.origin, EnvOrigin::Tox(_)) {
             continue;
         }
-        let _ = writeln!(out, "\n[env.{}]", quote(&env.name));
+        let bare = env
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let key = if bare {
+            env.name.clone()
+        } else {
+            quote(&env.name)
+        };
+        let _ = writeln!(out, "\n[env.{key}]");
         if let Some(description) = &env.description {
             let _ = writeln!(out, "description = {}", quote(description));
         }

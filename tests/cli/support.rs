@@ -130,12 +130,15 @@ impl Project {
 
     /// Run to completion within `PATIENCE`; checks that no tagged process survives.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// [`Self::run`] with extra environment variables.
+    pub fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let started = Instant::now();
-        let mut child = spawn_tracked(
-            self.command(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        );
+        let mut command = self.command(args);
+        command.envs(vars.iter().copied());
+        let mut child = spawn_tracked(command.stdout(Stdio::piped()).stderr(Stdio::piped()));
         let out = Capture::start(child.stdout.take().expect("stdout"));
         let err = Capture::start(child.stderr.take().expect("stderr"));
         let status = wait_deadline(&mut child, PATIENCE);
@@ -151,11 +154,14 @@ impl Project {
 
     /// Start runall with piped output, to signal it while it runs.
     pub fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = spawn_tracked(
-            self.command(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        );
+        self.spawn_with(args, &[])
+    }
+
+    /// [`Self::spawn`] with extra environment variables.
+    pub fn spawn_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Running {
+        let mut command = self.command(args);
+        command.envs(vars.iter().copied());
+        let mut child = spawn_tracked(command.stdout(Stdio::piped()).stderr(Stdio::piped()));
         let out = Capture::start(child.stdout.take().expect("stdout"));
         let err = Capture::start(child.stderr.take().expect("stderr"));
         Running {
