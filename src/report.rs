@@ -401,6 +401,30 @@ mod tests {
     }
 
     #[test]
+    fn an_env_that_skipped_itself_is_a_skip_that_does_not_fail_the_run() {
+        let skipped = EnvStatus::SelfSkipped {
+            reason: "could not find python interpreter with spec(s): python2.5".into(),
+        };
+        let mut summary = Summary::new(&plan(&["unit", "old"]));
+        summary.record(&finished(0, result("unit", EnvStatus::Passed, 1)));
+        summary.record(&finished(1, result("old", skipped.clone(), 1)));
+        assert_eq!(summary.exit_code(), 0);
+        assert_eq!(summary.counts().skipped, 1);
+        let r = summary.result(1).unwrap();
+        assert_eq!(r.verdict(), Verdict::Skipped);
+        assert!(r.ran(), "it ran: it has a log and a duration");
+        assert_eq!(
+            r.describe(),
+            "skipped: could not find python interpreter with spec(s): python2.5"
+        );
+        // Interrupted while it ran, it is not a skip.
+        let mut stopped = result("old", skipped, 1);
+        stopped.stopped_by = Some(StopCause::Interrupted);
+        summary.record(&finished(1, stopped));
+        assert_eq!(summary.exit_code(), 1);
+    }
+
+    #[test]
     fn leak_with_fail_policy_fails_the_run() {
         let mut summary = Summary::new(&plan(&["unit"]));
         let mut r = result("unit", EnvStatus::Passed, 1);

@@ -210,17 +210,22 @@ pub fn envs(
     }
     let (mut out, step_of_env) = package_steps(project, file, root, tox);
     for (at, env) in project.envs.iter().enumerate() {
-        let result = state.join(format!("{}.json", env.name));
         let step = step_of_env.get(&at);
-        let reason = env.missing_interpreter.clone().unwrap_or_else(|| {
-            "tox skipped it (no interpreter for its base_python; see its log)".to_owned()
+        // Only an env tox already said it would skip gets a result file: `--result-json`
+        // makes tox run `pip freeze` in every env it sets up (its journal), which is most
+        // of a warm env's time.
+        let probe = env.missing_interpreter.as_ref().map(|reason| SkipProbe {
+            result_json: state.join(format!("{}.json", env.name)),
+            env: env.name.clone(),
+            reason: reason.clone(),
         });
+        let result = probe.as_ref().map(|probe| probe.result_json.as_path());
         out.push(EnvConfig {
             description: (!env.description.is_empty()).then(|| env.description.clone()),
             commands: vec![run_command(
                 tox,
                 &env.name,
-                &result,
+                result,
                 step.map(|(_, p)| p.as_path()),
             )],
             depends: step.map(|(name, _)| vec![name.clone()]).unwrap_or_default(),
@@ -233,11 +238,7 @@ pub fn envs(
             labels: env.labels.clone(),
             default: project.env_list.is_empty() || project.env_list.contains(&env.name),
             origin: EnvOrigin::Tox(file.to_path_buf()),
-            skip_probe: Some(SkipProbe {
-                result_json: result,
-                env: env.name.clone(),
-                reason,
-            }),
+            skip_probe: probe,
             ..base_env(env.name.clone(), root)
         });
     }
@@ -257,7 +258,8 @@ fn package_steps(
     let state = state_dir(root);
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
     for (at, env) in project.envs.iter().enumerate() {
-        if !env.shares_package() {
+        // An env tox will skip for its missing interpreter installs nothing: it need not wait.
+        if !env.shares_package() || env.missing_interpreter.is_some() {
             continue;
         }
         let key = env.package_env.clone().unwrap_or_else(|| ".pkg".to_owned());
@@ -271,17 +273,13 @@ fn package_steps(
     for (group, (package_env, members)) in groups.iter().enumerate() {
         let step = package_step_name(group);
         // Build with an env whose interpreter exists (a skipped one builds nothing).
-        let builder = members
-            .iter()
-            .copied()
-            .find(|&at| project.envs[at].missing_interpreter.is_none())
-            .unwrap_or(members[0]);
+        let builder = members[0];
         let pkg_dir = project
             .pkg_dirs
             .get(package_env)
             .cloned()
             .unwrap_or_else(|| root.join(".tox").join(package_env).join("dist"));
-        let result = state.join(format!("{step}.json"));
+        let marker = state.join(format!("{step}.started"));
         let path_file = state.join(format!("{step}.path"));
         let member_names: Vec<&str> = members
             .iter()
@@ -290,17 +288,23 @@ fn package_steps(
         let mut build = tox.to_vec();
         build.extend(["run", "-e"].map(str::to_owned));
         build.push(project.envs[builder].name.clone());
-        build.extend(["--pkg-only", "--result-json"].map(str::to_owned));
-        build.push(path_str(&result));
-        // tox names what it built in the result (`installpkg.basename`), in its pkg_dir.
+        build.push("--pkg-only".to_owned());
+        // What tox built is the newest file of its pkg_dir, newer than the marker made
+        // right before the build (a result JSON would name it, at the cost of a `pip
+        // freeze` in each env tox sets up).
+        let start = format!(
+            "mkdir -p {} && : > {}",
+            shell_word(&path_str(&state)),
+            shell_word(&path_str(&marker))
+        );
         let handover = format!(
-            "name=$(sed -n 's/^ *\"basename\": \"\\([^\"]*\\)\".*$/\\1/p' {json} | head -n 1) \
-             && [ -n \"$name\" ] && [ -f {dir}/\"$name\" ] \
-             && printf '%s\\n' {dir}/\"$name\" > {path} \
-             && echo \"package for {members}: $name\" \
-             || {{ echo 'runall: tox built no package (see above)' >&2; exit 1; }}",
-            json = shell_word(&path_str(&result)),
+            "newest=; for f in {dir}/*; do [ -f \"$f\" ] || continue; \
+             if [ -z \"$newest\" ] || [ \"$f\" -nt \"$newest\" ]; then newest=$f; fi; done; \
+             if [ -n \"$newest\" ] && [ \"$newest\" -nt {marker} ]; then \
+             printf '%s\\n' \"$newest\" > {path} && echo \"package for {members}: ${{newest##*/}}\"; \
+             else echo 'runall: tox built no package in {dir} (see above)' >&2; exit 1; fi",
             dir = shell_word(&path_str(&pkg_dir)),
+            marker = shell_word(&path_str(&marker)),
             path = shell_word(&path_str(&path_file)),
             members = member_names.join(", "),
         );
@@ -309,7 +313,11 @@ fn package_steps(
                 "runall: build the package once with tox's {package_env} for {}",
                 member_names.join(", ")
             )),
-            commands: vec![RawCommand::Argv(build), RawCommand::Shell(handover)],
+            commands: vec![
+                RawCommand::Shell(start),
+                RawCommand::Argv(build),
+                RawCommand::Shell(handover),
+            ],
             default: false,
             origin: EnvOrigin::ToxPackage(file.to_path_buf()),
             ..base_env(step.clone(), root)
@@ -321,26 +329,35 @@ fn package_steps(
     (steps, step_of_env)
 }
 
-/// `tox run -e NAME` with its result file and `{--posargs}`; with `package` (the file the
-/// build step writes the package's path to), through `sh` so that `--installpkg` gets the
-/// path read at start.
-fn run_command(tox: &[String], name: &str, result: &Path, package: Option<&Path>) -> RawCommand {
+/// `tox run -e NAME` (with `--result-json` when given) and `{--posargs}`; with `package`
+/// (the file the build step writes the package's path to), through `sh` so that
+/// `--installpkg` gets the path read at start.
+fn run_command(
+    tox: &[String],
+    name: &str,
+    result: Option<&Path>,
+    package: Option<&Path>,
+) -> RawCommand {
     if let Some(path_file) = package {
         let mut words: Vec<String> = tox.iter().map(|word| shell_word(word)).collect();
         words.extend(["run", "-e"].map(str::to_owned));
         words.push(shell_word(name));
         words.push("--installpkg".to_owned());
         words.push(format!("\"$(cat {})\"", shell_word(&path_str(path_file))));
-        words.push("--result-json".to_owned());
-        words.push(shell_word(&path_str(result)));
+        if let Some(result) = result {
+            words.push("--result-json".to_owned());
+            words.push(shell_word(&path_str(result)));
+        }
         words.push(DASHED_POSARGS.to_owned());
         return RawCommand::Shell(format!("exec {}", words.join(" ")));
     }
     let mut argv = tox.to_vec();
     argv.extend(["run", "-e"].map(str::to_owned));
     argv.push(name.to_owned());
-    argv.push("--result-json".to_owned());
-    argv.push(path_str(result));
+    if let Some(result) = result {
+        argv.push("--result-json".to_owned());
+        argv.push(path_str(result));
+    }
     argv.push(DASHED_POSARGS.to_owned());
     RawCommand::Argv(argv)
 }
@@ -480,33 +497,23 @@ mod tests {
         assert_eq!(names, [".package", "py-a", "old", "lint", "cov", "dev"]);
         let by = |name: &str| envs.iter().find(|e| e.name == name).unwrap();
 
-        // The build uses py-a (old's interpreter is missing), then writes the path.
+        // The build uses py-a, then writes the path; old, whose interpreter is missing,
+        // does not wait for it.
         let build = by(".package");
         assert!(!build.default);
         assert_eq!(
             build.commands[0],
-            RawCommand::Argv(
-                [
-                    "uvx",
-                    "tox",
-                    "run",
-                    "-e",
-                    "py-a",
-                    "--pkg-only",
-                    "--result-json",
-                    "/p/.runall/tox/.package.json"
-                ]
-                .map(str::to_owned)
-                .to_vec()
+            RawCommand::Shell(
+                "mkdir -p /p/.runall/tox && : > /p/.runall/tox/.package.started".to_owned()
             )
         );
-        assert!(
-            build
-                .description
-                .as_deref()
-                .unwrap()
-                .ends_with("for py-a, old")
+        let argv = ["uvx", "tox", "run", "-e", "py-a", "--pkg-only"];
+        assert_eq!(
+            build.commands[1],
+            RawCommand::Argv(argv.map(str::to_owned).to_vec())
         );
+        assert!(build.commands[2].display().contains("/p/.tox/.pkg/dist/*"));
+        assert!(build.description.as_deref().unwrap().ends_with("for py-a"));
 
         // Packaged envs wait for it and install what it built.
         let py = by("py-a");
@@ -518,10 +525,11 @@ mod tests {
             py.commands,
             [RawCommand::Shell(
                 "exec uvx tox run -e py-a --installpkg \"$(cat /p/.runall/tox/.package.path)\" \
-                 --result-json /p/.runall/tox/py-a.json {--posargs}"
+                 {--posargs}"
                     .to_owned()
             )]
         );
+        assert!(by("old").depends.is_empty());
         assert_eq!(
             by("old").skip_probe.as_ref().unwrap().reason,
             "could not find python interpreter with spec(s): python2.5"
@@ -530,7 +538,7 @@ mod tests {
         // skip_install and editable envs neither wait nor get --installpkg.
         let lint = by("lint");
         assert!(lint.depends.is_empty());
-        let want = "uvx tox run -e lint --result-json /p/.runall/tox/lint.json {--posargs}";
+        let want = "uvx tox run -e lint {--posargs}";
         assert_eq!(lint.commands[0].display(), want);
         assert!(by("dev").depends.is_empty() && !by("dev").default);
 
@@ -539,9 +547,19 @@ mod tests {
         assert_eq!(cov.after, ["py-a", "old"]);
         assert!(cov.depends.is_empty());
         assert_eq!(cov.origin, EnvOrigin::Tox(PathBuf::from("/p/tox.ini")));
+        assert!(
+            cov.skip_probe.is_none(),
+            "only envs tox would skip are probed"
+        );
+        let old = by("old");
         assert_eq!(
-            cov.skip_probe.as_ref().unwrap().result_json,
-            PathBuf::from("/p/.runall/tox/cov.json")
+            old.skip_probe.as_ref().unwrap().result_json,
+            PathBuf::from("/p/.runall/tox/old.json")
+        );
+        assert!(
+            old.commands[0]
+                .display()
+                .contains("--result-json /p/.runall/tox/old.json")
         );
     }
 
@@ -559,10 +577,7 @@ mod tests {
         else {
             panic!("argv")
         };
-        assert_eq!(
-            none.last().map(String::as_str),
-            Some("/p/.runall/tox/lint.json")
-        );
+        assert_eq!(none[none.len() - 2..], ["-e", "lint"]);
         let posargs = ["-k".to_owned(), "a b".to_owned()];
         let CommandSpec::Argv(some) = crate::plan::substitute(&lint.commands[0], &posargs).unwrap()
         else {
@@ -574,7 +589,7 @@ mod tests {
         else {
             panic!("shell")
         };
-        assert!(text.ends_with("py-a.json -- -k 'a b'"), "{text}");
+        assert!(text.ends_with(".package.path)\" -- -k 'a b'"), "{text}");
     }
 
     #[test]
