@@ -522,3 +522,51 @@ fn pytest_under_tox_is_coloured_unless_colour_is_off() {
     assert!(!plain.stdout().contains('\u{1b}'), "{}", plain.stdout());
     assert!(plain.stdout().contains("1 passed"), "{}", plain.stdout());
 }
+
+#[test]
+fn after_runs_once_its_envs_finished_whatever_their_outcome() {
+    let p = Project::new(
+        r#"
+[env.report]
+commands = ["echo report ran"]
+after = ["slow", "broken"]
+[env.slow]
+commands = ["sleep 0.3; echo slow done"]
+[env.broken]
+commands = ["exit 4"]
+[env.strict]
+commands = ["echo strict ran"]
+depends = ["broken"]
+[env.manual]
+commands = ["echo manual ran"]
+default = false
+"#,
+    );
+    let run = p.run(&["--ci", "-j", "4"]);
+    run.assert_code(1);
+    let out = run.stdout();
+    let report = started_ms(&out, "report");
+    assert!(
+        report > line_at(&out, "slow", "✔ passed").expect("slow ended"),
+        "{out}"
+    );
+    assert!(
+        report > line_at(&out, "broken", "✘ exit 4").expect("broken ended"),
+        "{out}"
+    );
+    assert!(has(&out, "report", "report ran"), "{out}");
+    assert!(has(&out, "strict", "skipped: broken did not pass"), "{out}");
+    assert!(
+        !has(&out, "manual", ""),
+        "default = false is not run unless named:\n{out}"
+    );
+    // `after` selects nothing: report alone runs at once.
+    let alone = p.run(&["--ci", "report", "manual"]);
+    alone.assert_code(0);
+    let out = alone.stdout();
+    assert!(
+        has(&out, "report", "report ran") && has(&out, "manual", "manual ran"),
+        "{out}"
+    );
+    assert!(!has(&out, "slow", "") && !has(&out, "broken", ""), "{out}");
+}
