@@ -570,3 +570,37 @@ default = false
     );
     assert!(!has(&out, "slow", "") && !has(&out, "broken", ""), "{out}");
 }
+
+#[test]
+fn pytest_under_tox_is_coloured_in_the_tui() {
+    use crate::tui_e2e::{Tmux, assert_clean_exit};
+    let bin = crate::support::python_tools();
+    let p = Project::new(&format!(
+        "[settings]\ntox = true\ntox_command = [{}]\n",
+        crate::support::toml_str(&bin.join("tox").display().to_string())
+    ));
+    fs::write(
+        p.path().join("test_it.py"),
+        "def test_it():\n    assert True\n",
+    )
+    .expect("write");
+    fs::write(
+        p.path().join("tox.ini"),
+        format!(
+            "[tox]\nenv_list = t\n[testenv:t]\nskip_install = true\nallowlist_externals = {pytest}\n\
+             commands = {pytest} -q -p no:cacheprovider test_it.py\n",
+            pytest = bin.join("pytest").display()
+        ),
+    )
+    .expect("write");
+    let tmux = Tmux::start(&p, "");
+    tmux.wait_for("done");
+    tmux.keys(&["q"]);
+    assert_clean_exit(&p, &tmux, "0");
+    let log = p.log("t");
+    assert!(
+        log.windows(2).any(|w| w == b"\x1b["),
+        "pytest under tox coloured its output in the TUI:\n{}",
+        String::from_utf8_lossy(&log)
+    );
+}
