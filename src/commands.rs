@@ -57,7 +57,7 @@ pub fn list(config: &Config, history: &History, json: bool, now: u64) -> RunExit
         list::json(config, history)
     } else {
         let tox_file = config.envs.iter().find_map(|env| match &env.origin {
-            crate::config::EnvOrigin::Tox(file) if *file != config.path => Some(file),
+            crate::config::EnvOrigin::Tox { file, .. } if *file != config.path => Some(file),
             _ => None,
         });
         let also = tox_file.map_or_else(String::new, |file| {

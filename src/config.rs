@@ -135,8 +135,15 @@ pub enum EnvOrigin {
     /// An `[env.NAME]` table of runall.toml.
     #[default]
     Runall,
-    /// A tox env, read from tox's configuration (the file named).
-    Tox(PathBuf),
+    /// A tox env, read from tox's configuration.
+    Tox {
+        /// The tox configuration file.
+        file: PathBuf,
+        /// For an env that installs a package built once for several envs: its command
+        /// when it is the only one of them that runs (it then builds its own, as a lone
+        /// `tox run` does, and a build step would only cost a tox start).
+        own_build: Option<RawCommand>,
+    },
     /// runall's own step for tox envs: the package built once for them.
     ToxPackage(PathBuf),
 }

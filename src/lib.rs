@@ -168,7 +168,10 @@ fn plan_run(
         }
         selection.only = Some(failed);
     }
-    let plan = plan::build(config, &selection)?;
+    let mut plan = plan::build(config, &selection)?;
+    if let Some(folded) = tox::without_single_builds(config, &plan) {
+        plan = plan::build(&folded, &selection)?;
+    }
     if let Some(shard) = cli.shard
         && plan.envs.is_empty()
     {

@@ -163,3 +163,100 @@ pub fn add_to(mut config: Config, runall_tox: Option<&OsStr>) -> Result<Config, 
     }
     Ok(config)
 }
+
+/// `config` without the package builds that serve a single env of `plan` (the selection made
+/// from `config`): that env runs its own build (`own_build`: a plain `tox run`, which builds
+/// the package itself, as tox alone does), since a separate build step would only add a tox
+/// start. `None` when no build step of the plan is like that.
+pub fn without_single_builds(config: &Config, plan: &crate::plan::Plan) -> Option<Config> {
+    let mut out = config.clone();
+    let mut changed = false;
+    for (step_id, step) in plan.envs.iter().enumerate() {
+        let is_step = config
+            .env(&step.name)
+            .is_some_and(|env| matches!(env.origin, crate::config::EnvOrigin::ToxPackage(_)));
+        if !is_step {
+            continue;
+        }
+        let users: Vec<&str> = plan
+            .envs
+            .iter()
+            .filter(|env| env.depends.contains(&step_id))
+            .map(|env| env.name.as_str())
+            .collect();
+        let [user] = users[..] else {
+            continue;
+        };
+        let Some(env) = out.envs.iter_mut().find(|env| env.name == user) else {
+            continue;
+        };
+        if let crate::config::EnvOrigin::Tox {
+            own_build: Some(command),
+            ..
+        } = &env.origin
+        {
+            env.commands = vec![command.clone()];
+            env.depends.retain(|dep| *dep != step.name);
+            changed = true;
+        }
+    }
+    changed.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{EnvConfig, EnvOrigin, RawCommand};
+    use crate::plan::{self, Selection};
+
+    fn env(name: &str, depends: &[&str], origin: EnvOrigin) -> EnvConfig {
+        let mut config = crate::config::parse(
+            Path::new("/p/runall.toml"),
+            &format!("[env.{name:?}]\ncommands = [\"packaged {name}\"]\n"),
+        )
+        .unwrap()
+        .envs
+        .remove(0);
+        config.depends = depends.iter().map(|d| (*d).to_owned()).collect();
+        config.default = !name.starts_with('.');
+        config.origin = origin;
+        config
+    }
+
+    #[test]
+    fn a_build_for_one_env_folds_into_that_env() {
+        let tox = |name: &str| EnvOrigin::Tox {
+            file: "/p/tox.ini".into(),
+            own_build: Some(RawCommand::Shell(format!("own {name}"))),
+        };
+        let config = Config {
+            path: "/p/tox.ini".into(),
+            root: "/p".into(),
+            settings: crate::config::Settings::default(),
+            envs: vec![
+                env(".package", &[], EnvOrigin::ToxPackage("/p/tox.ini".into())),
+                env("a", &[".package"], tox("a")),
+                env("b", &[".package"], tox("b")),
+            ],
+        };
+        let select = |patterns: &[&str]| Selection {
+            patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+            default_jobs: 2,
+            ..Selection::default()
+        };
+        // Two envs share the build: nothing changes.
+        let both = plan::build(&config, &select(&[])).unwrap();
+        assert_eq!(both.envs.len(), 3);
+        assert!(without_single_builds(&config, &both).is_none());
+        // One env alone builds its own package.
+        let one = plan::build(&config, &select(&["b"])).unwrap();
+        let folded = without_single_builds(&config, &one).expect("folded");
+        let plan = plan::build(&folded, &select(&["b"])).unwrap();
+        let names: Vec<&str> = plan.envs.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
+        assert_eq!(plan.envs[0].commands[0].display(), "own b");
+        assert!(plan.envs[0].depends.is_empty());
+    }
+}

@@ -82,7 +82,7 @@ pub fn from_tox(config: &Config) -> String {
     );
     // Writing to a `String` cannot fail, so the `fmt::Result`s below are ignored.
     for env in &config.envs {
-        if !matches!(env.origin, EnvOrigin::Tox(_)) {
+        if !matches!(env.origin, EnvOrigin::Tox { .. }) {
             continue;
         }
         let bare = env

@@ -23,8 +23,8 @@ pub fn text(config: &Config, last_run: impl Fn(&str) -> Option<String>) -> Strin
         out.push_str(&env.name);
         match &env.origin {
             EnvOrigin::Runall => {}
-            EnvOrigin::Tox(_) if env.default => out.push_str("  [tox]"),
-            EnvOrigin::Tox(_) => out.push_str("  [tox, not in env_list]"),
+            EnvOrigin::Tox { .. } if env.default => out.push_str("  [tox]"),
+            EnvOrigin::Tox { .. } => out.push_str("  [tox, not in env_list]"),
             EnvOrigin::ToxPackage(_) => out.push_str("  [runall's package build for tox envs]"),
         }
         out.push('\n');
@@ -42,7 +42,7 @@ pub fn text(config: &Config, last_run: impl Fn(&str) -> Option<String>) -> Strin
         if !env.after.is_empty() {
             let _ = writeln!(out, "  after: {}", env.after.join(", "));
         }
-        if !env.default && !matches!(env.origin, EnvOrigin::Tox(_) | EnvOrigin::ToxPackage(_)) {
+        if !env.default && !matches!(env.origin, EnvOrigin::Tox { .. } | EnvOrigin::ToxPackage(_)) {
             out.push_str("  not run unless named\n");
         }
         for command in &env.commands {
@@ -104,7 +104,7 @@ pub fn json(config: &Config, history: &History) -> String {
             after: &env.after,
             origin: match env.origin {
                 EnvOrigin::Runall => "runall",
-                EnvOrigin::Tox(_) => "tox",
+                EnvOrigin::Tox { .. } => "tox",
                 EnvOrigin::ToxPackage(_) => "tox-package",
             },
             default: env.default,

@@ -237,7 +237,10 @@ pub fn envs(
                 .collect(),
             labels: env.labels.clone(),
             default: project.env_list.is_empty() || project.env_list.contains(&env.name),
-            origin: EnvOrigin::Tox(file.to_path_buf()),
+            origin: EnvOrigin::Tox {
+                file: file.to_path_buf(),
+                own_build: step.map(|_| run_command(tox, &env.name, None, None)),
+            },
             skip_probe: probe,
             ..base_env(env.name.clone(), root)
         });
@@ -546,7 +549,20 @@ mod tests {
         let cov = by("cov");
         assert_eq!(cov.after, ["py-a", "old"]);
         assert!(cov.depends.is_empty());
-        assert_eq!(cov.origin, EnvOrigin::Tox(PathBuf::from("/p/tox.ini")));
+        assert_eq!(
+            cov.origin,
+            EnvOrigin::Tox {
+                file: PathBuf::from("/p/tox.ini"),
+                own_build: None
+            }
+        );
+        let EnvOrigin::Tox { own_build, .. } = &py.origin else {
+            panic!("a tox env")
+        };
+        assert_eq!(
+            own_build.as_ref().map(RawCommand::display).as_deref(),
+            Some("uvx tox run -e py-a {--posargs}")
+        );
         assert!(
             cov.skip_probe.is_none(),
             "only envs tox would skip are probed"

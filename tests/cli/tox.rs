@@ -228,6 +228,9 @@ fn selections_work_like_tox(p: &Project) {
     let labelled = run(p, &["--ci", "label:quick"]);
     labelled.assert_code(0);
     let text = labelled.stdout();
+    // py-a is the only env installing the package: it builds it itself, no build step.
+    assert!(!has(&text, ".package", ""), "{text}");
+    assert_eq!(builds(p), 3, "{text}");
     assert!(
         has(&text, "lint", "lint ok") && has(&text, "py-a", "fixpkg 42"),
         "{text}"
