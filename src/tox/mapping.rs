@@ -67,7 +67,7 @@ impl ToxProject {
     pub fn from_json(file: &Path, value: &Value) -> Result<Self, ToxError> {
         let bad = |message: String| ToxError::Config {
             file: file.to_path_buf(),
-            tox: "tox config".to_owned(),
+            tox: "tox".to_owned(),
             message,
         };
         let envs_json = value
