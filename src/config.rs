@@ -1503,6 +1503,25 @@ commands = ["x"]
     }
 
     #[test]
+    fn tox_settings() {
+        let config = ok("[settings]\ntox = true\ntox_command = [\"uvx\", \"tox\"]\n");
+        assert!(config.settings.tox);
+        assert_eq!(
+            config.settings.tox_command,
+            Some(vec!["uvx".into(), "tox".into()])
+        );
+        assert_eq!(
+            err("[settings]\ntox_command = []\n"),
+            "runall.toml:2:15: settings.tox_command: must be a non-empty array of words, the \
+             program first (e.g. [\"uvx\", \"tox\"])"
+        );
+        assert_eq!(
+            err("[settings]\ntox = \"yes\"\n"),
+            "runall.toml:2:7: settings.tox: invalid type: string \"yes\", expected a boolean"
+        );
+    }
+
+    #[test]
     fn dependency_cycles() {
         assert_eq!(
             err(r#"
