@@ -16,6 +16,7 @@ Examples:
   runall                          run every env (TUI on a terminal, --ci otherwise)
   runall --ci lint 'py*'          run lint and every env matching py*, headless
   runall --ci label:fast -j 2     run the envs labelled fast, two at a time
+  runall -e py311,lint -p 2       tox's habits: -e a,b (or `runall a,b`), -p N for -j N, -m LABEL
   runall --ci --exclude docs      run every env but docs
   runall unit -- -k test_io       pass `-k test_io` to {posargs} in unit's commands
   runall --ci --junit junit.xml   also write a JUnit report for the CI's test view
@@ -40,13 +41,23 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
 
-    /// Config file [default: runall.toml here or in the nearest parent folder].
+    /// Config file: a runall.toml, or tox's tox.ini, setup.cfg, pyproject.toml or tox.toml
+    /// [default: runall.toml here or in the nearest parent folder, else tox's configuration].
     #[arg(short, long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 
     /// Most envs running at once [default: `jobs` in [settings], else the number of CPUs].
-    #[arg(short, long, value_name = "N")]
+    /// `-p N` (tox's `-p`) is the same.
+    #[arg(short, long, value_name = "N", short_alias = 'p')]
     pub jobs: Option<usize>,
+
+    /// Envs to run, comma-separated, as tox's `-e a,b` (repeatable; adds to ENV).
+    #[arg(short = 'e', long = "env", value_name = "ENVS")]
+    pub env: Vec<String>,
+
+    /// Run the envs with this label, as tox's `-m NAME` (repeatable; `label:NAME` as ENV).
+    #[arg(short = 'm', long = "label", value_name = "LABEL")]
+    pub label: Vec<String>,
 
     /// Headless output for CI logs (the default when stdout is not a terminal).
     #[arg(long)]
@@ -105,10 +116,11 @@ pub struct Cli {
     pub durations: Vec<PathBuf>,
 
     /// Run exactly the envs that did not pass in the previous run.
-    #[arg(long, conflicts_with = "envs")]
+    #[arg(long, conflicts_with_all = ["envs", "env", "label"])]
     pub rerun_failed: bool,
 
-    /// Envs to run: names, globs (`py*`) or `label:NAME` [default: all].
+    /// Envs to run: names, globs (`py*`) or `label:NAME`, also comma-separated (`a,b`)
+    /// [default: all; tox's `env_list` for tox envs].
     #[arg(value_name = "ENV")]
     pub envs: Vec<String>,
 
@@ -136,7 +148,50 @@ pub enum Cmd {
     /// Print the man page (roff), e.g. `runall man > runall.1`.
     Man,
     /// Write a commented starter runall.toml in the current folder (never overwrites one).
-    Init,
+    Init {
+        /// Write one env per tox env instead (running `tox run -e NAME`, with descriptions,
+        /// labels and ordering), from the tox configuration here (or `-c FILE`).
+        #[arg(long)]
+        from_tox: bool,
+    },
+}
+
+impl Cli {
+    /// Every env pattern asked for: ENV words and `-e` values split at commas (outside
+    /// `[...]`, where a glob may hold one), then `-m` labels as `label:NAME`.
+    pub fn patterns(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for word in self.envs.iter().chain(&self.env) {
+            out.extend(split_commas(word));
+        }
+        out.extend(self.label.iter().map(|label| format!("label:{label}")));
+        out
+    }
+}
+
+/// `a,b` → `a`, `b`; a comma inside `[...]` stays; empty parts are dropped.
+fn split_commas(word: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut part = String::new();
+    let mut depth = 0usize;
+    for c in word.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                if !part.is_empty() {
+                    out.push(std::mem::take(&mut part));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        part.push(c);
+    }
+    if !part.is_empty() {
+        out.push(part);
+    }
+    out
 }
 
 /// The completion script for `shell`.
@@ -200,6 +255,30 @@ mod tests {
         assert!(cli.ci);
         assert_eq!(cli.envs, ["unit"]);
         assert_eq!(cli.posargs, ["-k", "x"]);
+    }
+
+    #[test]
+    fn tox_habits_select_like_tox() {
+        let cli = Cli::parse_from([
+            "runall",
+            "-e",
+            "py311,lint",
+            "-p",
+            "3",
+            "cov,py3[1,2]",
+            "-m",
+            "fast",
+            "-e",
+            "x",
+        ]);
+        assert_eq!(cli.jobs, Some(3));
+        assert_eq!(
+            cli.patterns(),
+            ["cov", "py3[1,2]", "py311", "lint", "x", "label:fast"]
+        );
+        assert!(Cli::try_parse_from(["runall", "--rerun-failed", "-e", "a"]).is_err());
+        let cli = Cli::parse_from(["runall", "init", "--from-tox"]);
+        assert!(matches!(cli.command, Some(Cmd::Init { from_tox: true })));
     }
 
     #[test]

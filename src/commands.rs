@@ -19,7 +19,7 @@ pub fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
     let written = match &cli.command {
         Some(Cmd::Completions { shell }) => stdio::write_stdout(&cli::completions(*shell)),
         Some(Cmd::Man) => stdio::write_stdout(&cli::man_page().map_err(Error::Man)?),
-        Some(Cmd::Init) => {
+        Some(Cmd::Init { from_tox: false }) => {
             let path = init::write(&std::env::current_dir()?)?;
             let note = format!(
                 "runall: wrote {}; edit its envs, then run `runall list`\n",
@@ -27,9 +27,29 @@ pub fn run_tool_command(cli: &Cli) -> Result<Option<RunExit>, Error> {
             );
             stdio::write_stdout(note.as_bytes())
         }
-        Some(Cmd::List { .. }) | None => return Ok(None),
+        Some(Cmd::List { .. } | Cmd::Init { from_tox: true }) | None => return Ok(None),
     };
     Ok(Some(RunExit::Code(written_code(written))))
+}
+
+/// `runall init --from-tox`: a runall.toml equivalent to the tox configuration here (or
+/// `-c FILE`), written to the current folder, never over an existing one.
+pub fn init_from_tox(cli: &Cli, runall_tox: Option<&std::ffi::OsStr>) -> Result<RunExit, Error> {
+    let here = std::env::current_dir()?;
+    let file = match &cli.config {
+        Some(file) => file.clone(),
+        None => crate::tox::discover::find(&here).ok_or_else(|| Error::NoConfig(here.clone()))?,
+    };
+    let config = crate::tox::load(&file, runall_tox)?;
+    let path = init::write_from_tox(&here, &config)?;
+    let note = format!(
+        "runall: wrote {} from {}; `runall list` shows its envs\n",
+        path.display(),
+        file.display()
+    );
+    Ok(RunExit::Code(written_code(stdio::write_stdout(
+        note.as_bytes(),
+    ))))
 }
 
 /// `runall list` (`--json`: [`list::json`]), each env's last run told as of `now`
@@ -38,7 +58,18 @@ pub fn list(config: &Config, history: &History, json: bool, now: u64) -> RunExit
     let text = if json {
         list::json(config, history)
     } else {
-        list::text(config, |env| history.describe_last(env, now))
+        let tox_file = config.envs.iter().find_map(|env| match &env.origin {
+            crate::config::EnvOrigin::Tox { file, .. } if *file != config.path => Some(file),
+            _ => None,
+        });
+        let also = tox_file.map_or_else(String::new, |file| {
+            format!(" (and tox envs from {})", file.display())
+        });
+        format!(
+            "config: {}{also}\n\n{}",
+            config.path.display(),
+            list::text(config, |env| history.describe_last(env, now))
+        )
     };
     RunExit::Code(written_code(stdio::write_stdout(text.as_bytes())))
 }

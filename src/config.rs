@@ -28,7 +28,7 @@ use crate::launcher::{self, Launcher, LocalSignals};
 mod raw;
 mod values;
 
-pub use values::{LeakPolicy, StderrMode, Timeouts};
+pub use values::{LeakPolicy, SkipProbe, StderrMode, Timeouts};
 
 use raw::{RawDuration, RawEnv, RawFile, RawKeys, RawLauncher, RawSettings};
 
@@ -90,6 +90,10 @@ pub struct Settings {
     pub tail: Option<usize>,
     /// Default launcher of every env (`None`: commands run here, directly).
     pub launcher: Option<Launcher>,
+    /// `tox = true`: the tox envs of this folder's tox configuration run beside these envs.
+    pub tox: bool,
+    /// `tox_command`: how to run tox (argv words; `None`: `RUNALL_TOX`, else `tox`).
+    pub tox_command: Option<Vec<String>>,
 }
 
 /// One `[env.NAME]` table with `[env_run_base]` and `[settings]` defaults applied.
@@ -107,6 +111,9 @@ pub struct EnvConfig {
     pub set_env: BTreeMap<String, String>,
     /// Names of envs that exist in this config; the graph has no cycle.
     pub depends: Vec<String>,
+    /// Ordering only: names of envs this one starts after (when they are in the same run),
+    /// whatever their outcome; never selects them. No cycle through `depends` and `after`.
+    pub after: Vec<String>,
     /// Labels for `label:NAME` selection.
     pub labels: Vec<String>,
     /// Whether stderr shares stdout's pipe.
@@ -122,6 +129,32 @@ pub struct EnvConfig {
     /// Globs of the test reports to read after each attempt, relative to `change_dir`,
     /// `{report_dir}` allowed (default: [`crate::testreport::DEFAULT_PATTERN`]; empty: none).
     pub test_reports: Vec<String>,
+    /// Selected when the command line names no env (every runall.toml env; a tox env when
+    /// it is in tox's `env_list`).
+    pub default: bool,
+    /// Where the env comes from: runall.toml, or tox's configuration (`runall list` marks it).
+    pub origin: EnvOrigin,
+    /// How the env may say it skipped itself (tox's result JSON), if it can.
+    pub skip_probe: Option<SkipProbe>,
+}
+
+/// Where an env was defined.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum EnvOrigin {
+    /// An `[env.NAME]` table of runall.toml.
+    #[default]
+    Runall,
+    /// A tox env, read from tox's configuration.
+    Tox {
+        /// The tox configuration file.
+        file: PathBuf,
+        /// For an env that installs a package built once for several envs: its command
+        /// when it is the only one of them that runs (it then builds its own, as a lone
+        /// `tox run` does, and a build step would only cost a tox start).
+        own_build: Option<RawCommand>,
+    },
+    /// runall's own step for tox envs: the package built once for them.
+    ToxPackage(PathBuf),
 }
 
 /// A command as written in the file, before `{posargs}` substitution.
@@ -427,13 +460,64 @@ struct ResolvedEnv {
     config: EnvConfig,
     /// Span of the env's name (its table key).
     name_span: Range<usize>,
-    /// Span of each `depends` entry.
-    depends_spans: Vec<Range<usize>>,
-    /// Index of each `depends` entry in the list it was written in (the base's list may have
-    /// lost the env itself).
-    depends_index: Vec<usize>,
-    /// Key path of the table the `depends` came from (`env.x` or `env_run_base`).
-    depends_owner: String,
+    /// Where its `depends` ([`DEPENDS`]) and `after` ([`AFTER`]) entries were written.
+    relations: [Relation; 2],
+}
+
+/// Index of `depends` in [`ResolvedEnv::relations`].
+const DEPENDS: usize = 0;
+/// Index of `after` in [`ResolvedEnv::relations`].
+const AFTER: usize = 1;
+
+/// Where one env's entries of one relation (`depends` or `after`) were written.
+#[derive(Default)]
+struct Relation {
+    /// Span of each entry.
+    spans: Vec<Range<usize>>,
+    /// Index of each entry in the list it was written in (the base's list may have lost the
+    /// env itself).
+    index: Vec<usize>,
+    /// Key path of the list: `env.x.depends` or `env_run_base.after`.
+    owner: String,
+}
+
+/// One relation of an env: its own list, else the base's without the env itself (an env
+/// never inherits a relation to itself: `depends = ["sdist"]` in the base means "every other
+/// env needs sdist"), with where each entry was written.
+fn relation(
+    own: Option<Vec<Spanned<String>>>,
+    base: Option<&Vec<Spanned<String>>>,
+    name: &str,
+    owner: &str,
+    key: &str,
+) -> (Vec<String>, Relation) {
+    let (entries, owner): (Vec<(usize, Spanned<String>)>, String) = match own {
+        Some(list) => (
+            list.into_iter().enumerate().collect(),
+            format!("{owner}.{key}"),
+        ),
+        None => (
+            base.into_iter()
+                .flatten()
+                .enumerate()
+                .filter(|(_, dep)| *dep.get_ref() != name)
+                .map(|(at, dep)| (at, dep.clone()))
+                .collect(),
+            format!("env_run_base.{key}"),
+        ),
+    };
+    let relation = Relation {
+        spans: entries.iter().map(|(_, dep)| dep.span()).collect(),
+        index: entries.iter().map(|(at, _)| *at).collect(),
+        owner,
+    };
+    (
+        entries
+            .into_iter()
+            .map(|(_, dep)| dep.into_inner())
+            .collect(),
+        relation,
+    )
 }
 
 /// The file being parsed: everything an error needs to name a location.
@@ -486,10 +570,6 @@ impl Ctx<'_> {
         }
     }
 
-    #[expect(
-        clippy::needless_pass_by_value,
-        reason = "the raw settings are consumed here, whatever each check needs of them"
-    )]
     fn settings(&self, raw: RawSettings) -> Result<Settings, ConfigError> {
         let launcher = match &raw.launcher {
             Some(raw) => self.launcher(raw, "settings.launcher")?,
@@ -510,6 +590,10 @@ impl Ctx<'_> {
             retries: raw.retries.map_or(0, |retries| retries.0 as u32),
             tail: raw.tail.map(|tail| tail.0 as usize),
             launcher,
+            tox: raw.tox.unwrap_or(false),
+            tox_command: raw
+                .tox_command
+                .map(|words| words.into_iter().map(|word| word.0).collect()),
         })
     }
 
@@ -703,22 +787,14 @@ impl Ctx<'_> {
             (None, Some(raw)) => self.launcher(raw, "env_run_base.launcher")?,
             (None, None) => settings.launcher.clone(),
         };
-        let (depends, depends_owner): (Vec<(usize, Spanned<String>)>, String) = match table.depends
-        {
-            Some(depends) => (depends.into_iter().enumerate().collect(), owner),
-            // An env never inherits a dependency on itself: `depends = ["sdist"]` in the
-            // base means "every other env needs sdist", not that sdist needs itself.
-            None => (
-                base.depends
-                    .iter()
-                    .flatten()
-                    .enumerate()
-                    .filter(|(_, dep)| *dep.get_ref() != name)
-                    .map(|(at, dep)| (at, dep.clone()))
-                    .collect(),
-                "env_run_base".to_owned(),
-            ),
-        };
+        let (depends, depends_at) = relation(
+            table.depends,
+            base.depends.as_ref(),
+            &name,
+            &owner,
+            "depends",
+        );
+        let (after, after_at) = relation(table.after, base.after.as_ref(), &name, &owner, "after");
         let mut set_env: BTreeMap<String, String> = BTreeMap::new();
         for (name, value) in base
             .set_env
@@ -732,9 +808,7 @@ impl Ctx<'_> {
         let pick_stderr = table.stderr.or(base.stderr).map(StderrMode::from);
         let pick_leak = table.on_leak.or(base.on_leak).map(LeakPolicy::from);
         Ok(ResolvedEnv {
-            depends_spans: depends.iter().map(|(_, dep)| dep.span()).collect(),
-            depends_index: depends.iter().map(|(at, _)| *at).collect(),
-            depends_owner,
+            relations: [depends_at, after_at],
             name_span,
             config: EnvConfig {
                 name,
@@ -750,10 +824,8 @@ impl Ctx<'_> {
                     .or_else(|| base.change_dir.clone())
                     .map(|dir| PathBuf::from(dir.0)),
                 set_env,
-                depends: depends
-                    .into_iter()
-                    .map(|(_, dep)| dep.into_inner())
-                    .collect(),
+                depends,
+                after,
                 labels: table
                     .labels
                     .or_else(|| base.labels.clone())
@@ -777,64 +849,75 @@ impl Ctx<'_> {
                         || vec![crate::testreport::DEFAULT_PATTERN.to_owned()],
                         |globs| globs.into_iter().map(|glob| glob.0).collect(),
                     ),
+                default: table.default.or(base.default).unwrap_or(true),
+                origin: EnvOrigin::Runall,
+                skip_probe: None,
             },
         })
     }
 
-    /// Every `depends` entry names an env, and the graph has no cycle.
+    /// Every `depends` and `after` entry names an env, and the graph of both has no cycle.
     fn check_depends(&self, envs: &[ResolvedEnv]) -> Result<(), ConfigError> {
         let index: HashMap<&str, usize> = envs
             .iter()
             .enumerate()
             .map(|(i, env)| (env.config.name.as_str(), i))
             .collect();
-        let mut edges = Vec::with_capacity(envs.len());
+        // Each edge: (target, relation, slot in that relation).
+        let mut edges: Vec<Vec<(usize, usize, usize)>> = Vec::with_capacity(envs.len());
         for env in envs {
-            let mut targets = Vec::with_capacity(env.config.depends.len());
-            for (slot, dep) in env.config.depends.iter().enumerate() {
-                let Some(&target) = index.get(dep.as_str()) else {
-                    let mut known: Vec<&str> =
-                        envs.iter().map(|e| e.config.name.as_str()).collect();
-                    known.retain(|n| *n != env.config.name);
-                    let message = if known.is_empty() {
-                        format!("unknown env `{dep}` (there are no other envs)")
-                    } else {
-                        format!("unknown env `{dep}` (envs: {})", known.join(", "))
+            let mut targets = Vec::with_capacity(env.config.depends.len() + env.config.after.len());
+            for (kind, names) in [(DEPENDS, &env.config.depends), (AFTER, &env.config.after)] {
+                let at = &env.relations[kind];
+                for (slot, dep) in names.iter().enumerate() {
+                    let Some(&target) = index.get(dep.as_str()) else {
+                        let mut known: Vec<&str> =
+                            envs.iter().map(|e| e.config.name.as_str()).collect();
+                        known.retain(|n| *n != env.config.name);
+                        let message = if known.is_empty() {
+                            format!("unknown env `{dep}` (there are no other envs)")
+                        } else {
+                            format!("unknown env `{dep}` (envs: {})", known.join(", "))
+                        };
+                        return Err(self.invalid(
+                            at.spans[slot].clone(),
+                            format!("{}[{}]", at.owner, at.index[slot]),
+                            message,
+                        ));
                     };
-                    return Err(self.invalid(
-                        env.depends_spans[slot].clone(),
-                        format!("{}.depends[{}]", env.depends_owner, env.depends_index[slot]),
-                        message,
-                    ));
-                };
-                targets.push(target);
+                    targets.push((target, kind, slot));
+                }
             }
             edges.push(targets);
         }
-        let Some(cycle) = find_cycle(&edges) else {
+        let plain: Vec<Vec<usize>> = edges
+            .iter()
+            .map(|targets| targets.iter().map(|&(t, _, _)| t).collect())
+            .collect();
+        let Some(cycle) = find_cycle(&plain) else {
             return Ok(());
         };
         // `cycle` starts at its member that comes first in the file.
         let first = &envs[cycle[0]];
-        let slot = edges[cycle[0]]
-            .iter()
-            .position(|&t| t == cycle[1 % cycle.len()])
-            .unwrap_or(0);
+        let next = cycle[1 % cycle.len()];
         let names: Vec<&str> = cycle
             .iter()
             .map(|&i| envs[i].config.name.as_str())
             .collect();
-        let span = first
-            .depends_spans
-            .get(slot)
-            .cloned()
-            .unwrap_or_else(|| first.name_span.clone());
-        let index = first.depends_index.get(slot).copied().unwrap_or(slot);
-        Err(self.invalid(
-            span,
-            format!("{}.depends[{index}]", first.depends_owner),
-            cycle_message(&names),
-        ))
+        let (span, key) = match edges[cycle[0]].iter().find(|&&(t, _, _)| t == next) {
+            Some(&(_, kind, slot)) => {
+                let at = &first.relations[kind];
+                (
+                    at.spans[slot].clone(),
+                    format!("{}[{}]", at.owner, at.index[slot]),
+                )
+            }
+            None => (
+                first.name_span.clone(),
+                format!("env.{}", key_segment(&first.config.name)),
+            ),
+        };
+        Err(self.invalid(span, key, cycle_message(&names)))
     }
 }
 
@@ -859,7 +942,7 @@ fn cycle_message(names: &[&str]) -> String {
 
 /// A cycle in the graph (`edges[i]` are the nodes `i` points to), as the list of its nodes
 /// rotated to start at the smallest index, or `None`.
-fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
+pub(crate) fn find_cycle(edges: &[Vec<usize>]) -> Option<Vec<usize>> {
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum Mark {
         New,
@@ -1030,6 +1113,8 @@ commands = ["true"]
                 retries: 0,
                 tail: None,
                 launcher: None,
+                tox: false,
+                tox_command: None,
             }
         );
         let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
@@ -1257,11 +1342,11 @@ test_reports = []
             err("[settings]\njobs = 2\ncolour = 1\n"),
             "runall.toml:3:1: settings.colour: unknown key `colour`, expected one of `jobs`, \
              `stderr`, `interrupt_timeout`, `terminate_timeout`, `leak_timeout`, `timeout`, \
-             `on_leak`, `retries`, `tail`, `launcher`"
+             `on_leak`, `retries`, `tail`, `launcher`, `tox`, `tox_command`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
-                        `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`, \
-                        `test_reports`, `launcher`";
+                        `depends`, `after`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`, \
+                        `default`, `test_reports`, `launcher`";
         assert_eq!(
             err("[env.unit]\ncommands = [\"x\"]\ncolour = \"red\"\n"),
             format!("runall.toml:3:1: env.unit.colour: unknown key `colour`, {env_keys}")
@@ -1642,6 +1727,75 @@ test_reports = []
             err("[env_run_base]\ndepends = [\"nope\"]\n[env.a]\ncommands = [\"x\"]\n"),
             "runall.toml:2:12: env_run_base.depends[0]: unknown env `nope` (there are no other \
              envs)"
+        );
+    }
+
+    #[test]
+    fn after_orders_without_selecting_and_is_checked_like_depends() {
+        let config = ok(r#"
+[env_run_base]
+after = ["unit"]
+[env.unit]
+commands = ["x"]
+[env.cov]
+commands = ["x"]
+after = ["unit", "lint"]
+[env.lint]
+commands = ["x"]
+default = false
+"#);
+        assert_eq!(config.env("cov").unwrap().after, ["unit", "lint"]);
+        assert!(
+            config.env("unit").unwrap().after.is_empty(),
+            "never after itself"
+        );
+        assert_eq!(config.env("lint").unwrap().after, ["unit"]);
+        assert!(config.env("unit").unwrap().default && !config.env("lint").unwrap().default);
+        assert_eq!(
+            err("[env.a]\ncommands = [\"x\"]\nafter = [\"nope\"]\n"),
+            "runall.toml:3:10: env.a.after[0]: unknown env `nope` (there are no other envs)"
+        );
+        // A cycle through both relations is an error at the edge that closes it.
+        assert_eq!(
+            err(r#"
+[env.a]
+commands = ["x"]
+depends = ["b"]
+[env.b]
+commands = ["x"]
+after = ["c"]
+[env.c]
+commands = ["x"]
+after = ["x", "a"]
+[env.x]
+commands = ["x"]
+"#),
+            "runall.toml:4:12: env.a.depends[0]: dependency cycle: a -> b -> c -> a"
+        );
+        assert_eq!(
+            err(
+                "[env.b]\ncommands = [\"x\"]\nafter = [\"a\"]\n[env.a]\ncommands = [\"x\"]\nafter = [\"b\"]\n"
+            ),
+            "runall.toml:3:10: env.b.after[0]: dependency cycle: b -> a -> b"
+        );
+    }
+
+    #[test]
+    fn tox_settings() {
+        let config = ok("[settings]\ntox = true\ntox_command = [\"uvx\", \"tox\"]\n");
+        assert!(config.settings.tox);
+        assert_eq!(
+            config.settings.tox_command,
+            Some(vec!["uvx".into(), "tox".into()])
+        );
+        assert_eq!(
+            err("[settings]\ntox_command = []\n"),
+            "runall.toml:2:15: settings.tox_command: must be a non-empty array of words, the \
+             program first (e.g. [\"uvx\", \"tox\"])"
+        );
+        assert_eq!(
+            err("[settings]\ntox = \"yes\"\n"),
+            "runall.toml:2:7: settings.tox: invalid type: string \"yes\", expected a boolean"
         );
     }
 

@@ -7,13 +7,22 @@ use std::path::PathBuf;
 use crate::config::ConfigError;
 use crate::exit_code;
 use crate::plan::PlanError;
+use crate::tox::ToxError;
 
 /// Why runall could not do what it was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No config file given or found.
-    #[error("no runall.toml in {} or any parent folder (give one with --config FILE)", .0.display())]
+    #[error(
+        "no runall.toml in {} or any parent folder, and no tox configuration (tox.ini, setup.cfg \
+         with [tox:tox], pyproject.toml with [tool.tox], tox.toml) either (give one with --config \
+         FILE)",
+        .0.display()
+    )]
     NoConfig(PathBuf),
+    /// tox's configuration could not be read.
+    #[error(transparent)]
+    Tox(#[from] ToxError),
     /// The config file is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),

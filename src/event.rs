@@ -82,6 +82,12 @@ pub enum EnvStatus {
     },
     /// Not started because the run was shutting down.
     NotRun,
+    /// It ran and said it skipped itself (a tox env whose interpreter is missing, under
+    /// `skip_missing_interpreters`): reported as skipped, and it does not fail the run.
+    SelfSkipped {
+        /// Why, in the tool's words.
+        reason: String,
+    },
 }
 
 /// A process that still held an env's pipe (or stayed in its group) after the env's main
@@ -143,7 +149,8 @@ pub enum Verdict {
     Passed,
     /// Failed, timed out, or failed to spawn.
     Failed,
-    /// Skipped because a dependency did not pass.
+    /// Skipped because a dependency did not pass, or it skipped itself
+    /// ([`EnvStatus::SelfSkipped`]).
     Skipped,
     /// Stopped by the run's shutdown (Ctrl-C, a signal, `--fail-fast`) while it ran.
     Interrupted,
@@ -179,10 +186,22 @@ impl EnvResult {
         self.attempt > 1 && self.verdict() == Verdict::Passed
     }
 
+    /// Whether this result lets the run pass: it passed, or it skipped itself (as `tox p`
+    /// does not fail for an env skipped for a missing interpreter).
+    pub fn ok(&self) -> bool {
+        match self.verdict() {
+            Verdict::Passed => true,
+            Verdict::Skipped => matches!(self.status, EnvStatus::SelfSkipped { .. }),
+            _ => false,
+        }
+    }
+
     /// The result's class.
     pub fn verdict(&self) -> Verdict {
         match (&self.status, self.stopped_by) {
-            (EnvStatus::Skipped { .. }, _) => Verdict::Skipped,
+            (EnvStatus::Skipped { .. }, _) | (EnvStatus::SelfSkipped { .. }, None) => {
+                Verdict::Skipped
+            }
             (EnvStatus::NotRun, _) => Verdict::NotRun,
             (_, Some(StopCause::Interrupted)) => Verdict::Interrupted,
             (EnvStatus::Passed, None) => {
@@ -220,6 +239,7 @@ impl EnvResult {
             }
             EnvStatus::Skipped { dependency } => format!("skipped: {dependency} did not pass"),
             EnvStatus::NotRun => "not run".to_owned(),
+            EnvStatus::SelfSkipped { reason } => format!("skipped: {reason}"),
         };
         let mut text = match self.stopped_by {
             None => base,

@@ -227,7 +227,9 @@ impl History {
         for (id, spec) in plan.envs.iter().enumerate() {
             let result = summary.result(id);
             let verdict = result.map(EnvResult::verdict);
-            if verdict != Some(Verdict::Passed) {
+            // An env that skipped itself (a tox env without its interpreter) would only skip
+            // again: `--rerun-failed` leaves it out, as the exit code does.
+            if !result.is_some_and(EnvResult::ok) {
                 not_passed.push(spec.name.clone());
             }
             let old = self.envs.get(&spec.name).and_then(|r| r.duration_ms);

@@ -28,6 +28,7 @@ pub mod scrollback;
 pub mod settings;
 pub mod stdio;
 pub mod testreport;
+pub mod tox;
 pub mod tui;
 
 use std::path::{Path, PathBuf};
@@ -48,7 +49,11 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     if let Some(exit) = commands::run_tool_command(cli)? {
         return Ok(exit);
     }
-    let config = config::load(&config_path(cli)?)?;
+    let ambient = Ambient::of_process();
+    if let Some(Cmd::Init { from_tox: true }) = cli.command {
+        return commands::init_from_tox(cli, ambient.runall_tox.as_deref());
+    }
+    let config = load_config(cli, ambient.runall_tox.as_deref())?;
     let history_path = history::path(&config.root);
     let history = load_history(&history_path);
     let durations = if cli.durations.is_empty() {
@@ -73,9 +78,10 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         }
         return Ok(commands::list(&config, &history, json, unix_now()));
     }
-    let settings = RunSettings::resolve(cli, config.settings.tail, &Ambient::of_process());
+    let settings = RunSettings::resolve(cli, config.settings.tail, &ambient);
     let plan = plan_run(cli, &settings, &config, &history, &history_path, durations)?;
     prepare_state_dir(&config.root);
+    prepare_probe_dirs(&plan);
     let _lock = log::lock::LogDirLock::acquire(&plan.log_dir)?;
     let mut reports = ReportFiles::open(&settings.reports)?;
     let run_id = new_run_id();
@@ -105,13 +111,49 @@ fn run_exit(summary: &report::Summary, report_failed: bool) -> RunExit {
     }
 }
 
-/// `--config`, or the `runall.toml` here or in the nearest parent folder.
+/// `--config`, or the `runall.toml` here or in the nearest parent folder, else the nearest
+/// tox configuration (in tox's order).
 fn config_path(cli: &Cli) -> Result<PathBuf, Error> {
     if let Some(path) = &cli.config {
         return Ok(path.clone());
     }
     let here = std::env::current_dir()?;
-    config::find(&here).ok_or(Error::NoConfig(here))
+    config::find(&here)
+        .or_else(|| tox::discover::find(&here))
+        .ok_or(Error::NoConfig(here))
+}
+
+/// The config: runall.toml (with tox's envs beside its own under `tox = true`), or one read
+/// from tox's configuration (`runall_tox`: how to run tox, `RUNALL_TOX`).
+fn load_config(cli: &Cli, runall_tox: Option<&std::ffi::OsStr>) -> Result<config::Config, Error> {
+    let path = config_path(cli)?;
+    if tox::discover::is_tox_file_name(&path) {
+        if let Err(source) = std::fs::metadata(&path) {
+            return Err(config::ConfigError::Io { path, source }.into());
+        }
+        return Ok(tox::load(&path, runall_tox)?);
+    }
+    let config = config::load(&path)?;
+    if config.settings.tox {
+        return Ok(tox::add_to(config, runall_tox)?);
+    }
+    Ok(config)
+}
+
+/// The folders of the envs' skip probes (tox's result files), before they start (a problem
+/// is said on stderr: the env then runs without its skip report).
+fn prepare_probe_dirs(plan: &plan::Plan) {
+    let dirs: std::collections::BTreeSet<&Path> = plan
+        .envs
+        .iter()
+        .filter_map(|env| env.skip_probe.as_ref()?.result_json.parent())
+        .collect();
+    for dir in dirs {
+        if let Err(error) = std::fs::create_dir_all(dir) {
+            let note = format!("runall: cannot create {}: {error}\n", dir.display());
+            stdio::write_stderr(note.as_bytes());
+        }
+    }
 }
 
 /// The plan for the command line's selection, `--rerun-failed` and `--shard` included. A
@@ -126,7 +168,7 @@ fn plan_run(
     durations: Option<std::collections::BTreeMap<String, u64>>,
 ) -> Result<plan::Plan, Error> {
     let mut selection = plan::Selection {
-        patterns: cli.envs.clone(),
+        patterns: cli.patterns(),
         exclude: cli.exclude.clone(),
         no_deps: cli.no_deps,
         posargs: cli.posargs.clone(),
@@ -149,7 +191,10 @@ fn plan_run(
         }
         selection.only = Some(failed);
     }
-    let plan = plan::build(config, &selection)?;
+    let mut plan = plan::build(config, &selection)?;
+    if let Some(folded) = tox::without_single_builds(config, &plan) {
+        plan = plan::build(&folded, &selection)?;
+    }
     if let Some(shard) = cli.shard
         && plan.envs.is_empty()
     {

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{self, Config, EnvConfig, LeakPolicy, RawCommand, StderrMode, Timeouts};
+use crate::config::{
+    self, Config, EnvConfig, LeakPolicy, RawCommand, SkipProbe, StderrMode, Timeouts,
+};
 
 pub mod balance;
 mod order;
@@ -49,6 +51,9 @@ pub struct EnvSpec {
     pub set_env: BTreeMap<String, String>,
     /// Envs (in this plan) that must pass before this one starts.
     pub depends: Vec<EnvId>,
+    /// Envs (in this plan) that must have finished, whatever their outcome, before this one
+    /// starts: ordering only (tox's `depends`).
+    pub after: Vec<EnvId>,
     /// Labels for `label:NAME` selection.
     pub labels: Vec<String>,
     /// Whether stderr shares stdout's pipe.
@@ -59,6 +64,8 @@ pub struct EnvSpec {
     pub on_leak: LeakPolicy,
     /// How many times a failed env is run again; passing on a retry makes it flaky.
     pub retries: u32,
+    /// How the env may say it skipped itself (a tox env's result JSON).
+    pub skip_probe: Option<SkipProbe>,
     /// What every command is launched through (`None`: run directly).
     pub launcher: Option<crate::launcher::Launcher>,
     /// Where its test reports come from.
@@ -105,6 +112,7 @@ impl EnvSpec {
             cwd: cwd.into(),
             set_env: BTreeMap::new(),
             depends: Vec::new(),
+            after: Vec::new(),
             labels: Vec::new(),
             stderr: StderrMode::Merged,
             timeout: None,
@@ -112,6 +120,7 @@ impl EnvSpec {
             retries: 0,
             launcher: None,
             reports: ReportSpec::default(),
+            skip_probe: None,
         }
     }
 }
@@ -348,6 +357,11 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
                 .iter()
                 .filter_map(|dep| index.get(dep.as_str()).and_then(|&d| new_id[d]))
                 .collect(),
+            after: env
+                .after
+                .iter()
+                .filter_map(|dep| index.get(dep.as_str()).and_then(|&d| new_id[d]))
+                .collect(),
             labels: env.labels.clone(),
             stderr: env.stderr,
             timeout: env.timeout,
@@ -358,6 +372,7 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
                 patterns: env.test_reports.clone(),
                 templates,
             },
+            skip_probe: env.skip_probe.clone(),
         });
     }
 
@@ -479,7 +494,11 @@ fn choose(
         exclude(envs, &selection.exclude, &mut chosen)?;
         return Ok(chosen);
     }
-    let mut chosen = vec![selection.patterns.is_empty(); envs.len()];
+    // No pattern: every env marked `default` (all of runall.toml's; tox's `env_list`).
+    let mut chosen: Vec<bool> = envs
+        .iter()
+        .map(|env| selection.patterns.is_empty() && env.default)
+        .collect();
     for pattern in &selection.patterns {
         let matcher = Matcher::new(pattern)?;
         let mut any = false;
@@ -657,12 +676,29 @@ pub fn expand(
 ) -> Result<CommandSpec, String> {
     Ok(match command {
         RawCommand::Shell(text) => {
-            CommandSpec::Shell(shell::substitute(text, posargs, report_dir)?)
+            // `{--posargs}` is `-- {posargs}` with posargs, nothing without (then quoted as
+            // any `{posargs}` at that place).
+            let dashed = if posargs.is_empty() {
+                ""
+            } else {
+                " -- {posargs}"
+            };
+            let text = text
+                .replace(&format!(" {DASHED_POSARGS}"), dashed)
+                .replace(DASHED_POSARGS, dashed.trim_start());
+            CommandSpec::Shell(shell::substitute(&text, posargs, report_dir)?)
         }
         RawCommand::Argv(argv) => {
-            let mut out = Vec::with_capacity(argv.len() + posargs.len());
+            let mut out = Vec::with_capacity(argv.len() + posargs.len() + 1);
             let with_dir = report_dir.is_some();
             for word in argv {
+                if word == DASHED_POSARGS {
+                    if !posargs.is_empty() {
+                        out.push("--".to_owned());
+                        out.extend(posargs.iter().cloned());
+                    }
+                    continue;
+                }
                 match find_placeholder(word, 0, with_dir) {
                     Some(found)
                         if found.kind == Kind::Posargs
@@ -692,6 +728,11 @@ pub fn expand(
         }
     })
 }
+
+/// `{--posargs}`: `--` followed by the posargs when there are any, nothing otherwise, for
+/// tools (tox) to which an empty `--` is not the same as none (tox then drops
+/// `{posargs:default}`'s default). In an argv it must be a whole element.
+pub const DASHED_POSARGS: &str = "{--posargs}";
 
 /// Whether `command` uses `{report_dir}` (then it is expanded for every attempt).
 pub fn uses_report_dir(command: &RawCommand) -> bool {
@@ -906,6 +947,61 @@ depends = ["lint", "py312"]
             let plan = build(&config(), &select(patterns)).unwrap();
             assert_eq!(names(&plan), *want, "{patterns:?}");
         }
+    }
+
+    #[test]
+    fn after_orders_only_and_default_false_envs_need_naming() {
+        let toml = r#"
+[env.unit]
+commands = ["x"]
+[env.cov]
+commands = ["x"]
+after = ["unit", "docs"]
+[env.docs]
+commands = ["x"]
+default = false
+"#;
+        let config = config::parse(Path::new("/p/runall.toml"), toml).unwrap();
+        let plan = build(&config, &select(&[])).unwrap();
+        assert_eq!(
+            names(&plan),
+            ["unit", "cov"],
+            "docs is not run unless named"
+        );
+        assert_eq!(
+            plan.envs[1].after,
+            [0],
+            "an `after` outside the plan is dropped"
+        );
+        assert!(plan.envs[1].depends.is_empty());
+        // `after` never pulls an env in.
+        let plan = build(&config, &select(&["cov"])).unwrap();
+        assert_eq!(names(&plan), ["cov"]);
+        assert!(plan.envs[0].after.is_empty());
+        let plan = build(&config, &select(&["cov", "docs"])).unwrap();
+        assert_eq!(plan.envs[0].after, [1]);
+    }
+
+    #[test]
+    fn dashed_posargs_add_a_double_dash_only_with_posargs() {
+        let argv = RawCommand::Argv(words(&["tox", "run", DASHED_POSARGS]));
+        assert_eq!(
+            substitute(&argv, &[]).unwrap(),
+            CommandSpec::Argv(words(&["tox", "run"]))
+        );
+        assert_eq!(
+            substitute(&argv, &words(&["-k", "a b"])).unwrap(),
+            CommandSpec::Argv(words(&["tox", "run", "--", "-k", "a b"]))
+        );
+        let shell = RawCommand::Shell(format!("exec tox run {DASHED_POSARGS}"));
+        assert_eq!(
+            substitute(&shell, &[]).unwrap(),
+            CommandSpec::Shell("exec tox run".to_owned())
+        );
+        assert_eq!(
+            substitute(&shell, &words(&["-k", "a b"])).unwrap(),
+            CommandSpec::Shell("exec tox run -- -k 'a b'".to_owned())
+        );
     }
 
     #[test]

@@ -233,12 +233,10 @@ impl Summary {
     /// 0 when every env finished and passed, else 1. Exit codes for runall being signalled are
     /// the caller's.
     pub fn exit_code(&self) -> u8 {
-        let all_passed = self.envs.iter().all(|entry| {
-            entry
-                .result
-                .as_ref()
-                .is_some_and(|result| result.verdict() == Verdict::Passed)
-        });
+        let all_passed = self
+            .envs
+            .iter()
+            .all(|entry| entry.result.as_ref().is_some_and(EnvResult::ok));
         if all_passed {
             exit_code::OK
         } else {
@@ -423,6 +421,30 @@ mod tests {
             summary.record(&finished(1, r));
             assert_eq!(summary.exit_code(), 1, "{status:?} {stopped_by:?}");
         }
+    }
+
+    #[test]
+    fn an_env_that_skipped_itself_is_a_skip_that_does_not_fail_the_run() {
+        let skipped = EnvStatus::SelfSkipped {
+            reason: "could not find python interpreter with spec(s): python2.5".into(),
+        };
+        let mut summary = Summary::new(&plan(&["unit", "old"]));
+        summary.record(&finished(0, result("unit", EnvStatus::Passed, 1)));
+        summary.record(&finished(1, result("old", skipped.clone(), 1)));
+        assert_eq!(summary.exit_code(), 0);
+        assert_eq!(summary.counts().skipped, 1);
+        let r = summary.result(1).unwrap();
+        assert_eq!(r.verdict(), Verdict::Skipped);
+        assert!(r.ran(), "it ran: it has a log and a duration");
+        assert_eq!(
+            r.describe(),
+            "skipped: could not find python interpreter with spec(s): python2.5"
+        );
+        // Interrupted while it ran, it is not a skip.
+        let mut stopped = result("old", skipped, 1);
+        stopped.stopped_by = Some(StopCause::Interrupted);
+        summary.record(&finished(1, stopped));
+        assert_eq!(summary.exit_code(), 1);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Ambient {
     pub stdin_tty: bool,
     /// stdout is a terminal.
     pub stdout_tty: bool,
+    /// `RUNALL_TOX`: how to run tox (words, e.g. `uvx tox`).
+    pub runall_tox: Option<OsString>,
 }
 
 impl Ambient {
@@ -46,6 +48,7 @@ impl Ambient {
             cpus: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             stdin_tty: std::io::stdin().is_terminal(),
             stdout_tty: std::io::stdout().is_terminal(),
+            runall_tox: std::env::var_os("RUNALL_TOX"),
         }
     }
 }

@@ -4,11 +4,12 @@
 //! a valid config that runs as is (its commands only `echo`), and names every key with a
 //! comment so that editing it is the documentation.
 
+use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::config::FILE_NAME;
+use crate::config::{Config, EnvOrigin, FILE_NAME};
 use crate::error::InitError;
 
 /// The starter config.
@@ -52,6 +53,69 @@ depends = ["lint"]
 
 /// Writes [`STARTER`] to `dir/runall.toml`, which must not exist yet; returns its path.
 pub fn write(dir: &Path) -> Result<PathBuf, InitError> {
+    write_text(dir, STARTER)
+}
+
+/// Writes [`from_tox`]'s text for `config` (read from tox) to `dir/runall.toml`, which must
+/// not exist yet; returns its path.
+pub fn write_from_tox(dir: &Path, config: &Config) -> Result<PathBuf, InitError> {
+    write_text(dir, &from_tox(config))
+}
+
+/// A runall.toml equivalent to tox's envs in `config`: one env per tox env running
+/// `tox run -e NAME` (with `-- POSARGS` when given), with its description, labels, ordering
+/// (`after`) and whether plain `tox` runs it (`default`). runall's package build step is left
+/// out: each `tox run` builds the package itself, as tox does alone.
+pub fn from_tox(config: &Config) -> String {
+    let quote = |text: &str| toml::Value::String(text.to_owned()).to_string();
+    let list = |items: &[String]| {
+        let items: Vec<String> = items.iter().map(|item| quote(item)).collect();
+        format!("[{}]", items.join(", "))
+    };
+    let mut out = format!(
+        "# runall.toml written by `runall init --from-tox` from {}.\n\
+         # Each env runs `tox run -e NAME`; tox still reads its own configuration for everything\n\
+         # else (deps, commands, set_env). `runall` without this file reads tox's configuration\n\
+         # directly and also builds the package once for all envs (and reports skipped\n\
+         # interpreters as skips); delete this file to get that back.\n",
+        config.path.display()
+    );
+    // Writing to a `String` cannot fail, so the `fmt::Result`s below are ignored.
+    for env in &config.envs {
+        if !matches!(env.origin, EnvOrigin::Tox { .. }) {
+            continue;
+        }
+        let bare = env
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let key = if bare {
+            env.name.clone()
+        } else {
+            quote(&env.name)
+        };
+        let _ = writeln!(out, "\n[env.{key}]");
+        if let Some(description) = &env.description {
+            let _ = writeln!(out, "description = {}", quote(description));
+        }
+        let mut argv = vec!["tox".to_owned()];
+        argv.extend(["run".to_owned(), "-e".to_owned(), env.name.clone()]);
+        argv.push(crate::plan::DASHED_POSARGS.to_owned());
+        let _ = writeln!(out, "commands = [{}]", list(&argv));
+        if !env.labels.is_empty() {
+            let _ = writeln!(out, "labels = {}", list(&env.labels));
+        }
+        if !env.after.is_empty() {
+            let _ = writeln!(out, "after = {}", list(&env.after));
+        }
+        if !env.default {
+            out.push_str("default = false\n");
+        }
+    }
+    out
+}
+
+fn write_text(dir: &Path, text: &str) -> Result<PathBuf, InitError> {
     let path = dir.join(FILE_NAME);
     let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
         Ok(file) => file,
@@ -60,7 +124,7 @@ pub fn write(dir: &Path) -> Result<PathBuf, InitError> {
         }
         Err(source) => return Err(InitError::Io { path, source }),
     };
-    file.write_all(STARTER.as_bytes())
+    file.write_all(text.as_bytes())
         .map_err(|source| InitError::Io {
             path: path.clone(),
             source,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{Config, RawCommand};
+use crate::config::{Config, EnvOrigin, RawCommand};
 use crate::event::format_duration;
 use crate::history::History;
 use crate::plan::Shard;
@@ -24,6 +24,12 @@ pub fn text(config: &Config, last_run: impl Fn(&str) -> Option<String>) -> Strin
             out.push('\n');
         }
         out.push_str(&env.name);
+        match &env.origin {
+            EnvOrigin::Runall => {}
+            EnvOrigin::Tox { .. } if env.default => out.push_str("  [tox]"),
+            EnvOrigin::Tox { .. } => out.push_str("  [tox, not in env_list]"),
+            EnvOrigin::ToxPackage(_) => out.push_str("  [runall's package build for tox envs]"),
+        }
         out.push('\n');
         if let Some(description) = &env.description {
             for line in description.lines() {
@@ -35,6 +41,12 @@ pub fn text(config: &Config, last_run: impl Fn(&str) -> Option<String>) -> Strin
         }
         if !env.depends.is_empty() {
             let _ = writeln!(out, "  depends: {}", env.depends.join(", "));
+        }
+        if !env.after.is_empty() {
+            let _ = writeln!(out, "  after: {}", env.after.join(", "));
+        }
+        if !env.default && !matches!(env.origin, EnvOrigin::Tox { .. } | EnvOrigin::ToxPackage(_)) {
+            out.push_str("  not run unless named\n");
         }
         for command in &env.commands {
             let _ = writeln!(out, "  $ {}", command.display());
@@ -168,6 +180,11 @@ struct ListedEnv<'a> {
     description: Option<&'a str>,
     labels: &'a [String],
     depends: &'a [String],
+    after: &'a [String],
+    /// `runall`, `tox` or `tox-package`.
+    origin: &'static str,
+    /// Run when no env is named.
+    default: bool,
     commands: Vec<String>,
     retries: u32,
     last: Option<ListedLast<'a>>,
@@ -185,14 +202,16 @@ struct ListedLast<'a> {
 #[derive(Serialize)]
 struct Listing<'a> {
     schema: u32,
+    config: String,
     envs: Vec<ListedEnv<'a>>,
 }
 
 /// The version of `runall list --json` (the run's JSON stream has its own).
 const SCHEMA: u32 = 1;
 
-/// `runall list --json`: one pretty-printed object, `{"schema": 1, "envs": [...]}`, each env
-/// with `name`, `description`, `labels`, `depends`, `commands` (before `{posargs}`
+/// `runall list --json`: one pretty-printed object, `{"schema": 1, "config": PATH, "envs":
+/// [...]}`, each env with `name`, `description`, `labels`, `depends`, `after`, `origin`
+/// (`runall`, `tox`, `tox-package`), `default`, `commands` (before `{posargs}`
 /// substitution), `retries` and `last` (`null`, or `verdict`, `outcome`, `duration_ms`,
 /// `finished_at` in seconds since the Unix epoch, `flaky`) from the history.
 pub fn json(config: &Config, history: &History) -> String {
@@ -204,6 +223,13 @@ pub fn json(config: &Config, history: &History) -> String {
             description: env.description.as_deref(),
             labels: &env.labels,
             depends: &env.depends,
+            after: &env.after,
+            origin: match env.origin {
+                EnvOrigin::Runall => "runall",
+                EnvOrigin::Tox { .. } => "tox",
+                EnvOrigin::ToxPackage(_) => "tox-package",
+            },
+            default: env.default,
             commands: env.commands.iter().map(RawCommand::display).collect(),
             retries: env.retries,
             last: history.envs.get(&env.name).map(|r| ListedLast {
@@ -217,6 +243,7 @@ pub fn json(config: &Config, history: &History) -> String {
         .collect();
     let listing = Listing {
         schema: SCHEMA,
+        config: config.path.display().to_string(),
         envs,
     };
     let mut text = serde_json::to_string_pretty(&listing).unwrap_or_default();
@@ -290,10 +317,12 @@ docs
         let value: Value = serde_json::from_str(&json(&config, &history)).unwrap();
         assert_eq!(
             value,
-            json!({"schema": 1, "envs": [
+            json!({"schema": 1, "config": "/p/runall.toml", "envs": [
                 {"name": "lint", "description": "d", "labels": ["fast"], "depends": [],
+                 "after": [], "origin": "runall", "default": true,
                  "commands": ["ruff"], "retries": 0, "last": null},
                 {"name": "unit", "description": null, "labels": [], "depends": ["lint"],
+                 "after": [], "origin": "runall", "default": true,
                  "commands": ["pytest {posargs}"], "retries": 0,
                  "last": {"verdict": "failed", "outcome": "exit 1", "duration_ms": 900,
                           "finished_at": 17, "flaky": false}},

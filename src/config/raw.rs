@@ -49,6 +49,8 @@ pub(super) struct RawSettings {
     pub(super) retries: Option<RawRetries>,
     pub(super) tail: Option<RawTail>,
     pub(super) launcher: Option<Spanned<RawLauncher>>,
+    pub(super) tox: Option<bool>,
+    pub(super) tox_command: Option<NonEmptyWords>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -59,11 +61,13 @@ pub(super) struct RawEnv {
     pub(super) change_dir: Option<NoNul>,
     pub(super) set_env: Option<BTreeMap<VarName, NoNul>>,
     pub(super) depends: Option<Vec<Spanned<String>>>,
+    pub(super) after: Option<Vec<Spanned<String>>>,
     pub(super) labels: Option<Vec<String>>,
     pub(super) stderr: Option<RawStderr>,
     pub(super) timeout: Option<RawDuration>,
     pub(super) on_leak: Option<RawLeak>,
     pub(super) retries: Option<RawRetries>,
+    pub(super) default: Option<bool>,
     pub(super) test_reports: Option<Vec<ReportGlob>>,
     pub(super) launcher: Option<Spanned<RawLauncher>>,
 }
@@ -416,5 +420,29 @@ impl<'de> Deserialize<'de> for VarName {
         } else {
             Ok(Self(name))
         }
+    }
+}
+
+/// A non-empty array of strings without NUL bytes (`tox_command`): an argv prefix.
+pub(super) struct NonEmptyWords(Vec<NoNul>);
+
+impl IntoIterator for NonEmptyWords {
+    type Item = NoNul;
+    type IntoIter = std::vec::IntoIter<NoNul>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for NonEmptyWords {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let words = Vec::<NoNul>::deserialize(deserializer)?;
+        if words.first().is_none_or(|word| word.0.is_empty()) {
+            return Err(de::Error::custom(
+                "must be a non-empty array of words, the program first (e.g. [\"uvx\", \"tox\"])",
+            ));
+        }
+        Ok(Self(words))
     }
 }

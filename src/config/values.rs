@@ -1,7 +1,9 @@
 //! The config's value types that pass unchanged into the plan and the runner: how stderr is
 //! captured ([`StderrMode`]), what a leak means ([`LeakPolicy`]) and the interrupt ladder's
-//! timing ([`Timeouts`], with its defaults). Parsed by [`crate::config`], which re-exports them.
+//! timing ([`Timeouts`], with its defaults) and how an env may report that it skipped itself
+//! ([`SkipProbe`]). Parsed by [`crate::config`], which re-exports them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How an env's stderr is captured.
@@ -43,4 +45,17 @@ impl Default for Timeouts {
             leak: Duration::from_millis(500),
         }
     }
+}
+
+/// How an env that ran can say it skipped itself: tox writes a result JSON
+/// (`tox run --result-json FILE`) in which `testenvs.<env>.result.skipped` is true for an env
+/// skipped for a missing interpreter. The runner reads it when the env's last command ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkipProbe {
+    /// The result file, absolute; removed before each start so an old one cannot speak.
+    pub result_json: PathBuf,
+    /// The env's name in that file.
+    pub env: String,
+    /// The reason shown when it says skipped (tox's own words).
+    pub reason: String,
 }

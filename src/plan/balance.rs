@@ -13,7 +13,7 @@ use crate::config::EnvConfig;
 const NO_DATA_MS: u64 = 1000;
 
 /// The edges `(env, other)` between envs (indexes into `envs`) that must share a shard: every
-/// `depends` entry. An ordering-only relation is one more `.chain(...)` here.
+/// `depends` and every `after` entry.
 pub fn relation_edges<'a, S: std::hash::BuildHasher>(
     envs: &'a [EnvConfig],
     index: &'a HashMap<&str, usize, S>,
@@ -21,6 +21,7 @@ pub fn relation_edges<'a, S: std::hash::BuildHasher>(
     envs.iter().enumerate().flat_map(move |(i, env)| {
         env.depends
             .iter()
+            .chain(&env.after)
             .filter_map(move |dep| index.get(dep.as_str()).map(|&d| (i, d)))
     })
 }

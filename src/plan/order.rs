@@ -24,7 +24,7 @@ impl Plan {
             .collect();
         let mut dependents = vec![Vec::new(); self.envs.len()];
         for (id, spec) in self.envs.iter().enumerate() {
-            for &dep in &spec.depends {
+            for &dep in spec.depends.iter().chain(&spec.after) {
                 if let Some(list) = dependents.get_mut(dep) {
                     list.push(id);
                 }
@@ -89,6 +89,15 @@ mod tests {
         let plan = plan(&[("a", &[]), ("b", &[]), ("new", &[]), ("c", &[]), ("d", &[])]);
         let durations = [("a", 100), ("b", 3000), ("c", 3000), ("d", 900)];
         assert_eq!(order(plan, &durations), [2, 1, 3, 4, 0]);
+    }
+
+    #[test]
+    fn envs_that_others_run_after_rank_by_the_chain_too() {
+        // cov (3s) runs after unit (1s); solo takes 2s: unit starts first (chain 4s).
+        let mut plan = plan(&[("solo", &[]), ("cov", &[]), ("unit", &[])]);
+        plan.envs[1].after = vec![2];
+        let durations = [("solo", 2000), ("cov", 3000), ("unit", 1000)];
+        assert_eq!(order(plan, &durations), [2, 1, 0]);
     }
 
     #[test]

@@ -355,11 +355,7 @@ impl<W: Write> CiReporter<W> {
                 continue;
             };
             let printed = self.options.only_failed && self.envs[env].body_printed;
-            if self.options.tail_lines > 0
-                && result.ran()
-                && result.verdict() != Verdict::Passed
-                && !printed
-            {
+            if self.options.tail_lines > 0 && result.ran() && !result.ok() && !printed {
                 self.write_tail(env, result)?;
             }
         }
@@ -478,10 +474,9 @@ impl<W: Write> CiReporter<W> {
                 self.flush_partials(env)?;
                 let symbol = match verdict {
                     Verdict::Passed => "✔",
+                    Verdict::Skipped => "⊘",
                     _ if !result.ran() => "⊘",
-                    Verdict::Failed | Verdict::Interrupted | Verdict::Skipped | Verdict::NotRun => {
-                        "✘"
-                    }
+                    Verdict::Failed | Verdict::Interrupted | Verdict::NotRun => "✘",
                 };
                 let mut text = format!("{symbol} {}", result.describe());
                 if result.ran() {
@@ -537,7 +532,7 @@ impl<W: Write> CiReporter<W> {
         }
         if self.options.github.is_some() && last {
             let every_failure_annotated = self.github_tests(env, result)?;
-            if verdict != Verdict::Passed && !every_failure_annotated {
+            if !result.ok() && !every_failure_annotated {
                 self.github_error(env, result)?;
             }
         }

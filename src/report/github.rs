@@ -405,6 +405,27 @@ mod tests {
 
 "
         );
+        // An env that skipped itself (a tox env without its interpreter): a skip, with tox's
+        // reason, that ran (it has a time).
+        let reason = "could not find python interpreter with spec(s): python2.5";
+        summary.record(&RunEvent::EnvFinished {
+            env: 3,
+            result: result(
+                EnvStatus::SelfSkipped {
+                    reason: reason.into(),
+                },
+                1,
+            ),
+        });
+        let text = step_summary(&plan, &summary);
+        assert!(
+            text.starts_with("### runall: 1 passed, 1 failed, 2 skipped\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("| odd\\|name | ⏭️ skipped: {reason} | 1.2s |")),
+            "{text}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("summary.md");
         std::fs::write(&path, "before\n").unwrap();

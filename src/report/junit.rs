@@ -16,6 +16,7 @@
 //! | interrupted (Ctrl-C, fail-fast)    | `<failure>`  | `interrupted` |
 //! | could not be spawned               | `<error>`    | `spawn`       |
 //! | skipped because a dependency failed| `<skipped>`  | `dependency`  |
+//! | skipped itself (tox, no interpreter)| `<skipped>`  | `skipped`     |
 //! | never started (run interrupted)    | `<skipped>`  | `not-run`     |
 //! | started, no result (run broke off) | `<skipped>`  | `not-finished`|
 //!
@@ -159,9 +160,14 @@ fn testcase(name: &str, result: &EnvResult, retried: &[EnvResult]) -> TestCase {
     let outcome = result.describe();
     let mut status = match (result.verdict(), &result.status) {
         (Verdict::Passed, _) => TestCaseStatus::success(),
-        (Verdict::Skipped, _) => {
+        (Verdict::Skipped, status) => {
+            let ty = if matches!(status, EnvStatus::SelfSkipped { .. }) {
+                "skipped"
+            } else {
+                "dependency"
+            };
             let mut status = TestCaseStatus::skipped();
-            status.set_message(outcome.as_str()).set_type("dependency");
+            status.set_message(outcome.as_str()).set_type(ty);
             status
         }
         (Verdict::NotRun, _) => {
@@ -250,6 +256,7 @@ fn failure_type(result: &EnvResult) -> &'static str {
         (None, EnvStatus::SpawnFailed { .. }) => "spawn",
         (None, EnvStatus::Passed) => "leak",
         (None, EnvStatus::Skipped { .. }) => "dependency",
+        (None, EnvStatus::SelfSkipped { .. }) => "skipped",
     }
 }
 

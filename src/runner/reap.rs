@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use polling::Poller;
 
 use super::{EnvPhase, KILL_DRAIN, LeakStage, Runner, guardian, sys};
+use crate::config::{MAX_FILE_SIZE, SkipProbe};
 use crate::event::{EnvStatus, ExitKind, StopCause};
 use crate::plan::EnvId;
 
@@ -89,7 +90,13 @@ impl Runner {
             self.spawn_command(id, next, now);
             return;
         }
-        let status = if exit == ExitKind::Code(0) {
+        let skipped = match &self.plan.envs[id].skip_probe {
+            Some(probe) if env.stopped_by.is_none() => self_skipped(probe),
+            _ => None,
+        };
+        let status = if let Some(reason) = skipped {
+            EnvStatus::SelfSkipped { reason }
+        } else if exit == ExitKind::Code(0) {
             if env.stopped_by.is_none() && self.shutdown.is_some() {
                 // Passed so far, but the rest of its commands will not run.
                 if next < self.plan.envs[id].commands.len() {
@@ -275,4 +282,18 @@ fn exit_kind(status: Option<ExitStatus>) -> ExitKind {
         },
         None => ExitKind::Code(-1),
     }
+}
+
+/// The probe's reason if its result file says the env skipped itself: tox's result JSON with
+/// `testenvs.<env>.result.skipped` true. A missing or unreadable file says nothing.
+fn self_skipped(probe: &SkipProbe) -> Option<String> {
+    let bytes = crate::config::read_regular_file(&probe.result_json, MAX_FILE_SIZE).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let skipped = value
+        .get("testenvs")?
+        .get(&probe.env)?
+        .get("result")?
+        .get("skipped")?
+        .as_bool()?;
+    skipped.then(|| probe.reason.clone())
 }

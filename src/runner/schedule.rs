@@ -61,6 +61,12 @@ impl Runner {
                         _ => ready = false,
                     }
                 }
+                // `after`: ordering only, any outcome will do.
+                for &dep in &self.plan.envs[id].after {
+                    if !matches!(self.envs[dep].phase, EnvPhase::Finished(_)) {
+                        ready = false;
+                    }
+                }
                 if let Some(dep) = failed_dep {
                     let dependency = self.plan.envs[dep].name.clone();
                     self.finish_env(id, EnvStatus::Skipped { dependency }, now);
@@ -97,6 +103,10 @@ impl Runner {
             .join(REPORTS_DIR)
             .join(report_dir_name(&spec.name, env.runs));
         env.reports = Some(fresh_report_dir(dir, &spec.reports.patterns, &spec.cwd));
+        if let Some(probe) = &self.plan.envs[id].skip_probe {
+            // An earlier run's result must not speak for this one.
+            let _ = std::fs::remove_file(&probe.result_json);
+        }
         self.emit(RunEvent::EnvStarted { env: id, attempt });
         // A log that cannot be created does not stop the env: the log writer says so at once
         // and keeps its output in memory, and the env's result says the log is incomplete.

@@ -229,7 +229,10 @@ fn short_exit(result: &EnvResult) -> Option<String> {
             ..
         } => Some(signal_name(*signal)),
         EnvStatus::SpawnFailed { .. } => Some("spawn".to_owned()),
-        EnvStatus::Passed | EnvStatus::Skipped { .. } | EnvStatus::NotRun => None,
+        EnvStatus::Passed
+        | EnvStatus::Skipped { .. }
+        | EnvStatus::SelfSkipped { .. }
+        | EnvStatus::NotRun => None,
     }
 }
 

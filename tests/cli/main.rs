@@ -23,4 +23,5 @@ mod slurm_cluster;
 mod special_files;
 mod support;
 mod test_reports;
+mod tox;
 mod tui_e2e;

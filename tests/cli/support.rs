@@ -63,10 +63,12 @@ fn orphan_zombies() -> Vec<(i32, String)> {
         };
         // A zombie has no command line: `command` is its comm name.
         // slurmstepd: the Slurm tests' daemons fork it and it daemonizes, so it too is
-        // re-parented here.
+        // re-parented here; so is slurmd, which `unshare --kill-child` forked, when the
+        // cluster harness stops it (its parent, unshare, is the harness's tracked child).
         let expected = info.command.starts_with("tmux")
             || info.command.starts_with("orphan-ok")
-            || info.command.starts_with("slurmstepd");
+            || info.command.starts_with("slurmstepd")
+            || info.command == "slurmd";
         if info.state == 'Z' && info.command == "runall-guardian" {
             // runall's guardian outlives runall by design (it exits once runall has), so it
             // is re-parented here, as it would be to init, and reaped here.
@@ -134,12 +136,15 @@ impl Project {
 
     /// Run to completion within `PATIENCE`; checks that no tagged process survives.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// [`Self::run`] with extra environment variables.
+    pub fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
         let started = Instant::now();
-        let mut child = spawn_tracked(
-            self.command(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        );
+        let mut command = self.command(args);
+        command.envs(vars.iter().copied());
+        let mut child = spawn_tracked(command.stdout(Stdio::piped()).stderr(Stdio::piped()));
         let out = Capture::start(child.stdout.take().expect("stdout"));
         let err = Capture::start(child.stderr.take().expect("stderr"));
         let status = wait_deadline(&mut child, PATIENCE);
@@ -155,11 +160,14 @@ impl Project {
 
     /// Start runall with piped output, to signal it while it runs.
     pub fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = spawn_tracked(
-            self.command(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        );
+        self.spawn_with(args, &[])
+    }
+
+    /// [`Self::spawn`] with extra environment variables.
+    pub fn spawn_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Running {
+        let mut command = self.command(args);
+        command.envs(vars.iter().copied());
+        let mut child = spawn_tracked(command.stdout(Stdio::piped()).stderr(Stdio::piped()));
         let out = Capture::start(child.stdout.take().expect("stdout"));
         let err = Capture::start(child.stderr.take().expect("stderr"));
         Running {

@@ -91,7 +91,7 @@ impl Tmux {
     }
 
     /// Press keys (tmux key names: `j`, `Enter`, `C-c`, `/`, …).
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-t", "t"])
             .args(keys)
@@ -125,7 +125,7 @@ impl Tmux {
         }
     }
 
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         self.wait_until(text, |s| s.contains(text))
     }
 }
@@ -140,7 +140,7 @@ impl Drop for Tmux {
 
 /// After runall exited inside tmux: the terminal settings are unchanged, no child is left,
 /// and the exit status is the expected one.
-fn assert_clean_exit(project: &Project, tmux: &Tmux, expected: &str) {
+pub(crate) fn assert_clean_exit(project: &Project, tmux: &Tmux, expected: &str) {
     tmux.wait_for("DONE");
     let read = |name: &str| std::fs::read_to_string(project.path().join(name)).unwrap_or_default();
     let before = read("stty.before");

@@ -1,0 +1,262 @@
+//! tox projects as they are: runall reads tox's own configuration.
+//!
+//! When no runall.toml is found (or with `-c tox.ini|setup.cfg|pyproject.toml|tox.toml`, or
+//! `tox = true` in runall.toml's `[settings]`), the envs come from tox: [`discover`] finds the
+//! file in tox's own order, [`query`] asks tox itself to resolve it (`tox config --format
+//! json`: factors, conditional lines, substitutions, inheritance and tox.toml's `replace`/`ref`
+//! stay tox's business), and [`mapping`] turns the answer into the same [`Config`] values
+//! runall.toml produces, so the plan and the runner are unchanged. Each tox env runs
+//! `tox run -e NAME`; the project's package is built once for the envs that install it.
+
+pub mod discover;
+pub mod mapping;
+pub mod query;
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Config, Settings, Timeouts};
+
+pub use query::ToxCommand;
+
+/// The interrupt ladder for a config read from tox: SIGINT, then 5 s for tox to stop its
+/// command (tox itself gives it 0.3 s + 0.2 s before SIGKILL) and finish its own teardown on
+/// a loaded machine, then SIGTERM and 4 s more before SIGKILL; 9 s in all, inside runall's
+/// 15 s emergency deadline.
+pub const TOX_TIMEOUTS: Timeouts = Timeouts {
+    interrupt: Duration::from_secs(5),
+    terminate: Duration::from_secs(4),
+    leak: Duration::from_millis(500),
+};
+
+/// Why tox's configuration could not be read (exit 2, nothing started).
+#[derive(Debug, thiserror::Error)]
+pub enum ToxError {
+    /// The tox program is not there.
+    #[error(
+        "tox not found: `{program}` (from {from}) is not an executable on PATH; runall needs tox 4 \
+         with `tox config --format json` (install it, e.g. `pip install tox`, or set RUNALL_TOX, \
+         e.g. RUNALL_TOX=\"uvx tox\")"
+    )]
+    NotFound {
+        /// The program runall tried.
+        program: String,
+        /// Where that came from.
+        from: &'static str,
+    },
+    /// tox is too old for `tox config --format json`.
+    #[error(
+        "`{tox}` is {found}, which has no `tox config --format json`; runall needs a tox 4 release \
+         that has it (added by tox PR #3857, 2026): upgrade tox (`pip install -U tox`) or set \
+         RUNALL_TOX"
+    )]
+    TooOld {
+        /// The command.
+        tox: String,
+        /// What `--version` said.
+        found: String,
+    },
+    /// tox could not be started for another reason.
+    #[error("cannot run `{tox}`: {source}")]
+    Spawn {
+        /// The command.
+        tox: String,
+        /// What the OS said.
+        #[source]
+        source: io::Error,
+    },
+    /// tox refused the configuration (its message, sanitised).
+    #[error("{}: tox cannot read it (`{tox} config` said):\n  {message}", file.display())]
+    Config {
+        /// The configuration file.
+        file: PathBuf,
+        /// The command.
+        tox: String,
+        /// tox's words.
+        message: String,
+    },
+    /// `RUNALL_TOX` is unusable.
+    #[error("RUNALL_TOX: {message}")]
+    BadRunallTox {
+        /// Why.
+        message: String,
+    },
+    /// A tox env's name cannot be a runall env's name (it names the log files).
+    #[error(
+        "{}: tox env `{env}`: runall env names use letters, digits, `.`, `_` and `-` only",
+        file.display()
+    )]
+    EnvName {
+        /// The configuration file.
+        file: PathBuf,
+        /// The env.
+        env: String,
+    },
+    /// tox's `depends` go round.
+    #[error("{}: env.{env}.depends: dependency cycle: {cycle}", file.display())]
+    Cycle {
+        /// The configuration file.
+        file: PathBuf,
+        /// The env the cycle is named from.
+        env: String,
+        /// `a -> b -> a`.
+        cycle: String,
+    },
+    /// `tox = true` in runall.toml, but no tox configuration there.
+    #[error(
+        "{}: settings.tox: no tox configuration (tox.ini, setup.cfg, pyproject.toml, tox.toml) in {} \
+         or any parent folder",
+        config.display(), dir.display()
+    )]
+    NoToxConfig {
+        /// runall.toml.
+        config: PathBuf,
+        /// Its folder.
+        dir: PathBuf,
+    },
+}
+
+/// The tox envs of `file`, asked of `tox` (see the module doc).
+pub fn envs_of(
+    file: &Path,
+    tox: &ToxCommand,
+) -> Result<(PathBuf, Vec<crate::config::EnvConfig>), ToxError> {
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let root = query::folder_of(&file);
+    let json = tox.config_json(&file)?;
+    let project = mapping::ToxProject::from_json(&file, &json)?;
+    let envs = mapping::envs(&project, &file, &root, &tox.argv)?;
+    Ok((root, envs))
+}
+
+/// A config of only tox's envs, read from the tox configuration `file`: runall's defaults
+/// with [`TOX_TIMEOUTS`].
+pub fn load(file: &Path, runall_tox: Option<&OsStr>) -> Result<Config, ToxError> {
+    let tox = ToxCommand::resolve(runall_tox, None)?;
+    let (root, envs) = envs_of(file, &tox)?;
+    Ok(Config {
+        path: file.to_path_buf(),
+        root,
+        settings: Settings {
+            timeouts: TOX_TIMEOUTS,
+            ..Settings::default()
+        },
+        envs,
+    })
+}
+
+/// `config` (runall.toml with `tox = true`) with the envs of the nearest tox configuration
+/// beside its own, after them; a runall env of the same name wins.
+pub fn add_to(mut config: Config, runall_tox: Option<&OsStr>) -> Result<Config, ToxError> {
+    let tox = ToxCommand::resolve(runall_tox, config.settings.tox_command.as_deref())?;
+    let file = discover::find(&config.root).ok_or_else(|| ToxError::NoToxConfig {
+        config: config.path.clone(),
+        dir: config.root.clone(),
+    })?;
+    let (_, envs) = envs_of(&file, &tox)?;
+    for env in envs {
+        if config.env(&env.name).is_none() {
+            config.envs.push(env);
+        }
+    }
+    Ok(config)
+}
+
+/// `config` without the package builds that serve a single env of `plan` (the selection made
+/// from `config`): that env runs its own build (`own_build`: a plain `tox run`, which builds
+/// the package itself, as tox alone does), since a separate build step would only add a tox
+/// start. `None` when no build step of the plan is like that.
+pub fn without_single_builds(config: &Config, plan: &crate::plan::Plan) -> Option<Config> {
+    let mut out = config.clone();
+    let mut changed = false;
+    for (step_id, step) in plan.envs.iter().enumerate() {
+        let is_step = config
+            .env(&step.name)
+            .is_some_and(|env| matches!(env.origin, crate::config::EnvOrigin::ToxPackage(_)));
+        if !is_step {
+            continue;
+        }
+        let users: Vec<&str> = plan
+            .envs
+            .iter()
+            .filter(|env| env.depends.contains(&step_id))
+            .map(|env| env.name.as_str())
+            .collect();
+        let [user] = users[..] else {
+            continue;
+        };
+        let Some(env) = out.envs.iter_mut().find(|env| env.name == user) else {
+            continue;
+        };
+        if let crate::config::EnvOrigin::Tox {
+            own_build: Some(command),
+            ..
+        } = &env.origin
+        {
+            env.commands = vec![command.clone()];
+            env.depends.retain(|dep| *dep != step.name);
+            changed = true;
+        }
+    }
+    changed.then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{EnvConfig, EnvOrigin, RawCommand};
+    use crate::plan::{self, Selection};
+
+    fn env(name: &str, depends: &[&str], origin: EnvOrigin) -> EnvConfig {
+        let mut config = crate::config::parse(
+            Path::new("/p/runall.toml"),
+            &format!("[env.{name:?}]\ncommands = [\"packaged {name}\"]\n"),
+        )
+        .unwrap()
+        .envs
+        .remove(0);
+        config.depends = depends.iter().map(|d| (*d).to_owned()).collect();
+        config.default = !name.starts_with('.');
+        config.origin = origin;
+        config
+    }
+
+    #[test]
+    fn a_build_for_one_env_folds_into_that_env() {
+        let tox = |name: &str| EnvOrigin::Tox {
+            file: "/p/tox.ini".into(),
+            own_build: Some(RawCommand::Shell(format!("own {name}"))),
+        };
+        let config = Config {
+            path: "/p/tox.ini".into(),
+            root: "/p".into(),
+            settings: crate::config::Settings::default(),
+            envs: vec![
+                env(".package", &[], EnvOrigin::ToxPackage("/p/tox.ini".into())),
+                env("a", &[".package"], tox("a")),
+                env("b", &[".package"], tox("b")),
+            ],
+        };
+        let select = |patterns: &[&str]| Selection {
+            patterns: patterns.iter().map(|p| (*p).to_owned()).collect(),
+            default_jobs: 2,
+            ..Selection::default()
+        };
+        // Two envs share the build: nothing changes.
+        let both = plan::build(&config, &select(&[])).unwrap();
+        assert_eq!(both.envs.len(), 3);
+        assert!(without_single_builds(&config, &both).is_none());
+        // One env alone builds its own package.
+        let one = plan::build(&config, &select(&["b"])).unwrap();
+        let folded = without_single_builds(&config, &one).expect("folded");
+        let plan = plan::build(&folded, &select(&["b"])).unwrap();
+        let names: Vec<&str> = plan.envs.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
+        assert_eq!(plan.envs[0].commands[0].display(), "own b");
+        assert!(plan.envs[0].depends.is_empty());
+    }
+}
