@@ -46,6 +46,11 @@ pub struct Cli {
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
 
+    /// Start an env only when the running envs' expected peak memory plus its own fit in
+    /// this (e.g. 8GiB) [default: `max_memory` in [settings], else no limit].
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::size::parse_size)]
+    pub max_memory: Option<u64>,
+
     /// Headless output for CI logs (the default when stdout is not a terminal).
     #[arg(long)]
     pub ci: bool,

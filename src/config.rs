@@ -24,6 +24,7 @@ use serde::de;
 use toml::Spanned;
 
 mod raw;
+pub mod size;
 mod values;
 
 pub use values::{LeakPolicy, StderrMode, Timeouts};
@@ -86,6 +87,11 @@ pub struct Settings {
     pub retries: u32,
     /// Lines of each failed env's output shown after the summary (`None`: the default).
     pub tail: Option<usize>,
+    /// `max_memory`: most bytes the running envs may be expected to use together.
+    pub max_memory: Option<u64>,
+    /// `scrollback_memory`: the TUI's budget of parsed output lines in memory, all envs
+    /// together (`None`: the default).
+    pub scrollback_memory: Option<u64>,
 }
 
 /// One `[env.NAME]` table with `[env_run_base]` and `[settings]` defaults applied.
@@ -499,6 +505,8 @@ impl Ctx<'_> {
             on_leak: raw.on_leak.map(LeakPolicy::from).unwrap_or_default(),
             retries: raw.retries.map_or(0, |retries| retries.0 as u32),
             tail: raw.tail.map(|tail| tail.0 as usize),
+            max_memory: raw.max_memory.map(|size| size.0),
+            scrollback_memory: raw.scrollback_memory.map(|size| size.0),
         })
     }
 
@@ -847,6 +855,8 @@ terminate_timeout = 5
 leak_timeout = 0.25
 timeout = "10m"
 on_leak = "fail"
+max_memory = "8GiB"
+scrollback_memory = 1048576
 
 [env_run_base]
 set_env = { CI = "1", RUST_BACKTRACE = "0" }
@@ -885,6 +895,8 @@ commands = ["true"]
                 on_leak: LeakPolicy::Fail,
                 retries: 0,
                 tail: None,
+                max_memory: Some(8 << 30),
+                scrollback_memory: Some(1 << 20),
             }
         );
         let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
@@ -986,7 +998,7 @@ commands = ["c"]
             err("[settings]\njobs = 2\ncolour = 1\n"),
             "runall.toml:3:1: settings.colour: unknown key `colour`, expected one of `jobs`, \
              `stderr`, `interrupt_timeout`, `terminate_timeout`, `leak_timeout`, `timeout`, \
-             `on_leak`, `retries`, `tail`"
+             `on_leak`, `retries`, `tail`, `max_memory`, `scrollback_memory`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
                         `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`";
@@ -1471,6 +1483,20 @@ commands = ["x"]
                  depends = [\"a\"]\n"
             ),
             "runall.toml:5:12: env.a.depends[0]: dependency cycle: a -> a"
+        );
+    }
+
+    #[test]
+    fn bad_sizes() {
+        assert_eq!(
+            err("[settings]\nmax_memory = \"8 parsecs\"\n"),
+            "runall.toml:2:14: settings.max_memory: invalid size `8 parsecs`: write a number and \
+             a unit, like \"8GiB\" or \"512MiB\""
+        );
+        assert_eq!(
+            err("[settings]\nscrollback_memory = 0\n"),
+            "runall.toml:2:21: settings.scrollback_memory: invalid size `0`: must be from 1 byte \
+             to 1 PiB"
         );
     }
 

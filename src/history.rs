@@ -109,6 +109,12 @@ pub struct EnvRecord {
     pub attempt: u32,
     /// Passed only after a failed attempt.
     pub flaky: bool,
+    /// CPU seconds (user + system) of the last attempt that ran, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
+    /// Peak RSS of the last attempt that ran, in bytes: what `max_memory` expects of it next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// The most recent run as a whole.
@@ -194,6 +200,15 @@ impl History {
                 not_passed.push(spec.name.clone());
             }
             let old = self.envs.get(&spec.name).and_then(|r| r.duration_ms);
+            // An env that did not run this time keeps the figures of the run before.
+            let old_usage = self
+                .envs
+                .get(&spec.name)
+                .map_or((None, None), |r| (r.cpu_ms, r.peak_rss_bytes));
+            let usage = result
+                .map(|r| r.resources)
+                .filter(crate::event::Resources::measured)
+                .map_or(old_usage, |r| (Some(millis(r.cpu)), Some(r.peak_rss)));
             let record = match result {
                 Some(result) => EnvRecord {
                     duration_ms: match verdict {
@@ -207,6 +222,8 @@ impl History {
                     finished_at: now,
                     attempt: result.attempt,
                     flaky: result.flaky(),
+                    cpu_ms: usage.0,
+                    peak_rss_bytes: usage.1,
                 },
                 None => EnvRecord {
                     duration_ms: old,
@@ -220,6 +237,8 @@ impl History {
                     finished_at: now,
                     attempt: 1,
                     flaky: false,
+                    cpu_ms: usage.0,
+                    peak_rss_bytes: usage.1,
                 },
             };
             self.envs.insert(spec.name.clone(), record);
@@ -249,6 +268,12 @@ impl History {
         self.envs.get(env).and_then(|r| r.duration_ms)
     }
 
+    /// The peak RSS of `env`'s last attempt that ran, in bytes, if one was recorded: what
+    /// `max_memory` expects it to use.
+    pub fn peak_rss(&self, env: &str) -> Option<u64> {
+        self.envs.get(env).and_then(|r| r.peak_rss_bytes)
+    }
+
     /// "passed in 1.2s, 5m ago" for `runall list`; `now` is seconds since the Unix epoch.
     pub fn describe_last(&self, env: &str, now: u64) -> Option<String> {
         let record = self.envs.get(env)?;
@@ -256,6 +281,15 @@ impl History {
         if let Some(ms) = record.duration_ms {
             text.push_str(" in ");
             text.push_str(&format_duration(std::time::Duration::from_millis(ms)));
+        }
+        if let (Some(cpu), Some(peak)) = (record.cpu_ms, record.peak_rss_bytes) {
+            let usage = crate::event::Resources {
+                cpu: std::time::Duration::from_millis(cpu),
+                peak_rss: peak,
+            };
+            text.push_str(" (");
+            text.push_str(&usage.describe());
+            text.push_str(" peak)");
         }
         text.push_str(", ");
         text.push_str(&format_ago(now.saturating_sub(record.finished_at)));
@@ -295,6 +329,8 @@ mod tests {
                     finished_at: 0,
                     attempt: 1,
                     flaky: false,
+                    cpu_ms: None,
+                    peak_rss_bytes: None,
                 },
             );
         }

@@ -52,7 +52,8 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     if let Some(Cmd::List { json }) = cli.command {
         return Ok(commands::list(&config, &history, json, unix_now()));
     }
-    let settings = RunSettings::resolve(cli, config.settings.tail, &Ambient::of_process());
+    let settings = RunSettings::resolve(cli, config.settings.tail, &Ambient::of_process())
+        .with_memory(&config.settings);
     let plan = plan_run(cli, &settings, &config, &history, &history_path)?;
     prepare_state_dir(&config.root);
     let _lock = log::lock::LogDirLock::acquire(&plan.log_dir)?;
@@ -62,6 +63,14 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         run_id: run_id.clone(),
         fail_fast: settings.fail_fast,
         extra_env: settings.child_env.clone(),
+        memory: settings.max_memory.map(|max| {
+            let peaks: Vec<Option<u64>> = plan
+                .envs
+                .iter()
+                .map(|env| history.peak_rss(&env.name))
+                .collect();
+            runner::memory::MemoryLimit::new(max, &peaks)
+        }),
         ..RunnerOptions::default()
     };
     let started = Instant::now();

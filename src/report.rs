@@ -14,7 +14,10 @@ pub mod junit;
 use std::fmt;
 use std::io::{self, Write};
 
-use crate::event::{EnvResult, RunEvent, ShutdownCause, Verdict, format_duration};
+use crate::event::{
+    EnvResult, Resources, RunEvent, ShutdownCause, Verdict, format_bytes, format_cpu,
+    format_duration,
+};
 use crate::exit_code;
 use crate::plan::{EnvId, Plan};
 
@@ -170,6 +173,8 @@ impl Summary {
                 self.cause.get_or_insert(*cause);
             }
             RunEvent::CommandStarted { .. }
+            | RunEvent::Usage { .. }
+            | RunEvent::WaitingForMemory { .. }
             | RunEvent::LogOpened { .. }
             | RunEvent::LogFailed { .. }
             | RunEvent::Output { .. }
@@ -250,7 +255,8 @@ impl Summary {
     }
 
     /// The end-of-run table: a header row, one row per env in plan order (name, outcome, duration
-    /// or `-` when never started, log path or `-`), then the counts line (see [`Counts`]).
+    /// or `-` when never started, CPU time and peak RSS or `-` when not measured, log path or
+    /// `-`), then the counts line (see [`Counts`]).
     /// Outcomes and counts are coloured by verdict when `color` is set.
     pub fn write_table<W: Write + ?Sized>(&self, out: &mut W, color: bool) -> io::Result<()> {
         struct Row {
@@ -258,6 +264,8 @@ impl Summary {
             outcome: String,
             verdict: Option<Verdict>,
             time: String,
+            cpu: String,
+            peak: String,
             log: String,
         }
         let rows: Vec<Row> = self
@@ -265,6 +273,7 @@ impl Summary {
             .iter()
             .map(|entry| {
                 let ran = entry.result.as_ref().filter(|result| result.ran());
+                let measured = ran.map(|r| r.resources).filter(Resources::measured);
                 Row {
                     name: entry.name.clone(),
                     outcome: match &entry.result {
@@ -274,6 +283,8 @@ impl Summary {
                     },
                     verdict: entry.result.as_ref().map(EnvResult::verdict),
                     time: ran.map_or_else(|| "-".to_owned(), |r| format_duration(r.duration)),
+                    cpu: measured.map_or_else(|| "-".to_owned(), |r| format_cpu(r.cpu)),
+                    peak: measured.map_or_else(|| "-".to_owned(), |r| format_bytes(r.peak_rss)),
                     log: ran.map_or_else(|| "-".to_owned(), |r| r.log_path.display().to_string()),
                 }
             })
@@ -288,15 +299,35 @@ impl Summary {
         let name_w = width("env", |row| &row.name);
         let outcome_w = width("result", |row| &row.outcome);
         let time_w = width("time", |row| &row.time);
+        // The resource columns only when something was measured (a run where nothing ran
+        // has nothing to show there).
+        let usage = self
+            .envs
+            .iter()
+            .filter_map(|entry| entry.result.as_ref())
+            .any(|result| result.resources.measured());
+        let (cpu_w, peak_w) = if usage {
+            (
+                width("cpu", |row| &row.cpu),
+                width("peak rss", |row| &row.peak),
+            )
+        } else {
+            (0, 0)
+        };
+        let columns = |out: &mut W, time: &str, cpu: &str, peak: &str| {
+            if usage {
+                write!(out, "{time:>time_w$}  {cpu:>cpu_w$}  {peak:>peak_w$}  ")
+            } else {
+                write!(out, "{time:>time_w$}  ")
+            }
+        };
 
         if color {
             out.write_all(BOLD.as_bytes())?;
         }
-        write!(
-            out,
-            "{:<name_w$}  {:<outcome_w$}  {:>time_w$}  log",
-            "env", "result", "time"
-        )?;
+        write!(out, "{:<name_w$}  {:<outcome_w$}  ", "env", "result")?;
+        columns(out, "time", "cpu", "peak rss")?;
+        out.write_all(b"log")?;
         if color {
             out.write_all(RESET.as_bytes())?;
         }
@@ -310,7 +341,9 @@ impl Summary {
             } else {
                 out.write_all(row.outcome.as_bytes())?;
             }
-            writeln!(out, "{:pad$}  {:>time_w$}  {}", "", row.time, row.log)?;
+            write!(out, "{:pad$}  ", "")?;
+            columns(out, &row.time, &row.cpu, &row.peak)?;
+            writeln!(out, "{}", row.log)?;
         }
         self.counts().write(out, color)
     }
@@ -580,6 +613,31 @@ lint  exit 3                      500ms  .runall/logs/lint.log
 docs  skipped: lint did not pass      -  -
 e2e   not finished                    -  -
 1 passed, 1 failed, 1 skipped, 1 not finished
+"
+        );
+    }
+
+    #[test]
+    fn table_shows_cpu_and_peak_rss_once_measured() {
+        let mut summary = Summary::new(&plan(&["unit", "lint", "docs"]));
+        let mut unit = result("unit", EnvStatus::Passed, 1234);
+        unit.resources
+            .add(Duration::from_millis(1500), 210 * 1024 * 1024);
+        summary.record(&finished(0, unit));
+        let mut lint = result("lint", failed(3), 500);
+        lint.resources
+            .add(Duration::from_millis(40), 3 * 1024 * 1024);
+        summary.record(&finished(1, lint));
+        let mut out = Vec::new();
+        summary.write_table(&mut out, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\
+env   result    time    cpu  peak rss  log
+unit  passed    1.2s  1.50s   210 MiB  .runall/logs/unit.log
+lint  exit 3   500ms  0.04s     3 MiB  .runall/logs/lint.log
+docs  not run      -      -         -  -
+1 passed, 1 failed, 1 not run
 "
         );
     }

@@ -61,6 +61,8 @@ struct ListedLast<'a> {
     duration_ms: Option<u64>,
     finished_at: u64,
     flaky: bool,
+    cpu_ms: Option<u64>,
+    peak_rss_bytes: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -72,7 +74,8 @@ struct Listing<'a> {
 /// `runall list --json`: one pretty-printed object, `{"schema": 1, "envs": [...]}`, each env
 /// with `name`, `description`, `labels`, `depends`, `commands` (before `{posargs}`
 /// substitution), `retries` and `last` (`null`, or `verdict`, `outcome`, `duration_ms`,
-/// `finished_at` in seconds since the Unix epoch, `flaky`) from the history.
+/// `finished_at` in seconds since the Unix epoch, `flaky`, `cpu_ms`, `peak_rss_bytes`) from the
+/// history.
 pub fn json(config: &Config, history: &History) -> String {
     let envs = config
         .envs
@@ -90,6 +93,8 @@ pub fn json(config: &Config, history: &History) -> String {
                 duration_ms: r.duration_ms,
                 finished_at: r.finished_at,
                 flaky: r.flaky,
+                cpu_ms: r.cpu_ms,
+                peak_rss_bytes: r.peak_rss_bytes,
             }),
         })
         .collect();
@@ -163,6 +168,8 @@ docs
                 finished_at: 17,
                 attempt: 1,
                 flaky: false,
+                cpu_ms: Some(450),
+                peak_rss_bytes: Some(3 * 1024 * 1024),
             },
         );
         let value: Value = serde_json::from_str(&json(&config, &history)).unwrap();
@@ -174,7 +181,8 @@ docs
                 {"name": "unit", "description": null, "labels": [], "depends": ["lint"],
                  "commands": ["pytest {posargs}"], "retries": 0,
                  "last": {"verdict": "failed", "outcome": "exit 1", "duration_ms": 900,
-                          "finished_at": 17, "flaky": false}},
+                          "finished_at": 17, "flaky": false, "cpu_ms": 450,
+                          "peak_rss_bytes": 3_145_728}},
             ]})
         );
     }

@@ -48,6 +48,8 @@ pub(super) struct RawSettings {
     pub(super) on_leak: Option<RawLeak>,
     pub(super) retries: Option<RawRetries>,
     pub(super) tail: Option<RawTail>,
+    pub(super) max_memory: Option<super::size::RawSize>,
+    pub(super) scrollback_memory: Option<super::size::RawSize>,
 }
 
 #[derive(Deserialize, Default, Clone)]

@@ -280,6 +280,7 @@ mod tests {
             log_path: PathBuf::from("x.log"),
             attempt,
             log_incomplete: None,
+            resources: crate::event::Resources::default(),
         };
         let mut summary = Summary::new(&plan);
         let mut finish = |env, result| summary.record(&RunEvent::EnvFinished { env, result });

@@ -119,8 +119,25 @@ struct EnvDone<'a> {
     stopped_by: Option<&'static str>,
     leaked: Vec<Leaked>,
     log: Option<String>,
+    /// CPU seconds (user + system) of its commands and their reaped descendants (only when
+    /// a command ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_seconds: Option<f64>,
+    /// Peak resident set size of one of its processes, in bytes (only when a command ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peak_rss_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct EnvWaiting<'a> {
+    schema: u32,
+    r#type: &'static str,
+    env: &'a str,
+    reason: &'static str,
+    expected_bytes: u64,
+    running_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -267,7 +284,26 @@ impl<W: Write> JsonReporter<W> {
                 };
                 write_line(&mut self.out, &line)
             }
+            RunEvent::WaitingForMemory {
+                env,
+                expected,
+                running,
+            } => {
+                let Some(name) = self.names.get(*env) else {
+                    return Ok(());
+                };
+                let line = EnvWaiting {
+                    schema: SCHEMA,
+                    r#type: "env_waiting",
+                    env: name,
+                    reason: "memory",
+                    expected_bytes: *expected,
+                    running_bytes: *running,
+                };
+                write_line(&mut self.out, &line)
+            }
             RunEvent::Output { .. }
+            | RunEvent::Usage { .. }
             | RunEvent::LogOpened { .. }
             | RunEvent::Shutdown { .. }
             | RunEvent::RunFinished { .. } => Ok(()),
@@ -364,6 +400,14 @@ fn env_done<'a>(
         duration_ms: ran.then(|| millis(result.duration)),
         exit_code,
         signal,
+        cpu_seconds: result
+            .resources
+            .measured()
+            .then_some(result.resources.cpu.as_secs_f64()),
+        peak_rss_bytes: result
+            .resources
+            .measured()
+            .then_some(result.resources.peak_rss),
         stopped_by: match result.stopped_by {
             Some(StopCause::TimedOut(_)) => Some("timeout"),
             Some(StopCause::Interrupted) => Some("interrupt"),

@@ -8,7 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::event::{EnvResult, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict};
+use crate::event::{
+    EnvResult, Resources, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict,
+};
 use crate::plan::{CommandSpec, EnvId, Plan};
 use crate::scrollback::Scrollback;
 use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
@@ -19,6 +21,10 @@ use search::Search;
 
 /// Lines of output kept in memory per env unless [`AppOptions`] says otherwise.
 pub const DEFAULT_SCROLLBACK_LINES: usize = 10_000;
+
+/// Bytes of parsed output lines kept in memory for all envs together unless [`AppOptions`]
+/// says otherwise (`scrollback_memory`).
+pub const DEFAULT_SCROLLBACK_MEMORY: u64 = 32 * 1024 * 1024;
 
 /// Lines one mouse-wheel notch scrolls.
 const WHEEL_LINES: usize = 3;
@@ -31,6 +37,9 @@ const INITIAL_ROWS: usize = 20;
 pub struct AppOptions {
     /// Lines of output kept in memory per env (older lines are paged back from the log).
     pub scrollback_lines: usize,
+    /// Bytes of parsed lines kept in memory for all envs together: past it, the least
+    /// recently viewed envs' lines are dropped (and paged back from their logs when viewed).
+    pub scrollback_memory: u64,
     /// The key bindings.
     pub keymap: Keymap,
 }
@@ -39,6 +48,7 @@ impl Default for AppOptions {
     fn default() -> Self {
         Self {
             scrollback_lines: DEFAULT_SCROLLBACK_LINES,
+            scrollback_memory: DEFAULT_SCROLLBACK_MEMORY,
             keymap: Keymap::default(),
         }
     }
@@ -163,6 +173,8 @@ pub enum EnvState {
     Pending,
     /// Not started; some dependency has not finished.
     Waiting,
+    /// Ready, but `max_memory` holds it back until running envs free memory.
+    WaitingForMemory,
     /// Running.
     Running,
     /// Passed.
@@ -182,7 +194,10 @@ pub enum EnvState {
 impl EnvState {
     /// The env has its final result.
     pub fn is_finished(self) -> bool {
-        !matches!(self, Self::Pending | Self::Waiting | Self::Running)
+        !matches!(
+            self,
+            Self::Pending | Self::Waiting | Self::WaitingForMemory | Self::Running
+        )
     }
 }
 
@@ -218,6 +233,10 @@ pub(super) struct Pane {
     pub(super) log_error: Option<String>,
     /// The result of the attempt before this one, when the env is being retried.
     pub(super) previous: Option<EnvResult>,
+    /// The runner holds it back for `max_memory` (until it starts).
+    pub(super) waiting_for_memory: bool,
+    /// The latest live sample while it runs (current RSS, CPU so far).
+    pub(super) live: Option<Resources>,
 }
 
 impl Pane {
@@ -309,6 +328,8 @@ impl App {
                 attempt: 0,
                 log_error: None,
                 previous: None,
+                waiting_for_memory: false,
+                live: None,
             })
             .collect();
         Self {
@@ -425,7 +446,9 @@ impl App {
                         .get(*d)
                         .is_none_or(|p| matches!(p.stage, PaneStage::Finished { .. }))
                 };
-                if pane.depends.iter().all(finished) {
+                if pane.waiting_for_memory {
+                    EnvState::WaitingForMemory
+                } else if pane.depends.iter().all(finished) {
                     EnvState::Pending
                 } else {
                     EnvState::Waiting
@@ -474,6 +497,27 @@ impl App {
         }
     }
 
+    /// A live usage sample, or the runner holding an env back for `max_memory`.
+    fn on_usage(&mut self, event: &RunEvent) {
+        match *event {
+            RunEvent::Usage { env, now } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.live = Some(now);
+                    if self.drawn.contains(&env) {
+                        self.dirty = true;
+                    }
+                }
+            }
+            RunEvent::WaitingForMemory { env, .. } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.waiting_for_memory = true;
+                    self.dirty = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn on_run_event(&mut self, event: RunEvent, now: Instant) -> Effect {
         match event {
             RunEvent::EnvStarted { env, attempt } => {
@@ -495,6 +539,8 @@ impl App {
                 // The runner names the log next (`LogOpened`).
                 pane.scrollback.set_log(None);
                 pane.stage = PaneStage::Running { since: now };
+                pane.waiting_for_memory = false;
+                pane.live = None;
                 pane.command = None;
                 pane.stopping = None;
                 self.run_finished = false;
@@ -540,6 +586,7 @@ impl App {
                     }
                 }
             }
+            RunEvent::Usage { .. } | RunEvent::WaitingForMemory { .. } => self.on_usage(&event),
             RunEvent::EnvFinished { env, result } => return self.on_env_finished(env, result),
             RunEvent::ShutdownStarted { cause, count } => {
                 self.shutdown = Some((cause, count));
@@ -1436,6 +1483,42 @@ pub(super) mod tests {
         assert_eq!(
             app.panes[2].scrollback.log(),
             Some(Path::new("/x/py311@2.log"))
+        );
+    }
+
+    #[test]
+    fn an_env_held_for_memory_says_so_until_it_starts_and_shows_its_cost() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        let held = RunEvent::WaitingForMemory {
+            env: 1,
+            expected: 3 << 30,
+            running: 6 << 30,
+        };
+        let _ = app.update(Msg::Run(held), at(1));
+        assert_eq!(app.env_state(1), Some(EnvState::WaitingForMemory));
+        assert!(!EnvState::WaitingForMemory.is_finished());
+        assert_eq!(
+            crate::tui::view::status_text(&app, 1, EnvState::WaitingForMemory, at(1)),
+            "waiting for memory"
+        );
+        let _ = app.update(Msg::Run(started(1)), at(2));
+        assert_eq!(app.env_state(1), Some(EnvState::Running));
+        assert_eq!(crate::tui::view::resources_text(&app, 1), None, "no sample yet");
+        let live = Resources {
+            cpu: Duration::from_millis(1500),
+            peak_rss: 300 << 20,
+        };
+        let _ = app.update(Msg::Run(RunEvent::Usage { env: 1, now: live }), at(3));
+        assert_eq!(
+            crate::tui::view::resources_text(&app, 1).as_deref(),
+            Some("1.50s CPU, 300 MiB now")
+        );
+        let mut done = result(EnvStatus::Passed, 5);
+        done.resources.add(Duration::from_secs(2), 310 << 20);
+        let _ = app.update(Msg::Run(finished(1, done)), at(4));
+        assert_eq!(
+            crate::tui::view::resources_text(&app, 1).as_deref(),
+            Some("2.00s CPU, 310 MiB peak")
         );
     }
 

@@ -17,7 +17,8 @@ use ratatui::widgets::{Block, Clear, Widget};
 use regex::Regex;
 
 use crate::event::{
-    EnvResult, EnvStatus, ExitKind, ShutdownStep, format_duration, format_running, signal_name,
+    EnvResult, EnvStatus, ExitKind, ShutdownStep, format_bytes, format_cpu, format_duration,
+    format_running, signal_name,
 };
 use crate::plan::EnvId;
 use crate::tui::app::{App, EnvState, Mode, Overlay, PaneStage, Scroll, SearchScope};
@@ -192,6 +193,7 @@ fn look(state: EnvState) -> (&'static str, Style) {
     match state {
         EnvState::Pending => ("·", Style::new().fg(Color::DarkGray)),
         EnvState::Waiting => ("◷", Style::new().fg(Color::DarkGray)),
+        EnvState::WaitingForMemory => ("◷", Style::new().fg(Color::Yellow)),
         EnvState::Running => ("▶", Style::new().fg(Color::Cyan)),
         EnvState::Passed => ("✔", Style::new().fg(Color::Green)),
         EnvState::Failed | EnvState::TimedOut => ("✘", Style::new().fg(Color::Red)),
@@ -225,6 +227,7 @@ fn sidebar_detail(app: &App, id: EnvId, state: EnvState, now: Instant) -> String
     let result = app.result(id);
     match state {
         EnvState::Pending | EnvState::Waiting => String::new(),
+        EnvState::WaitingForMemory => "memory".to_owned(),
         EnvState::Running if app.panes[id].stopping.is_some() => "stopping".to_owned(),
         EnvState::Running => app
             .running_for(id, now)
@@ -258,6 +261,7 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
                 .collect();
             format!("waiting for {}", waiting.join(", "))
         }
+        (_, EnvState::WaitingForMemory) => "waiting for memory".to_owned(),
         (PaneStage::Running { since }, _) => {
             let mut text = format!(
                 "running {}",
@@ -300,6 +304,26 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
     text
 }
 
+/// What the env costs: live for a running env (current RSS, CPU so far, sampled about once a
+/// second), its attempt's figures once finished (peak RSS, CPU); `None` before anything was
+/// measured.
+pub(super) fn resources_text(app: &App, id: EnvId) -> Option<String> {
+    let pane = app.panes.get(id)?;
+    match &pane.stage {
+        PaneStage::Running { .. } => pane.live.map(|live| {
+            format!(
+                "{} CPU, {} now",
+                format_cpu(live.cpu),
+                format_bytes(live.peak_rss)
+            )
+        }),
+        PaneStage::Finished { result } if result.resources.measured() => {
+            Some(format!("{} peak", result.resources.describe()))
+        }
+        PaneStage::Finished { .. } | PaneStage::Pending => None,
+    }
+}
+
 /// How a pane is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PaneLook {
@@ -334,6 +358,9 @@ fn render_pane(
     match look_ {
         PaneLook::Focused | PaneLook::Zoomed => {
             title.push(Span::styled(status_text(app, id, state, now), colour));
+            if let Some(cost) = resources_text(app, id) {
+                title.push(Span::styled(format!(" · {cost}"), Color::DarkGray));
+            }
             if let Some((index, command)) = &pane.command {
                 let mut text = String::from(" · ");
                 if pane.command_count() > 1 {

@@ -15,6 +15,7 @@ mod logs;
 mod output_safety;
 mod posargs;
 mod python_tools;
+mod resources;
 mod signals;
 mod special_files;
 mod support;
