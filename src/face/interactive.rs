@@ -183,6 +183,7 @@ fn render_loop(
             }
             pending = rx.try_recv().ok();
         }
+        app.enforce_budget();
     }
 }
 

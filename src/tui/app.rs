@@ -13,6 +13,7 @@ use crate::event::{
 };
 use crate::plan::{CommandSpec, EnvId, Plan};
 use crate::scrollback::Scrollback;
+use crate::tui::budget::Budget;
 use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
 
 mod search;
@@ -305,6 +306,11 @@ pub struct App {
     pub(super) shutdown: Option<(ShutdownCause, u32)>,
     /// The envs drawn in the last frame.
     pub(super) drawn: Vec<EnvId>,
+    /// The scrollbacks' shared memory budget (`scrollback_memory`).
+    budget: Budget,
+    /// Envs whose scrollback took output since the budget last looked, each once.
+    touched: Vec<EnvId>,
+    is_touched: Vec<bool>,
     last_tick: Instant,
     dirty: bool,
 }
@@ -346,6 +352,12 @@ impl App {
             run_finished: false,
             shutdown: None,
             drawn: Vec::new(),
+            budget: Budget::new(
+                usize::try_from(options.scrollback_memory).unwrap_or(usize::MAX),
+                plan.envs.len(),
+            ),
+            touched: Vec::new(),
+            is_touched: vec![false; plan.envs.len()],
             last_tick: now,
             dirty: true,
         }
@@ -373,6 +385,48 @@ impl App {
                 Effect::None
             }
         }
+    }
+
+    /// Keeps the scrollbacks within `scrollback_memory`: the envs drawn in the last frame
+    /// count as viewed now and keep their lines in memory; what the envs that took output
+    /// hold is re-counted; when the total is over the budget, the least recently viewed envs
+    /// that are neither focused nor drawn are evicted (their lines page back from their logs).
+    /// The driver calls it after each batch of messages: its cost is that of the envs drawn
+    /// and touched since, not of all envs (plus a sort of the envs holding lines when over).
+    pub fn enforce_budget(&mut self) {
+        let mut viewed = std::mem::take(&mut self.drawn);
+        let focus_added = !viewed.contains(&self.focus);
+        if focus_added {
+            viewed.push(self.focus);
+        }
+        for &id in &viewed {
+            self.budget.viewed(id);
+            if let Some(pane) = self.panes.get_mut(id) {
+                pane.scrollback.keep();
+                self.budget.set_used(id, pane.scrollback.memory_bytes());
+            }
+        }
+        for id in self.touched.drain(..) {
+            if let (Some(pane), Some(flag)) = (self.panes.get(id), self.is_touched.get_mut(id)) {
+                *flag = false;
+                self.budget.set_used(id, pane.scrollback.memory_bytes());
+            }
+        }
+        for id in self.budget.victims(|id| viewed.contains(&id)) {
+            if let Some(pane) = self.panes.get_mut(id) {
+                pane.scrollback.evict();
+                self.budget.set_used(id, pane.scrollback.memory_bytes());
+            }
+        }
+        if focus_added {
+            viewed.pop();
+        }
+        self.drawn = viewed;
+    }
+
+    /// Bytes all scrollbacks hold, as the budget last counted, and the budget.
+    pub fn scrollback_memory(&self) -> (usize, usize) {
+        (self.budget.total(), self.budget.limit())
     }
 
     /// Something visible changed since [`App::clear_dirty`].
@@ -581,6 +635,12 @@ impl App {
             RunEvent::Output { env, bytes, .. } => {
                 if let Some(pane) = self.panes.get_mut(env) {
                     pane.scrollback.push_owned(bytes);
+                    if let Some(flag) = self.is_touched.get_mut(env)
+                        && !*flag
+                    {
+                        *flag = true;
+                        self.touched.push(env);
+                    }
                     if self.drawn.contains(&env) {
                         self.dirty = true;
                     }
@@ -1487,6 +1547,76 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn the_memory_budget_evicts_envs_off_screen_and_keeps_the_viewed_ones() {
+        use std::fmt::Write as _;
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let names: Vec<String> = (0..6).map(|i| format!("e{i}")).collect();
+        let envs: Vec<(&str, &[EnvId], &[&str])> = names
+            .iter()
+            .map(|n| (n.as_str(), &[][..], &["x"][..]))
+            .collect();
+        let options = AppOptions {
+            scrollback_memory: 256 * 1024,
+            ..AppOptions::default()
+        };
+        let mut app = App::new(&plan(&envs), at(0), options);
+        let mut logs = Vec::new();
+        for env in 0..6 {
+            let path = dir.path().join(format!("e{env}.log"));
+            logs.push(std::fs::File::create(&path).expect("log"));
+            let _ = app.update(Msg::Run(started(env)), at(1));
+            let _ = app.update(Msg::Run(RunEvent::LogOpened { env, path }), at(1));
+        }
+        // 6 envs of 2,000 lines each, about 1 MiB of lines in all: 4 times the budget.
+        for round in 0..20 {
+            for (env, log) in logs.iter_mut().enumerate() {
+                let mut text = String::new();
+                for k in 0..100 {
+                    let n = round * 100 + k;
+                    let _ = writeln!(text, "e{env} line {n:05} {}", "~".repeat(60));
+                }
+                log.write_all(text.as_bytes()).expect("write log");
+                let _ = app.update(Msg::Run(output(env, &text)), at(2));
+            }
+            // The user looks at e3 for a while, then at e5 (e0 has focus throughout).
+            app.drawn = vec![if round < 10 { 3 } else { 5 }];
+            app.enforce_budget();
+        }
+        let (total, limit) = app.scrollback_memory();
+        let resident: usize = [0, 5]
+            .iter()
+            .map(|&id| app.panes[id].scrollback.memory_bytes())
+            .sum();
+        assert!(
+            total <= limit.max(resident) + 64 * 1024,
+            "{total} bytes held, budget {limit}, resident {resident}"
+        );
+        for id in [0, 5] {
+            assert!(!app.panes[id].scrollback.is_evicted(), "e{id} is on screen");
+        }
+        for id in [1, 2, 4] {
+            assert!(
+                app.panes[id].scrollback.is_evicted(),
+                "e{id} was never viewed"
+            );
+        }
+        // Every line is still there, read back from the logs, and search finds every hit.
+        for id in 0..6 {
+            let pane = &mut app.panes[id];
+            assert_eq!(pane.scrollback.line_count(), 2000);
+            assert_eq!(
+                pane.scrollback.plain_line(1234).as_deref(),
+                Some(format!("e{id} line 01234 {}", "~".repeat(60)).as_str())
+            );
+            let hits = pane
+                .scrollback
+                .search(&crate::scrollback::Pattern::Plain("line 012".into()));
+            assert_eq!(hits.len(), 100, "e{id}");
+        }
+    }
+
+    #[test]
     fn an_env_held_for_memory_says_so_until_it_starts_and_shows_its_cost() {
         let mut app = app_from(&four(), vec![(0, started(0))]);
         let held = RunEvent::WaitingForMemory {
@@ -1503,7 +1633,11 @@ pub(super) mod tests {
         );
         let _ = app.update(Msg::Run(started(1)), at(2));
         assert_eq!(app.env_state(1), Some(EnvState::Running));
-        assert_eq!(crate::tui::view::resources_text(&app, 1), None, "no sample yet");
+        assert_eq!(
+            crate::tui::view::resources_text(&app, 1),
+            None,
+            "no sample yet"
+        );
         let live = Resources {
             cpu: Duration::from_millis(1500),
             peak_rss: 300 << 20,
