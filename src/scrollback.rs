@@ -58,6 +58,10 @@ pub const PENDING_CAP: usize = 2 * 1024 * 1024;
 /// clipped or overwritten once parsed, so keeping them raw would cost memory and save nothing.
 pub const PENDING_FREE: usize = 64 * 1024;
 
+/// Raw bytes a frame parses in full; past this, [`Scrollback::catch_up`] skims what the frame
+/// does not show.
+pub const CATCH_UP_FREE: usize = 256 * 1024;
+
 /// See [`PENDING_FREE`].
 pub const PENDING_LINE_BYTES: usize = 512;
 
@@ -191,6 +195,24 @@ impl Scrollback {
             && let Some(chunk) = self.pending.pop()
         {
             self.parse(&chunk.bytes);
+        }
+    }
+
+    /// Before a frame shows the newest `rows` lines: when more than [`CATCH_UP_FREE`] raw bytes
+    /// wait, the oldest chunks whose lines are all older than those rows are skimmed instead of
+    /// parsed (their lines page back from the log if scrolled to), so a flood costs a frame
+    /// the parse of about what it shows, not of everything that came since the last one.
+    pub fn catch_up(&mut self, rows: usize) {
+        if self.pending.bytes <= CATCH_UP_FREE {
+            return;
+        }
+        while self.pending.chunks.len() > 1
+            && let Some(front) = self.pending.chunks.front()
+            && self.pending.newlines - front.newlines >= rows.max(1)
+        {
+            if let Some(chunk) = self.pending.pop() {
+                self.skim(&chunk.bytes);
+            }
         }
     }
 
@@ -862,6 +884,39 @@ mod tests {
         log.flush().unwrap();
         let n = all.line_count();
         assert_eq!(sb.lines(n - 5, 5), all.lines(n - 5, 5));
+    }
+
+    #[test]
+    fn catching_up_parses_only_the_lines_a_frame_shows_and_pages_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        let mut log = File::create(&path).unwrap();
+        let mut sb = Scrollback::new(100_000);
+        sb.set_log(Some(path.clone()));
+        let mut all = Scrollback::new(usize::MAX);
+        for i in 0..40 {
+            let chunk: Vec<u8> = (0..500)
+                .flat_map(|k| format!("\x1b[3{}mline {i}-{k}\x1b[0m\n", k % 8).into_bytes())
+                .collect();
+            log.write_all(&chunk).unwrap();
+            sb.push(&chunk);
+            all.push(&chunk);
+        }
+        log.flush().unwrap();
+        assert!(sb.pending.bytes > CATCH_UP_FREE, "a flood is waiting");
+        sb.catch_up(50);
+        assert!(
+            sb.pending.chunks.len() <= 2,
+            "{} chunks left",
+            sb.pending.chunks.len()
+        );
+        let n = all.line_count();
+        assert_eq!(sb.line_count(), n);
+        assert_eq!(sb.lines(n - 50, 50), all.lines(n - 50, 50));
+        // The skimmed lines read back from the log, styles and all.
+        assert_eq!(sb.lines(0, 40), all.lines(0, 40));
+        assert_eq!(sb.lines(9_990, 20), all.lines(9_990, 20));
+        assert_eq!(hits(&mut sb, "line 7-49"), hits(&mut all, "line 7-49"));
     }
 
     #[test]

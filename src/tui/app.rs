@@ -16,8 +16,10 @@ use crate::scrollback::Scrollback;
 use crate::tui::budget::Budget;
 use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
 
+mod filter;
 mod search;
 
+use filter::ListFilter;
 use search::Search;
 
 /// Lines of output kept in memory per env unless [`AppOptions`] says otherwise.
@@ -158,6 +160,8 @@ pub enum Overlay {
         /// Where the search looks.
         scope: SearchScope,
     },
+    /// The env list's filter being typed in the bottom bar (the list follows as it is typed).
+    FilterInput,
     /// Envs whose output matched a search across all envs, with hit counts.
     SearchResults {
         /// `(env, hits)`, in plan order.
@@ -296,6 +300,10 @@ pub struct App {
     /// Why the typed query was rejected.
     pub(super) input_error: Option<String>,
     pub(super) search: Option<Search>,
+    /// The env list's filter (`f`), when one is active.
+    pub(super) list_filter: Option<ListFilter>,
+    /// The longest env name, in characters (the list's width).
+    pub(super) name_max: usize,
     /// A one-off message for the bar, cleared by the next key.
     pub(super) notice: Option<String>,
     /// The user asked to quit: leave once nothing runs.
@@ -347,6 +355,13 @@ impl App {
             input: String::new(),
             input_error: None,
             search: None,
+            list_filter: None,
+            name_max: plan
+                .envs
+                .iter()
+                .map(|e| e.name.chars().count())
+                .max()
+                .unwrap_or(0),
             notice: None,
             quitting: false,
             run_finished: false,
@@ -527,7 +542,7 @@ impl App {
             Overlay::None => KeymapMode::Normal,
             Overlay::Help => KeymapMode::Help,
             Overlay::ConfirmQuit => KeymapMode::Confirm,
-            Overlay::SearchInput { .. } => KeymapMode::SearchInput,
+            Overlay::SearchInput { .. } | Overlay::FilterInput => KeymapMode::SearchInput,
             Overlay::SearchResults { .. } => KeymapMode::SearchResults,
         }
     }
@@ -536,9 +551,10 @@ impl App {
     pub fn tiles(&self, filter: TileFilter) -> Vec<EnvId> {
         (0..self.panes.len())
             .filter(|&id| {
-                filter == TileFilter::All
-                    || id == self.focus
-                    || self.env_state(id) == Some(EnvState::Running)
+                id == self.focus
+                    || ((filter == TileFilter::All
+                        || self.env_state(id) == Some(EnvState::Running))
+                        && self.list_position(id).is_some())
             })
             .collect()
     }
@@ -717,13 +733,17 @@ impl App {
             self.dirty = true;
         }
         let Some(action) = action else {
-            if let (Overlay::SearchInput { .. }, KeyCode::Char(c)) = (&self.overlay, key.code)
+            if let (Overlay::SearchInput { .. } | Overlay::FilterInput, KeyCode::Char(c)) =
+                (&self.overlay, key.code)
                 && !key.ctrl
                 && !key.alt
             {
                 self.input.push(c);
                 self.input_error = None;
                 self.dirty = true;
+                if self.overlay == Overlay::FilterInput {
+                    self.filter_changed();
+                }
             }
             return Effect::None;
         };
@@ -771,6 +791,10 @@ impl App {
                     }
                     _ => {}
                 }
+                Effect::None
+            }
+            Overlay::FilterInput => {
+                self.on_filter_action(action);
                 Effect::None
             }
             Overlay::SearchResults { results, selected } => {
@@ -855,6 +879,7 @@ impl App {
                 self.input_error = None;
                 self.overlay = Overlay::SearchInput { scope };
             }
+            Action::FilterList => self.start_filter(),
             Action::NextHit => self.step_hit(true),
             Action::PrevHit => self.step_hit(false),
             Action::ClearSearch => {
@@ -954,6 +979,11 @@ impl App {
     }
 
     fn move_focus(&mut self, forward: bool) {
+        if matches!(self.mode, Mode::List | Mode::Zoomed { back: None }) {
+            // The list: O(log n) through the (filtered) list, whatever the number of envs.
+            self.step_in_list(forward);
+            return;
+        }
         let ring = self.focus_ring();
         if ring.is_empty() {
             return;

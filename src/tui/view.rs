@@ -58,7 +58,7 @@ pub fn render(app: &mut App, area: Rect, buf: &mut Buffer, now: Instant) {
     }
     render_bar(app, bar, buf, tiles_note.as_deref());
     match app.overlay.clone() {
-        Overlay::None | Overlay::SearchInput { .. } => {}
+        Overlay::None | Overlay::SearchInput { .. } | Overlay::FilterInput => {}
         Overlay::Help => render_help(app, main, buf),
         Overlay::ConfirmQuit => render_confirm(app, main, buf),
         Overlay::SearchResults { results, selected } => {
@@ -92,13 +92,7 @@ fn sidebar(width: u16, name_max: usize) -> Sidebar {
 }
 
 fn render_list(app: &mut App, area: Rect, buf: &mut Buffer, now: Instant) {
-    let name_max = app
-        .panes
-        .iter()
-        .map(|p| p.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let side = sidebar(area.width, name_max);
+    let side = sidebar(area.width, app.name_max);
     let pane_area = match side {
         Sidebar::Full(w) | Sidebar::Compact(w) => {
             let [list, pane] = area.layout(&Layout::horizontal([
@@ -120,11 +114,15 @@ fn render_sidebar(app: &App, area: Rect, buf: &mut Buffer, now: Instant, details
         .enumerate()
         .filter(|&(id, _)| app.env_state(id).is_some_and(EnvState::is_finished))
         .count();
-    let title = if details {
+    let mut title = if details {
         format!(" envs {finished}/{} ", app.panes.len())
     } else {
         " envs ".to_owned()
     };
+    if let Some(query) = app.list_filter() {
+        // While filtering: what is typed and how many of all envs match.
+        title = format!(" “{query}” {}/{} ", app.list_len(), app.panes.len());
+    }
     let block = Block::bordered().title(title).border_style(Color::DarkGray);
     let inner = block.inner(area);
     block.render(area, buf);
@@ -132,10 +130,17 @@ fn render_sidebar(app: &App, area: Rect, buf: &mut Buffer, now: Instant, details
     if rows == 0 || inner.width == 0 {
         return;
     }
-    // Keep the focused env in view without remembering a list offset.
-    let first = (app.focus + 1).saturating_sub(rows);
+    if app.list_len() == 0 {
+        buf.set_line(inner.x, inner.y, &Line::from("no match").dim(), inner.width);
+        return;
+    }
+    // Keep the focused env in view without remembering a list offset: only the rows on
+    // screen are looked at, however many envs there are.
+    let position = app.list_position(app.focus).unwrap_or(0);
+    let first = (position + 1).saturating_sub(rows);
     let width = usize::from(inner.width);
-    for (row, id) in (first..app.panes.len()).take(rows).enumerate() {
+    let shown = (first..app.list_len()).filter_map(|k| app.list_entry(k));
+    for (row, id) in shown.take(rows).enumerate() {
         let Some(state) = app.env_state(id) else {
             continue;
         };
@@ -391,6 +396,9 @@ fn render_pane(
     let rows = usize::from(inner.height);
     let pane = &mut app.panes[id];
     pane.rows = rows;
+    if pane.scroll == Scroll::Follow {
+        pane.scrollback.catch_up(rows);
+    }
     let count = pane.scrollback.line_count();
     let top = pane.top(rows);
     if let Scroll::Pinned { .. } = pane.scroll
@@ -610,9 +618,21 @@ fn spans_width(spans: &[Span<'_>]) -> usize {
 
 /// The bottom line: key hints (or the search input) on the left, status on the right.
 fn render_bar(app: &App, area: Rect, buf: &mut Buffer, tiles_note: Option<&str>) {
-    if let Overlay::SearchInput { scope } = app.overlay {
-        render_input_bar(app, scope, area, buf);
-        return;
+    match app.overlay {
+        Overlay::SearchInput { scope } => {
+            let prompt = match scope {
+                SearchScope::Focused => "/",
+                SearchScope::All => "search all: ",
+            };
+            render_input_bar(app, prompt, ["search", "cancel"], area, buf);
+            return;
+        }
+        Overlay::FilterInput => {
+            let prompt = format!("filter envs ({}): ", app.list_len());
+            render_input_bar(app, &prompt, ["keep", "clear"], area, buf);
+            return;
+        }
+        _ => {}
     }
     let width = usize::from(area.width);
     let right = status_spans(app, tiles_note);
@@ -650,14 +670,16 @@ fn render_bar(app: &App, area: Rect, buf: &mut Buffer, tiles_note: Option<&str>)
 }
 
 /// The bar while a query is typed: the prompt, the query and a cursor, then the error or keys.
-fn render_input_bar(app: &App, scope: SearchScope, area: Rect, buf: &mut Buffer) {
+fn render_input_bar(
+    app: &App,
+    prompt: &str,
+    words: [&'static str; 2],
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let width = usize::from(area.width);
-    let prompt = match scope {
-        SearchScope::Focused => "/",
-        SearchScope::All => "search all: ",
-    };
     let mut spans = vec![
-        Span::styled(prompt, Style::new().fg(Color::Yellow).bold()),
+        Span::styled(prompt.to_owned(), Style::new().fg(Color::Yellow).bold()),
         Span::raw(app.input.clone()),
         Span::styled("█", Color::Gray),
     ];
@@ -668,11 +690,16 @@ fn render_input_bar(app: &App, scope: SearchScope, area: Rect, buf: &mut Buffer)
             Style::new().fg(Color::Red).bold(),
         ));
     } else {
-        let keys = hints(
+        let keys: Vec<(String, &'static str)> = hints(
             app,
             KeymapMode::SearchInput,
             &[Action::Submit, Action::Cancel],
         );
+        let keys: Vec<(String, &'static str)> = keys
+            .into_iter()
+            .zip(words)
+            .map(|((key, _), word)| (key, word))
+            .collect();
         let keys = hint_spans(&keys);
         if spans_width(&spans) + 2 + spans_width(&keys) <= width {
             let pad = width - spans_width(&spans) - spans_width(&keys);
@@ -697,7 +724,7 @@ fn bar_content(app: &App) -> (KeymapMode, Vec<Action>, Vec<Span<'static>>) {
             vec![Action::FocusNext, Action::Submit, Action::Close],
             Vec::new(),
         ),
-        Overlay::None | Overlay::SearchInput { .. } => {
+        Overlay::None | Overlay::SearchInput { .. } | Overlay::FilterInput => {
             if let Some(search) = &app.search {
                 let position = match (search.current_index(), search.env == app.focus) {
                     (Some(i), true) => format!(" {i}/{}", search.hits.len()),
@@ -1173,6 +1200,22 @@ mod tests {
         keys(&mut app, &[Key::plain(KeyCode::Enter)]);
         let terminal = draw(&mut app, 80, 24, at(12_300));
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn snapshot_list_filter() {
+        let mut app = running_app();
+        keys(&mut app, &[c('f'), c('p'), c('y')]);
+        let terminal = draw(&mut app, 80, 24, at(12_300));
+        insta::assert_snapshot!("list_filter_typing", terminal.backend());
+        keys(&mut app, &[c('3'), c('1'), c('1')]);
+        keys(&mut app, &[Key::plain(KeyCode::Enter)]);
+        let terminal = draw(&mut app, 80, 24, at(12_300));
+        insta::assert_snapshot!("list_filter_kept", terminal.backend());
+        assert_eq!(app.focus(), 2, "py311, the one match");
+        keys(&mut app, &[c('f'), c('z')]);
+        let terminal = draw(&mut app, 80, 24, at(12_300));
+        insta::assert_snapshot!("list_filter_no_match", terminal.backend());
     }
 
     #[test]

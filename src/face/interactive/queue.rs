@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use crate::event::RunEvent;
 use crate::runner::CreditReturn;
-use crate::tui::app::Msg;
 
 /// Messages queued between the threads and the render loop; bounded so runner output
 /// backpressures instead of piling up (an output event holds up to 256 KiB, so this also
@@ -17,7 +16,8 @@ pub(super) const QUEUE: usize = 32;
 /// What the render loop receives.
 pub(super) enum UiMsg {
     Run(RunEvent),
-    Input(Msg),
+    /// Input arrived on the input channel.
+    Wake,
 }
 
 /// The render loop's end of the queue. Every runner event taken off it gives its output credit
