@@ -452,11 +452,11 @@ scale_quit() {
     tmux kill-session -t "$SESSION" 2> /dev/null || true
 }
 
-# stats: "median M ms, max X ms (n)" of the numbers on stdin ("timeout" counts as a miss).
+# stats: "median M ms, max X ms (n keys)" of the numbers on stdin ("timeout" counts as a miss).
 stats() {
-    awk '$1 == "timeout" { t++; next } { v[++n] = $1 } END {
+    sort -g | awk '$1 == "timeout" { t++; next } { v[++n] = $1 } END {
         if (n == 0) { print "no answer"; exit }
-        asort(v); m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
         printf "median %d ms, max %d ms (%d keys%s)", m, v[n], n + t, t ? ", " t " timed out" : "" }'
 }
 
@@ -494,8 +494,10 @@ scale_binary() {
 # the top of an evicted env, and a search across all envs (it reads the evicted envs' logs).
 scale_flood() {
     local cfg=$TMP/flood.toml i n=30000
-    echo "FLOOD1000: 1,000 envs x 30,000 lines in the TUI ..." >&2
-    config "$cfg" "jobs = 8"
+    local budget=${SCROLLBACK_MEMORY:-32MiB}
+    echo "FLOOD1000: 1,000 envs x 30,000 lines in the TUI (scrollback_memory $budget) ..." >&2
+    config "$cfg" "jobs = 8
+scrollback_memory = \"$budget\""
     for i in $(seq 0 999); do env_argv "$cfg" "f-$i" "$GEN" lines "f-$i" "$n" 100; done
     rm -rf "$TMP/logs"
     wait_quiet
@@ -512,11 +514,12 @@ scale_flood() {
     local rss cpu
     rss=$(scale_rss)
     cpu=$(scale_cpu)
-    # Back to f-0 (long evicted), to its top, paged from its log.
-    tmux send-keys -t "$SESSION" Home
-    local top page
-    top=$(key_ms g "f-0 out 0000000001")
-    page=$(key_ms PageDown "f-0 out 0000000030")
+    # The focused env (f-6, long finished and evicted): to its top and a page down, paged
+    # from its log; then back up to f-2, whose last lines page back at once.
+    local top page other
+    top=$(key_ms g "f-6 out 0000000001")
+    page=$(key_ms PageDown "f-6 out 00000000[4-9][0-9]" re)
+    other=$(key_ms "k k k k" "f-2 out 0000030000")
     local search
     tmux send-keys -t "$SESSION" F
     sleep 0.2
@@ -527,7 +530,7 @@ scale_flood() {
     scale_quit
     local wall
     wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
-    SCALE_ROWS+=("| 1,000 envs × 30,000 lines (-j 8), scrollback_memory 32 MiB | keys during the flood: $(printf '%s\n' "${during[@]}" | stats); top of an evicted env: ${top} ms, a page down: ${page} ms; search all envs: ${search} ms | $rss MiB at the end, $rss_after MiB after the search | ${wall}s, ${cpu}s CPU |")
+    SCALE_ROWS+=("| 1,000 envs × 30,000 lines (-j 8), scrollback_memory $budget | keys during the flood: $(printf '%s\n' "${during[@]}" | stats); top of an evicted env: ${top} ms, a page down: ${page} ms, another evicted env's last lines: ${other} ms; search all envs: ${search} ms | $rss MiB at the end, $rss_after MiB after the search | ${wall}s, ${cpu}s CPU |")
 }
 
 # MANY5000: 5,000 envs (-j 8, each a 60 s sleep) in the TUI: selection, filter and tiles.

@@ -534,6 +534,22 @@ mod tests {
     }
 
     #[test]
+    fn resources_add_cpu_and_keep_the_largest_peak() {
+        let mut r = Resources::default();
+        assert!(!r.measured());
+        r.add(Duration::from_millis(250), 3 << 20);
+        r.add(Duration::from_millis(1250), 210 << 20);
+        r.add(Duration::from_millis(10), 1 << 20);
+        assert_eq!(r.cpu, Duration::from_millis(1510));
+        assert_eq!(r.peak_rss, 210 << 20);
+        assert_eq!(r.describe(), "1.51s CPU, 210 MiB");
+        assert_eq!(format_bytes(0), "0 KiB");
+        assert_eq!(format_bytes(1000), "1 KiB");
+        assert_eq!(format_bytes(3 << 29), "1.5 GiB");
+        assert_eq!(format_cpu(Duration::from_secs(75)), "1m15s");
+    }
+
+    #[test]
     fn only_skipped_and_not_run_envs_did_not_run() {
         let skipped = EnvStatus::Skipped {
             dependency: "lint".into(),

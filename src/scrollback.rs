@@ -105,6 +105,9 @@ pub struct Scrollback {
     /// [`Scrollback::evict`]ed and not viewed since: nothing is kept in memory, every pushed
     /// chunk is skimmed at once.
     evicted: bool,
+    /// Not on screen ([`Scrollback::set_visible`]): raw bytes past the pending limits are
+    /// skimmed, not parsed.
+    hidden: bool,
 }
 
 impl Scrollback {
@@ -119,7 +122,16 @@ impl Scrollback {
             log: None,
             pages: Pages::default(),
             evicted: false,
+            hidden: false,
         }
+    }
+
+    /// Whether the buffer is on screen (the default). Off screen, raw bytes that no longer fit
+    /// the pending limits are skimmed instead of parsed: an env nobody looks at costs a
+    /// newline and `ESC` scan whatever it writes, and its newest lines page back from the log
+    /// (at once, through the index) when it is shown again.
+    pub fn set_visible(&mut self, visible: bool) {
+        self.hidden = !visible;
     }
 
     /// Drops every line kept in memory, and parses nothing more into memory until
@@ -194,7 +206,11 @@ impl Scrollback {
         while self.pending.too_big()
             && let Some(chunk) = self.pending.pop()
         {
-            self.parse(&chunk.bytes);
+            if self.hidden {
+                self.skim(&chunk.bytes);
+            } else {
+                self.parse(&chunk.bytes);
+            }
         }
     }
 
@@ -290,8 +306,20 @@ impl Scrollback {
     }
 
     /// The env ended: an incomplete character becomes U+FFFD and a trailing partial line is final.
+    /// Off screen, the raw bytes still waiting are skimmed rather than parsed (their lines page
+    /// back from the log when shown); only the last chunk is parsed, for the trailing line.
     pub fn finish(&mut self) {
+        if self.hidden || self.evicted {
+            while self.pending.chunks.len() > 1
+                && let Some(chunk) = self.pending.pop()
+            {
+                self.skim(&chunk.bytes);
+            }
+        }
         self.settle();
+        if self.evicted {
+            self.store.evict_all();
+        }
         if self.parser.finish() {
             let parser = &self.parser;
             self.store
@@ -917,6 +945,44 @@ mod tests {
         assert_eq!(sb.lines(0, 40), all.lines(0, 40));
         assert_eq!(sb.lines(9_990, 20), all.lines(9_990, 20));
         assert_eq!(hits(&mut sb, "line 7-49"), hits(&mut all, "line 7-49"));
+    }
+
+    #[test]
+    fn off_screen_a_flood_is_skimmed_not_parsed_and_pages_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        let mut log = File::create(&path).unwrap();
+        let mut sb = Scrollback::new(10_000);
+        sb.set_log(Some(path.clone()));
+        sb.set_visible(false);
+        let mut all = Scrollback::new(usize::MAX);
+        // Binary-looking lines: invalid UTF-8, stray escapes, a colour now and then.
+        for i in 0..64u32 {
+            let mut chunk = Vec::new();
+            for k in 0..400u32 {
+                chunk.extend_from_slice(format!("\x1b[3{}m{i}-{k} ", k % 8).as_bytes());
+                chunk.extend(
+                    (0..200u32)
+                        .map(|b| ((b * 7 + k + i) % 251 + 1) as u8)
+                        .filter(|&b| b != b'\n'),
+                );
+                chunk.push(b'\n');
+            }
+            log.write_all(&chunk).unwrap();
+            sb.push(&chunk);
+            all.push(&chunk);
+        }
+        log.flush().unwrap();
+        assert!(
+            sb.parsed > 0 && sb.store.len < 10_000,
+            "most of it was skimmed ({} lines in memory)",
+            sb.store.len
+        );
+        sb.set_visible(true);
+        let n = all.line_count();
+        assert_eq!(sb.line_count(), n);
+        assert_eq!(sb.lines(n - 40, 40), all.lines(n - 40, 40));
+        assert_eq!(sb.lines(0, 10), all.lines(0, 10));
     }
 
     #[test]

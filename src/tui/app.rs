@@ -29,6 +29,9 @@ pub const DEFAULT_SCROLLBACK_LINES: usize = 10_000;
 /// says otherwise (`scrollback_memory`).
 pub const DEFAULT_SCROLLBACK_MEMORY: u64 = 32 * 1024 * 1024;
 
+/// Output taken in after which the budget is enforced at once, between the driver's calls.
+const BUDGET_CHECK_BYTES: usize = 2 * 1024 * 1024;
+
 /// Lines one mouse-wheel notch scrolls.
 const WHEEL_LINES: usize = 3;
 
@@ -319,6 +322,10 @@ pub struct App {
     /// Envs whose scrollback took output since the budget last looked, each once.
     touched: Vec<EnvId>,
     is_touched: Vec<bool>,
+    /// Output bytes taken in since the budget last looked.
+    unbudgeted: usize,
+    /// The envs whose scrollback is marked visible (viewed at the last budget check).
+    visible: Vec<EnvId>,
     last_tick: Instant,
     dirty: bool,
 }
@@ -336,7 +343,12 @@ impl App {
                 command: None,
                 stage: PaneStage::Pending,
                 stopping: None,
-                scrollback: Scrollback::new(options.scrollback_lines),
+                scrollback: {
+                    // Off screen until a frame draws it (the budget marks the drawn envs).
+                    let mut scrollback = Scrollback::new(options.scrollback_lines);
+                    scrollback.set_visible(false);
+                    scrollback
+                },
                 scroll: Scroll::Follow,
                 rows: INITIAL_ROWS,
                 attempt: 0,
@@ -373,6 +385,8 @@ impl App {
             ),
             touched: Vec::new(),
             is_touched: vec![false; plan.envs.len()],
+            unbudgeted: 0,
+            visible: Vec::new(),
             last_tick: now,
             dirty: true,
         }
@@ -409,6 +423,7 @@ impl App {
     /// The driver calls it after each batch of messages: its cost is that of the envs drawn
     /// and touched since, not of all envs (plus a sort of the envs holding lines when over).
     pub fn enforce_budget(&mut self) {
+        self.unbudgeted = 0;
         let mut viewed = std::mem::take(&mut self.drawn);
         let focus_added = !viewed.contains(&self.focus);
         if focus_added {
@@ -418,9 +433,18 @@ impl App {
             self.budget.viewed(id);
             if let Some(pane) = self.panes.get_mut(id) {
                 pane.scrollback.keep();
+                pane.scrollback.set_visible(true);
                 self.budget.set_used(id, pane.scrollback.memory_bytes());
             }
         }
+        for &id in &self.visible {
+            if !viewed.contains(&id)
+                && let Some(pane) = self.panes.get_mut(id)
+            {
+                pane.scrollback.set_visible(false);
+            }
+        }
+        self.visible.clone_from(&viewed);
         for id in self.touched.drain(..) {
             if let (Some(pane), Some(flag)) = (self.panes.get(id), self.is_touched.get_mut(id)) {
                 *flag = false;
@@ -650,6 +674,7 @@ impl App {
             }
             RunEvent::Output { env, bytes, .. } => {
                 if let Some(pane) = self.panes.get_mut(env) {
+                    self.unbudgeted += bytes.len();
                     pane.scrollback.push_owned(bytes);
                     if let Some(flag) = self.is_touched.get_mut(env)
                         && !*flag
@@ -660,6 +685,10 @@ impl App {
                     if self.drawn.contains(&env) {
                         self.dirty = true;
                     }
+                }
+                // A flood must not overshoot the budget by a whole batch.
+                if self.unbudgeted >= BUDGET_CHECK_BYTES {
+                    self.enforce_budget();
                 }
             }
             RunEvent::Usage { .. } | RunEvent::WaitingForMemory { .. } => self.on_usage(&event),
@@ -692,6 +721,13 @@ impl App {
     }
 
     fn on_env_finished(&mut self, env: EnvId, result: EnvResult) -> Effect {
+        if let Some(flag) = self.is_touched.get_mut(env)
+            && !*flag
+        {
+            // What it holds changes as its last bytes are parsed.
+            *flag = true;
+            self.touched.push(env);
+        }
         if let Some(pane) = self.panes.get_mut(env) {
             pane.scrollback.finish();
             if result.ran() {
