@@ -13,7 +13,7 @@
 # cargo. Usage:
 #   bash benches/workloads.sh                  # build --release, W1-W4 (5 runs each), TUI, TUI320,
 #                                              # RELAY (the least any relay can do, for scale),
-#                                              # BINARY, FLOOD1000, MANY5000 (the TUI at scale:
+#                                              # BINARY, STORMS, FLOOD1000, MANY5000 (the TUI at scale:
 #                                              # key latency under floods, memory budget, 5,000 envs)
 #   RUNS=3 bash benches/workloads.sh W1 W3     # some workloads, 3 runs each
 #   RUNALL=/path/to/runall bash benches/workloads.sh   # measure that binary, no build
@@ -29,7 +29,7 @@ RUNS=${RUNS:-5}
 QUIET_WAIT=${QUIET_WAIT:-30}
 TIME=/usr/bin/time
 WORKLOADS=("$@")
-[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 TUI TUI320 RELAY BINARY FLOOD1000 MANY5000)
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 TUI TUI320 RELAY BINARY STORMS FLOOD1000 MANY5000)
 
 if ! "$TIME" -f %e true 2>/dev/null; then
     echo "workloads.sh: GNU time is needed at $TIME (apt-get install time)" >&2
@@ -489,6 +489,42 @@ scale_binary() {
     SCALE_ROWS+=("| binary flood: 8 × \`cat\` of random bytes in a loop | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats) | $rss MiB | ${cpu}s CPU while ${logged} MiB were logged |")
 }
 
+# STORMS: the other floods the screen must not fall behind: a 200 MB line, millions of `\r`
+# frames, an escape-sequence storm (each in a loop), and key latency of `?` and `j` under them.
+scale_storms() {
+    local cfg=$TMP/storms.toml
+    echo "STORMS: a 200 MB line, \\r frames, escape storms; keys answered ..." >&2
+    config "$cfg" "jobs = 8"
+    cat >> "$cfg" << 'EOF2'
+[env.storm-line]
+commands = ["while :; do head -c 200000000 /dev/zero | tr '\\0' x; done"]
+
+[env.storm-frames]
+commands = ["while :; do awk 'BEGIN { for (i = 0; i < 3000000; i++) printf \"\\r%d%%\", i }'; done"]
+
+[env.storm-escapes]
+commands = ["while :; do yes \"$(printf '\\033[31m\\033[2K\\033]0;title\\007\\033[1;1H\\033[?1049h')\" | head -c 100000000; done"]
+EOF2
+    rm -rf "$TMP/logs"
+    wait_quiet
+    scale_start storms "$cfg"
+    scale_wait "▶ 3" 60 || true
+    sleep 3
+    local help=() next=() k name
+    for k in 1 2 3 4 5 6; do
+        help+=("$(key_ms '?' 'scroll up a line')")
+        help+=("$(key_ms Escape 'scroll up a line' gone)")
+        case $((k % 3)) in 0) name=storm-line ;; 1) name=storm-frames ;; *) name=storm-escapes ;; esac
+        next+=("$(key_ms j "›▶ $name ")")
+    done
+    local rss cpu logged
+    rss=$(scale_rss)
+    cpu=$(scale_cpu)
+    logged=$(du -sm "$TMP/logs" | awk '{ print $1 }')
+    scale_quit
+    SCALE_ROWS+=("| storms: a 200 MB line, 3M \`\\r\` frames, an escape-sequence storm (each in a loop) | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats) | $rss MiB | ${cpu}s CPU while ${logged} MiB were logged |")
+}
+
 # FLOOD1000: 1,000 envs x 30,000 lines of 100 bytes (-j 8) in the TUI: peak RSS (target
 # < 64 MiB with the 32 MiB scrollback budget), key latency during the flood, then paging to
 # the top of an evicted env, and a search across all envs (it reads the evicted envs' logs).
@@ -575,9 +611,10 @@ for w in "${WORKLOADS[@]}"; do
         TUI320 | tui320) tui 40 ;;
         RELAY | relay) relay_bound ;;
         BINARY | binary) scale_binary ;;
+        STORMS | storms) scale_storms ;;
         FLOOD1000 | flood1000) scale_flood ;;
         MANY5000 | many5000) scale_many ;;
-        *) echo "workloads.sh: unknown workload $w (W1 W2 W3 W4 TUI TUI320 RELAY BINARY FLOOD1000 MANY5000)" >&2; exit 2 ;;
+        *) echo "workloads.sh: unknown workload $w (W1 W2 W3 W4 TUI TUI320 RELAY BINARY STORMS FLOOD1000 MANY5000)" >&2; exit 2 ;;
     esac
 done
 

@@ -511,6 +511,48 @@ mod tests {
     }
 
     #[test]
+    fn record_keeps_the_last_measured_cpu_and_peak_for_max_memory_and_list() {
+        let plan = plan(&[("big", &[]), ("later", &[])]);
+        let mut history = History::default();
+        let mut summary = Summary::new(&plan);
+        let mut big = result(EnvStatus::Passed, 2100);
+        big.resources.add(Duration::from_secs(2), 310 << 20);
+        summary.record(&RunEvent::EnvFinished {
+            env: 0,
+            result: big,
+        });
+        history.record(&plan, &summary, "run-1", 1000);
+        assert_eq!(history.peak_rss("big"), Some(310 << 20));
+        assert_eq!(history.envs["big"].cpu_ms, Some(2000));
+        assert_eq!(history.peak_rss("later"), None);
+        assert_eq!(
+            history.describe_last("big", 1300).as_deref(),
+            Some("passed in 2.1s (2.00s CPU, 310 MiB peak), 5m ago")
+        );
+        // A run in which it did not run keeps the figures of the run before.
+        let mut summary = Summary::new(&plan);
+        let skipped = EnvStatus::Skipped {
+            dependency: "x".into(),
+        };
+        summary.record(&RunEvent::EnvFinished {
+            env: 0,
+            result: result(skipped, 0),
+        });
+        history.record(&plan, &summary, "run-2", 2000);
+        assert_eq!(history.peak_rss("big"), Some(310 << 20));
+        // The file keeps them (and reads files written before they existed).
+        let text = serde_json::to_string(&history).expect("serialise");
+        let back: History = serde_json::from_str(&text).expect("read back");
+        assert_eq!(back.peak_rss("big"), Some(310 << 20));
+        let old: History = serde_json::from_str(
+            r#"{"schema":1,"envs":{"a":{"duration_ms":5,"verdict":"passed","outcome":"passed",
+               "finished_at":1,"attempt":1,"flaky":false}}}"#,
+        )
+        .expect("an older history");
+        assert_eq!(old.peak_rss("a"), None);
+    }
+
+    #[test]
     fn describe_last_says_outcome_duration_and_age() {
         let history = with_durations(&[("a", 1500)]);
         assert_eq!(
