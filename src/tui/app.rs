@@ -209,6 +209,49 @@ impl EnvState {
     }
 }
 
+/// What the status bar counts an env as; [`App::tally`] keeps the counts as envs change
+/// stage, so a frame never walks every env to count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tally {
+    /// Not started (pending, waiting for its dependencies or for memory).
+    NotStarted,
+    /// Running.
+    Running,
+    /// Passed.
+    Passed,
+    /// Failed (or failed to spawn).
+    Failed,
+    /// Stopped by its own timeout.
+    TimedOut,
+    /// Stopped by a shutdown.
+    Interrupted,
+    /// Skipped because a dependency did not pass.
+    Skipped,
+    /// Never started because of a shutdown.
+    NotRun,
+}
+
+impl Tally {
+    const COUNT: usize = 8;
+
+    fn of(stage: &PaneStage) -> Self {
+        match stage {
+            PaneStage::Pending => Self::NotStarted,
+            PaneStage::Running { .. } => Self::Running,
+            PaneStage::Finished { result } => match result.verdict() {
+                Verdict::Passed => Self::Passed,
+                Verdict::Skipped => Self::Skipped,
+                Verdict::NotRun => Self::NotRun,
+                Verdict::Interrupted => Self::Interrupted,
+                Verdict::Failed => match result.stopped_by {
+                    Some(StopCause::TimedOut(_)) => Self::TimedOut,
+                    _ => Self::Failed,
+                },
+            },
+        }
+    }
+}
+
 /// Where a pane's env is in its life (the runner keeps its own, finer state).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum PaneStage {
@@ -326,6 +369,8 @@ pub struct App {
     unbudgeted: usize,
     /// The envs whose scrollback is marked visible (viewed at the last budget check).
     visible: Vec<EnvId>,
+    /// How many envs are in each [`Tally`] class.
+    tally: [usize; Tally::COUNT],
     last_tick: Instant,
     dirty: bool,
 }
@@ -387,6 +432,11 @@ impl App {
             is_touched: vec![false; plan.envs.len()],
             unbudgeted: 0,
             visible: Vec::new(),
+            tally: {
+                let mut tally = [0; Tally::COUNT];
+                tally[Tally::NotStarted as usize] = plan.envs.len();
+                tally
+            },
             last_tick: now,
             dirty: true,
         }
@@ -480,17 +530,27 @@ impl App {
 
     /// Every env has its final result.
     pub fn all_finished(&self) -> bool {
-        self.panes
-            .iter()
-            .all(|p| matches!(p.stage, PaneStage::Finished { .. }))
+        self.tally(Tally::NotStarted) == 0 && self.tally(Tally::Running) == 0
     }
 
     /// Some env runs or may still start.
     pub fn busy(&self) -> bool {
-        self.panes
-            .iter()
-            .any(|p| matches!(p.stage, PaneStage::Running { .. }))
-            || (!self.run_finished && !self.all_finished())
+        self.tally(Tally::Running) > 0 || (!self.run_finished && !self.all_finished())
+    }
+
+    /// How many envs are counted as `class` now.
+    pub fn tally(&self, class: Tally) -> usize {
+        self.tally[class as usize]
+    }
+
+    /// Moves env `id` to `stage`, keeping the tally.
+    fn set_stage(&mut self, id: EnvId, stage: PaneStage) {
+        let Some(pane) = self.panes.get_mut(id) else {
+            return;
+        };
+        self.tally[Tally::of(&pane.stage) as usize] -= 1;
+        self.tally[Tally::of(&stage) as usize] += 1;
+        pane.stage = stage;
     }
 
     /// The focused env.
@@ -632,11 +692,11 @@ impl App {
                 pane.log_error = None;
                 // The runner names the log next (`LogOpened`).
                 pane.scrollback.set_log(None);
-                pane.stage = PaneStage::Running { since: now };
                 pane.waiting_for_memory = false;
                 pane.live = None;
                 pane.command = None;
                 pane.stopping = None;
+                self.set_stage(env, PaneStage::Running { since: now });
                 self.run_finished = false;
                 if let Some(search) = self.search.as_mut().filter(|s| s.env == env) {
                     search.hits.clear();
@@ -733,8 +793,8 @@ impl App {
             if result.ran() {
                 pane.scrollback.set_log(Some(result.log_path.clone()));
             }
-            pane.stage = PaneStage::Finished { result };
             pane.stopping = None;
+            self.set_stage(env, PaneStage::Finished { result });
             self.dirty = true;
         }
         if self.quitting && !self.busy() {
@@ -1610,6 +1670,50 @@ pub(super) mod tests {
             app.panes[2].scrollback.log(),
             Some(Path::new("/x/py311@2.log"))
         );
+    }
+
+    #[test]
+    fn the_tally_follows_every_stage_change_like_a_recount() {
+        let recount = |app: &App, class: Tally| {
+            app.panes
+                .iter()
+                .filter(|p| Tally::of(&p.stage) == class)
+                .count()
+        };
+        let classes = [
+            Tally::NotStarted,
+            Tally::Running,
+            Tally::Passed,
+            Tally::Failed,
+            Tally::TimedOut,
+            Tally::Interrupted,
+            Tally::Skipped,
+            Tally::NotRun,
+        ];
+        let mut timed_out = result(exit(143), 9);
+        timed_out.stopped_by = Some(StopCause::TimedOut(Duration::from_secs(1)));
+        let events = vec![
+            (0, started(0)),
+            (1, started(1)),
+            (2, finished(0, result(EnvStatus::Passed, 2))),
+            (3, finished(1, timed_out)),
+            (4, started(0)),
+            (5, finished(0, result(exit(1), 1))),
+            (6, finished(2, result(EnvStatus::NotRun, 0))),
+        ];
+        let mut app = App::new(&four(), at(0), AppOptions::default());
+        assert_eq!(app.tally(Tally::NotStarted), 4);
+        for (ms, event) in events {
+            let _ = app.update(Msg::Run(event), at(ms));
+            for class in classes {
+                assert_eq!(app.tally(class), recount(&app, class), "{class:?} at {ms}");
+            }
+        }
+        assert_eq!(app.tally(Tally::Failed), 1, "the rerun failed");
+        assert_eq!(app.tally(Tally::Passed), 0);
+        assert!(!app.all_finished());
+        let _ = app.update(Msg::Run(finished(3, result(EnvStatus::Passed, 1))), at(7));
+        assert!(app.all_finished());
     }
 
     #[test]

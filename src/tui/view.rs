@@ -21,7 +21,7 @@ use crate::event::{
     format_running, signal_name,
 };
 use crate::plan::EnvId;
-use crate::tui::app::{App, EnvState, Mode, Overlay, PaneStage, Scroll, SearchScope};
+use crate::tui::app::{App, EnvState, Mode, Overlay, PaneStage, Scroll, SearchScope, Tally};
 use crate::tui::keymap::{Action, Key, KeymapMode};
 
 /// Narrowest tile worth drawing.
@@ -108,12 +108,7 @@ fn render_list(app: &mut App, area: Rect, buf: &mut Buffer, now: Instant) {
 }
 
 fn render_sidebar(app: &App, area: Rect, buf: &mut Buffer, now: Instant, details: bool) {
-    let finished = app
-        .panes
-        .iter()
-        .enumerate()
-        .filter(|&(id, _)| app.env_state(id).is_some_and(EnvState::is_finished))
-        .count();
+    let finished = app.panes.len() - app.tally(Tally::NotStarted) - app.tally(Tally::Running);
     let mut title = if details {
         format!(" envs {finished}/{} ", app.panes.len())
     } else {
@@ -773,10 +768,8 @@ fn status_spans(app: &App, tiles_note: Option<&str>) -> Vec<Span<'static>> {
             Style::new().fg(Color::Yellow),
         )];
     }
-    let states: Vec<EnvState> = (0..app.panes.len())
-        .filter_map(|id| app.env_state(id))
-        .collect();
-    let running = states.iter().filter(|&&s| s == EnvState::Running).count();
+    // Kept by the app as envs change stage: no walk over every env per frame.
+    let running = app.tally(Tally::Running);
     if app.quitting {
         let plural = if running == 1 { "" } else { "s" };
         return vec![Span::styled(
@@ -792,16 +785,16 @@ fn status_spans(app: &App, tiles_note: Option<&str>) -> Vec<Span<'static>> {
         spans.push(Span::styled("stopping  ", Style::new().fg(Color::Yellow)));
     }
     let groups = [
-        (EnvState::Running, "▶"),
-        (EnvState::Passed, "✔"),
-        (EnvState::Failed, "✘"),
-        (EnvState::TimedOut, "✘"),
-        (EnvState::Interrupted, "■"),
-        (EnvState::Skipped, "⊘"),
+        (Tally::Running, EnvState::Running, "▶"),
+        (Tally::Passed, EnvState::Passed, "✔"),
+        (Tally::Failed, EnvState::Failed, "✘"),
+        (Tally::TimedOut, EnvState::TimedOut, "✘"),
+        (Tally::Interrupted, EnvState::Interrupted, "■"),
+        (Tally::Skipped, EnvState::Skipped, "⊘"),
     ];
     let mut counts: Vec<(usize, &str, Style)> = Vec::new();
-    for (state, symbol) in groups {
-        let n = states.iter().filter(|&&s| s == state).count();
+    for (class, state, symbol) in groups {
+        let n = app.tally(class);
         if n == 0 {
             continue;
         }
@@ -812,10 +805,7 @@ fn status_spans(app: &App, tiles_note: Option<&str>) -> Vec<Span<'static>> {
             counts.push((n, symbol, look(state).1));
         }
     }
-    let waiting = states
-        .iter()
-        .filter(|s| !s.is_finished() && **s != EnvState::Running)
-        .count();
+    let waiting = app.tally(Tally::NotStarted);
     if waiting > 0 {
         counts.push((waiting, "·", look(EnvState::Pending).1));
     }
