@@ -497,6 +497,8 @@ pub fn group_usage(pgids: &[i32]) -> Vec<GroupUsage> {
     }
     let page = rustix::param::page_size() as u64;
     let ticks = rustix::param::clock_ticks_per_second().max(1);
+    let slot: std::collections::HashMap<i32, usize> =
+        pgids.iter().enumerate().map(|(k, &g)| (g, k)).collect();
     for pid in pids() {
         let Ok(stat) = fs::read(format!("/proc/{pid}/stat")) else {
             continue;
@@ -504,7 +506,7 @@ pub fn group_usage(pgids: &[i32]) -> Vec<GroupUsage> {
         let Some((pgid, cpu_ticks, rss_pages)) = parse_usage(&stat) else {
             continue;
         };
-        if let Some(k) = pgids.iter().position(|&g| g == pgid) {
+        if let Some(&k) = slot.get(&pgid) {
             usage[k].rss += rss_pages.saturating_mul(page);
             usage[k].cpu += Duration::from_nanos(cpu_ticks.saturating_mul(1_000_000_000) / ticks);
         }
@@ -632,6 +634,40 @@ mod tests {
         assert_eq!(parse_stat(1, b"1 (init) S 0"), None);
         assert_eq!(parse_usage(line), Some((40, 3 + 4, 10)));
         assert_eq!(parse_usage(b"1 (init) S 0"), None);
+    }
+
+    #[test]
+    fn a_live_group_is_sampled_and_a_reaped_child_reports_its_rusage() {
+        use std::os::unix::process::CommandExt;
+        // A group of its own, burning CPU until killed.
+        let child = std::process::Command::new("/bin/sh")
+            .args(["-c", "while :; do :; done"])
+            .process_group(0)
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let sample = loop {
+            let sample = group_usage(&[pid, -7])[0];
+            if sample.cpu >= Duration::from_millis(50) || std::time::Instant::now() > deadline {
+                break sample;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(sample.rss > 0, "{sample:?}");
+        assert!(sample.cpu >= Duration::from_millis(50), "{sample:?}");
+        assert_eq!(group_usage(&[-7]), [GroupUsage::default()], "no such group");
+        signal_pid(pid, libc::SIGKILL);
+        let (status, usage) = reap(pid).expect("our child");
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+        assert!(
+            usage.cpu >= sample.cpu.saturating_sub(Duration::from_millis(20)),
+            "{usage:?}"
+        );
+        assert!(usage.peak_rss > 0, "{usage:?}");
+        // Reaped above (dropping `child` never waits), so it is no longer ours.
+        assert_eq!(try_reap_usage(pid), Reaped::Gone);
+        drop(child);
         let me = proc_stat(std::process::id() as i32).expect("our own stat");
         assert_eq!(me.pgid, rustix::process::getpgrp().as_raw_nonzero().get());
     }
