@@ -12,7 +12,9 @@
 # Needs bash, coreutils, GNU time (/usr/bin/time), a C compiler (cc) for benches/gen.c, and
 # cargo. Usage:
 #   bash benches/workloads.sh                  # build --release, W1-W4 (5 runs each), TUI, TUI320,
-#                                              # RELAY (the least any relay can do, for scale)
+#                                              # RELAY (the least any relay can do, for scale),
+#                                              # BINARY, STORMS, FLOOD1000, MANY5000 (the TUI at scale:
+#                                              # key latency under floods, memory budget, 5,000 envs)
 #   RUNS=3 bash benches/workloads.sh W1 W3     # some workloads, 3 runs each
 #   RUNALL=/path/to/runall bash benches/workloads.sh   # measure that binary, no build
 #   VERBOSE=1 bash benches/workloads.sh        # also print every sample
@@ -27,7 +29,7 @@ RUNS=${RUNS:-5}
 QUIET_WAIT=${QUIET_WAIT:-30}
 TIME=/usr/bin/time
 WORKLOADS=("$@")
-[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 TUI TUI320 RELAY)
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 TUI TUI320 RELAY BINARY STORMS FLOOD1000 MANY5000)
 
 if ! "$TIME" -f %e true 2>/dev/null; then
     echo "workloads.sh: GNU time is needed at $TIME (apt-get install time)" >&2
@@ -376,8 +378,228 @@ relay_bound() {
     rm -rf "$TMP/logs"
 }
 
+# --- the TUI at scale (issue 16) ---------------------------------------------------------------
+
+# scale_start NAME CFG: runall's TUI on CFG in a detached tmux session of 200x50; sets SESSION
+# and PID (runall's pid).
+scale_start() {
+    SESSION=runall-scale-$$-$1
+    tmux new-session -d -s "$SESSION" -x 200 -y 50 \
+        "exec '$RUNALL' -c '$2' --log-dir '$TMP/logs'"
+    PID=""
+    for _ in $(seq 200); do
+        PID=$(tmux list-panes -t "$SESSION" -F '#{pane_pid}' 2> /dev/null) && [ -n "$PID" ] && break
+        sleep 0.01
+    done
+}
+
+# scale_wait NEEDLE [SECONDS]: wait until NEEDLE is on screen; 1 when it never came.
+scale_wait() {
+    local tries=$((${2:-600} * 20))
+    for _ in $(seq "$tries"); do
+        tmux capture-pane -t "$SESSION" -p | grep -qF -- "$1" && return 0
+        sleep 0.05
+    done
+    echo "  never saw: $1" >&2
+    return 1
+}
+
+# key_ms KEYS NEEDLE [gone|re]: send KEYS (tmux key names; `-l TEXT` for literal text), then
+# the milliseconds until NEEDLE shows (with `gone`: no longer shows; with `re`: NEEDLE is an
+# extended regex that matches) on screen, polled every
+# 5 ms (tmux capture-pane itself takes a few ms: the figures are upper bounds); "timeout"
+# after 20 s.
+key_ms() {
+    local keys=$1 needle=$2 gone=${3:-} k0 k1 screen
+    k0=$(date +%s%N)
+    # shellcheck disable=SC2086
+    tmux send-keys -t "$SESSION" $keys
+    for _ in $(seq 4000); do
+        screen=$(tmux capture-pane -t "$SESSION" -p)
+        if { [ -z "$gone" ] && grep -qF -- "$needle" <<< "$screen"; } ||
+            { [ "$gone" = re ] && grep -qE -- "$needle" <<< "$screen"; } ||
+            { [ "$gone" = gone ] && ! grep -qF -- "$needle" <<< "$screen"; }; then
+            k1=$(date +%s%N)
+            echo $(((k1 - k0) / 1000000))
+            return
+        fi
+        sleep 0.005
+    done
+    echo timeout
+}
+
+# scale_rss: runall's peak RSS so far, in MiB.
+scale_rss() {
+    awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$PID/status"
+}
+
+# scale_cpu: runall's CPU seconds so far.
+scale_cpu() {
+    local st
+    read -r -a st < "/proc/$PID/stat"
+    awk -v t=$((st[13] + st[14])) -v h="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / h }'
+}
+
+# scale_quit: quit runall (confirming if envs still run) and end the session.
+scale_quit() {
+    tmux send-keys -t "$SESSION" q
+    sleep 0.3
+    tmux send-keys -t "$SESSION" y
+    for _ in $(seq 200); do
+        kill -0 "$PID" 2> /dev/null || break
+        sleep 0.05
+    done
+    tmux kill-session -t "$SESSION" 2> /dev/null || true
+}
+
+# stats: "median M ms, max X ms (n keys)" of the numbers on stdin ("timeout" counts as a miss).
+stats() {
+    sort -g | awk '$1 == "timeout" { t++; next } { v[++n] = $1 } END {
+        if (n == 0) { print "no answer"; exit }
+        m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+        printf "median %d ms, max %d ms (%d keys%s)", m, v[n], n + t, t ? ", " t " timed out" : "" }'
+}
+
+# BINARY: 8 envs each `cat`ting 4 MiB of random bytes in a loop, in the TUI; key latency of
+# `?` (help on and off) and `j` (next env) while they flood, runall's CPU and peak RSS.
+scale_binary() {
+    local cfg=$TMP/binary.toml i
+    echo "BINARY: 8 envs catting random bytes in a loop, keys answered ..." >&2
+    head -c 4194304 /dev/urandom > "$TMP/random.bin"
+    config "$cfg" "jobs = 8"
+    for i in $(seq 0 7); do
+        printf '[env.bin-%d]\ncommands = ["while :; do cat %s; done"]\n' "$i" "$TMP/random.bin" >> "$cfg"
+    done
+    rm -rf "$TMP/logs"
+    wait_quiet
+    scale_start binary "$cfg"
+    scale_wait "▶ 8" 60 || true
+    sleep 3
+    local help=() next=() k
+    for k in 1 2 3 4 5; do
+        help+=("$(key_ms '?' 'scroll up a line')")
+        help+=("$(key_ms Escape 'scroll up a line' gone)")
+        next+=("$(key_ms j "›▶ bin-$k ")")
+    done
+    local rss cpu logged
+    rss=$(scale_rss)
+    cpu=$(scale_cpu)
+    logged=$(du -sm "$TMP/logs" | awk '{ print $1 }')
+    scale_quit
+    SCALE_ROWS+=("| binary flood: 8 × \`cat\` of random bytes in a loop | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats) | $rss MiB | ${cpu}s CPU while ${logged} MiB were logged |")
+}
+
+# STORMS: the other floods the screen must not fall behind: a 200 MB line, millions of `\r`
+# frames, an escape-sequence storm (each in a loop), and key latency of `?` and `j` under them.
+scale_storms() {
+    local cfg=$TMP/storms.toml
+    echo "STORMS: a 200 MB line, \\r frames, escape storms; keys answered ..." >&2
+    config "$cfg" "jobs = 8"
+    cat >> "$cfg" << 'EOF2'
+[env.storm-line]
+commands = ["while :; do head -c 200000000 /dev/zero | tr '\\0' x; done"]
+
+[env.storm-frames]
+commands = ["while :; do awk 'BEGIN { for (i = 0; i < 3000000; i++) printf \"\\r%d%%\", i }'; done"]
+
+[env.storm-escapes]
+commands = ["while :; do yes \"$(printf '\\033[31m\\033[2K\\033]0;title\\007\\033[1;1H\\033[?1049h')\" | head -c 100000000; done"]
+EOF2
+    rm -rf "$TMP/logs"
+    wait_quiet
+    scale_start storms "$cfg"
+    scale_wait "▶ 3" 60 || true
+    sleep 3
+    local help=() next=() k name
+    for k in 1 2 3 4 5 6; do
+        help+=("$(key_ms '?' 'scroll up a line')")
+        help+=("$(key_ms Escape 'scroll up a line' gone)")
+        case $((k % 3)) in 0) name=storm-line ;; 1) name=storm-frames ;; *) name=storm-escapes ;; esac
+        next+=("$(key_ms j "›▶ $name ")")
+    done
+    local rss cpu logged
+    rss=$(scale_rss)
+    cpu=$(scale_cpu)
+    logged=$(du -sm "$TMP/logs" | awk '{ print $1 }')
+    scale_quit
+    SCALE_ROWS+=("| storms: a 200 MB line, 3M \`\\r\` frames, an escape-sequence storm (each in a loop) | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats) | $rss MiB | ${cpu}s CPU while ${logged} MiB were logged |")
+}
+
+# FLOOD1000: 1,000 envs x 30,000 lines of 100 bytes (-j 8) in the TUI: peak RSS (target
+# < 64 MiB with the 32 MiB scrollback budget), key latency during the flood, then paging to
+# the top of an evicted env, and a search across all envs (it reads the evicted envs' logs).
+scale_flood() {
+    local cfg=$TMP/flood.toml i n=30000
+    local budget=${SCROLLBACK_MEMORY:-32MiB}
+    echo "FLOOD1000: 1,000 envs x 30,000 lines in the TUI (scrollback_memory $budget) ..." >&2
+    config "$cfg" "jobs = 8
+scrollback_memory = \"$budget\""
+    for i in $(seq 0 999); do env_argv "$cfg" "f-$i" "$GEN" lines "f-$i" "$n" 100; done
+    rm -rf "$TMP/logs"
+    wait_quiet
+    local start end
+    start=$(date +%s%N)
+    scale_start flood "$cfg"
+    scale_wait "f-0 out" 60 || true
+    local during=() k
+    for k in 1 2 3 4 5 6; do
+        during+=("$(key_ms j "›. f-$k " re)")
+    done
+    scale_wait "done ✔ 1000" 900 || true
+    end=$(date +%s%N)
+    local rss cpu
+    rss=$(scale_rss)
+    cpu=$(scale_cpu)
+    # The focused env (f-6, long finished and evicted): to its top and a page down, paged
+    # from its log; then back up to f-2, whose last lines page back at once.
+    local top page other
+    top=$(key_ms g "f-6 out 0000000001")
+    page=$(key_ms PageDown "f-6 out 00000000[4-9][0-9]" re)
+    other=$(key_ms "k k k k" "f-2 out 0000030000")
+    local search
+    tmux send-keys -t "$SESSION" F
+    sleep 0.2
+    tmux send-keys -t "$SESSION" -l "out 0000029999"
+    search=$(key_ms Enter "matches for")
+    local rss_after
+    rss_after=$(scale_rss)
+    scale_quit
+    local wall
+    wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+    SCALE_ROWS+=("| 1,000 envs × 30,000 lines (-j 8), scrollback_memory $budget | keys during the flood: $(printf '%s\n' "${during[@]}" | stats); top of an evicted env: ${top} ms, a page down: ${page} ms, another evicted env's last lines: ${other} ms; search all envs: ${search} ms | $rss MiB at the end, $rss_after MiB after the search | ${wall}s, ${cpu}s CPU |")
+}
+
+# MANY5000: 5,000 envs (-j 8, each a 60 s sleep) in the TUI: selection, filter and tiles.
+scale_many() {
+    local cfg=$TMP/many.toml i
+    echo "MANY5000: 5,000 envs in the list ..." >&2
+    config "$cfg" "jobs = 8"
+    for i in $(seq 0 4999); do printf '[env.m-%d]\ncommands = ["sleep 60"]\n' "$i" >> "$cfg"; done
+    rm -rf "$TMP/logs"
+    wait_quiet
+    scale_start many "$cfg"
+    scale_wait "▶ 8" 60 || true
+    local moves=() k
+    for k in 1 2 3 4 5 6; do
+        moves+=("$(key_ms j "›▶ m-$k ")")
+    done
+    local filter tiles untile clear
+    tmux send-keys -t "$SESSION" f
+    sleep 0.2
+    filter=$(key_ms "-l m-4999" "“m-4999” 1/5000")
+    clear=$(key_ms Escape "envs 0/5000")
+    tiles=$(key_ms t "envs 0/5000" gone)
+    untile=$(key_ms "t t" "envs 0/5000")
+    local rss cpu
+    rss=$(scale_rss)
+    cpu=$(scale_cpu)
+    scale_quit
+    SCALE_ROWS+=("| 5,000 envs in the list (8 running) | \`j\`: $(printf '%s\n' "${moves[@]}" | stats); filter typed (6 keys) to 1 match: ${filter} ms; filter cleared: ${clear} ms; tiles of the running ones: ${tiles} ms, back: ${untile} ms | $rss MiB | ${cpu}s CPU |")
+}
+
 TUI_ROWS=()
 RELAY_ROWS=()
+SCALE_ROWS=()
 for w in "${WORKLOADS[@]}"; do
     case $w in
         W1 | w1) w1 ;;
@@ -388,7 +610,11 @@ for w in "${WORKLOADS[@]}"; do
         # The TUI at the target drain rate: 8 children paced to 40 MiB/s each (320 MiB/s).
         TUI320 | tui320) tui 40 ;;
         RELAY | relay) relay_bound ;;
-        *) echo "workloads.sh: unknown workload $w (W1 W2 W3 W4 TUI TUI320 RELAY)" >&2; exit 2 ;;
+        BINARY | binary) scale_binary ;;
+        STORMS | storms) scale_storms ;;
+        FLOOD1000 | flood1000) scale_flood ;;
+        MANY5000 | many5000) scale_many ;;
+        *) echo "workloads.sh: unknown workload $w (W1 W2 W3 W4 TUI TUI320 RELAY BINARY STORMS FLOOD1000 MANY5000)" >&2; exit 2 ;;
     esac
 done
 
@@ -403,6 +629,12 @@ if [ ${#TUI_ROWS[@]} -gt 0 ]; then
     echo "| TUI | drain rate | wall | CPU (runall) | CPU time | peak RSS | CPU per thread | checks |"
     echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${TUI_ROWS[@]}"
+fi
+if [ ${#SCALE_ROWS[@]} -gt 0 ]; then
+    echo
+    echo "| TUI at scale | keys (tmux-polled, upper bounds) | peak RSS | wall, CPU |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${SCALE_ROWS[@]}"
 fi
 if [ ${#RELAY_ROWS[@]} -gt 0 ]; then
     echo

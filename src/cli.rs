@@ -58,6 +58,10 @@ pub struct Cli {
     /// Run the envs with this label, as tox's `-m NAME` (repeatable; `label:NAME` as ENV).
     #[arg(short = 'm', long = "label", value_name = "LABEL")]
     pub label: Vec<String>,
+    /// Start an env only when the running envs' expected peak memory plus its own fit in
+    /// this (e.g. 8GiB) [default: `max_memory` in [settings], else no limit].
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::size::parse_size)]
+    pub max_memory: Option<u64>,
 
     /// Headless output for CI logs (the default when stdout is not a terminal).
     #[arg(long)]

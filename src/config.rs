@@ -26,6 +26,7 @@ use toml::Spanned;
 use crate::launcher::{self, Launcher, LocalSignals};
 
 mod raw;
+pub mod size;
 mod values;
 
 pub use values::{LeakPolicy, SkipProbe, StderrMode, Timeouts};
@@ -94,6 +95,11 @@ pub struct Settings {
     pub tox: bool,
     /// `tox_command`: how to run tox (argv words; `None`: `RUNALL_TOX`, else `tox`).
     pub tox_command: Option<Vec<String>>,
+    /// `max_memory`: most bytes the running envs may be expected to use together.
+    pub max_memory: Option<u64>,
+    /// `scrollback_memory`: the TUI's budget of parsed output lines in memory, all envs
+    /// together (`None`: the default).
+    pub scrollback_memory: Option<u64>,
 }
 
 /// One `[env.NAME]` table with `[env_run_base]` and `[settings]` defaults applied.
@@ -594,6 +600,8 @@ impl Ctx<'_> {
             tox_command: raw
                 .tox_command
                 .map(|words| words.into_iter().map(|word| word.0).collect()),
+            max_memory: raw.max_memory.map(|size| size.0),
+            scrollback_memory: raw.scrollback_memory.map(|size| size.0),
         })
     }
 
@@ -1074,6 +1082,8 @@ terminate_timeout = 5
 leak_timeout = 0.25
 timeout = "10m"
 on_leak = "fail"
+max_memory = "8GiB"
+scrollback_memory = 1048576
 
 [env_run_base]
 set_env = { CI = "1", RUST_BACKTRACE = "0" }
@@ -1115,6 +1125,8 @@ commands = ["true"]
                 launcher: None,
                 tox: false,
                 tox_command: None,
+                max_memory: Some(8 << 30),
+                scrollback_memory: Some(1 << 20),
             }
         );
         let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
@@ -1342,7 +1354,8 @@ test_reports = []
             err("[settings]\njobs = 2\ncolour = 1\n"),
             "runall.toml:3:1: settings.colour: unknown key `colour`, expected one of `jobs`, \
              `stderr`, `interrupt_timeout`, `terminate_timeout`, `leak_timeout`, `timeout`, \
-             `on_leak`, `retries`, `tail`, `launcher`, `tox`, `tox_command`"
+             `on_leak`, `retries`, `tail`, `launcher`, `tox`, `tox_command`, `max_memory`, \
+             `scrollback_memory`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
                         `depends`, `after`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`, \
@@ -1907,6 +1920,20 @@ commands = ["x"]
                  depends = [\"a\"]\n"
             ),
             "runall.toml:5:12: env.a.depends[0]: dependency cycle: a -> a"
+        );
+    }
+
+    #[test]
+    fn bad_sizes() {
+        assert_eq!(
+            err("[settings]\nmax_memory = \"8 parsecs\"\n"),
+            "runall.toml:2:14: settings.max_memory: invalid size `8 parsecs`: write a number and \
+             a unit, like \"8GiB\" or \"512MiB\""
+        );
+        assert_eq!(
+            err("[settings]\nscrollback_memory = 0\n"),
+            "runall.toml:2:21: settings.scrollback_memory: invalid size `0`: must be from 1 byte \
+             to 1 PiB"
         );
     }
 

@@ -124,6 +124,64 @@ pub struct EnvResult {
     /// What this attempt's test reports said (`None`: no report was found). Filled in by the
     /// log writer, which reads the reports after the attempt ends.
     pub tests: Option<Arc<TestResults>>,
+    /// What this attempt's commands (and the adopted processes runall reaped for them) cost.
+    pub resources: Resources,
+}
+
+/// What an env cost: from each command's `wait4` rusage, plus the adopted processes of the
+/// env that runall reaped; or, while it runs, a sample of its process group from `/proc`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resources {
+    /// CPU time, user plus system, of every command and its descendants.
+    pub cpu: Duration,
+    /// The largest resident set size of one of its processes (a command and the children it
+    /// waited for count as one), in bytes; 0 when nothing was measured.
+    pub peak_rss: u64,
+}
+
+impl Resources {
+    /// Adds a command's (or an adopted process's) usage: CPU adds up, the peak is the largest.
+    pub fn add(&mut self, cpu: Duration, peak_rss: u64) {
+        self.cpu += cpu;
+        self.peak_rss = self.peak_rss.max(peak_rss);
+    }
+
+    /// Whether anything was measured (a command ran).
+    pub fn measured(&self) -> bool {
+        self.peak_rss > 0 || !self.cpu.is_zero()
+    }
+
+    /// "1.2s CPU, 210 MiB": for the summary table, the TUI and `runall list`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} CPU, {}",
+            format_cpu(self.cpu),
+            format_bytes(self.peak_rss)
+        )
+    }
+}
+
+/// CPU time as "0.35s", "12.3s", "4m05s".
+pub fn format_cpu(d: Duration) -> String {
+    if d.as_secs() < 10 {
+        format!("{:.2}s", d.as_secs_f64())
+    } else {
+        format_duration(d)
+    }
+}
+
+/// A byte count in binary units: "812 KiB", "210 MiB", "1.5 GiB".
+pub fn format_bytes(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    const GIB: u64 = 1024 * MIB;
+    if bytes >= GIB {
+        format!("{:.1} GiB", bytes as f64 / GIB as f64)
+    } else if bytes >= MIB {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{} KiB", bytes.div_ceil(KIB))
+    }
 }
 
 /// What an env's log lacks: the log holds its first `logged` bytes, the rest of the output
@@ -172,6 +230,7 @@ impl EnvResult {
             attempt: 1,
             log_incomplete: None,
             tests: None,
+            resources: Resources::default(),
         }
     }
 
@@ -490,6 +549,24 @@ pub enum RunEvent {
         /// The bytes, exactly as read.
         bytes: Vec<u8>,
     },
+    /// A running env's live usage, sampled from `/proc` about once a second: the current
+    /// resident set of its process group and the CPU time so far.
+    Usage {
+        /// Which env.
+        env: EnvId,
+        /// What its processes use now (`peak_rss` is the current RSS).
+        now: Resources,
+    },
+    /// The env is ready to start but `max_memory` holds it back: the running envs' expected
+    /// peaks plus its own do not fit. Sent once per wait; `EnvStarted` ends it.
+    WaitingForMemory {
+        /// Which env.
+        env: EnvId,
+        /// Its expected peak, in bytes.
+        expected: u64,
+        /// What the running envs are expected to use, in bytes.
+        running: u64,
+    },
     /// The env ended (or was skipped): its final result.
     EnvFinished {
         /// Which env.
@@ -527,6 +604,22 @@ mod tests {
             stopped_by,
             ..EnvResult::new(status, Duration::ZERO, "x.log")
         }
+    }
+
+    #[test]
+    fn resources_add_cpu_and_keep_the_largest_peak() {
+        let mut r = Resources::default();
+        assert!(!r.measured());
+        r.add(Duration::from_millis(250), 3 << 20);
+        r.add(Duration::from_millis(1250), 210 << 20);
+        r.add(Duration::from_millis(10), 1 << 20);
+        assert_eq!(r.cpu, Duration::from_millis(1510));
+        assert_eq!(r.peak_rss, 210 << 20);
+        assert_eq!(r.describe(), "1.51s CPU, 210 MiB");
+        assert_eq!(format_bytes(0), "0 KiB");
+        assert_eq!(format_bytes(1000), "1 KiB");
+        assert_eq!(format_bytes(3 << 29), "1.5 GiB");
+        assert_eq!(format_cpu(Duration::from_secs(75)), "1m15s");
     }
 
     #[test]

@@ -45,7 +45,11 @@ pub fn run(
     let ci = settings.ci_options();
     match settings.face {
         Face::Interactive => {
-            let summary = interactive::run(plan, options, AppOptions::default(), ci)?;
+            let app = AppOptions {
+                scrollback_memory: settings.scrollback_memory,
+                ..AppOptions::default()
+            };
+            let summary = interactive::run(plan, options, app, ci)?;
             Ok(Finished {
                 summary,
                 json_error: None,

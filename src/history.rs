@@ -133,6 +133,12 @@ pub struct EnvRecord {
     pub attempt: u32,
     /// Passed only after a failed attempt.
     pub flaky: bool,
+    /// CPU seconds (user + system) of the last attempt that ran, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<u64>,
+    /// Peak RSS of the last attempt that ran, in bytes: what `max_memory` expects of it next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// The most recent run as a whole.
@@ -233,6 +239,15 @@ impl History {
                 not_passed.push(spec.name.clone());
             }
             let old = self.envs.get(&spec.name).and_then(|r| r.duration_ms);
+            // An env that did not run this time keeps the figures of the run before.
+            let old_usage = self
+                .envs
+                .get(&spec.name)
+                .map_or((None, None), |r| (r.cpu_ms, r.peak_rss_bytes));
+            let usage = result
+                .map(|r| r.resources)
+                .filter(crate::event::Resources::measured)
+                .map_or(old_usage, |r| (Some(millis(r.cpu)), Some(r.peak_rss)));
             let record = match result {
                 Some(result) => EnvRecord {
                     duration_ms: match verdict {
@@ -246,6 +261,8 @@ impl History {
                     finished_at: now,
                     attempt: result.attempt,
                     flaky: result.flaky(),
+                    cpu_ms: usage.0,
+                    peak_rss_bytes: usage.1,
                 },
                 None => EnvRecord {
                     duration_ms: old,
@@ -259,6 +276,8 @@ impl History {
                     finished_at: now,
                     attempt: 1,
                     flaky: false,
+                    cpu_ms: usage.0,
+                    peak_rss_bytes: usage.1,
                 },
             };
             self.envs.insert(spec.name.clone(), record);
@@ -288,6 +307,12 @@ impl History {
         self.envs.get(env).and_then(|r| r.duration_ms)
     }
 
+    /// The peak RSS of `env`'s last attempt that ran, in bytes, if one was recorded: what
+    /// `max_memory` expects it to use.
+    pub fn peak_rss(&self, env: &str) -> Option<u64> {
+        self.envs.get(env).and_then(|r| r.peak_rss_bytes)
+    }
+
     /// "passed in 1.2s, 5m ago" for `runall list`; `now` is seconds since the Unix epoch.
     pub fn describe_last(&self, env: &str, now: u64) -> Option<String> {
         let record = self.envs.get(env)?;
@@ -295,6 +320,15 @@ impl History {
         if let Some(ms) = record.duration_ms {
             text.push_str(" in ");
             text.push_str(&format_duration(std::time::Duration::from_millis(ms)));
+        }
+        if let (Some(cpu), Some(peak)) = (record.cpu_ms, record.peak_rss_bytes) {
+            let usage = crate::event::Resources {
+                cpu: std::time::Duration::from_millis(cpu),
+                peak_rss: peak,
+            };
+            text.push_str(" (");
+            text.push_str(&usage.describe());
+            text.push_str(" peak)");
         }
         text.push_str(", ");
         text.push_str(&format_ago(now.saturating_sub(record.finished_at)));
@@ -334,6 +368,8 @@ mod tests {
                     finished_at: 0,
                     attempt: 1,
                     flaky: false,
+                    cpu_ms: None,
+                    peak_rss_bytes: None,
                 },
             );
         }
@@ -541,6 +577,48 @@ mod tests {
             message.ends_with("schema 99 is not the supported 1"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn record_keeps_the_last_measured_cpu_and_peak_for_max_memory_and_list() {
+        let plan = plan(&[("big", &[]), ("later", &[])]);
+        let mut history = History::default();
+        let mut summary = Summary::new(&plan);
+        let mut big = result(EnvStatus::Passed, 2100);
+        big.resources.add(Duration::from_secs(2), 310 << 20);
+        summary.record(&RunEvent::EnvFinished {
+            env: 0,
+            result: big,
+        });
+        history.record(&plan, &summary, "run-1", 1000);
+        assert_eq!(history.peak_rss("big"), Some(310 << 20));
+        assert_eq!(history.envs["big"].cpu_ms, Some(2000));
+        assert_eq!(history.peak_rss("later"), None);
+        assert_eq!(
+            history.describe_last("big", 1300).as_deref(),
+            Some("passed in 2.1s (2.00s CPU, 310 MiB peak), 5m ago")
+        );
+        // A run in which it did not run keeps the figures of the run before.
+        let mut summary = Summary::new(&plan);
+        let skipped = EnvStatus::Skipped {
+            dependency: "x".into(),
+        };
+        summary.record(&RunEvent::EnvFinished {
+            env: 0,
+            result: result(skipped, 0),
+        });
+        history.record(&plan, &summary, "run-2", 2000);
+        assert_eq!(history.peak_rss("big"), Some(310 << 20));
+        // The file keeps them (and reads files written before they existed).
+        let text = serde_json::to_string(&history).expect("serialise");
+        let back: History = serde_json::from_str(&text).expect("read back");
+        assert_eq!(back.peak_rss("big"), Some(310 << 20));
+        let old: History = serde_json::from_str(
+            r#"{"schema":1,"envs":{"a":{"duration_ms":5,"verdict":"passed","outcome":"passed",
+               "finished_at":1,"attempt":1,"flaky":false}}}"#,
+        )
+        .expect("an older history");
+        assert_eq!(old.peak_rss("a"), None);
     }
 
     #[test]

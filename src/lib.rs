@@ -78,7 +78,8 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         }
         return Ok(commands::list(&config, &history, json, unix_now()));
     }
-    let settings = RunSettings::resolve(cli, config.settings.tail, &ambient);
+    let settings =
+        RunSettings::resolve(cli, config.settings.tail, &ambient).with_memory(&config.settings);
     let plan = plan_run(cli, &settings, &config, &history, &history_path, durations)?;
     prepare_state_dir(&config.root);
     prepare_probe_dirs(&plan);
@@ -89,6 +90,14 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
         run_id: run_id.clone(),
         fail_fast: settings.fail_fast,
         extra_env: settings.child_env.clone(),
+        memory: settings.max_memory.map(|max| {
+            let peaks: Vec<Option<u64>> = plan
+                .envs
+                .iter()
+                .map(|env| history.peak_rss(&env.name))
+                .collect();
+            runner::memory::MemoryLimit::new(max, &peaks)
+        }),
         ..RunnerOptions::default()
     };
     let started = Instant::now();

@@ -17,7 +17,10 @@ pub use tests_text::failing_line;
 use std::fmt;
 use std::io::{self, Write};
 
-use crate::event::{EnvResult, RunEvent, ShutdownCause, Verdict, format_duration};
+use crate::event::{
+    EnvResult, Resources, RunEvent, ShutdownCause, Verdict, format_bytes, format_cpu,
+    format_duration,
+};
 use crate::exit_code;
 use crate::plan::{EnvId, Plan};
 
@@ -128,6 +131,18 @@ pub struct Summary {
     cause: Option<ShutdownCause>,
 }
 
+/// One row of the summary table, as text.
+struct Row {
+    name: String,
+    outcome: String,
+    verdict: Option<Verdict>,
+    tests: String,
+    time: String,
+    cpu: String,
+    peak: String,
+    log: String,
+}
+
 impl Summary {
     /// An empty summary for `plan`: no env finished yet.
     pub fn new(plan: &Plan) -> Self {
@@ -175,6 +190,8 @@ impl Summary {
             RunEvent::CommandStarted { .. }
             | RunEvent::JobQueued { .. }
             | RunEvent::JobStarted { .. }
+            | RunEvent::Usage { .. }
+            | RunEvent::WaitingForMemory { .. }
             | RunEvent::LogOpened { .. }
             | RunEvent::LogFailed { .. }
             | RunEvent::Output { .. }
@@ -252,23 +269,13 @@ impl Summary {
         }
     }
 
-    /// The end-of-run table: a header row, one row per env in plan order (name, outcome, duration
-    /// or `-` when never started, log path or `-`), then the counts line (see [`Counts`]).
-    /// Outcomes and counts are coloured by verdict when `color` is set.
-    pub fn write_table<W: Write + ?Sized>(&self, out: &mut W, color: bool) -> io::Result<()> {
-        struct Row {
-            name: String,
-            outcome: String,
-            verdict: Option<Verdict>,
-            tests: String,
-            time: String,
-            log: String,
-        }
-        let rows: Vec<Row> = self
-            .envs
+    /// The summary table's cells, one row per env.
+    fn table_rows(&self) -> Vec<Row> {
+        self.envs
             .iter()
             .map(|entry| {
                 let ran = entry.result.as_ref().filter(|result| result.ran());
+                let measured = ran.map(|r| r.resources).filter(Resources::measured);
                 Row {
                     name: entry.name.clone(),
                     outcome: match &entry.result {
@@ -283,10 +290,20 @@ impl Summary {
                         .and_then(EnvResult::test_counts)
                         .unwrap_or_default(),
                     time: ran.map_or_else(|| "-".to_owned(), |r| format_duration(r.duration)),
+                    cpu: measured.map_or_else(|| "-".to_owned(), |r| format_cpu(r.cpu)),
+                    peak: measured.map_or_else(|| "-".to_owned(), |r| format_bytes(r.peak_rss)),
                     log: ran.map_or_else(|| "-".to_owned(), |r| r.log_path.display().to_string()),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// The end-of-run table: a header row, one row per env in plan order (name, outcome, duration
+    /// or `-` when never started, CPU time and peak RSS or `-` when not measured, log path or
+    /// `-`), then the counts line (see [`Counts`]).
+    /// Outcomes and counts are coloured by verdict when `color` is set.
+    pub fn write_table<W: Write + ?Sized>(&self, out: &mut W, color: bool) -> io::Result<()> {
+        let rows = self.table_rows();
         let width = |header: &str, cell: fn(&Row) -> &str| {
             rows.iter()
                 .map(|row| cell(row).chars().count())
@@ -304,6 +321,28 @@ impl Summary {
         } else {
             0
         };
+        // The resource columns only when something was measured (a run where nothing ran
+        // has nothing to show there).
+        let usage = self
+            .envs
+            .iter()
+            .filter_map(|entry| entry.result.as_ref())
+            .any(|result| result.resources.measured());
+        let (cpu_w, peak_w) = if usage {
+            (
+                width("cpu", |row| &row.cpu),
+                width("peak rss", |row| &row.peak),
+            )
+        } else {
+            (0, 0)
+        };
+        let columns = |out: &mut W, time: &str, cpu: &str, peak: &str| {
+            if usage {
+                write!(out, "{time:>time_w$}  {cpu:>cpu_w$}  {peak:>peak_w$}  ")
+            } else {
+                write!(out, "{time:>time_w$}  ")
+            }
+        };
 
         if color {
             out.write_all(BOLD.as_bytes())?;
@@ -312,7 +351,8 @@ impl Summary {
         if tests_w > 0 {
             write!(out, "{:<tests_w$}  ", "tests")?;
         }
-        write!(out, "{:>time_w$}  log", "time")?;
+        columns(out, "time", "cpu", "peak rss")?;
+        out.write_all(b"log")?;
         if color {
             out.write_all(RESET.as_bytes())?;
         }
@@ -331,7 +371,8 @@ impl Summary {
                 let pad = tests_w.saturating_sub(row.tests.chars().count());
                 write!(out, "{}{:pad$}  ", row.tests, "")?;
             }
-            writeln!(out, "{:>time_w$}  {}", row.time, row.log)?;
+            columns(out, &row.time, &row.cpu, &row.peak)?;
+            writeln!(out, "{}", row.log)?;
         }
         self.counts().write(out, color)
     }
@@ -625,6 +666,31 @@ lint  exit 3                      500ms  .runall/logs/lint.log
 docs  skipped: lint did not pass      -  -
 e2e   not finished                    -  -
 1 passed, 1 failed, 1 skipped, 1 not finished
+"
+        );
+    }
+
+    #[test]
+    fn table_shows_cpu_and_peak_rss_once_measured() {
+        let mut summary = Summary::new(&plan(&["unit", "lint", "docs"]));
+        let mut unit = result("unit", EnvStatus::Passed, 1234);
+        unit.resources
+            .add(Duration::from_millis(1500), 210 * 1024 * 1024);
+        summary.record(&finished(0, unit));
+        let mut lint = result("lint", failed(3), 500);
+        lint.resources
+            .add(Duration::from_millis(40), 3 * 1024 * 1024);
+        summary.record(&finished(1, lint));
+        let mut out = Vec::new();
+        summary.write_table(&mut out, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\
+env   result    time    cpu  peak rss  log
+unit  passed    1.2s  1.50s   210 MiB  .runall/logs/unit.log
+lint  exit 3   500ms  0.04s     3 MiB  .runall/logs/lint.log
+docs  not run      -      -         -  -
+1 passed, 1 failed, 1 not run
 "
         );
     }

@@ -26,11 +26,13 @@ pub mod fatal;
 pub mod guardian;
 mod hooks;
 mod ladder;
+pub mod memory;
 mod pump;
 mod reap;
 mod schedule;
 mod spawn;
 pub mod sys;
+mod usage;
 
 use std::collections::HashMap;
 use std::fs;
@@ -45,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use polling::Poller;
 
-use crate::event::{LeakedProcess, RunEvent, ShutdownCause, StopCause, Stream, Verdict};
+use crate::event::{LeakedProcess, Resources, RunEvent, ShutdownCause, StopCause, Stream, Verdict};
 use crate::log::{log_file_name, writer as log};
 use crate::plan::{EnvId, Plan};
 use crate::testreport;
@@ -87,6 +89,9 @@ pub struct RunnerOptions {
     pub extra_env: Vec<(String, String)>,
     /// Keep running after every env finished, for reruns, until `Control::Quit` (the TUI).
     pub keep_alive: bool,
+    /// `max_memory`: start an env only when the running envs' expected peaks plus its own
+    /// fit (see [`memory`]).
+    pub memory: Option<memory::MemoryLimit>,
 }
 
 /// Sends control messages to the runner and wakes it. Cheap to clone.
@@ -240,6 +245,9 @@ pub fn start_with(
             stopped_by: None,
             leaked: Vec::new(),
             timeout_at: None,
+            usage: Resources::default(),
+            live: Resources::default(),
+            waiting_for_memory: false,
         })
         .collect();
     let envs_count = plan.envs.len();
@@ -264,6 +272,7 @@ pub fn start_with(
         last_child_scan: None,
         adopted: HashMap::new(),
         hooks: hooks::Hooks::new(Arc::clone(&poller)),
+        next_sample: None,
     };
     let thread = std::thread::Builder::new()
         .name("runall-runner".into())
@@ -309,6 +318,12 @@ struct EnvRun {
     stopped_by: Option<StopCause>,
     leaked: Vec<LeakedProcess>,
     timeout_at: Option<Instant>,
+    /// What this attempt's commands cost so far (their rusage, and adopted processes reaped).
+    usage: Resources,
+    /// The latest `/proc` sample of its process group while a command runs.
+    live: Resources,
+    /// `WaitingForMemory` was sent for this wait.
+    waiting_for_memory: bool,
 }
 
 /// A pipe read end being pumped.
@@ -410,4 +425,6 @@ struct Runner {
     adopted: HashMap<i32, u64>,
     /// Launcher hooks running on their own threads.
     hooks: hooks::Hooks,
+    /// When to sample the running envs' usage from `/proc` next (`runner::usage`).
+    next_sample: Option<Instant>,
 }

@@ -58,12 +58,12 @@ pub const PENDING_CAP: usize = 2 * 1024 * 1024;
 /// clipped or overwritten once parsed, so keeping them raw would cost memory and save nothing.
 pub const PENDING_FREE: usize = 64 * 1024;
 
+/// Raw bytes a frame parses in full; past this, [`Scrollback::catch_up`] skims what the frame
+/// does not show.
+pub const CATCH_UP_FREE: usize = 256 * 1024;
+
 /// See [`PENDING_FREE`].
 pub const PENDING_LINE_BYTES: usize = 512;
-
-/// Lines in a row with escape sequences after which [`Scrollback::skim`] parses the rest of a
-/// chunk in one go.
-const SKIM_GIVE_UP: usize = 8;
 
 /// A pushed chunk shorter than this is appended to the previous pending chunk.
 const CHUNK_MIN: usize = 4 * 1024;
@@ -102,6 +102,12 @@ pub struct Scrollback {
     log: Option<PathBuf>,
     /// Most recently used page last.
     pages: Pages,
+    /// [`Scrollback::evict`]ed and not viewed since: nothing is kept in memory, every pushed
+    /// chunk is skimmed at once.
+    evicted: bool,
+    /// Not on screen ([`Scrollback::set_visible`]): raw bytes past the pending limits are
+    /// skimmed, not parsed.
+    hidden: bool,
 }
 
 impl Scrollback {
@@ -115,7 +121,43 @@ impl Scrollback {
             pending: Pending::default(),
             log: None,
             pages: Pages::default(),
+            evicted: false,
+            hidden: false,
         }
+    }
+
+    /// Whether the buffer is on screen (the default). Off screen, raw bytes that no longer fit
+    /// the pending limits are skimmed instead of parsed: an env nobody looks at costs a
+    /// newline and `ESC` scan whatever it writes, and its newest lines page back from the log
+    /// (at once, through the index) when it is shown again.
+    pub fn set_visible(&mut self, visible: bool) {
+        self.hidden = !visible;
+    }
+
+    /// Drops every line kept in memory, and parses nothing more into memory until
+    /// [`Scrollback::keep`]: the raw bytes waiting are skimmed (newlines counted, page starts
+    /// indexed, the style tracked), so the index still covers every line and any line reads
+    /// back from the log at once. Only the line in progress stays. For a global memory budget
+    /// over many buffers (the TUI's `scrollback_memory`).
+    pub fn evict(&mut self) {
+        while let Some(chunk) = self.pending.pop() {
+            self.skim(&chunk.bytes);
+        }
+        self.pending.chunks.shrink_to_fit();
+        self.store.evict_all();
+        self.pages.clear();
+        self.evicted = true;
+    }
+
+    /// Keeps newly pushed lines in memory again (the buffer is being viewed); lines evicted
+    /// so far stay in the log.
+    pub fn keep(&mut self) {
+        self.evicted = false;
+    }
+
+    /// Whether the buffer was evicted and not kept since.
+    pub fn is_evicted(&self) -> bool {
+        self.evicted
     }
 
     /// Names the log file that holds the pushed bytes from offset 0; `None` forgets it.
@@ -145,6 +187,12 @@ impl Scrollback {
             return;
         }
         self.bytes_in += bytes.len() as u64;
+        if self.evicted {
+            // Nothing of it is kept: a newline and ESC scan, then the buffer goes.
+            self.skim(&bytes);
+            self.store.evict_all();
+            return;
+        }
         self.pending.push(bytes);
         // The oldest chunk's lines are all evicted once `cap` newer lines follow it.
         while self.pending.chunks.len() > 1
@@ -158,7 +206,29 @@ impl Scrollback {
         while self.pending.too_big()
             && let Some(chunk) = self.pending.pop()
         {
-            self.parse(&chunk.bytes);
+            if self.hidden {
+                self.skim(&chunk.bytes);
+            } else {
+                self.parse(&chunk.bytes);
+            }
+        }
+    }
+
+    /// Before a frame shows the newest `rows` lines: when more than [`CATCH_UP_FREE`] raw bytes
+    /// wait, the oldest chunks whose lines are all older than those rows are skimmed instead of
+    /// parsed (their lines page back from the log if scrolled to), so a flood costs a frame
+    /// the parse of about what it shows, not of everything that came since the last one.
+    pub fn catch_up(&mut self, rows: usize) {
+        if self.pending.bytes <= CATCH_UP_FREE {
+            return;
+        }
+        while self.pending.chunks.len() > 1
+            && let Some(front) = self.pending.chunks.front()
+            && self.pending.newlines - front.newlines >= rows.max(1)
+        {
+            if let Some(chunk) = self.pending.pop() {
+                self.skim(&chunk.bytes);
+            }
         }
     }
 
@@ -183,47 +253,73 @@ impl Scrollback {
         self.parsed += bytes.len() as u64;
     }
 
-    /// Takes in `bytes`, the next ones after `parsed`, whose complete lines are all evicted by
-    /// lines that follow: a line the parser has started, a line with an escape sequence (which
-    /// may change the style of the lines after it) and a trailing partial line are parsed;
-    /// every other line is only counted and indexed. A line starts right after a newline,
-    /// where the parser is back in its ground state with only the style carried, so skipping
-    /// whole lines without escape sequences leaves it exactly as parsing them would.
+    /// Takes in `bytes`, the next ones after `parsed`, whose complete lines are not kept in
+    /// memory (evicted by lines that follow, or the whole buffer is evicted: [`Scrollback::evict`]):
+    /// a line the parser has started and a trailing partial line are parsed; every other line
+    /// is only counted and indexed, and a line with an escape sequence also has its sequences
+    /// run for the style they leave ([`Parser::skip_line`]), its text never decoded. A line
+    /// starts right after a newline, where the parser is back in its ground state with only
+    /// the style carried, so this leaves it exactly as parsing would, at the cost of a newline
+    /// and `ESC` scan per byte (plus the bytes inside escape sequences), whatever the bytes are.
     fn skim(&mut self, bytes: &[u8]) {
-        let mut rest = bytes;
-        // Lines in a row that had to be parsed: past a few, escape sequences are everywhere
-        // (coloured output) and parsing the rest in one go is cheaper than looking for gaps.
-        let mut parsed_in_a_row = 0;
-        loop {
-            // Up to and including the next newline: the line in progress, or one with an
-            // escape sequence, or (no newline) the trailing partial line.
-            let Some(newline) = memchr::memchr(b'\n', rest) else {
-                self.parse(rest);
-                return;
-            };
-            let (line, after) = rest.split_at(newline + 1);
-            self.parse(line);
-            rest = after;
-            let plain = memchr::memchr(ESC, rest).unwrap_or(rest.len());
-            if let Some(last) = memchr::memrchr(b'\n', rest.get(..plain).unwrap_or_default()) {
-                let (lines, after) = rest.split_at(last + 1);
-                self.store.skip(lines, self.parsed, self.parser.pen);
-                self.parsed += lines.len() as u64;
+        // Up to and including the first newline: the line in progress.
+        let Some(newline) = memchr::memchr(b'\n', bytes) else {
+            self.parse(bytes);
+            return;
+        };
+        let (line, rest) = bytes.split_at(newline + 1);
+        self.parse(line);
+        let whole = memchr::memrchr(b'\n', rest).map_or(0, |last| last + 1);
+        let (lines, partial) = rest.split_at(whole);
+        self.skip_lines(lines);
+        if !partial.is_empty() {
+            self.parse(partial);
+        }
+    }
+
+    /// Counts and indexes whole lines (ending with a newline, starting at a line start) without
+    /// storing them; see [`Scrollback::skim`].
+    fn skip_lines(&mut self, lines: &[u8]) {
+        let mut rest = lines;
+        while !rest.is_empty() {
+            let esc = memchr::memchr(ESC, rest);
+            // The lines before the one holding the next ESC keep the style as it is.
+            let plain = esc.map_or(rest.len(), |e| {
+                memchr::memrchr(b'\n', rest.get(..e).unwrap_or_default()).map_or(0, |k| k + 1)
+            });
+            if plain > 0 {
+                let (skipped, after) = rest.split_at(plain);
+                self.store.skip(skipped, self.parsed, self.parser.pen);
+                self.parsed += skipped.len() as u64;
                 rest = after;
-                parsed_in_a_row = 0;
-            } else {
-                parsed_in_a_row += 1;
-                if parsed_in_a_row >= SKIM_GIVE_UP {
-                    self.parse(rest);
-                    return;
-                }
             }
+            if esc.is_none() {
+                break;
+            }
+            let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |k| k + 1);
+            let (line, after) = rest.split_at(end);
+            self.parser.skip_line(line);
+            self.store.skip(line, self.parsed, self.parser.pen);
+            self.parsed += line.len() as u64;
+            rest = after;
         }
     }
 
     /// The env ended: an incomplete character becomes U+FFFD and a trailing partial line is final.
+    /// Off screen, the raw bytes still waiting are skimmed rather than parsed (their lines page
+    /// back from the log when shown); only the last chunk is parsed, for the trailing line.
     pub fn finish(&mut self) {
+        if self.hidden || self.evicted {
+            while self.pending.chunks.len() > 1
+                && let Some(chunk) = self.pending.pop()
+            {
+                self.skim(&chunk.bytes);
+            }
+        }
         self.settle();
+        if self.evicted {
+            self.store.evict_all();
+        }
         if self.parser.finish() {
             let parser = &self.parser;
             self.store
@@ -757,6 +853,136 @@ mod tests {
         sb.set_log(Some(dir.path().join("missing.log")));
         assert_eq!(sb.plain_line(0), None);
         assert_eq!(sb.lines(0, 1), [Line::default()]);
+    }
+
+    #[test]
+    fn an_evicted_buffer_keeps_nothing_but_pages_and_searches_everything_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        let mut log = File::create(&path).unwrap();
+        let mut sb = Scrollback::with_page_lines(10_000, 16, 64);
+        sb.set_log(Some(path.clone()));
+        let mut all = Scrollback::new(usize::MAX);
+        let push = |log: &mut File, sb: &mut Scrollback, all: &mut Scrollback, i: usize| {
+            let chunk = match i % 4 {
+                0 => format!("\x1b[3{}mcolour {i}\n", i % 8),
+                1 => format!("plain {i} \u{fffd}\u{85}\x1b]0;t\x07 binary\n"),
+                2 => format!("reset {i}\x1b[0m\n"),
+                _ => format!("partial {i} "),
+            };
+            log.write_all(chunk.as_bytes()).unwrap();
+            sb.push(chunk.as_bytes());
+            all.push(chunk.as_bytes());
+        };
+        for i in 0..400 {
+            push(&mut log, &mut sb, &mut all, i);
+        }
+        let held = sb.memory_bytes();
+        sb.evict();
+        assert!(sb.is_evicted());
+        // Evicted while output keeps coming: skimmed as it arrives.
+        for i in 400..800 {
+            push(&mut log, &mut sb, &mut all, i);
+        }
+        log.flush().unwrap();
+        let after = sb.memory_bytes();
+        assert!(
+            after < held / 4,
+            "{after} bytes kept after eviction, {held} before"
+        );
+        assert_eq!(sb.line_count(), all.line_count());
+        let n = all.line_count();
+        assert_eq!(
+            sb.lines(n - 20, 20),
+            all.lines(n - 20, 20),
+            "the newest lines"
+        );
+        assert_eq!(sb.lines(0, 30), all.lines(0, 30), "the oldest lines");
+        assert_eq!(
+            sb.lines(290, 40),
+            all.lines(290, 40),
+            "lines around the eviction"
+        );
+        assert_eq!(hits(&mut sb, "colour"), hits(&mut all, "colour"));
+        assert_eq!(hits(&mut sb, "partial 799"), hits(&mut all, "partial 799"));
+        // Viewed again: new lines are kept in memory once more.
+        sb.keep();
+        assert!(!sb.is_evicted());
+        push(&mut log, &mut sb, &mut all, 800);
+        log.flush().unwrap();
+        let n = all.line_count();
+        assert_eq!(sb.lines(n - 5, 5), all.lines(n - 5, 5));
+    }
+
+    #[test]
+    fn catching_up_parses_only_the_lines_a_frame_shows_and_pages_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        let mut log = File::create(&path).unwrap();
+        let mut sb = Scrollback::new(100_000);
+        sb.set_log(Some(path.clone()));
+        let mut all = Scrollback::new(usize::MAX);
+        for i in 0..40 {
+            let chunk: Vec<u8> = (0..500)
+                .flat_map(|k| format!("\x1b[3{}mline {i}-{k}\x1b[0m\n", k % 8).into_bytes())
+                .collect();
+            log.write_all(&chunk).unwrap();
+            sb.push(&chunk);
+            all.push(&chunk);
+        }
+        log.flush().unwrap();
+        assert!(sb.pending.bytes > CATCH_UP_FREE, "a flood is waiting");
+        sb.catch_up(50);
+        assert!(
+            sb.pending.chunks.len() <= 2,
+            "{} chunks left",
+            sb.pending.chunks.len()
+        );
+        let n = all.line_count();
+        assert_eq!(sb.line_count(), n);
+        assert_eq!(sb.lines(n - 50, 50), all.lines(n - 50, 50));
+        // The skimmed lines read back from the log, styles and all.
+        assert_eq!(sb.lines(0, 40), all.lines(0, 40));
+        assert_eq!(sb.lines(9_990, 20), all.lines(9_990, 20));
+        assert_eq!(hits(&mut sb, "line 7-49"), hits(&mut all, "line 7-49"));
+    }
+
+    #[test]
+    fn off_screen_a_flood_is_skimmed_not_parsed_and_pages_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.log");
+        let mut log = File::create(&path).unwrap();
+        let mut sb = Scrollback::new(10_000);
+        sb.set_log(Some(path.clone()));
+        sb.set_visible(false);
+        let mut all = Scrollback::new(usize::MAX);
+        // Binary-looking lines: invalid UTF-8, stray escapes, a colour now and then.
+        for i in 0..64u32 {
+            let mut chunk = Vec::new();
+            for k in 0..400u32 {
+                chunk.extend_from_slice(format!("\x1b[3{}m{i}-{k} ", k % 8).as_bytes());
+                chunk.extend(
+                    (0..200u32)
+                        .map(|b| ((b * 7 + k + i) % 251 + 1) as u8)
+                        .filter(|&b| b != b'\n'),
+                );
+                chunk.push(b'\n');
+            }
+            log.write_all(&chunk).unwrap();
+            sb.push(&chunk);
+            all.push(&chunk);
+        }
+        log.flush().unwrap();
+        assert!(
+            sb.parsed > 0 && sb.store.len < 10_000,
+            "most of it was skimmed ({} lines in memory)",
+            sb.store.len
+        );
+        sb.set_visible(true);
+        let n = all.line_count();
+        assert_eq!(sb.line_count(), n);
+        assert_eq!(sb.lines(n - 40, 40), all.lines(n - 40, 40));
+        assert_eq!(sb.lines(0, 10), all.lines(0, 10));
     }
 
     #[test]

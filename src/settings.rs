@@ -93,6 +93,10 @@ pub struct RunSettings {
     /// Under GitHub Actions, the checkout (`GITHUB_WORKSPACE`) that annotation paths are
     /// relative to.
     pub github_workspace: Option<PathBuf>,
+    /// `--max-memory`, else `max_memory` in [settings]: the scheduler's memory limit.
+    pub max_memory: Option<u64>,
+    /// `scrollback_memory` in [settings]: the TUI's budget of parsed lines, all envs together.
+    pub scrollback_memory: u64,
 }
 
 impl RunSettings {
@@ -163,7 +167,20 @@ impl RunSettings {
                 .as_ref()
                 .filter(|path| github && !path.is_empty())
                 .map(PathBuf::from),
+            max_memory: cli.max_memory,
+            scrollback_memory: crate::tui::app::DEFAULT_SCROLLBACK_MEMORY,
         }
+    }
+
+    /// Adds the config's memory settings: `--max-memory` wins over `max_memory`, and
+    /// `scrollback_memory` replaces the default budget.
+    #[must_use]
+    pub fn with_memory(mut self, config: &crate::config::Settings) -> Self {
+        self.max_memory = self.max_memory.or(config.max_memory);
+        if let Some(budget) = config.scrollback_memory {
+            self.scrollback_memory = budget;
+        }
+        self
     }
 
     /// The CI reporter's options (also the summary printed after the TUI closes). Under
@@ -213,6 +230,30 @@ mod tests {
 
     fn resolve(args: &[&str], ambient: &Ambient) -> RunSettings {
         RunSettings::resolve(&cli(args), None, ambient)
+    }
+
+    #[test]
+    fn memory_settings_come_from_the_flag_then_the_config() {
+        let config = crate::config::Settings {
+            max_memory: Some(8 << 30),
+            scrollback_memory: Some(1 << 20),
+            ..crate::config::Settings::default()
+        };
+        let flag = resolve(&["--max-memory", "512MiB"], &terminal()).with_memory(&config);
+        assert_eq!(flag.max_memory, Some(512 << 20));
+        assert_eq!(flag.scrollback_memory, 1 << 20);
+        let file = resolve(&[], &terminal()).with_memory(&config);
+        assert_eq!(file.max_memory, Some(8 << 30));
+        let none = resolve(&[], &terminal()).with_memory(&crate::config::Settings::default());
+        assert_eq!(none.max_memory, None);
+        assert_eq!(
+            none.scrollback_memory,
+            crate::tui::app::DEFAULT_SCROLLBACK_MEMORY
+        );
+        let error = Cli::try_parse_from(["runall", "--max-memory", "lots"])
+            .expect_err("not a size")
+            .to_string();
+        assert!(error.contains("invalid size `lots`"), "{error}");
     }
 
     #[test]

@@ -5,5 +5,6 @@
 //! pane's output is a [`crate::scrollback::Scrollback`].
 
 pub mod app;
+pub mod budget;
 pub mod keymap;
 pub mod view;

@@ -197,6 +197,8 @@ struct ListedLast<'a> {
     duration_ms: Option<u64>,
     finished_at: u64,
     flaky: bool,
+    cpu_ms: Option<u64>,
+    peak_rss_bytes: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -213,7 +215,8 @@ const SCHEMA: u32 = 1;
 /// [...]}`, each env with `name`, `description`, `labels`, `depends`, `after`, `origin`
 /// (`runall`, `tox`, `tox-package`), `default`, `commands` (before `{posargs}`
 /// substitution), `retries` and `last` (`null`, or `verdict`, `outcome`, `duration_ms`,
-/// `finished_at` in seconds since the Unix epoch, `flaky`) from the history.
+/// `finished_at` in seconds since the Unix epoch, `flaky`, `cpu_ms`, `peak_rss_bytes`) from the
+/// history.
 pub fn json(config: &Config, history: &History) -> String {
     let envs = config
         .envs
@@ -238,6 +241,8 @@ pub fn json(config: &Config, history: &History) -> String {
                 duration_ms: r.duration_ms,
                 finished_at: r.finished_at,
                 flaky: r.flaky,
+                cpu_ms: r.cpu_ms,
+                peak_rss_bytes: r.peak_rss_bytes,
             }),
         })
         .collect();
@@ -312,6 +317,8 @@ docs
                 finished_at: 17,
                 attempt: 1,
                 flaky: false,
+                cpu_ms: Some(450),
+                peak_rss_bytes: Some(3 * 1024 * 1024),
             },
         );
         let value: Value = serde_json::from_str(&json(&config, &history)).unwrap();
@@ -325,7 +332,8 @@ docs
                  "after": [], "origin": "runall", "default": true,
                  "commands": ["pytest {posargs}"], "retries": 0,
                  "last": {"verdict": "failed", "outcome": "exit 1", "duration_ms": 900,
-                          "finished_at": 17, "flaky": false}},
+                          "finished_at": 17, "flaky": false, "cpu_ms": 450,
+                          "peak_rss_bytes": 3_145_728}},
             ]})
         );
     }

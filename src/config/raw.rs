@@ -51,6 +51,8 @@ pub(super) struct RawSettings {
     pub(super) launcher: Option<Spanned<RawLauncher>>,
     pub(super) tox: Option<bool>,
     pub(super) tox_command: Option<NonEmptyWords>,
+    pub(super) max_memory: Option<super::size::RawSize>,
+    pub(super) scrollback_memory: Option<super::size::RawSize>,
 }
 
 #[derive(Deserialize, Default, Clone)]

@@ -20,7 +20,7 @@ mod reports;
 mod terminal;
 
 use std::io;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use ratatui::Terminal;
@@ -46,6 +46,8 @@ const FRAME: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_secs(1);
 /// Most messages handled before a frame is drawn during a flood.
 const BATCH: usize = 4096;
+/// Longest time spent on runner events before a frame is drawn and input looked at.
+const EVENT_BUDGET: Duration = Duration::from_millis(8);
 
 /// Run `plan` in the TUI and return the summary once every child is reaped and the user quit.
 pub fn run(
@@ -106,8 +108,17 @@ pub fn run(
         // and the answer arrives on stdin.
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         terminal.clear()?;
-        spawn_input_thread(tx, handle.clone())?;
-        let outcome = render_loop(terminal, plan, app_options, &rx, &handle, &mut summary);
+        let (input_tx, input_rx) = mpsc::channel();
+        spawn_input_thread(input_tx, tx, handle.clone())?;
+        let outcome = render_loop(
+            terminal,
+            plan,
+            app_options,
+            &rx,
+            &input_rx,
+            &handle,
+            &mut summary,
+        );
         drop(guard);
         crate::face::emergency::released();
         outcome
@@ -140,11 +151,18 @@ pub fn run(
 
 /// Draw and handle messages until the user quit and the runner finished. `Ok(true)` once the
 /// runner's `RunFinished` was seen.
+///
+/// Input comes first: the input channel is emptied before the queue is looked at and again
+/// between runner events, and a frame follows a key at once (not after [`FRAME`]). Runner
+/// events are handled for at most [`EVENT_BUDGET`] before a frame is drawn, and each drawn
+/// pane parses at most what it shows of a flood ([`crate::scrollback::Scrollback::catch_up`]),
+/// so whatever the children write, a key is answered within a frame or two.
 fn render_loop(
     mut terminal: Terminal<CrosstermBackend<io::Stdout>>,
     plan: &Plan,
     app_options: AppOptions,
     rx: &Queue,
+    input: &Receiver<Msg>,
     runner: &Handle,
     summary: &mut Summary,
 ) -> Result<bool, Error> {
@@ -152,15 +170,19 @@ fn render_loop(
     let mut last_draw: Option<Instant> = None;
     let mut next_tick = Instant::now() + TICK;
     let mut run_finished = false;
+    // A key was handled since the last frame: draw now.
+    let mut answer = false;
     loop {
+        answer |= take_input(&mut app, input, runner, &mut terminal)?;
         let now = Instant::now();
-        if app.is_dirty() && last_draw.is_none_or(|t| now >= t + FRAME) {
+        if app.is_dirty() && (answer || last_draw.is_none_or(|t| now >= t + FRAME)) {
             terminal.draw(|frame| {
                 let area = frame.area();
                 view::render(&mut app, area, frame.buffer_mut(), now);
             })?;
             app.clear_dirty();
             last_draw = Some(now);
+            answer = false;
         }
         let wake = if app.is_dirty() {
             last_draw.map_or(now, |t| t + FRAME)
@@ -181,28 +203,53 @@ fn render_loop(
         }
         let mut handled = 0;
         while let Some(msg) = pending {
-            let msg = match msg {
+            match msg {
                 UiMsg::Run(event) => {
                     summary.record(&event);
                     if matches!(event, RunEvent::RunFinished { .. }) {
                         run_finished = true;
                     }
-                    Msg::Run(event)
+                    let effect = app.update(Msg::Run(event), now);
+                    apply(effect, &mut app, runner, &mut terminal)?;
+                    if run_finished {
+                        return Ok(true);
+                    }
+                    handled += 1;
                 }
-                UiMsg::Input(msg) => msg,
-            };
-            let effect = app.update(msg, now);
-            apply(effect, &mut app, runner, &mut terminal)?;
-            handled += 1;
-            if run_finished {
-                return Ok(true);
+                UiMsg::App(msg) => {
+                    let effect = app.update(msg, now);
+                    apply(effect, &mut app, runner, &mut terminal)?;
+                }
+                UiMsg::Wake => {}
             }
-            if handled >= BATCH {
+            // Input before the next runner event; a key ends the batch so it is drawn now.
+            if take_input(&mut app, input, runner, &mut terminal)? {
+                answer = true;
+                break;
+            }
+            if handled >= BATCH || now.elapsed() >= EVENT_BUDGET {
                 break;
             }
             pending = rx.try_recv().ok();
         }
+        app.enforce_budget();
     }
+}
+
+/// Handles every input message waiting; whether there was any.
+fn take_input(
+    app: &mut App,
+    input: &Receiver<Msg>,
+    runner: &Handle,
+    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+) -> Result<bool, Error> {
+    let mut any = false;
+    while let Ok(msg) = input.try_recv() {
+        any = true;
+        let effect = app.update(msg, Instant::now());
+        apply(effect, app, runner, terminal)?;
+    }
+    Ok(any)
 }
 
 /// Carry out what the app asked for.

@@ -70,7 +70,8 @@ use memchr::{memchr, memchr_iter, memchr2_iter, memrchr_iter};
 
 use super::{DIM, RESET, Summary, YELLOW, github, verdict_colour};
 use crate::event::{
-    EnvResult, RunEvent, ShutdownCause, ShutdownStep, Stream, Verdict, format_duration, signal_name,
+    EnvResult, RunEvent, ShutdownCause, ShutdownStep, Stream, Verdict, format_bytes,
+    format_duration, signal_name,
 };
 use crate::plan::{CommandSpec, EnvId, Plan};
 use crate::sanitize::{self, drop_hidden_frames, last_frame as frame, last_frame_joined};
@@ -293,7 +294,22 @@ impl<W: Write> CiReporter<W> {
             }
             RunEvent::JobQueued { env } => self.job_queue(*env, true)?,
             RunEvent::JobStarted { env } => self.job_queue(*env, false)?,
-            RunEvent::LogOpened { .. } | RunEvent::RunFinished { .. } => false,
+            RunEvent::WaitingForMemory {
+                env,
+                expected,
+                running,
+            } => {
+                let text = format!(
+                    "waiting for memory (expects {}, running envs {})",
+                    format_bytes(*expected),
+                    format_bytes(*running)
+                );
+                self.env_line(*env, None, &text)?;
+                true
+            }
+            RunEvent::LogOpened { .. } | RunEvent::Usage { .. } | RunEvent::RunFinished { .. } => {
+                false
+            }
         };
         if wrote {
             self.last_line = now;

@@ -378,6 +378,7 @@ mod tests {
             attempt,
             log_incomplete: None,
             tests: None,
+            resources: crate::event::Resources::default(),
         };
         let mut summary = Summary::new(&plan);
         let mut finish = |env, result| summary.record(&RunEvent::EnvFinished { env, result });

@@ -135,6 +135,13 @@ struct EnvDone<'a> {
     tests: Option<Tests>,
     failing_tests: Vec<FailingTest>,
     test_warnings: Vec<String>,
+    /// CPU seconds (user + system) of its commands and their reaped descendants (only when
+    /// a command ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_seconds: Option<f64>,
+    /// Peak resident set size of one of its processes, in bytes (only when a command ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peak_rss_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_attempt: Option<u32>,
 }
@@ -157,6 +164,16 @@ struct FailingTest {
     line: Option<u32>,
     status: &'static str,
     message: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EnvWaiting<'a> {
+    schema: u32,
+    r#type: &'static str,
+    env: &'a str,
+    reason: &'static str,
+    expected_bytes: u64,
+    running_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -233,6 +250,48 @@ impl<W: Write> JsonReporter<W> {
         write_line(&mut self.out, &line)
     }
 
+    /// `job_queued`, `job_started` and `env_waiting`: an env that waits for its cluster or
+    /// for memory, and a queued job that started.
+    fn waiting(&mut self, event: &RunEvent) -> io::Result<()> {
+        match event {
+            RunEvent::JobQueued { env } | RunEvent::JobStarted { env } => {
+                let Some(name) = self.names.get(*env) else {
+                    return Ok(());
+                };
+                let line = EnvStarted {
+                    schema: SCHEMA,
+                    r#type: if matches!(event, RunEvent::JobQueued { .. }) {
+                        "job_queued"
+                    } else {
+                        "job_started"
+                    },
+                    env: name,
+                    attempt: self.attempts[*env],
+                };
+                write_line(&mut self.out, &line)
+            }
+            RunEvent::WaitingForMemory {
+                env,
+                expected,
+                running,
+            } => {
+                let Some(name) = self.names.get(*env) else {
+                    return Ok(());
+                };
+                let line = EnvWaiting {
+                    schema: SCHEMA,
+                    r#type: "env_waiting",
+                    env: name,
+                    reason: "memory",
+                    expected_bytes: *expected,
+                    running_bytes: *running,
+                };
+                write_line(&mut self.out, &line)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Writes the line for `event`, if it has one (output and shutdown steps have none;
     /// `RunFinished` is written by [`finish`](Self::finish)).
     pub fn handle(&mut self, event: &RunEvent) -> io::Result<()> {
@@ -303,23 +362,11 @@ impl<W: Write> JsonReporter<W> {
                 };
                 write_line(&mut self.out, &line)
             }
-            RunEvent::JobQueued { env } | RunEvent::JobStarted { env } => {
-                let Some(name) = self.names.get(*env) else {
-                    return Ok(());
-                };
-                let line = EnvStarted {
-                    schema: SCHEMA,
-                    r#type: if matches!(event, RunEvent::JobQueued { .. }) {
-                        "job_queued"
-                    } else {
-                        "job_started"
-                    },
-                    env: name,
-                    attempt: self.attempts[*env],
-                };
-                write_line(&mut self.out, &line)
-            }
+            RunEvent::JobQueued { .. }
+            | RunEvent::JobStarted { .. }
+            | RunEvent::WaitingForMemory { .. } => self.waiting(event),
             RunEvent::Output { .. }
+            | RunEvent::Usage { .. }
             | RunEvent::LogOpened { .. }
             | RunEvent::Shutdown { .. }
             | RunEvent::RunFinished { .. } => Ok(()),
@@ -416,6 +463,14 @@ fn env_done<'a>(
         duration_ms: ran.then(|| millis(result.duration)),
         exit_code,
         signal,
+        cpu_seconds: result
+            .resources
+            .measured()
+            .then_some(result.resources.cpu.as_secs_f64()),
+        peak_rss_bytes: result
+            .resources
+            .measured()
+            .then_some(result.resources.peak_rss),
         stopped_by: match result.stopped_by {
             Some(StopCause::TimedOut(_)) => Some("timeout"),
             Some(StopCause::Interrupted) => Some("interrupt"),

@@ -20,6 +20,9 @@
 //! | never started (run interrupted)    | `<skipped>`  | `not-run`     |
 //! | started, no result (run broke off) | `<skipped>`  | `not-finished`|
 //!
+//! An env that ran has properties `cpu_seconds` (user + system, its commands and their reaped
+//! descendants) and `peak_rss_bytes` (the largest resident set of one of its processes).
+//!
 //! The `message` is the outcome as the summary words it ("exit 3", "killed by SIGKILL",
 //! "skipped: lint did not pass"). `<system-out>` holds the env's output read back from its log:
 //! all of it when short, else the first [`HEAD_LINES`] and last [`TAIL_LINES`] lines around a
@@ -230,6 +233,12 @@ fn testcase(name: &str, result: &EnvResult, retried: &[EnvResult]) -> TestCase {
     }
     if result.flaky() {
         case.add_property(Property::new("flaky", "true"));
+    }
+    if result.resources.measured() {
+        let cpu = format!("{:.3}", result.resources.cpu.as_secs_f64());
+        case.add_property(Property::new("cpu_seconds", cpu));
+        let peak = result.resources.peak_rss.to_string();
+        case.add_property(Property::new("peak_rss_bytes", peak));
     }
     case
 }

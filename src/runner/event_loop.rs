@@ -33,6 +33,7 @@ impl Runner {
                 self.reap_adopted(now);
             }
             self.schedule(now);
+            self.sample_usage(now);
             if self.all_finished()
                 && (!self.options.keep_alive || self.quitting || self.shutdown.is_some())
             {
@@ -137,6 +138,9 @@ impl Runner {
             consider(now + REAP_TICK);
         }
         if let Some(at) = self.child_scan {
+            consider(at);
+        }
+        if let Some(at) = self.next_sample_at() {
             consider(at);
         }
         for env in &self.envs {

@@ -77,10 +77,13 @@ impl Runner {
         if let Some(g) = &mut self.guardian {
             g.send(&guardian::Message::Forget(active.pid));
         }
-        let status = sys::reap(active.pid);
-        let exit = exit_kind(status);
+        let reaped = sys::reap(active.pid);
+        let exit = exit_kind(reaped.map(|(status, _)| status));
         self.sweep_launched(id, matches!(exit, ExitKind::Signal { .. }));
         let env = &mut self.envs[id];
+        if let Some((_, usage)) = reaped {
+            env.usage.add(usage.cpu, usage.peak_rss);
+        }
         let next = active.command + 1;
         if exit == ExitKind::Code(0)
             && env.stopped_by.is_none()
@@ -127,8 +130,15 @@ impl Runner {
                 continue;
             };
             if info.state == 'Z' {
-                // An orphan that already exited: just reap it.
-                self.reap_later.push(pid);
+                // An orphan that already exited: reap it, and count it for this env when it
+                // was in its group.
+                match sys::try_reap_usage(pid) {
+                    sys::Reaped::Now(usage) if info.pgid == pgid => {
+                        self.envs[id].usage.add(usage.cpu, usage.peak_rss);
+                    }
+                    sys::Reaped::NotYet => self.reap_later.push(pid),
+                    sys::Reaped::Now(_) | sys::Reaped::Gone => {}
+                }
                 continue;
             }
             let ours = info.pgid == pgid
@@ -181,8 +191,12 @@ impl Runner {
                 continue;
             };
             if stat.state == 'Z' {
-                if sys::try_reap(pid) {
+                let reaped = sys::try_reap_usage(pid);
+                if reaped != sys::Reaped::NotYet {
                     self.reap_later.retain(|&p| p != pid);
+                }
+                if let sys::Reaped::Now(usage) = reaped {
+                    self.count_adopted(stat.pgid, usage);
                 }
                 continue;
             }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{EnvPhase, EnvRun, Runner, log, log_file_name};
-use crate::event::{EnvResult, EnvStatus, RunEvent, ShutdownCause, Verdict};
+use crate::event::{EnvResult, EnvStatus, Resources, RunEvent, ShutdownCause, Verdict};
 use crate::log::{REPORTS_DIR, report_dir_name};
 use crate::plan::EnvId;
 use crate::testreport::{self, ReportRequest};
@@ -40,7 +40,10 @@ impl Runner {
             self.plan.start_order.len()
         };
         let mut running = self.running_count();
+        let mut running_bytes = self.running_expected_bytes();
         loop {
+            // Once an env waits for memory, no later one overtakes it.
+            let mut memory_blocked = false;
             let mut changed = false;
             for i in 0..count {
                 let id = self.plan.start_order.get(i).copied().unwrap_or(i);
@@ -71,10 +74,15 @@ impl Runner {
                     let dependency = self.plan.envs[dep].name.clone();
                     self.finish_env(id, EnvStatus::Skipped { dependency }, now);
                     changed = true;
-                } else if ready && running < self.plan.jobs {
+                } else if ready && running < self.plan.jobs && !memory_blocked {
+                    if !self.memory_fits(id, running, running_bytes) {
+                        memory_blocked = true;
+                        continue;
+                    }
                     self.start_env(id, now);
                     if matches!(self.envs[id].phase, EnvPhase::Running(_)) {
                         running += 1;
+                        running_bytes = running_bytes.saturating_add(self.expected_bytes(id));
                     }
                     changed = true;
                 }
@@ -90,6 +98,9 @@ impl Runner {
         env.attempt += 1;
         env.runs += 1;
         env.started = Some(now);
+        env.usage = Resources::default();
+        env.live = Resources::default();
+        env.waiting_for_memory = false;
         env.timeout_at = self.plan.envs[id].timeout.map(|t| now + t);
         env.log_path = self
             .plan
@@ -141,6 +152,7 @@ impl Runner {
             // and reads the test reports.
             log_incomplete: None,
             tests: None,
+            resources: env.usage,
         };
         let verdict = result.verdict();
         let ran = env.attempt > 0;

@@ -17,6 +17,7 @@ use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
 use polling::{Event, Poller};
 use rustix::process::{Pid, PidfdFlags, Signal};
@@ -77,17 +78,63 @@ pub fn kill_if_started_at(pid: i32, start: u64) {
     }
 }
 
-/// Reap `pid` (our exited child), waiting if it has not quite finished exiting; EINTR is
-/// retried. `None` if it is not (or no longer) our child.
-pub fn reap(pid: i32) -> Option<ExitStatus> {
-    let p = Pid::from_raw(pid)?;
+/// What a reaped child cost, from `wait4`'s rusage: its own and that of every descendant it
+/// waited for (the kernel folds a reaped child's usage into its parent's children's usage).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChildUsage {
+    /// User plus system CPU time.
+    pub cpu: Duration,
+    /// Largest resident set size of the child or of one of its waited-for descendants, in
+    /// bytes.
+    pub peak_rss: u64,
+}
+
+/// `wait4(pid, flags)`, EINTR retried: `Ok(None)` when `WNOHANG` found it still running,
+/// `Err` when it is not (or no longer) our child.
+fn wait4(pid: i32, flags: i32) -> io::Result<Option<(ExitStatus, ChildUsage)>> {
     loop {
-        match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
-            Ok(Some((_, status))) => return Some(ExitStatus::from_raw(status.as_raw())),
-            Err(rustix::io::Errno::INTR) => {}
-            Ok(None) | Err(_) => return None,
+        let mut status = 0;
+        // SAFETY: rusage is plain data that wait4 fills in (zeroed first, so any field it does
+        // not set reads 0); both pointers are valid for the call.
+        let (got, usage) = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            let got = libc::wait4(pid, &raw mut status, flags, &raw mut usage);
+            (got, usage)
+        };
+        if got == pid {
+            return Ok(Some((ExitStatus::from_raw(status), child_usage(&usage))));
+        }
+        if got == 0 {
+            return Ok(None);
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
         }
     }
+}
+
+fn child_usage(usage: &libc::rusage) -> ChildUsage {
+    let time = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
+    ChildUsage {
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        // Linux gives kilobytes.
+        peak_rss: u64::try_from(usage.ru_maxrss)
+            .unwrap_or(0)
+            .saturating_mul(1024),
+    }
+}
+
+/// Reap `pid` (our exited child), waiting if it has not quite finished exiting, with what it
+/// cost; EINTR is retried. `None` if it is not (or no longer) our child.
+pub fn reap(pid: i32) -> Option<(ExitStatus, ChildUsage)> {
+    if pid <= 0 {
+        return None;
+    }
+    wait4(pid, 0).ok().flatten()
 }
 
 /// Keep output buffers on the heap and their memory in the process (glibc's malloc).
@@ -259,15 +306,32 @@ pub fn signal_pid(pid: i32, signal: i32) {
     }
 }
 
+/// What a non-blocking reap found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaped {
+    /// Still running.
+    NotYet,
+    /// Reaped now, with what it cost.
+    Now(ChildUsage),
+    /// Not (or no longer) our child.
+    Gone,
+}
+
 /// Reap `pid` if it has exited, without blocking. `true` once reaped (or not our child).
 pub fn try_reap(pid: i32) -> bool {
-    let Some(p) = Pid::from_raw(pid) else {
-        return true;
-    };
-    !matches!(
-        rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG),
-        Ok(None)
-    )
+    try_reap_usage(pid) != Reaped::NotYet
+}
+
+/// Reap `pid` if it has exited, without blocking, with its usage.
+pub fn try_reap_usage(pid: i32) -> Reaped {
+    if pid <= 0 {
+        return Reaped::Gone;
+    }
+    match wait4(pid, libc::WNOHANG) {
+        Ok(None) => Reaped::NotYet,
+        Ok(Some((_, usage))) => Reaped::Now(usage),
+        Err(_) => Reaped::Gone,
+    }
 }
 
 /// Make runall a child subreaper: orphans of its children become its children, so escaped
@@ -415,6 +479,52 @@ pub fn pids() -> Vec<i32> {
         .collect()
 }
 
+/// What the live processes of one process group use now (sampled from /proc).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupUsage {
+    /// Resident set size of its members, summed, in bytes.
+    pub rss: u64,
+    /// CPU time of its members and of the children they reaped (user + system).
+    pub cpu: Duration,
+}
+
+/// The current usage of each group in `pgids` (same order): one pass over `/proc`, one read
+/// of `stat` per process. Meant for a sample a second, not for every event.
+pub fn group_usage(pgids: &[i32]) -> Vec<GroupUsage> {
+    let mut usage = vec![GroupUsage::default(); pgids.len()];
+    if pgids.is_empty() {
+        return usage;
+    }
+    let page = rustix::param::page_size() as u64;
+    let ticks = rustix::param::clock_ticks_per_second().max(1);
+    let slot: std::collections::HashMap<i32, usize> =
+        pgids.iter().enumerate().map(|(k, &g)| (g, k)).collect();
+    for pid in pids() {
+        let Ok(stat) = fs::read(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((pgid, cpu_ticks, rss_pages)) = parse_usage(&stat) else {
+            continue;
+        };
+        if let Some(&k) = slot.get(&pgid) {
+            usage[k].rss += rss_pages.saturating_mul(page);
+            usage[k].cpu += Duration::from_nanos(cpu_ticks.saturating_mul(1_000_000_000) / ticks);
+        }
+    }
+    usage
+}
+
+/// From a /proc/<pid>/stat line: process group, CPU ticks (utime + stime + cutime + cstime)
+/// and resident pages.
+fn parse_usage(stat: &[u8]) -> Option<(i32, u64, u64)> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
+    let fields: Vec<&str> = rest.split_ascii_whitespace().take(22).collect();
+    let number = |k: usize| fields.get(k).and_then(|f| f.parse::<u64>().ok());
+    let ticks = (11..=14).map(number).sum::<Option<u64>>()?;
+    Some((fields.get(2)?.parse().ok()?, ticks, number(21)?))
+}
+
 /// Pids (other than runall) holding a pipe with this inode open, by scanning /proc/*/fd.
 /// Only used on the leak path, never per exit.
 pub fn pipe_holders(inode: u64) -> Vec<i32> {
@@ -522,6 +632,42 @@ mod tests {
             })
         );
         assert_eq!(parse_stat(1, b"1 (init) S 0"), None);
+        assert_eq!(parse_usage(line), Some((40, 3 + 4, 10)));
+        assert_eq!(parse_usage(b"1 (init) S 0"), None);
+    }
+
+    #[test]
+    fn a_live_group_is_sampled_and_a_reaped_child_reports_its_rusage() {
+        use std::os::unix::process::CommandExt;
+        // A group of its own, burning CPU until killed.
+        let child = std::process::Command::new("/bin/sh")
+            .args(["-c", "while :; do :; done"])
+            .process_group(0)
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let sample = loop {
+            let sample = group_usage(&[pid, -7])[0];
+            if sample.cpu >= Duration::from_millis(50) || std::time::Instant::now() > deadline {
+                break sample;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(sample.rss > 0, "{sample:?}");
+        assert!(sample.cpu >= Duration::from_millis(50), "{sample:?}");
+        assert_eq!(group_usage(&[-7]), [GroupUsage::default()], "no such group");
+        signal_pid(pid, libc::SIGKILL);
+        let (status, usage) = reap(pid).expect("our child");
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+        assert!(
+            usage.cpu >= sample.cpu.saturating_sub(Duration::from_millis(20)),
+            "{usage:?}"
+        );
+        assert!(usage.peak_rss > 0, "{usage:?}");
+        // Reaped above (dropping `child` never waits), so it is no longer ours.
+        assert_eq!(try_reap_usage(pid), Reaped::Gone);
+        drop(child);
         let me = proc_stat(std::process::id() as i32).expect("our own stat");
         assert_eq!(me.pgid, rustix::process::getpgrp().as_raw_nonzero().get());
     }

@@ -413,6 +413,37 @@ impl Parser {
         block.end_line();
     }
 
+    /// Takes in one whole line (ending with its `\n`, starting at a line start) that is not
+    /// kept: only its escape sequences are run through the state machine, for the style they
+    /// leave behind, and its text is never decoded or stored. In the ground state only `ESC`
+    /// can change anything but the working line (text, UTF-8 and other controls never touch
+    /// the pen or the state), so jumping from one `ESC` to the next leaves exactly the pen
+    /// that parsing the line would; the line itself is then dropped as [`Parser::feed`] drops
+    /// it at its newline.
+    pub(super) fn skip_line(&mut self, line: &[u8]) {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let mut i = 0;
+        while i < body.len() {
+            if self.state == State::Ground {
+                // Whatever the bytes before the next ESC were, they were text for this line.
+                self.utf8_have = 0;
+                self.utf8_need = 0;
+                match body.get(i..).and_then(|rest| memchr::memchr(ESC, rest)) {
+                    Some(k) => i += k,
+                    None => break,
+                }
+            }
+            if let Some(&b) = body.get(i) {
+                self.byte(b);
+            }
+            i += 1;
+        }
+        self.utf8_have = 0;
+        self.utf8_need = 0;
+        self.state = State::Ground;
+        self.reset_line();
+    }
+
     /// Starts a new, empty working line (after the last one was stored).
     pub(super) fn reset_line(&mut self) {
         self.fast.clear();
@@ -886,6 +917,31 @@ mod tests {
             }
             store_partial(&mut parser, finish, &mut got);
             prop_assert_eq!(owned(&got), expected);
+        }
+
+        #[test]
+        fn skipping_a_line_leaves_the_pen_parsing_leaves(
+            lines in prop::collection::vec(
+                prop::collection::vec(fast_fragment(), 0..12).prop_map(|v| v.concat()),
+                1..6,
+            ),
+            noise in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut parsed = Parser::new(Pen::default());
+            let mut skipped = Parser::new(Pen::default());
+            for (k, mut line) in lines.into_iter().enumerate() {
+                if k % 2 == 1 {
+                    // Raw binary between the sequences: invalid UTF-8, controls, stray ESCs.
+                    line.extend_from_slice(&noise);
+                }
+                line.retain(|&b| b != b'\n');
+                line.push(b'\n');
+                let _ = parsed.feed(&line, &mut |_, _| ControlFlow::Continue(()));
+                skipped.skip_line(&line);
+                prop_assert_eq!(parsed.pen, skipped.pen);
+                prop_assert_eq!(parsed.state, State::Ground);
+                prop_assert_eq!(skipped.state, State::Ground);
+            }
         }
 
         #[test]

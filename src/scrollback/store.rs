@@ -154,6 +154,18 @@ impl LineStore {
         }
     }
 
+    /// Drops every line in memory and every block, the spare one included; the index stays,
+    /// so the dropped lines page back from the log.
+    pub(super) fn evict_all(&mut self) {
+        if self.blocks.is_empty() && self.spare.is_none() {
+            return;
+        }
+        self.first += self.len;
+        self.len = 0;
+        self.blocks = VecDeque::new();
+        self.spare = None;
+    }
+
     /// Heap bytes held, evicted lines still in a block and the spare block included.
     pub(super) fn heap_bytes(&self) -> usize {
         self.blocks.capacity() * size_of::<Block>()

@@ -8,17 +8,29 @@
 
 use std::time::{Duration, Instant};
 
-use crate::event::{EnvResult, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict};
+use crate::event::{
+    EnvResult, Resources, RunEvent, ShutdownCause, ShutdownStep, StopCause, Verdict,
+};
 use crate::plan::{CommandSpec, EnvId, Plan};
 use crate::scrollback::Scrollback;
+use crate::tui::budget::Budget;
 use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
 
+mod filter;
 mod search;
 
+use filter::ListFilter;
 use search::Search;
 
 /// Lines of output kept in memory per env unless [`AppOptions`] says otherwise.
 pub const DEFAULT_SCROLLBACK_LINES: usize = 10_000;
+
+/// Bytes of parsed output lines kept in memory for all envs together unless [`AppOptions`]
+/// says otherwise (`scrollback_memory`).
+pub const DEFAULT_SCROLLBACK_MEMORY: u64 = 32 * 1024 * 1024;
+
+/// Output taken in after which the budget is enforced at once, between the driver's calls.
+const BUDGET_CHECK_BYTES: usize = 2 * 1024 * 1024;
 
 /// Lines one mouse-wheel notch scrolls.
 const WHEEL_LINES: usize = 3;
@@ -31,6 +43,9 @@ const INITIAL_ROWS: usize = 20;
 pub struct AppOptions {
     /// Lines of output kept in memory per env (older lines are paged back from the log).
     pub scrollback_lines: usize,
+    /// Bytes of parsed lines kept in memory for all envs together: past it, the least
+    /// recently viewed envs' lines are dropped (and paged back from their logs when viewed).
+    pub scrollback_memory: u64,
     /// The key bindings.
     pub keymap: Keymap,
 }
@@ -39,6 +54,7 @@ impl Default for AppOptions {
     fn default() -> Self {
         Self {
             scrollback_lines: DEFAULT_SCROLLBACK_LINES,
+            scrollback_memory: DEFAULT_SCROLLBACK_MEMORY,
             keymap: Keymap::default(),
         }
     }
@@ -154,6 +170,8 @@ pub enum Overlay {
         /// Where the search looks.
         scope: SearchScope,
     },
+    /// The env list's filter being typed in the bottom bar (the list follows as it is typed).
+    FilterInput,
     /// Envs whose output matched a search across all envs, with hit counts.
     SearchResults {
         /// `(env, hits)`, in plan order.
@@ -178,6 +196,8 @@ pub enum EnvState {
     Pending,
     /// Not started; some dependency has not finished.
     Waiting,
+    /// Ready, but `max_memory` holds it back until running envs free memory.
+    WaitingForMemory,
     /// Running.
     Running,
     /// Passed.
@@ -197,7 +217,53 @@ pub enum EnvState {
 impl EnvState {
     /// The env has its final result.
     pub fn is_finished(self) -> bool {
-        !matches!(self, Self::Pending | Self::Waiting | Self::Running)
+        !matches!(
+            self,
+            Self::Pending | Self::Waiting | Self::WaitingForMemory | Self::Running
+        )
+    }
+}
+
+/// What the status bar counts an env as; [`App::tally`] keeps the counts as envs change
+/// stage, so a frame never walks every env to count them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tally {
+    /// Not started (pending, waiting for its dependencies or for memory).
+    NotStarted,
+    /// Running.
+    Running,
+    /// Passed.
+    Passed,
+    /// Failed (or failed to spawn).
+    Failed,
+    /// Stopped by its own timeout.
+    TimedOut,
+    /// Stopped by a shutdown.
+    Interrupted,
+    /// Skipped because a dependency did not pass.
+    Skipped,
+    /// Never started because of a shutdown.
+    NotRun,
+}
+
+impl Tally {
+    const COUNT: usize = 8;
+
+    fn of(stage: &PaneStage) -> Self {
+        match stage {
+            PaneStage::Pending => Self::NotStarted,
+            PaneStage::Running { .. } => Self::Running,
+            PaneStage::Finished { result } => match result.verdict() {
+                Verdict::Passed => Self::Passed,
+                Verdict::Skipped => Self::Skipped,
+                Verdict::NotRun => Self::NotRun,
+                Verdict::Interrupted => Self::Interrupted,
+                Verdict::Failed => match result.stopped_by {
+                    Some(StopCause::TimedOut(_)) => Self::TimedOut,
+                    _ => Self::Failed,
+                },
+            },
+        }
     }
 }
 
@@ -237,6 +303,10 @@ pub(super) struct Pane {
     pub(super) queued: bool,
     /// The running attempt's test results so far (its reports read while it runs).
     pub(super) live_tests: Option<std::sync::Arc<crate::testreport::TestResults>>,
+    /// The runner holds it back for `max_memory` (until it starts).
+    pub(super) waiting_for_memory: bool,
+    /// The latest live sample while it runs (current RSS, CPU so far).
+    pub(super) live: Option<Resources>,
 }
 
 impl Pane {
@@ -295,6 +365,10 @@ pub struct App {
     /// Why the typed query was rejected.
     pub(super) input_error: Option<String>,
     pub(super) search: Option<Search>,
+    /// The env list's filter (`f`), when one is active.
+    pub(super) list_filter: Option<ListFilter>,
+    /// The longest env name, in characters (the list's width).
+    pub(super) name_max: usize,
     /// A one-off message for the bar, cleared by the next key.
     pub(super) notice: Option<String>,
     /// The user asked to quit: leave once nothing runs.
@@ -305,6 +379,17 @@ pub struct App {
     pub(super) shutdown: Option<(ShutdownCause, u32)>,
     /// The envs drawn in the last frame.
     pub(super) drawn: Vec<EnvId>,
+    /// The scrollbacks' shared memory budget (`scrollback_memory`).
+    budget: Budget,
+    /// Envs whose scrollback took output since the budget last looked, each once.
+    touched: Vec<EnvId>,
+    is_touched: Vec<bool>,
+    /// Output bytes taken in since the budget last looked.
+    unbudgeted: usize,
+    /// The envs whose scrollback is marked visible (viewed at the last budget check).
+    visible: Vec<EnvId>,
+    /// How many envs are in each [`Tally`] class.
+    tally: [usize; Tally::COUNT],
     last_tick: Instant,
     dirty: bool,
 }
@@ -322,7 +407,12 @@ impl App {
                 command: None,
                 stage: PaneStage::Pending,
                 stopping: None,
-                scrollback: Scrollback::new(options.scrollback_lines),
+                scrollback: {
+                    // Off screen until a frame draws it (the budget marks the drawn envs).
+                    let mut scrollback = Scrollback::new(options.scrollback_lines);
+                    scrollback.set_visible(false);
+                    scrollback
+                },
                 scroll: Scroll::Follow,
                 rows: INITIAL_ROWS,
                 attempt: 0,
@@ -330,6 +420,8 @@ impl App {
                 previous: None,
                 queued: false,
                 live_tests: None,
+                waiting_for_memory: false,
+                live: None,
             })
             .collect();
         Self {
@@ -341,11 +433,31 @@ impl App {
             input: String::new(),
             input_error: None,
             search: None,
+            list_filter: None,
+            name_max: plan
+                .envs
+                .iter()
+                .map(|e| e.name.chars().count())
+                .max()
+                .unwrap_or(0),
             notice: None,
             quitting: false,
             run_finished: false,
             shutdown: None,
             drawn: Vec::new(),
+            budget: Budget::new(
+                usize::try_from(options.scrollback_memory).unwrap_or(usize::MAX),
+                plan.envs.len(),
+            ),
+            touched: Vec::new(),
+            is_touched: vec![false; plan.envs.len()],
+            unbudgeted: 0,
+            visible: Vec::new(),
+            tally: {
+                let mut tally = [0; Tally::COUNT];
+                tally[Tally::NotStarted as usize] = plan.envs.len();
+                tally
+            },
             last_tick: now,
             dirty: true,
         }
@@ -384,6 +496,58 @@ impl App {
         }
     }
 
+    /// Keeps the scrollbacks within `scrollback_memory`: the envs drawn in the last frame
+    /// count as viewed now and keep their lines in memory; what the envs that took output
+    /// hold is re-counted; when the total is over the budget, the least recently viewed envs
+    /// that are neither focused nor drawn are evicted (their lines page back from their logs).
+    /// The driver calls it after each batch of messages: its cost is that of the envs drawn
+    /// and touched since, not of all envs (plus a sort of the envs holding lines when over).
+    pub fn enforce_budget(&mut self) {
+        self.unbudgeted = 0;
+        let mut viewed = std::mem::take(&mut self.drawn);
+        let focus_added = !viewed.contains(&self.focus);
+        if focus_added {
+            viewed.push(self.focus);
+        }
+        for &id in &viewed {
+            self.budget.viewed(id);
+            if let Some(pane) = self.panes.get_mut(id) {
+                pane.scrollback.keep();
+                pane.scrollback.set_visible(true);
+                self.budget.set_used(id, pane.scrollback.memory_bytes());
+            }
+        }
+        for &id in &self.visible {
+            if !viewed.contains(&id)
+                && let Some(pane) = self.panes.get_mut(id)
+            {
+                pane.scrollback.set_visible(false);
+            }
+        }
+        self.visible.clone_from(&viewed);
+        for id in self.touched.drain(..) {
+            if let (Some(pane), Some(flag)) = (self.panes.get(id), self.is_touched.get_mut(id)) {
+                *flag = false;
+                self.budget.set_used(id, pane.scrollback.memory_bytes());
+            }
+        }
+        for id in self.budget.victims(|id| viewed.contains(&id)) {
+            if let Some(pane) = self.panes.get_mut(id) {
+                pane.scrollback.evict();
+                self.budget.set_used(id, pane.scrollback.memory_bytes());
+            }
+        }
+        if focus_added {
+            viewed.pop();
+        }
+        self.drawn = viewed;
+    }
+
+    /// Bytes all scrollbacks hold, as the budget last counted, and the budget.
+    pub fn scrollback_memory(&self) -> (usize, usize) {
+        (self.budget.total(), self.budget.limit())
+    }
+
     /// Something visible changed since [`App::clear_dirty`].
     pub fn is_dirty(&self) -> bool {
         self.dirty
@@ -396,17 +560,27 @@ impl App {
 
     /// Every env has its final result.
     pub fn all_finished(&self) -> bool {
-        self.panes
-            .iter()
-            .all(|p| matches!(p.stage, PaneStage::Finished { .. }))
+        self.tally(Tally::NotStarted) == 0 && self.tally(Tally::Running) == 0
     }
 
     /// Some env runs or may still start.
     pub fn busy(&self) -> bool {
-        self.panes
-            .iter()
-            .any(|p| matches!(p.stage, PaneStage::Running { .. }))
-            || (!self.run_finished && !self.all_finished())
+        self.tally(Tally::Running) > 0 || (!self.run_finished && !self.all_finished())
+    }
+
+    /// How many envs are counted as `class` now.
+    pub fn tally(&self, class: Tally) -> usize {
+        self.tally[class as usize]
+    }
+
+    /// Moves env `id` to `stage`, keeping the tally.
+    fn set_stage(&mut self, id: EnvId, stage: PaneStage) {
+        let Some(pane) = self.panes.get_mut(id) else {
+            return;
+        };
+        self.tally[Tally::of(&pane.stage) as usize] -= 1;
+        self.tally[Tally::of(&stage) as usize] += 1;
+        pane.stage = stage;
     }
 
     /// The focused env.
@@ -455,7 +629,9 @@ impl App {
                         .get(*d)
                         .is_none_or(|p| matches!(p.stage, PaneStage::Finished { .. }))
                 };
-                if pane.depends.iter().all(finished) {
+                if pane.waiting_for_memory {
+                    EnvState::WaitingForMemory
+                } else if pane.depends.iter().all(finished) {
                     EnvState::Pending
                 } else {
                     EnvState::Waiting
@@ -480,7 +656,7 @@ impl App {
             Overlay::None => KeymapMode::Normal,
             Overlay::Help => KeymapMode::Help,
             Overlay::ConfirmQuit => KeymapMode::Confirm,
-            Overlay::SearchInput { .. } => KeymapMode::SearchInput,
+            Overlay::SearchInput { .. } | Overlay::FilterInput => KeymapMode::SearchInput,
             // A list to pick from, like the search results: the same keys.
             Overlay::SearchResults { .. } | Overlay::FailingTests { .. } => {
                 KeymapMode::SearchResults
@@ -492,9 +668,10 @@ impl App {
     pub fn tiles(&self, filter: TileFilter) -> Vec<EnvId> {
         (0..self.panes.len())
             .filter(|&id| {
-                filter == TileFilter::All
-                    || id == self.focus
-                    || self.env_state(id) == Some(EnvState::Running)
+                id == self.focus
+                    || ((filter == TileFilter::All
+                        || self.env_state(id) == Some(EnvState::Running))
+                        && self.list_position(id).is_some())
             })
             .collect()
     }
@@ -507,39 +684,30 @@ impl App {
         }
     }
 
+    /// A live usage sample, or the runner holding an env back for `max_memory`.
+    fn on_usage(&mut self, event: &RunEvent) {
+        match *event {
+            RunEvent::Usage { env, now } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.live = Some(now);
+                    if self.drawn.contains(&env) {
+                        self.dirty = true;
+                    }
+                }
+            }
+            RunEvent::WaitingForMemory { env, .. } => {
+                if let Some(pane) = self.panes.get_mut(env) {
+                    pane.waiting_for_memory = true;
+                    self.dirty = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn on_run_event(&mut self, event: RunEvent, now: Instant) -> Effect {
         match event {
-            RunEvent::EnvStarted { env, attempt } => {
-                let Some(pane) = self.panes.get_mut(env) else {
-                    return Effect::None;
-                };
-                if pane.attempt > 0 {
-                    // A retry or rerun: the pane shows this attempt only (the earlier ones stay
-                    // in their own logs).
-                    pane.scrollback.clear();
-                    pane.scroll = Scroll::Follow;
-                }
-                if attempt == 1 {
-                    // A new request (first run or rerun), not a retry.
-                    pane.previous = None;
-                }
-                pane.attempt = attempt;
-                pane.log_error = None;
-                pane.live_tests = None;
-                // The runner names the log next (`LogOpened`).
-                pane.scrollback.set_log(None);
-                pane.stage = PaneStage::Running { since: now };
-                pane.command = None;
-                pane.stopping = None;
-                pane.queued = false;
-                self.run_finished = false;
-                if let Some(search) = self.search.as_mut().filter(|s| s.env == env) {
-                    search.hits.clear();
-                    search.searched_lines = None;
-                    search.current = None;
-                }
-                self.dirty = true;
-            }
+            RunEvent::EnvStarted { env, attempt } => self.on_env_started(env, attempt, now),
             RunEvent::LogOpened { env, path } => {
                 if let Some(pane) = self.panes.get_mut(env) {
                     pane.scrollback.set_log(Some(path));
@@ -569,10 +737,21 @@ impl App {
             }
             RunEvent::Output { env, bytes, .. } => {
                 if let Some(pane) = self.panes.get_mut(env) {
+                    self.unbudgeted += bytes.len();
                     pane.scrollback.push_owned(bytes);
+                    if let Some(flag) = self.is_touched.get_mut(env)
+                        && !*flag
+                    {
+                        *flag = true;
+                        self.touched.push(env);
+                    }
                     if self.drawn.contains(&env) {
                         self.dirty = true;
                     }
+                }
+                // A flood must not overshoot the budget by a whole batch.
+                if self.unbudgeted >= BUDGET_CHECK_BYTES {
+                    self.enforce_budget();
                 }
             }
             RunEvent::JobQueued { env } | RunEvent::JobStarted { env } => {
@@ -581,6 +760,7 @@ impl App {
                     self.dirty = true;
                 }
             }
+            RunEvent::Usage { .. } | RunEvent::WaitingForMemory { .. } => self.on_usage(&event),
             RunEvent::EnvFinished { env, result } => return self.on_env_finished(env, result),
             RunEvent::ShutdownStarted { cause, count } => {
                 self.shutdown = Some((cause, count));
@@ -609,15 +789,56 @@ impl App {
         Effect::None
     }
 
+    fn on_env_started(&mut self, env: EnvId, attempt: u32, now: Instant) {
+        let Some(pane) = self.panes.get_mut(env) else {
+            return;
+        };
+        if pane.attempt > 0 {
+            // A retry or rerun: the pane shows this attempt only (the earlier ones stay
+            // in their own logs).
+            pane.scrollback.clear();
+            pane.scroll = Scroll::Follow;
+        }
+        if attempt == 1 {
+            // A new request (first run or rerun), not a retry.
+            pane.previous = None;
+        }
+        pane.attempt = attempt;
+        pane.log_error = None;
+        pane.live_tests = None;
+        // The runner names the log next (`LogOpened`).
+        pane.scrollback.set_log(None);
+        pane.waiting_for_memory = false;
+        pane.live = None;
+        pane.command = None;
+        pane.stopping = None;
+        pane.queued = false;
+        self.set_stage(env, PaneStage::Running { since: now });
+        self.run_finished = false;
+        if let Some(search) = self.search.as_mut().filter(|s| s.env == env) {
+            search.hits.clear();
+            search.searched_lines = None;
+            search.current = None;
+        }
+        self.dirty = true;
+    }
+
     fn on_env_finished(&mut self, env: EnvId, result: EnvResult) -> Effect {
+        if let Some(flag) = self.is_touched.get_mut(env)
+            && !*flag
+        {
+            // What it holds changes as its last bytes are parsed.
+            *flag = true;
+            self.touched.push(env);
+        }
         if let Some(pane) = self.panes.get_mut(env) {
             pane.scrollback.finish();
             if result.ran() {
                 pane.scrollback.set_log(Some(result.log_path.clone()));
             }
-            pane.stage = PaneStage::Finished { result };
             pane.stopping = None;
             pane.live_tests = None;
+            self.set_stage(env, PaneStage::Finished { result });
             self.dirty = true;
         }
         if self.quitting && !self.busy() {
@@ -652,13 +873,17 @@ impl App {
             self.dirty = true;
         }
         let Some(action) = action else {
-            if let (Overlay::SearchInput { .. }, KeyCode::Char(c)) = (&self.overlay, key.code)
+            if let (Overlay::SearchInput { .. } | Overlay::FilterInput, KeyCode::Char(c)) =
+                (&self.overlay, key.code)
                 && !key.ctrl
                 && !key.alt
             {
                 self.input.push(c);
                 self.input_error = None;
                 self.dirty = true;
+                if self.overlay == Overlay::FilterInput {
+                    self.filter_changed();
+                }
             }
             return Effect::None;
         };
@@ -706,6 +931,10 @@ impl App {
                     }
                     _ => {}
                 }
+                Effect::None
+            }
+            Overlay::FilterInput => {
+                self.on_filter_action(action);
                 Effect::None
             }
             Overlay::SearchResults { results, selected } => {
@@ -847,6 +1076,7 @@ impl App {
                 self.input_error = None;
                 self.overlay = Overlay::SearchInput { scope };
             }
+            Action::FilterList => self.start_filter(),
             Action::NextHit => self.step_hit(true),
             Action::PrevHit => self.step_hit(false),
             Action::ClearSearch => {
@@ -957,6 +1187,11 @@ impl App {
     }
 
     fn move_focus(&mut self, forward: bool) {
+        if matches!(self.mode, Mode::List | Mode::Zoomed { back: None }) {
+            // The list: O(log n) through the (filtered) list, whatever the number of envs.
+            self.step_in_list(forward);
+            return;
+        }
         let ring = self.focus_ring();
         if ring.is_empty() {
             return;
@@ -1551,6 +1786,160 @@ pub(super) mod tests {
         assert_eq!(
             app.panes[2].scrollback.log(),
             Some(Path::new("/x/py311@2.log"))
+        );
+    }
+
+    #[test]
+    fn the_tally_follows_every_stage_change_like_a_recount() {
+        let recount = |app: &App, class: Tally| {
+            app.panes
+                .iter()
+                .filter(|p| Tally::of(&p.stage) == class)
+                .count()
+        };
+        let classes = [
+            Tally::NotStarted,
+            Tally::Running,
+            Tally::Passed,
+            Tally::Failed,
+            Tally::TimedOut,
+            Tally::Interrupted,
+            Tally::Skipped,
+            Tally::NotRun,
+        ];
+        let mut timed_out = result(exit(143), 9);
+        timed_out.stopped_by = Some(StopCause::TimedOut(Duration::from_secs(1)));
+        let events = vec![
+            (0, started(0)),
+            (1, started(1)),
+            (2, finished(0, result(EnvStatus::Passed, 2))),
+            (3, finished(1, timed_out)),
+            (4, started(0)),
+            (5, finished(0, result(exit(1), 1))),
+            (6, finished(2, result(EnvStatus::NotRun, 0))),
+        ];
+        let mut app = App::new(&four(), at(0), AppOptions::default());
+        assert_eq!(app.tally(Tally::NotStarted), 4);
+        for (ms, event) in events {
+            let _ = app.update(Msg::Run(event), at(ms));
+            for class in classes {
+                assert_eq!(app.tally(class), recount(&app, class), "{class:?} at {ms}");
+            }
+        }
+        assert_eq!(app.tally(Tally::Failed), 1, "the rerun failed");
+        assert_eq!(app.tally(Tally::Passed), 0);
+        assert!(!app.all_finished());
+        let _ = app.update(Msg::Run(finished(3, result(EnvStatus::Passed, 1))), at(7));
+        assert!(app.all_finished());
+    }
+
+    #[test]
+    fn the_memory_budget_evicts_envs_off_screen_and_keeps_the_viewed_ones() {
+        use std::fmt::Write as _;
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let names: Vec<String> = (0..6).map(|i| format!("e{i}")).collect();
+        let envs: Vec<(&str, &[EnvId], &[&str])> = names
+            .iter()
+            .map(|n| (n.as_str(), &[][..], &["x"][..]))
+            .collect();
+        let options = AppOptions {
+            scrollback_memory: 256 * 1024,
+            ..AppOptions::default()
+        };
+        let mut app = App::new(&plan(&envs), at(0), options);
+        let mut logs = Vec::new();
+        for env in 0..6 {
+            let path = dir.path().join(format!("e{env}.log"));
+            logs.push(std::fs::File::create(&path).expect("log"));
+            let _ = app.update(Msg::Run(started(env)), at(1));
+            let _ = app.update(Msg::Run(RunEvent::LogOpened { env, path }), at(1));
+        }
+        // 6 envs of 2,000 lines each, about 1 MiB of lines in all: 4 times the budget.
+        for round in 0..20 {
+            for (env, log) in logs.iter_mut().enumerate() {
+                let mut text = String::new();
+                for k in 0..100 {
+                    let n = round * 100 + k;
+                    let _ = writeln!(text, "e{env} line {n:05} {}", "~".repeat(60));
+                }
+                log.write_all(text.as_bytes()).expect("write log");
+                let _ = app.update(Msg::Run(output(env, &text)), at(2));
+            }
+            // The user looks at e3 for a while, then at e5 (e0 has focus throughout).
+            app.drawn = vec![if round < 10 { 3 } else { 5 }];
+            app.enforce_budget();
+        }
+        let (total, limit) = app.scrollback_memory();
+        let resident: usize = [0, 5]
+            .iter()
+            .map(|&id| app.panes[id].scrollback.memory_bytes())
+            .sum();
+        assert!(
+            total <= limit.max(resident) + 64 * 1024,
+            "{total} bytes held, budget {limit}, resident {resident}"
+        );
+        for id in [0, 5] {
+            assert!(!app.panes[id].scrollback.is_evicted(), "e{id} is on screen");
+        }
+        for id in [1, 2, 4] {
+            assert!(
+                app.panes[id].scrollback.is_evicted(),
+                "e{id} was never viewed"
+            );
+        }
+        // Every line is still there, read back from the logs, and search finds every hit.
+        for id in 0..6 {
+            let pane = &mut app.panes[id];
+            assert_eq!(pane.scrollback.line_count(), 2000);
+            assert_eq!(
+                pane.scrollback.plain_line(1234).as_deref(),
+                Some(format!("e{id} line 01234 {}", "~".repeat(60)).as_str())
+            );
+            let hits = pane
+                .scrollback
+                .search(&crate::scrollback::Pattern::Plain("line 012".into()));
+            assert_eq!(hits.len(), 100, "e{id}");
+        }
+    }
+
+    #[test]
+    fn an_env_held_for_memory_says_so_until_it_starts_and_shows_its_cost() {
+        let mut app = app_from(&four(), vec![(0, started(0))]);
+        let held = RunEvent::WaitingForMemory {
+            env: 1,
+            expected: 3 << 30,
+            running: 6 << 30,
+        };
+        let _ = app.update(Msg::Run(held), at(1));
+        assert_eq!(app.env_state(1), Some(EnvState::WaitingForMemory));
+        assert!(!EnvState::WaitingForMemory.is_finished());
+        assert_eq!(
+            crate::tui::view::status_text(&app, 1, EnvState::WaitingForMemory, at(1)),
+            "waiting for memory"
+        );
+        let _ = app.update(Msg::Run(started(1)), at(2));
+        assert_eq!(app.env_state(1), Some(EnvState::Running));
+        assert_eq!(
+            crate::tui::view::resources_text(&app, 1),
+            None,
+            "no sample yet"
+        );
+        let live = Resources {
+            cpu: Duration::from_millis(1500),
+            peak_rss: 300 << 20,
+        };
+        let _ = app.update(Msg::Run(RunEvent::Usage { env: 1, now: live }), at(3));
+        assert_eq!(
+            crate::tui::view::resources_text(&app, 1).as_deref(),
+            Some("1.50s CPU, 300 MiB now")
+        );
+        let mut done = result(EnvStatus::Passed, 5);
+        done.resources.add(Duration::from_secs(2), 310 << 20);
+        let _ = app.update(Msg::Run(finished(1, done)), at(4));
+        assert_eq!(
+            crate::tui::view::resources_text(&app, 1).as_deref(),
+            Some("2.00s CPU, 310 MiB peak")
         );
     }
 

@@ -183,6 +183,8 @@ pub enum Action {
     StartSearch,
     /// Search every env's output and list the envs with hits.
     SearchAll,
+    /// Filter the env list by typing part of a name.
+    FilterList,
     /// Jump to the next hit.
     NextHit,
     /// Jump to the previous hit.
@@ -235,6 +237,7 @@ impl Action {
             Self::ToggleZoom => "zoom the focused pane",
             Self::StartSearch => "search this env",
             Self::SearchAll => "search all envs",
+            Self::FilterList => "filter envs by name",
             Self::NextHit => "next hit",
             Self::PrevHit => "previous hit",
             Self::ClearSearch => "clear the search",
@@ -268,6 +271,7 @@ impl Action {
             Self::ToggleZoom => "zoom",
             Self::StartSearch => "search",
             Self::SearchAll => "search all",
+            Self::FilterList => "filter",
             Self::ClearSearch | Self::ClearInput => "clear",
             Self::Rerun => "rerun",
             Self::RerunFailed => "rerun failed",
@@ -384,6 +388,7 @@ impl Default for Keymap {
             (char('/'), A::StartSearch),
             (Key::alt('/'), A::SearchAll),
             (char('F'), A::SearchAll),
+            (char('f'), A::FilterList),
             (char('n'), A::NextHit),
             (char('N'), A::PrevHit),
             (plain(K::Esc), A::ClearSearch),

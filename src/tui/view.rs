@@ -17,11 +17,12 @@ use ratatui::widgets::{Block, Clear, Widget};
 use regex::Regex;
 
 use crate::event::{
-    EnvResult, EnvStatus, ExitKind, ShutdownStep, format_duration, format_running, signal_name,
+    EnvResult, EnvStatus, ExitKind, ShutdownStep, format_bytes, format_cpu, format_duration,
+    format_running, signal_name,
 };
 use crate::plan::EnvId;
 use crate::report;
-use crate::tui::app::{App, EnvState, Mode, Overlay, PaneStage, Scroll, SearchScope};
+use crate::tui::app::{App, EnvState, Mode, Overlay, PaneStage, Scroll, SearchScope, Tally};
 use crate::tui::keymap::{Action, Key, KeymapMode};
 
 /// Narrowest tile worth drawing.
@@ -58,7 +59,7 @@ pub fn render(app: &mut App, area: Rect, buf: &mut Buffer, now: Instant) {
     }
     render_bar(app, bar, buf, tiles_note.as_deref());
     match app.overlay.clone() {
-        Overlay::None | Overlay::SearchInput { .. } => {}
+        Overlay::None | Overlay::SearchInput { .. } | Overlay::FilterInput => {}
         Overlay::Help => render_help(app, main, buf),
         Overlay::ConfirmQuit => render_confirm(app, main, buf),
         Overlay::SearchResults { results, selected } => {
@@ -95,13 +96,7 @@ fn sidebar(width: u16, name_max: usize) -> Sidebar {
 }
 
 fn render_list(app: &mut App, area: Rect, buf: &mut Buffer, now: Instant) {
-    let name_max = app
-        .panes
-        .iter()
-        .map(|p| p.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let side = sidebar(area.width, name_max);
+    let side = sidebar(area.width, app.name_max);
     let pane_area = match side {
         Sidebar::Full(w) | Sidebar::Compact(w) => {
             let [list, pane] = area.layout(&Layout::horizontal([
@@ -117,17 +112,16 @@ fn render_list(app: &mut App, area: Rect, buf: &mut Buffer, now: Instant) {
 }
 
 fn render_sidebar(app: &App, area: Rect, buf: &mut Buffer, now: Instant, details: bool) {
-    let finished = app
-        .panes
-        .iter()
-        .enumerate()
-        .filter(|&(id, _)| app.env_state(id).is_some_and(EnvState::is_finished))
-        .count();
-    let title = if details {
+    let finished = app.panes.len() - app.tally(Tally::NotStarted) - app.tally(Tally::Running);
+    let mut title = if details {
         format!(" envs {finished}/{} ", app.panes.len())
     } else {
         " envs ".to_owned()
     };
+    if let Some(query) = app.list_filter() {
+        // While filtering: what is typed and how many of all envs match.
+        title = format!(" “{query}” {}/{} ", app.list_len(), app.panes.len());
+    }
     let block = Block::bordered().title(title).border_style(Color::DarkGray);
     let inner = block.inner(area);
     block.render(area, buf);
@@ -135,10 +129,17 @@ fn render_sidebar(app: &App, area: Rect, buf: &mut Buffer, now: Instant, details
     if rows == 0 || inner.width == 0 {
         return;
     }
-    // Keep the focused env in view without remembering a list offset.
-    let first = (app.focus + 1).saturating_sub(rows);
+    if app.list_len() == 0 {
+        buf.set_line(inner.x, inner.y, &Line::from("no match").dim(), inner.width);
+        return;
+    }
+    // Keep the focused env in view without remembering a list offset: only the rows on
+    // screen are looked at, however many envs there are.
+    let position = app.list_position(app.focus).unwrap_or(0);
+    let first = (position + 1).saturating_sub(rows);
     let width = usize::from(inner.width);
-    for (row, id) in (first..app.panes.len()).take(rows).enumerate() {
+    let shown = (first..app.list_len()).filter_map(|k| app.list_entry(k));
+    for (row, id) in shown.take(rows).enumerate() {
         let Some(state) = app.env_state(id) else {
             continue;
         };
@@ -196,6 +197,7 @@ fn look(state: EnvState) -> (&'static str, Style) {
     match state {
         EnvState::Pending => ("·", Style::new().fg(Color::DarkGray)),
         EnvState::Waiting => ("◷", Style::new().fg(Color::DarkGray)),
+        EnvState::WaitingForMemory => ("◷", Style::new().fg(Color::Yellow)),
         EnvState::Running => ("▶", Style::new().fg(Color::Cyan)),
         EnvState::Passed => ("✔", Style::new().fg(Color::Green)),
         EnvState::Failed | EnvState::TimedOut => ("✘", Style::new().fg(Color::Red)),
@@ -257,6 +259,7 @@ fn sidebar_detail(app: &App, id: EnvId, state: EnvState, now: Instant) -> String
     }
     match state {
         EnvState::Pending | EnvState::Waiting => String::new(),
+        EnvState::WaitingForMemory => "memory".to_owned(),
         EnvState::Running if app.panes[id].stopping.is_some() => "stopping".to_owned(),
         EnvState::Running if app.panes[id].queued => "queued".to_owned(),
         EnvState::Running => app
@@ -291,6 +294,7 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
                 .collect();
             format!("waiting for {}", waiting.join(", "))
         }
+        (_, EnvState::WaitingForMemory) => "waiting for memory".to_owned(),
         (PaneStage::Running { since }, _) => {
             let mut text = format!(
                 "{} {}",
@@ -357,6 +361,26 @@ pub(super) fn status_text(app: &App, id: EnvId, state: EnvState, now: Instant) -
     text
 }
 
+/// What the env costs: live for a running env (current RSS, CPU so far, sampled about once a
+/// second), its attempt's figures once finished (peak RSS, CPU); `None` before anything was
+/// measured.
+pub(super) fn resources_text(app: &App, id: EnvId) -> Option<String> {
+    let pane = app.panes.get(id)?;
+    match &pane.stage {
+        PaneStage::Running { .. } => pane.live.map(|live| {
+            format!(
+                "{} CPU, {} now",
+                format_cpu(live.cpu),
+                format_bytes(live.peak_rss)
+            )
+        }),
+        PaneStage::Finished { result } if result.resources.measured() => {
+            Some(format!("{} peak", result.resources.describe()))
+        }
+        PaneStage::Finished { .. } | PaneStage::Pending => None,
+    }
+}
+
 /// How a pane is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PaneLook {
@@ -391,6 +415,9 @@ fn render_pane(
     match look_ {
         PaneLook::Focused | PaneLook::Zoomed => {
             title.push(Span::styled(status_text(app, id, state, now), colour));
+            if let Some(cost) = resources_text(app, id) {
+                title.push(Span::styled(format!(" · {cost}"), Color::DarkGray));
+            }
             if let Some((index, command)) = &pane.command {
                 let mut text = String::from(" · ");
                 if pane.command_count() > 1 {
@@ -421,6 +448,9 @@ fn render_pane(
     let rows = usize::from(inner.height);
     let pane = &mut app.panes[id];
     pane.rows = rows;
+    if pane.scroll == Scroll::Follow {
+        pane.scrollback.catch_up(rows);
+    }
     let count = pane.scrollback.line_count();
     let top = pane.top(rows);
     if let Scroll::Pinned { .. } = pane.scroll
@@ -640,9 +670,21 @@ fn spans_width(spans: &[Span<'_>]) -> usize {
 
 /// The bottom line: key hints (or the search input) on the left, status on the right.
 fn render_bar(app: &App, area: Rect, buf: &mut Buffer, tiles_note: Option<&str>) {
-    if let Overlay::SearchInput { scope } = app.overlay {
-        render_input_bar(app, scope, area, buf);
-        return;
+    match app.overlay {
+        Overlay::SearchInput { scope } => {
+            let prompt = match scope {
+                SearchScope::Focused => "/",
+                SearchScope::All => "search all: ",
+            };
+            render_input_bar(app, prompt, ["search", "cancel"], area, buf);
+            return;
+        }
+        Overlay::FilterInput => {
+            let prompt = format!("filter envs ({}): ", app.list_len());
+            render_input_bar(app, &prompt, ["keep", "clear"], area, buf);
+            return;
+        }
+        _ => {}
     }
     let width = usize::from(area.width);
     let right = status_spans(app, tiles_note);
@@ -680,14 +722,16 @@ fn render_bar(app: &App, area: Rect, buf: &mut Buffer, tiles_note: Option<&str>)
 }
 
 /// The bar while a query is typed: the prompt, the query and a cursor, then the error or keys.
-fn render_input_bar(app: &App, scope: SearchScope, area: Rect, buf: &mut Buffer) {
+fn render_input_bar(
+    app: &App,
+    prompt: &str,
+    words: [&'static str; 2],
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let width = usize::from(area.width);
-    let prompt = match scope {
-        SearchScope::Focused => "/",
-        SearchScope::All => "search all: ",
-    };
     let mut spans = vec![
-        Span::styled(prompt, Style::new().fg(Color::Yellow).bold()),
+        Span::styled(prompt.to_owned(), Style::new().fg(Color::Yellow).bold()),
         Span::raw(app.input.clone()),
         Span::styled("█", Color::Gray),
     ];
@@ -698,11 +742,16 @@ fn render_input_bar(app: &App, scope: SearchScope, area: Rect, buf: &mut Buffer)
             Style::new().fg(Color::Red).bold(),
         ));
     } else {
-        let keys = hints(
+        let keys: Vec<(String, &'static str)> = hints(
             app,
             KeymapMode::SearchInput,
             &[Action::Submit, Action::Cancel],
         );
+        let keys: Vec<(String, &'static str)> = keys
+            .into_iter()
+            .zip(words)
+            .map(|((key, _), word)| (key, word))
+            .collect();
         let keys = hint_spans(&keys);
         if spans_width(&spans) + 2 + spans_width(&keys) <= width {
             let pad = width - spans_width(&spans) - spans_width(&keys);
@@ -727,7 +776,7 @@ fn bar_content(app: &App) -> (KeymapMode, Vec<Action>, Vec<Span<'static>>) {
             vec![Action::FocusNext, Action::Submit, Action::Close],
             Vec::new(),
         ),
-        Overlay::None | Overlay::SearchInput { .. } => {
+        Overlay::None | Overlay::SearchInput { .. } | Overlay::FilterInput => {
             if let Some(search) = &app.search {
                 let position = match (search.current_index(), search.env == app.focus) {
                     (Some(i), true) => format!(" {i}/{}", search.hits.len()),
@@ -779,10 +828,8 @@ fn status_spans(app: &App, tiles_note: Option<&str>) -> Vec<Span<'static>> {
             Style::new().fg(Color::Yellow),
         )];
     }
-    let states: Vec<EnvState> = (0..app.panes.len())
-        .filter_map(|id| app.env_state(id))
-        .collect();
-    let running = states.iter().filter(|&&s| s == EnvState::Running).count();
+    // Kept by the app as envs change stage: no walk over every env per frame.
+    let running = app.tally(Tally::Running);
     if app.quitting {
         let plural = if running == 1 { "" } else { "s" };
         return vec![Span::styled(
@@ -798,16 +845,16 @@ fn status_spans(app: &App, tiles_note: Option<&str>) -> Vec<Span<'static>> {
         spans.push(Span::styled("stopping  ", Style::new().fg(Color::Yellow)));
     }
     let groups = [
-        (EnvState::Running, "▶"),
-        (EnvState::Passed, "✔"),
-        (EnvState::Failed, "✘"),
-        (EnvState::TimedOut, "✘"),
-        (EnvState::Interrupted, "■"),
-        (EnvState::Skipped, "⊘"),
+        (Tally::Running, EnvState::Running, "▶"),
+        (Tally::Passed, EnvState::Passed, "✔"),
+        (Tally::Failed, EnvState::Failed, "✘"),
+        (Tally::TimedOut, EnvState::TimedOut, "✘"),
+        (Tally::Interrupted, EnvState::Interrupted, "■"),
+        (Tally::Skipped, EnvState::Skipped, "⊘"),
     ];
     let mut counts: Vec<(usize, &str, Style)> = Vec::new();
-    for (state, symbol) in groups {
-        let n = states.iter().filter(|&&s| s == state).count();
+    for (class, state, symbol) in groups {
+        let n = app.tally(class);
         if n == 0 {
             continue;
         }
@@ -818,10 +865,7 @@ fn status_spans(app: &App, tiles_note: Option<&str>) -> Vec<Span<'static>> {
             counts.push((n, symbol, look(state).1));
         }
     }
-    let waiting = states
-        .iter()
-        .filter(|s| !s.is_finished() && **s != EnvState::Running)
-        .count();
+    let waiting = app.tally(Tally::NotStarted);
     if waiting > 0 {
         counts.push((waiting, "·", look(EnvState::Pending).1));
     }
@@ -1285,6 +1329,22 @@ mod tests {
         keys(&mut app, &[c('T'), c('j')]);
         let terminal = draw(&mut app, 100, 14, at(12_300));
         insta::assert_snapshot!("failing_tests_list", terminal.backend());
+    }
+
+    #[test]
+    fn snapshot_list_filter() {
+        let mut app = running_app();
+        keys(&mut app, &[c('f'), c('p'), c('y')]);
+        let terminal = draw(&mut app, 80, 24, at(12_300));
+        insta::assert_snapshot!("list_filter_typing", terminal.backend());
+        keys(&mut app, &[c('3'), c('1'), c('1')]);
+        keys(&mut app, &[Key::plain(KeyCode::Enter)]);
+        let terminal = draw(&mut app, 80, 24, at(12_300));
+        insta::assert_snapshot!("list_filter_kept", terminal.backend());
+        assert_eq!(app.focus(), 2, "py311, the one match");
+        keys(&mut app, &[c('f'), c('z')]);
+        let terminal = draw(&mut app, 80, 24, at(12_300));
+        insta::assert_snapshot!("list_filter_no_match", terminal.backend());
     }
 
     #[test]

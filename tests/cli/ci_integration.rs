@@ -231,7 +231,24 @@ fn check_schema(line: &Value) -> &str {
     for field in fields {
         assert!(object.contains_key(*field), "{kind} lacks {field}: {line}");
     }
-    let allowed = fields.len() + 2 + usize::from(kind == "env_retrying");
+    // What the env cost: both figures, exactly when a command ran.
+    let ran = line["duration_ms"].is_u64();
+    let usage = ["cpu_seconds", "peak_rss_bytes"].map(|f| object.contains_key(f));
+    if kind == "env_finished" || kind == "env_retrying" {
+        assert_eq!(
+            usage,
+            [ran, ran],
+            "cpu_seconds and peak_rss_bytes when it ran: {line}"
+        );
+        if ran {
+            assert!(line["cpu_seconds"].is_f64(), "{line}");
+            assert!(line["peak_rss_bytes"].as_u64() > Some(0), "{line}");
+        }
+    }
+    let allowed = fields.len()
+        + 2
+        + usize::from(kind == "env_retrying")
+        + usage.iter().filter(|&&present| present).count();
     assert_eq!(object.len(), allowed, "unexpected fields: {line}");
     if kind == "env_retrying" {
         assert!(line["next_attempt"].is_u64(), "{line}");

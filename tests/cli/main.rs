@@ -17,6 +17,7 @@ mod logs;
 mod output_safety;
 mod posargs;
 mod python_tools;
+mod resources;
 mod signals;
 mod slurm;
 mod slurm_cluster;

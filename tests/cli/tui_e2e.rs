@@ -527,3 +527,40 @@ commands = ["printf '<testsuite><testcase name=\"a\"/><testcase name=\"b\"><fail
     tmux.keys(&["q"]);
     assert_clean_exit(&p, &tmux, "1");
 }
+
+/// The env list's filter (`f`, then part of a name): among 300 envs the list shows just the
+/// matches as they are typed, `j` moves through them only, Enter keeps the filter, and Esc
+/// in the filter input drops it.
+#[test]
+fn typing_part_of_a_name_filters_the_env_list() {
+    use std::fmt::Write as _;
+    let mut config = String::from("[settings]\njobs = 8\n\n");
+    for i in 0..300 {
+        let _ = write!(
+            config,
+            "[env.job-{i}]\ncommands = [\"echo out-of-{i}\"]\n\n"
+        );
+    }
+    let p = Project::new(&config);
+    let tmux = Tmux::start(&p, "");
+    tmux.wait_for("done ✔ 300");
+    tmux.keys(&["f"]);
+    tmux.wait_for("filter envs (300)");
+    tmux.type_text("job-17");
+    // job-17 and job-170 … job-179: eleven of the 300.
+    let screen = tmux.wait_for("“job-17” 11/300");
+    assert!(screen.contains("job-179"), "{screen}");
+    assert!(!screen.contains("job-18 "), "{screen}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_until("the filter bar to close", |s| !s.contains("filter envs ("));
+    // The focus went to the first match; `j` moves to the next match, job-170.
+    tmux.keys(&["j"]);
+    tmux.wait_for("out-of-170");
+    // Dropping the filter brings every env back.
+    tmux.keys(&["f"]);
+    tmux.wait_for("filter envs (11)");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("envs 300/300");
+    tmux.keys(&["q"]);
+    assert_clean_exit(&p, &tmux, "0");
+}

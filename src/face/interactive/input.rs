@@ -1,8 +1,10 @@
-//! The `runall-input` thread: crossterm events turned into the app's messages on the render
-//! loop's queue; Ctrl-C (and a terminal that is gone) straight to the shutdown path.
+//! The `runall-input` thread: crossterm events turned into the app's messages on a channel of
+//! their own, which the render loop reads before any runner event (a wake-up goes into the
+//! shared queue, so a loop waiting there sees the key at once); Ctrl-C (and a terminal that
+//! is gone) straight to the shutdown path.
 
 use std::io;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Sender, SyncSender, TrySendError};
 use std::thread;
 
 use crossterm::event::{self as ct, Event as CtEvent, MouseEventKind};
@@ -14,7 +16,11 @@ use crate::tui::app::Msg;
 use crate::tui::keymap::{self, Key, KeyCode};
 
 /// Read terminal input on its own thread. Ctrl-C goes straight to the shutdown path.
-pub(super) fn spawn_input_thread(tx: SyncSender<UiMsg>, runner: Handle) -> io::Result<()> {
+pub(super) fn spawn_input_thread(
+    input: Sender<Msg>,
+    wake: SyncSender<UiMsg>,
+    runner: Handle,
+) -> io::Result<()> {
     thread::Builder::new()
         .name("runall-input".into())
         .spawn(move || {
@@ -43,7 +49,12 @@ pub(super) fn spawn_input_thread(tx: SyncSender<UiMsg>, runner: Handle) -> io::R
                     CtEvent::Resize(width, height) => Msg::Resize { width, height },
                     _ => continue,
                 };
-                if tx.send(UiMsg::Input(msg)).is_err() {
+                if input.send(msg).is_err() {
+                    return;
+                }
+                // A full queue means the render loop is busy with runner events: it looks at
+                // the input channel between them anyway.
+                if let Err(TrySendError::Disconnected(_)) = wake.try_send(UiMsg::Wake) {
                     return;
                 }
             }

@@ -17,7 +17,10 @@ pub(super) const QUEUE: usize = 32;
 /// What the render loop receives.
 pub(super) enum UiMsg {
     Run(RunEvent),
-    Input(Msg),
+    /// Input arrived on the input channel.
+    Wake,
+    /// A message for the app from a helper thread (the report watcher's live test counts).
+    App(Msg),
 }
 
 /// The render loop's end of the queue. Every runner event taken off it gives its output credit

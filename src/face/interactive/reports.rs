@@ -166,7 +166,7 @@ fn run(mut watcher: Watcher, rx: &Receiver<Watch>, ui: &SyncSender<UiMsg>) {
         if Instant::now() >= next {
             next = Instant::now() + POLL;
             watcher.scan(|env, tests| {
-                match ui.try_send(UiMsg::Input(Msg::TestsProgress { env, tests })) {
+                match ui.try_send(UiMsg::App(Msg::TestsProgress { env, tests })) {
                     Ok(()) => true,
                     // The screen is busy: the same counts are read again next time. Once the
                     // render loop is gone nobody needs them.

@@ -683,7 +683,7 @@ mod tests {
         .expect("spawn /bin/sh");
         let mut out = String::new();
         std::io::Read::read_to_string(&mut reader, &mut out).expect("read child output");
-        let status = reap(pid).expect("our child");
+        let (status, _) = reap(pid).expect("our child");
         assert_eq!(status.code(), Some(3));
         let lines: Vec<&str> = out.lines().map(str::trim).collect();
         let base = dir.path().file_name().expect("named").to_string_lossy();
@@ -717,7 +717,7 @@ mod tests {
         .expect("a shebang-less script starts");
         let mut out = String::new();
         std::io::Read::read_to_string(&mut reader, &mut out).expect("read child output");
-        assert_eq!(reap(pid).expect("our child").code(), Some(0));
+        assert_eq!(reap(pid).expect("our child").0.code(), Some(0));
         assert_eq!(out, "plain a b\n");
     }
 
