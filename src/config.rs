@@ -28,7 +28,7 @@ mod values;
 
 pub use values::{LeakPolicy, StderrMode, Timeouts};
 
-use raw::{RawDuration, RawEnv, RawFile, RawKeys, RawSettings};
+use raw::{RawDuration, RawEnv, RawFile, RawKeys, RawSettings, RawStderr};
 
 /// The config file's name, looked up by [`find`].
 pub const FILE_NAME: &str = "runall.toml";
@@ -86,6 +86,8 @@ pub struct Settings {
     pub retries: u32,
     /// Lines of each failed env's output shown after the summary (`None`: the default).
     pub tail: Option<usize>,
+    /// Default of every env's `tty`.
+    pub tty: bool,
 }
 
 /// One `[env.NAME]` table with `[env_run_base]` and `[settings]` defaults applied.
@@ -113,6 +115,9 @@ pub struct EnvConfig {
     pub on_leak: LeakPolicy,
     /// How many times a failed env is run again (0: never); passing on a retry is flaky.
     pub retries: u32,
+    /// Run the commands on a pseudo-terminal (stdin, stdout and stderr its slave side)
+    /// instead of `/dev/null` and pipes.
+    pub tty: bool,
 }
 
 /// A command as written in the file, before `{posargs}` substitution.
@@ -477,14 +482,16 @@ impl Ctx<'_> {
         }
     }
 
-    #[expect(
-        clippy::unused_self,
-        clippy::unnecessary_wraps,
-        clippy::needless_pass_by_value,
-        reason = "the place for a setting whose check needs more than its type (which reports \
-                  through `self.invalid`); every range today is checked by its type"
-    )]
     fn settings(&self, raw: RawSettings) -> Result<Settings, ConfigError> {
+        if let Some(tty) = raw.tty.as_ref().filter(|t| *t.get_ref())
+            && matches!(raw.stderr, Some(RawStderr::Separate))
+        {
+            return Err(self.invalid(
+                tty.span(),
+                "settings.tty".to_owned(),
+                TTY_SEPARATE.to_owned(),
+            ));
+        }
         let defaults = Timeouts::default();
         let pick = |raw: Option<RawDuration>, default: Duration| raw.map_or(default, |d| d.0);
         Ok(Settings {
@@ -499,6 +506,7 @@ impl Ctx<'_> {
             on_leak: raw.on_leak.map(LeakPolicy::from).unwrap_or_default(),
             retries: raw.retries.map_or(0, |retries| retries.0 as u32),
             tail: raw.tail.map(|tail| tail.0 as usize),
+            tty: raw.tty.is_some_and(Spanned::into_inner),
         })
     }
 
@@ -569,7 +577,7 @@ impl Ctx<'_> {
         };
         let (depends, depends_owner): (Vec<(usize, Spanned<String>)>, String) = match table.depends
         {
-            Some(depends) => (depends.into_iter().enumerate().collect(), owner),
+            Some(depends) => (depends.into_iter().enumerate().collect(), owner.clone()),
             // An env never inherits a dependency on itself: `depends = ["sdist"]` in the
             // base means "every other env needs sdist", not that sdist needs itself.
             None => (
@@ -595,6 +603,13 @@ impl Ctx<'_> {
         }
         let pick_stderr = table.stderr.or(base.stderr).map(StderrMode::from);
         let pick_leak = table.on_leak.or(base.on_leak).map(LeakPolicy::from);
+        let tty = self.env_tty(
+            (table.tty.as_ref(), base.tty.as_ref()),
+            settings,
+            pick_stderr,
+            &owner,
+            &name_span,
+        )?;
         Ok(ResolvedEnv {
             depends_spans: depends.iter().map(|(_, dep)| dep.span()).collect(),
             depends_index: depends.iter().map(|(at, _)| *at).collect(),
@@ -633,8 +648,36 @@ impl Ctx<'_> {
                     .retries
                     .or(base.retries)
                     .map_or(settings.retries, |retries| retries.0 as u32),
+                tty,
             },
         })
+    }
+
+    /// The env's `tty`, from the env, then the base, then `[settings]`. A terminal has one
+    /// stream: `tty` and a separate stderr cannot both hold; the error names the `tty` key
+    /// that applies (or, when it came from `[settings]`, the env).
+    fn env_tty(
+        &self,
+        (own, base): (Option<&Spanned<bool>>, Option<&Spanned<bool>>),
+        settings: &Settings,
+        stderr: Option<StderrMode>,
+        owner: &str,
+        name_span: &Range<usize>,
+    ) -> Result<bool, ConfigError> {
+        let (from, tty_owner) = match (own, base) {
+            (Some(t), _) => (Some(t), owner),
+            (None, Some(t)) => (Some(t), "env_run_base"),
+            (None, None) => (None, owner),
+        };
+        let tty = from.map_or(settings.tty, |t| *t.get_ref());
+        if tty && stderr.unwrap_or(settings.stderr) == StderrMode::Separate {
+            let why = TTY_SEPARATE.to_owned();
+            return Err(match from {
+                Some(t) => self.invalid(t.span(), format!("{tty_owner}.tty"), why),
+                None => self.invalid(name_span.clone(), format!("{owner}.stderr"), why),
+            });
+        }
+        Ok(tty)
     }
 
     /// Every `depends` entry names an env, and the graph has no cycle.
@@ -693,6 +736,10 @@ impl Ctx<'_> {
         ))
     }
 }
+
+/// Why `tty = true` and `stderr = "separate"` cannot be combined.
+const TTY_SEPARATE: &str = "a terminal has one stream: `tty = true` cannot be combined with \
+                            `stderr = \"separate\"`";
 
 /// "dependency cycle: a -> b -> a" for the cycle through `names` (in order, back to the first);
 /// a long cycle shows its first few names, the count left out and its last name.
@@ -885,6 +932,7 @@ commands = ["true"]
                 on_leak: LeakPolicy::Fail,
                 retries: 0,
                 tail: None,
+                tty: false,
             }
         );
         let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
@@ -986,10 +1034,10 @@ commands = ["c"]
             err("[settings]\njobs = 2\ncolour = 1\n"),
             "runall.toml:3:1: settings.colour: unknown key `colour`, expected one of `jobs`, \
              `stderr`, `interrupt_timeout`, `terminate_timeout`, `leak_timeout`, `timeout`, \
-             `on_leak`, `retries`, `tail`"
+             `on_leak`, `retries`, `tail`, `tty`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
-                        `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`";
+                        `depends`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`, `tty`";
         assert_eq!(
             err("[env.unit]\ncommands = [\"x\"]\ncolour = \"red\"\n"),
             format!("runall.toml:3:1: env.unit.colour: unknown key `colour`, {env_keys}")
@@ -1489,6 +1537,62 @@ commands = ["x"]
             err("[settings]\nleak_timeout = true\n"),
             "runall.toml:2:16: settings.leak_timeout: invalid type: boolean `true`, expected a \
              duration such as \"500ms\", \"2s\", \"10m\", or a number of seconds"
+        );
+    }
+
+    #[test]
+    fn tty_comes_from_the_env_then_base_then_settings() {
+        let config = ok(r#"
+[settings]
+tty = true
+[env.plain]
+commands = ["x"]
+[env.off]
+commands = ["x"]
+tty = false
+"#);
+        assert!(config.settings.tty);
+        assert!(config.env("plain").unwrap().tty);
+        assert!(!config.env("off").unwrap().tty);
+        let config = ok(r#"
+[env_run_base]
+tty = true
+[env.base]
+commands = ["x"]
+[env.pipes]
+commands = ["x"]
+tty = false
+stderr = "separate"
+"#);
+        assert!(config.env("base").unwrap().tty);
+        assert!(!config.env("pipes").unwrap().tty);
+        assert_eq!(config.env("pipes").unwrap().stderr, StderrMode::Separate);
+        assert!(!ok("[env.x]\ncommands = [\"x\"]\n").env("x").unwrap().tty);
+    }
+
+    #[test]
+    fn tty_with_a_separate_stderr_is_an_error_at_the_tty_key() {
+        let why = "a terminal has one stream: `tty = true` cannot be combined with \
+                   `stderr = \"separate\"`";
+        assert_eq!(
+            err("[env.x]\ncommands = [\"x\"]\nstderr = \"separate\"\ntty = true\n"),
+            format!("runall.toml:4:7: env.x.tty: {why}")
+        );
+        assert_eq!(
+            err("[env_run_base]\ntty = true\n[env.x]\ncommands = [\"x\"]\nstderr = \"separate\"\n"),
+            format!("runall.toml:2:7: env_run_base.tty: {why}")
+        );
+        assert_eq!(
+            err("[settings]\ntty = true\nstderr = \"separate\"\n"),
+            format!("runall.toml:2:7: settings.tty: {why}")
+        );
+        assert_eq!(
+            err("[settings]\ntty = true\n[env.x]\ncommands = [\"x\"]\nstderr = \"separate\"\n"),
+            format!("runall.toml:3:6: env.x.stderr: {why}")
+        );
+        assert_eq!(
+            err("[env.x]\ncommands = [\"x\"]\ntty = \"yes\"\n"),
+            "runall.toml:3:7: env.x.tty: invalid type: string \"yes\", expected a boolean"
         );
     }
 

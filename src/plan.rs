@@ -57,6 +57,8 @@ pub struct EnvSpec {
     pub on_leak: LeakPolicy,
     /// How many times a failed env is run again; passing on a retry makes it flaky.
     pub retries: u32,
+    /// Run on a pseudo-terminal (stdin, stdout and stderr its slave side) instead of pipes.
+    pub tty: bool,
 }
 
 impl EnvSpec {
@@ -75,6 +77,7 @@ impl EnvSpec {
             timeout: None,
             on_leak: LeakPolicy::Warn,
             retries: 0,
+            tty: false,
         }
     }
 }
@@ -332,6 +335,7 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
             timeout: env.timeout,
             on_leak: env.on_leak,
             retries: env.retries,
+            tty: env.tty,
         });
     }
 

@@ -48,6 +48,7 @@ pub(super) struct RawSettings {
     pub(super) on_leak: Option<RawLeak>,
     pub(super) retries: Option<RawRetries>,
     pub(super) tail: Option<RawTail>,
+    pub(super) tty: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -63,6 +64,7 @@ pub(super) struct RawEnv {
     pub(super) timeout: Option<RawDuration>,
     pub(super) on_leak: Option<RawLeak>,
     pub(super) retries: Option<RawRetries>,
+    pub(super) tty: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]

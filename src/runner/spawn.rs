@@ -83,27 +83,11 @@ impl Runner {
                 .chain(&spec.set_env)
                 .map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
         );
-        let pipe_error = |e: io::Error| format!("cannot create a pipe: {e}");
-        let (out_r, out_w) = os_pipe::pipe().map_err(pipe_error)?;
-        let mut err_r = None;
-        let stderr_w: OwnedFd = match spec.stderr {
-            StderrMode::Merged => out_w.try_clone().map_err(pipe_error)?.into(),
-            StderrMode::Separate => {
-                let (r, w) = os_pipe::pipe().map_err(pipe_error)?;
-                err_r = Some(r);
-                w.into()
-            }
-        };
-        // The write ends are dropped inside: EOF must come when the child (and its heirs)
-        // close theirs.
-        let pid = sys::spawn(sys::SpawnSpec {
-            program,
-            argv,
-            env,
-            cwd: &spec.cwd,
-            stdout: out_w.into(),
-            stderr: stderr_w,
-        })?;
+        if spec.tty {
+            // What a terminal emulator sets; a later `set_env` may still override it.
+            env.insert(2, (OsStr::new("TERM"), OsStr::new("xterm-256color")));
+        }
+        let (pid, out_r, err_r, tty) = self.start_process(id, program, argv, env)?;
         sys::track_group(pid);
         let mut pipes = [
             Some(Pipe {
@@ -117,7 +101,7 @@ impl Runner {
                 armed: false,
             }),
         ];
-        let pipe_size = pipe_size(self.plan.jobs);
+        let pipe_size = pipe_size(self.plan.jobs).filter(|_| tty.is_none());
         for (kind, pipe) in pipes.iter_mut().enumerate() {
             if let Some(p) = pipe {
                 if let Some(size) = pipe_size {
@@ -147,9 +131,85 @@ impl Runner {
             drain_deadline: None,
             leak_stage: LeakStage::Waiting,
             holders: Vec::new(),
+            tty,
+            input: Vec::new(),
+        })
+    }
+
+    /// Start the process: on a new pseudo-terminal for a tty env (the slave its stdin, stdout,
+    /// stderr and controlling terminal), else with `/dev/null` and one or two pipes. Gives
+    /// the pid, the read ends (a terminal's master is the first) and the slave's path.
+    fn start_process(
+        &self,
+        id: EnvId,
+        program: &OsStr,
+        argv: Vec<&OsStr>,
+        env: Vec<(&OsStr, &OsStr)>,
+    ) -> Result<Started, String> {
+        let spec = &self.plan.envs[id];
+        Ok(if spec.tty {
+            let (rows, cols) = self.envs[id].tty_size;
+            let pty = sys::open_pty(rows, cols)
+                .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+            let dup = |fd: &OwnedFd| {
+                fd.try_clone()
+                    .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))
+            };
+            // Every copy of the slave is dropped inside or right here: the master reads EIO
+            // (the end) once the child and its heirs have closed theirs.
+            let pid = sys::spawn(sys::SpawnSpec {
+                program,
+                argv,
+                env,
+                cwd: &spec.cwd,
+                stdout: dup(&pty.slave)?,
+                stderr: dup(&pty.slave)?,
+                stdin: Some(pty.slave),
+                controlling_terminal: true,
+            })?;
+            (
+                pid,
+                os_pipe::PipeReader::from(pty.master),
+                None,
+                Some(pty.path),
+            )
+        } else {
+            let pipe_error = |e: io::Error| format!("cannot create a pipe: {e}");
+            let (out_r, out_w) = os_pipe::pipe().map_err(pipe_error)?;
+            let mut err_r = None;
+            let stderr_w: OwnedFd = match spec.stderr {
+                StderrMode::Merged => out_w.try_clone().map_err(pipe_error)?.into(),
+                StderrMode::Separate => {
+                    let (r, w) = os_pipe::pipe().map_err(pipe_error)?;
+                    err_r = Some(r);
+                    w.into()
+                }
+            };
+            // The write ends are dropped inside: EOF must come when the child (and its heirs)
+            // close theirs.
+            let pid = sys::spawn(sys::SpawnSpec {
+                program,
+                argv,
+                env,
+                cwd: &spec.cwd,
+                stdout: out_w.into(),
+                stderr: stderr_w,
+                stdin: None,
+                controlling_terminal: false,
+            })?;
+            (pid, out_r, err_r, None)
         })
     }
 }
+
+/// What [`Runner::start_process`] gives: the pid, the output read end (a terminal's master),
+/// stderr's own pipe, and a terminal's slave path.
+type Started = (
+    i32,
+    os_pipe::PipeReader,
+    Option<os_pipe::PipeReader>,
+    Option<String>,
+);
 
 /// The pipe buffer to ask for with `jobs` envs running at once (two pipes each at most), within
 /// `PIPE_BUDGET`; `None` when that is no more than the kernel's default.

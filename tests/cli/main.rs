@@ -18,4 +18,5 @@ mod python_tools;
 mod signals;
 mod special_files;
 mod support;
+mod tty;
 mod tui_e2e;
