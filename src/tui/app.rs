@@ -12,8 +12,10 @@ use crate::event::{EnvResult, RunEvent, ShutdownCause, ShutdownStep, StopCause, 
 use crate::plan::{CommandSpec, EnvId, Plan};
 use crate::scrollback::Scrollback;
 use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
+use crate::tui::term::Term;
 
 mod search;
+mod tty;
 
 use search::Search;
 
@@ -33,6 +35,9 @@ pub struct AppOptions {
     pub scrollback_lines: usize,
     /// The key bindings.
     pub keymap: Keymap,
+    /// A tty env's screen (rows, columns) until its pane is drawn: what the runner starts
+    /// its terminal with.
+    pub tty_size: (u16, u16),
 }
 
 impl Default for AppOptions {
@@ -40,6 +45,7 @@ impl Default for AppOptions {
         Self {
             scrollback_lines: DEFAULT_SCROLLBACK_LINES,
             keymap: Keymap::default(),
+            tty_size: (24, 80),
         }
     }
 }
@@ -65,6 +71,8 @@ pub enum Msg {
         /// Rows.
         height: u16,
     },
+    /// Text pasted into the terminal (bracketed paste).
+    Paste(String),
 }
 
 /// What the driver must do after an update.
@@ -87,6 +95,19 @@ pub enum Effect {
     InterruptAndQuit,
     /// Suspend runall and its envs (SIGTSTP).
     Suspend,
+    /// Write these bytes to a tty env's terminal (typed keys, a paste).
+    Input {
+        /// The env.
+        env: EnvId,
+        /// What a terminal would send.
+        bytes: Vec<u8>,
+    },
+    /// Put this text on the clipboard (OSC 52).
+    Copy(String),
+    /// Turn the terminal's mouse capture on (`true`) or off.
+    MouseCapture(bool),
+    /// Leave the TUI for the plain prefixed stream, or come back from it.
+    ToggleStream,
 }
 
 /// Where a pane's view is.
@@ -218,6 +239,12 @@ pub(super) struct Pane {
     pub(super) log_error: Option<String>,
     /// The result of the attempt before this one, when the env is being retried.
     pub(super) previous: Option<EnvResult>,
+    /// The env runs on a terminal (`tty = true`).
+    pub(super) tty: bool,
+    /// A tty env's screen while it runs (its history goes to `scrollback`).
+    pub(super) term: Option<Term>,
+    /// The screen size (rows, columns) the runner was last told.
+    pub(super) tty_size: (u16, u16),
 }
 
 impl Pane {
@@ -226,9 +253,15 @@ impl Pane {
         self.commands.len()
     }
 
+    /// Lines of the pane: its history, then a tty env's screen rows.
+    pub(super) fn line_total(&mut self) -> usize {
+        let screen = self.term.as_ref().map_or(0, |t| usize::from(t.size().0));
+        self.scrollback.line_count() + screen
+    }
+
     /// The index of the top line shown in `rows` rows.
     pub(super) fn top(&mut self, rows: usize) -> usize {
-        let max_top = self.scrollback.line_count().saturating_sub(rows);
+        let max_top = self.line_total().saturating_sub(rows);
         match self.scroll {
             Scroll::Follow => max_top,
             Scroll::Pinned { top } => top.min(max_top),
@@ -239,7 +272,7 @@ impl Pane {
     /// bottom goes back to following.
     fn scroll_by(&mut self, delta: isize) {
         let rows = self.rows.max(1);
-        let max_top = self.scrollback.line_count().saturating_sub(rows);
+        let max_top = self.line_total().saturating_sub(rows);
         let top = self.top(rows).saturating_add_signed(delta).min(max_top);
         self.scroll = if top >= max_top {
             Scroll::Follow
@@ -253,7 +286,7 @@ impl Pane {
     fn reveal(&mut self, line: usize) {
         let rows = self.rows.max(1);
         let top = self.top(rows);
-        let max_top = self.scrollback.line_count().saturating_sub(rows);
+        let max_top = self.line_total().saturating_sub(rows);
         let top = if (top..top + rows).contains(&line) {
             top
         } else {
@@ -286,6 +319,8 @@ pub struct App {
     pub(super) shutdown: Option<(ShutdownCause, u32)>,
     /// The envs drawn in the last frame.
     pub(super) drawn: Vec<EnvId>,
+    /// Input mode, the mouse capture and the tty screens' sizes.
+    pub(super) tty_ui: tty::TtyUi,
     last_tick: Instant,
     dirty: bool,
 }
@@ -309,6 +344,9 @@ impl App {
                 attempt: 0,
                 log_error: None,
                 previous: None,
+                tty: spec.tty,
+                term: None,
+                tty_size: options.tty_size,
             })
             .collect();
         Self {
@@ -325,6 +363,7 @@ impl App {
             run_finished: false,
             shutdown: None,
             drawn: Vec::new(),
+            tty_ui: tty::TtyUi::default(),
             last_tick: now,
             dirty: true,
         }
@@ -351,6 +390,7 @@ impl App {
                 self.dirty = true;
                 Effect::None
             }
+            Msg::Paste(text) => self.on_paste(&text),
         }
     }
 
@@ -447,6 +487,7 @@ impl App {
     /// The keymap table that has the keyboard now.
     pub fn keymap_mode(&self) -> KeymapMode {
         match self.overlay {
+            Overlay::None if self.tty_ui.typing => KeymapMode::Input,
             Overlay::None => KeymapMode::Normal,
             Overlay::Help => KeymapMode::Help,
             Overlay::ConfirmQuit => KeymapMode::Confirm,
@@ -494,6 +535,10 @@ impl App {
                 pane.log_error = None;
                 // The runner names the log next (`LogOpened`).
                 pane.scrollback.set_log(None);
+                if pane.tty {
+                    let (rows, cols) = pane.tty_size;
+                    pane.term = Some(Term::new(rows, cols));
+                }
                 pane.stage = PaneStage::Running { since: now };
                 pane.command = None;
                 pane.stopping = None;
@@ -506,7 +551,9 @@ impl App {
                 self.dirty = true;
             }
             RunEvent::LogOpened { env, path } => {
-                if let Some(pane) = self.panes.get_mut(env) {
+                // A tty env's log holds what its terminal got, not the lines of its history:
+                // its history stays in memory instead of paging from the log.
+                if let Some(pane) = self.panes.get_mut(env).filter(|p| !p.tty) {
                     pane.scrollback.set_log(Some(path));
                 }
             }
@@ -534,7 +581,15 @@ impl App {
             }
             RunEvent::Output { env, bytes, .. } => {
                 if let Some(pane) = self.panes.get_mut(env) {
-                    pane.scrollback.push_owned(bytes);
+                    match pane.term.as_mut() {
+                        Some(term) => {
+                            let scrolled = term.feed(&bytes);
+                            if !scrolled.is_empty() {
+                                pane.scrollback.push_owned(scrolled);
+                            }
+                        }
+                        None => pane.scrollback.push_owned(bytes),
+                    }
                     if self.drawn.contains(&env) {
                         self.dirty = true;
                     }
@@ -569,9 +624,10 @@ impl App {
     }
 
     fn on_env_finished(&mut self, env: EnvId, result: EnvResult) -> Effect {
+        self.tty_finished(env);
         if let Some(pane) = self.panes.get_mut(env) {
             pane.scrollback.finish();
-            if result.ran() {
+            if result.ran() && !pane.tty {
                 pane.scrollback.set_log(Some(result.log_path.clone()));
             }
             pane.stage = PaneStage::Finished { result };
@@ -608,6 +664,9 @@ impl App {
         let action = self.keymap.action(self.keymap_mode(), key);
         if self.notice.take().is_some() {
             self.dirty = true;
+        }
+        if self.keymap_mode() == KeymapMode::Input {
+            return self.typed_key(key, action);
         }
         let Some(action) = action else {
             if let (Overlay::SearchInput { .. }, KeyCode::Char(c)) = (&self.overlay, key.code)
@@ -777,6 +836,10 @@ impl App {
                 }
             }
             Action::ToggleHelp => self.overlay = Overlay::Help,
+            Action::EnterInput => self.enter_input(),
+            Action::ToggleMouse => return self.toggle_mouse(),
+            Action::Copy => return self.copy(),
+            Action::ToggleStream => return Effect::ToggleStream,
             _ => {}
         }
         Effect::None
@@ -794,7 +857,7 @@ impl App {
             Action::PageUp => pane.scroll_by(-page_rows),
             Action::PageDown => pane.scroll_by(page_rows),
             Action::ScrollTop => {
-                pane.scroll = if pane.scrollback.line_count() > pane.rows {
+                pane.scroll = if pane.line_total() > pane.rows {
                     Scroll::Pinned { top: 0 }
                 } else {
                     Scroll::Follow

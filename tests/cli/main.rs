@@ -19,4 +19,5 @@ mod signals;
 mod special_files;
 mod support;
 mod tty;
+mod tty_e2e;
 mod tui_e2e;

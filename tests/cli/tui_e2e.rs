@@ -58,7 +58,7 @@ impl Tmux {
 
     /// An interactive bash (job control on) in tmux, in the project folder, for commands typed
     /// with `type_line`. Runs under the name `tmux-bash` for the same reason as `tmux-sh`.
-    fn interactive(project: &Project) -> Self {
+    pub(crate) fn interactive(project: &Project) -> Self {
         let socket = format!("runall-test-{}", project.tag);
         let bash = project.path().join("tmux-bash");
         std::os::unix::fs::symlink("/bin/bash", &bash).expect("symlink bash");
@@ -77,12 +77,12 @@ impl Tmux {
     }
 
     /// Type a command line and press Enter.
-    fn type_line(&self, line: &str) {
+    pub(crate) fn type_line(&self, line: &str) {
         self.type_text(line);
         self.keys(&["Enter"]);
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
             .output()
@@ -91,7 +91,7 @@ impl Tmux {
     }
 
     /// Press keys (tmux key names: `j`, `Enter`, `C-c`, `/`, …).
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-t", "t"])
             .args(keys)
@@ -100,8 +100,18 @@ impl Tmux {
         assert!(status.success());
     }
 
+    /// Any other tmux command on this server (`resize-window`, …).
+    pub(crate) fn command(&self, args: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .status()
+            .expect("tmux");
+        assert!(status.success(), "tmux {args:?}");
+    }
+
     /// Type literal text.
-    fn type_text(&self, text: &str) {
+    pub(crate) fn type_text(&self, text: &str) {
         let status = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-l", "-t", "t", text])
             .status()
@@ -110,7 +120,7 @@ impl Tmux {
     }
 
     /// Wait until the screen satisfies `check`; fail with the screen after PATIENCE.
-    fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let screen = self.screen();
@@ -125,7 +135,7 @@ impl Tmux {
         }
     }
 
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         self.wait_until(text, |s| s.contains(text))
     }
 }
@@ -140,7 +150,7 @@ impl Drop for Tmux {
 
 /// After runall exited inside tmux: the terminal settings are unchanged, no child is left,
 /// and the exit status is the expected one.
-fn assert_clean_exit(project: &Project, tmux: &Tmux, expected: &str) {
+pub(crate) fn assert_clean_exit(project: &Project, tmux: &Tmux, expected: &str) {
     tmux.wait_for("DONE");
     let read = |name: &str| std::fs::read_to_string(project.path().join(name)).unwrap_or_default();
     let before = read("stty.before");

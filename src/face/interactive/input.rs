@@ -2,6 +2,8 @@
 //! loop's queue; Ctrl-C (and a terminal that is gone) straight to the shutdown path.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::thread;
 
@@ -13,8 +15,13 @@ use crate::runner::Handle;
 use crate::tui::app::Msg;
 use crate::tui::keymap::{self, Key, KeyCode};
 
-/// Read terminal input on its own thread. Ctrl-C goes straight to the shutdown path.
-pub(super) fn spawn_input_thread(tx: SyncSender<UiMsg>, runner: Handle) -> io::Result<()> {
+/// Read terminal input on its own thread. Ctrl-C goes straight to the shutdown path, except
+/// while `typing` (input mode), when it is a key for the env like any other.
+pub(super) fn spawn_input_thread(
+    tx: SyncSender<UiMsg>,
+    runner: Handle,
+    typing: Arc<AtomicBool>,
+) -> io::Result<()> {
     thread::Builder::new()
         .name("runall-input".into())
         .spawn(move || {
@@ -29,7 +36,7 @@ pub(super) fn spawn_input_thread(tx: SyncSender<UiMsg>, runner: Handle) -> io::R
                         let Some(key) = keymap::translate(&key) else {
                             continue;
                         };
-                        if is_ctrl_c(key) {
+                        if is_ctrl_c(key) && !typing.load(Ordering::Acquire) {
                             signals::request_shutdown(&runner, libc::SIGINT);
                             continue;
                         }
@@ -41,6 +48,7 @@ pub(super) fn spawn_input_thread(tx: SyncSender<UiMsg>, runner: Handle) -> io::R
                         _ => continue,
                     },
                     CtEvent::Resize(width, height) => Msg::Resize { width, height },
+                    CtEvent::Paste(text) => Msg::Paste(text),
                     _ => continue,
                 };
                 if tx.send(UiMsg::Input(msg)).is_err() {
