@@ -104,7 +104,12 @@ fn plan_run(
     history_path: &Path,
 ) -> Result<plan::Plan, Error> {
     let mut selection = plan::Selection {
-        patterns: cli.envs.clone(),
+        patterns: cli
+            .attach
+            .iter()
+            .cloned()
+            .chain(cli.envs.iter().cloned())
+            .collect(),
         exclude: cli.exclude.clone(),
         no_deps: cli.no_deps,
         posargs: cli.posargs.clone(),
@@ -126,7 +131,10 @@ fn plan_run(
         }
         selection.only = Some(failed);
     }
-    let plan = plan::build(config, &selection)?;
+    let mut plan = plan::build(config, &selection)?;
+    if let Some(name) = &cli.attach {
+        plan = plan.attach(name)?;
+    }
     if let Some(shard) = cli.shard
         && plan.envs.is_empty()
     {

@@ -59,6 +59,26 @@ pub struct EnvSpec {
     pub retries: u32,
     /// Run on a pseudo-terminal (stdin, stdout and stderr its slave side) instead of pipes.
     pub tty: bool,
+    /// `--attach`: run on runall's own terminal (its stdin, stdout and stderr, as the
+    /// terminal's foreground process group), nothing captured, no timeout.
+    pub attach: bool,
+}
+
+impl Plan {
+    /// `--attach NAME`: that env runs on runall's own terminal, without a timeout or
+    /// retries. `NoMatch` if the plan has no env of that name.
+    pub fn attach(mut self, name: &str) -> Result<Self, PlanError> {
+        let Some(env) = self.envs.iter_mut().find(|e| e.name == name) else {
+            return Err(PlanError::NoMatch {
+                pattern: name.to_owned(),
+                envs: self.envs.iter().map(|e| e.name.clone()).collect(),
+            });
+        };
+        env.attach = true;
+        env.timeout = None;
+        env.retries = 0;
+        Ok(self)
+    }
 }
 
 impl EnvSpec {
@@ -78,6 +98,7 @@ impl EnvSpec {
             on_leak: LeakPolicy::Warn,
             retries: 0,
             tty: false,
+            attach: false,
         }
     }
 }
@@ -336,6 +357,7 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
             on_leak: env.on_leak,
             retries: env.retries,
             tty: env.tty,
+            attach: false,
         });
     }
 

@@ -377,6 +377,8 @@ struct Active {
     tty: Option<String>,
     /// Typed bytes the terminal has not taken yet.
     input: Vec<u8>,
+    /// `--attach`: the command has runall's terminal (its group is the foreground group).
+    foreground: bool,
 }
 
 struct ShutdownState {

@@ -69,6 +69,10 @@ impl Runner {
             self.envs[id].phase = phase;
             return;
         };
+        if active.foreground {
+            // An attached command had runall's terminal: runall's group takes it back.
+            sys::take_terminal_back();
+        }
         // The leader is still an unreaped zombie, so its pgid cannot have been recycled: kill
         // whatever stayed in the group, then reap.
         sys::signal_group(active.pid, libc::SIGKILL);

@@ -4,7 +4,7 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
 use super::{Active, EnvPhase, KEYS_PER_ENV, LeakStage, PIDFD_KIND, Pipe, Runner, guardian, sys};
@@ -90,8 +90,8 @@ impl Runner {
         let (pid, out_r, err_r, tty) = self.start_process(id, program, argv, env)?;
         sys::track_group(pid);
         let mut pipes = [
-            Some(Pipe {
-                reader: out_r,
+            out_r.map(|reader| Pipe {
+                reader,
                 stream: Stream::Stdout,
                 armed: false,
             }),
@@ -133,6 +133,7 @@ impl Runner {
             holders: Vec::new(),
             tty,
             input: Vec::new(),
+            foreground: spec.attach,
         })
     }
 
@@ -147,7 +148,7 @@ impl Runner {
         env: Vec<(&OsStr, &OsStr)>,
     ) -> Result<Started, String> {
         let spec = &self.plan.envs[id];
-        Ok(if spec.tty {
+        Ok(if spec.tty && !spec.attach {
             let (rows, cols) = self.envs[id].tty_size;
             let pty = sys::open_pty(rows, cols)
                 .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
@@ -166,13 +167,32 @@ impl Runner {
                 stderr: dup(&pty.slave)?,
                 stdin: Some(pty.slave),
                 controlling_terminal: true,
+                foreground: false,
             })?;
             (
                 pid,
-                os_pipe::PipeReader::from(pty.master),
+                Some(os_pipe::PipeReader::from(pty.master)),
                 None,
                 Some(pty.path),
             )
+        } else if spec.attach {
+            // runall's own terminal, handed over: nothing to read, nothing captured.
+            let own = |fd: std::os::fd::BorrowedFd<'_>| {
+                fd.try_clone_to_owned()
+                    .map_err(|e| format!("cannot hand over the terminal: {e}"))
+            };
+            let pid = sys::spawn(sys::SpawnSpec {
+                program,
+                argv,
+                env,
+                cwd: &spec.cwd,
+                stdout: own(std::io::stdout().as_fd())?,
+                stderr: own(std::io::stderr().as_fd())?,
+                stdin: Some(own(std::io::stdin().as_fd())?),
+                controlling_terminal: false,
+                foreground: true,
+            })?;
+            (pid, None, None, None)
         } else {
             let pipe_error = |e: io::Error| format!("cannot create a pipe: {e}");
             let (out_r, out_w) = os_pipe::pipe().map_err(pipe_error)?;
@@ -196,8 +216,9 @@ impl Runner {
                 stderr: stderr_w,
                 stdin: None,
                 controlling_terminal: false,
+                foreground: false,
             })?;
-            (pid, out_r, err_r, None)
+            (pid, Some(out_r), err_r, None)
         })
     }
 }
@@ -206,7 +227,7 @@ impl Runner {
 /// stderr's own pipe, and a terminal's slave path.
 type Started = (
     i32,
-    os_pipe::PipeReader,
+    Option<os_pipe::PipeReader>,
     Option<os_pipe::PipeReader>,
     Option<String>,
 );

@@ -488,6 +488,49 @@ pub fn set_window_size(fd: impl AsFd, rows: u16, cols: u16) -> io::Result<()> {
     rustix::termios::tcsetwinsize(fd, size).map_err(io::Error::from)
 }
 
+/// runall's terminal settings (stdin's), saved for `--attach`.
+#[derive(Clone, Debug)]
+pub struct TerminalState(rustix::termios::Termios);
+
+/// Save stdin's terminal settings; `None` when stdin is not a terminal.
+pub fn save_terminal() -> Option<TerminalState> {
+    rustix::termios::tcgetattr(rustix::stdio::stdin())
+        .ok()
+        .map(TerminalState)
+}
+
+/// Put stdin's terminal back as `state` says, with runall's process group in the
+/// foreground again (an attached env had it): whatever the child left behind.
+pub fn restore_terminal(state: &TerminalState) {
+    take_terminal_back();
+    let _ = rustix::termios::tcsetattr(
+        rustix::stdio::stdin(),
+        rustix::termios::OptionalActions::Now,
+        &state.0,
+    );
+}
+
+/// Make runall's process group the foreground group of stdin's terminal again (after an
+/// attached env, which had it). A background group asking gets SIGTTOU unless it blocks it:
+/// blocked around the call, in this thread only. Nothing to do when stdin is no terminal.
+pub fn take_terminal_back() {
+    let stdin = rustix::stdio::stdin();
+    if !rustix::termios::isatty(stdin) {
+        return;
+    }
+    // SAFETY: sigset_t is plain data; pthread_sigmask changes this thread's mask only and
+    // restores it right after.
+    unsafe {
+        let mut ttou: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut ttou);
+        libc::sigaddset(&raw mut ttou, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &raw const ttou, &raw mut old);
+        let _ = rustix::termios::tcsetpgrp(stdin, rustix::process::getpgrp());
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old, std::ptr::null_mut());
+    }
+}
+
 /// Live process groups, readable from a signal handler thread or a panic hook without locks.
 static GROUPS: [AtomicI32; 256] = [const { AtomicI32::new(0) }; 256];
 

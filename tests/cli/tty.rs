@@ -174,3 +174,29 @@ fn ctrl_c_during_a_tty_flood_keeps_every_byte_and_leaves_nothing() {
     }
     p.assert_no_survivors();
 }
+
+/// `--attach` without a terminal: the env's output is runall's own (not captured, not in
+/// its log), it has no timeout, and an unknown name is a usage error before anything runs.
+#[test]
+fn attach_gives_the_env_runalls_own_output_and_no_timeout() {
+    let p = Project::new(
+        "[env.dep]\ncommands = [\"echo dep-output\"]\n\
+         [env.solo]\ndepends = [\"dep\"]\ntimeout = \"1s\"\n\
+         commands = [\"sleep 1.5; echo straight-out\"]\n",
+    );
+    let run = p.run(&["--attach", "solo", "--color", "never"]);
+    run.assert_code(0);
+    let out = run.stdout();
+    assert!(out.contains("straight-out\n"), "{out}");
+    assert!(!out.contains("dep-output"), "{out}");
+    assert!(summary_row(&out, "solo").contains("passed"), "{out}");
+    assert!(p.log("solo").is_empty());
+    assert_eq!(p.log("dep"), b"dep-output\n");
+    let run = p.run(&["--attach", "nope"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr().contains("no env matches `nope`"),
+        "{}",
+        run.stderr()
+    );
+}

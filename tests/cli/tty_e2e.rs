@@ -170,3 +170,28 @@ fn s_shows_the_plain_stream_and_comes_back() {
     });
     quit(&p, &tmux, true, "1");
 }
+
+/// `--attach`: the env gets runall's own terminal (after the env it depends on), answers a
+/// prompt typed straight into the terminal, outlives its `timeout`, and the summary follows.
+#[test]
+fn attach_hands_the_terminal_to_one_env() {
+    let p = Project::new(
+        "[env.dep]\ncommands = [\"echo dep-output\"]\n\
+         [env.ask]\ndepends = [\"dep\"]\ntimeout = \"1s\"\n\
+         commands = [\"python3 -c 'import os; print(\\\"tty\\\", os.isatty(0), os.isatty(1)); \
+         print(\\\"hello\\\", input(\\\"name? \\\"))'; sleep 1.5; echo slept-$((1+1))\"]\n",
+    );
+    let tmux = Tmux::start(&p, "--attach ask");
+    tmux.wait_for("name?");
+    let screen = tmux.screen();
+    assert!(screen.contains("tty True True"), "{screen}");
+    // The env it depends on ran first, its output kept to its log.
+    assert!(!screen.contains("dep-output"), "{screen}");
+    tmux.type_text("bob");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("hello bob");
+    let screen = tmux.wait_for("2 passed, 0 failed");
+    assert!(screen.contains("slept-2"), "{screen}");
+    assert_clean_exit(&p, &tmux, "0");
+    assert_eq!(p.log("dep"), b"dep-output\n");
+}

@@ -69,6 +69,9 @@ pub struct SpawnSpec<'a> {
     /// fd 0 is a terminal's slave side that becomes the child's controlling terminal
     /// (`TIOCSCTTY` right after `setsid`, so the new session owns it).
     pub controlling_terminal: bool,
+    /// `--attach`: stay in runall's session (its terminal is runall's), in a process group
+    /// of its own that becomes the terminal's foreground group, if runall's group was.
+    pub foreground: bool,
 }
 
 /// Where a spawn failed in the child, for the message.
@@ -95,6 +98,9 @@ struct ChildContext {
     guardian: bool,
     /// Make fd 0 (a terminal) the controlling terminal after the stdio `dup2`s.
     ctty: bool,
+    /// A group of its own in runall's session instead of a new session, given the
+    /// terminal's foreground (`--attach`).
+    foreground: bool,
     /// Signals set to ignored instead of default (bit `n - 1` for signal `n`; an ignored
     /// disposition survives exec): [`guardian_ignores`] for the guardian, none for an env.
     ignore: u64,
@@ -179,6 +185,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
         parent: std::process::id() as libc::pid_t,
         guardian: false,
         ctty: spec.controlling_terminal,
+        foreground: spec.foreground,
         ignore: 0,
         step: AtomicI32::new(0),
         errno: AtomicI32::new(0),
@@ -275,6 +282,7 @@ pub fn spawn_guardian(stdin: &OwnedFd) -> io::Result<i32> {
         parent: std::process::id() as libc::pid_t,
         guardian: true,
         ctty: false,
+        foreground: false,
         ignore: guardian_ignores(),
         step: AtomicI32::new(0),
         errno: AtomicI32::new(0),
@@ -408,7 +416,18 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             context.step.store(step, Ordering::Release);
             libc::_exit(127)
         };
-        if libc::setsid() < 0 {
+        if context.foreground {
+            // runall's terminal, handed over: a group of its own (pgid = pid, so the ladder
+            // and the sweeps work as for a session) that takes the foreground if runall's
+            // group had it. Every signal is still blocked here, so SIGTTOU cannot stop it.
+            let runall_group = libc::getpgrp();
+            if libc::setpgid(0, 0) < 0 {
+                fail(STEP_SETSID);
+            }
+            if libc::isatty(0) == 1 && libc::tcgetpgrp(0) == runall_group {
+                libc::tcsetpgrp(0, libc::getpid());
+            }
+        } else if libc::setsid() < 0 {
             fail(STEP_SETSID);
         }
         // Default dispositions: for the signals a child must start with at default whatever
@@ -697,6 +716,7 @@ mod tests {
             stderr,
             stdin: None,
             controlling_terminal: false,
+            foreground: false,
         })
         .expect("spawn /bin/sh");
         let mut out = String::new();
@@ -733,6 +753,7 @@ mod tests {
             stderr,
             stdin: None,
             controlling_terminal: false,
+            foreground: false,
         })
         .expect("a shebang-less script starts");
         let mut out = String::new();
@@ -778,6 +799,7 @@ mod tests {
                 stderr: writer.try_clone().expect("dup"),
                 stdin: None,
                 controlling_terminal: false,
+                foreground: false,
             }
         }
         let dir = tempfile::tempdir().expect("tempdir");
@@ -820,6 +842,7 @@ mod tests {
             stderr: slave.try_clone().expect("dup"),
             stdin: Some(slave),
             controlling_terminal: true,
+            foreground: false,
         })
         .expect("spawn on a pty");
         let reader = os_pipe::PipeReader::from(pty.master);
