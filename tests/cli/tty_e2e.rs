@@ -195,3 +195,36 @@ fn attach_hands_the_terminal_to_one_env() {
     assert_clean_exit(&p, &tmux, "0");
     assert_eq!(p.log("dep"), b"dep-output\n");
 }
+
+/// `y` puts the pane's text on the clipboard with OSC 52 (tmux, with `set-clipboard on`,
+/// keeps it as a paste buffer), the search hit's line when there is one; `m` releases the
+/// mouse for the terminal's own selection and takes it back.
+#[test]
+fn y_copies_with_osc52_and_m_toggles_the_mouse() {
+    let p = Project::new(
+        "[env.words]\ncommands = [\"echo alpha-$((1+1)); echo beta-$((1+2)); sleep 100\"]\n",
+    );
+    let tmux = Tmux::start(&p, "");
+    tmux.command(&["set", "-g", "set-clipboard", "on"]);
+    tmux.wait_for("beta-3");
+    tmux.keys(&["y"]);
+    tmux.wait_for("copied the pane");
+    let copied = tmux.output(&["show-buffer"]);
+    assert_eq!(copied, "alpha-2\nbeta-3", "{copied:?}");
+    tmux.keys(&["/"]);
+    tmux.type_text("beta");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("1/1");
+    tmux.keys(&["y"]);
+    tmux.wait_for("copied the hit's line");
+    assert_eq!(tmux.output(&["show-buffer"]), "beta-3");
+    let mouse = || tmux.output(&["display", "-p", "-t", "t", "#{mouse_any_flag}"]);
+    assert_eq!(mouse().trim(), "1");
+    tmux.keys(&["m"]);
+    tmux.wait_for("mouse released");
+    assert_eq!(mouse().trim(), "0");
+    tmux.keys(&["m"]);
+    tmux.wait_for("mouse captured");
+    assert_eq!(mouse().trim(), "1");
+    quit(&p, &tmux, true, "1");
+}

@@ -100,6 +100,16 @@ impl Tmux {
         assert!(status.success());
     }
 
+    /// What a tmux command on this server prints (`show-buffer`, `display -p …`).
+    pub(crate) fn output(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Any other tmux command on this server (`resize-window`, …).
     pub(crate) fn command(&self, args: &[&str]) {
         let status = Command::new("tmux")
