@@ -67,7 +67,14 @@ fn a_tty_env_sees_a_terminal_the_size_of_its_pane_and_sigwinch_on_resize() {
         screen.contains(&format!("winch 27 {cols}")),
         "{cols}\n{screen}"
     );
-    quit(&p, &tmux, true, "1");
+    // Into input mode and out again with Ctrl-], as a person leaves it; then Ctrl-C is
+    // runall's own again: its ladder, and runall dies by SIGINT.
+    tmux.keys(&["i"]);
+    tmux.wait_for("INPUT → term");
+    tmux.keys(&["C-]"]);
+    tmux.wait_until("input mode left", |s| !s.contains("INPUT"));
+    tmux.keys(&["C-c"]);
+    assert_clean_exit(&p, &tmux, "130");
 }
 
 #[test]
