@@ -369,7 +369,7 @@ tty_flood() {
     for run in $(seq "$RUNS"); do
         # The floor, then runall, interleaved.
         wait_quiet
-        "$GEN" ptyread "$n" 100 | awk '{ print $9 }' >> "$samples"
+        "$GEN" ptyread "$n" 100 | awk '{ print $10 }' >> "$samples"
         rm -rf "$TMP/logs"
         sync
         wait_quiet

@@ -25,6 +25,9 @@ pub const DEFAULT_SCROLLBACK_LINES: usize = 10_000;
 /// Lines one mouse-wheel notch scrolls.
 const WHEEL_LINES: usize = 3;
 
+/// Most output of a tty env waiting to be fed to its screen.
+const TTY_BATCH: usize = 1024 * 1024;
+
 /// Rows a pane is assumed to have before it was first drawn.
 const INITIAL_ROWS: usize = 20;
 
@@ -245,6 +248,10 @@ pub(super) struct Pane {
     pub(super) term: Option<Term>,
     /// The screen size (rows, columns) the runner was last told.
     pub(super) tty_size: (u16, u16),
+    /// A tty env's output not fed to its screen yet: it is fed in batches (when the pane is
+    /// drawn or read, or once [`TTY_BATCH`] is waiting), so that a flood's lines mostly take
+    /// the emulator's fast path.
+    pub(super) tty_pending: Vec<u8>,
 }
 
 impl Pane {
@@ -253,8 +260,26 @@ impl Pane {
         self.commands.len()
     }
 
+    /// Feed a tty env's waiting output to its screen; what scrolls off goes to the history.
+    pub(super) fn settle_tty(&mut self) {
+        if self.tty_pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.tty_pending);
+        if let Some(term) = self.term.as_mut() {
+            let scrolled = term.feed(&pending);
+            if !scrolled.is_empty() {
+                self.scrollback.push_owned(scrolled);
+            }
+        }
+        // The buffer is kept for the next batch.
+        self.tty_pending = pending;
+        self.tty_pending.clear();
+    }
+
     /// Lines of the pane: its history, then a tty env's screen rows.
     pub(super) fn line_total(&mut self) -> usize {
+        self.settle_tty();
         let screen = self.term.as_ref().map_or(0, |t| usize::from(t.size().0));
         self.scrollback.line_count() + screen
     }
@@ -347,6 +372,7 @@ impl App {
                 tty: spec.tty,
                 term: None,
                 tty_size: options.tty_size,
+                tty_pending: Vec::new(),
             })
             .collect();
         Self {
@@ -538,6 +564,7 @@ impl App {
                 if pane.tty {
                     let (rows, cols) = pane.tty_size;
                     pane.term = Some(Term::new(rows, cols));
+                    pane.tty_pending.clear();
                 }
                 pane.stage = PaneStage::Running { since: now };
                 pane.command = None;
@@ -581,14 +608,13 @@ impl App {
             }
             RunEvent::Output { env, bytes, .. } => {
                 if let Some(pane) = self.panes.get_mut(env) {
-                    match pane.term.as_mut() {
-                        Some(term) => {
-                            let scrolled = term.feed(&bytes);
-                            if !scrolled.is_empty() {
-                                pane.scrollback.push_owned(scrolled);
-                            }
+                    if pane.term.is_some() {
+                        pane.tty_pending.extend_from_slice(&bytes);
+                        if pane.tty_pending.len() >= TTY_BATCH {
+                            pane.settle_tty();
                         }
-                        None => pane.scrollback.push_owned(bytes),
+                    } else {
+                        pane.scrollback.push_owned(bytes);
                     }
                     if self.drawn.contains(&env) {
                         self.dirty = true;

@@ -25,11 +25,13 @@ struct Scrolled {
     state: vt100::capture::BasicFormattedCaptureState,
     /// A row is waiting for its line end (the next row may continue it).
     open: bool,
+    /// Rows scrolling off now are known to be blank (the fast path's own scrolling).
+    mute: bool,
 }
 
 impl vt100::Callbacks for Scrolled {
     fn on_scroll(&mut self, row: vt100::capture::RowContents<'_>, alternate_screen: bool) {
-        if alternate_screen {
+        if alternate_screen || self.mute {
             return;
         }
         // Writing into a String cannot fail.
@@ -41,6 +43,12 @@ impl vt100::Callbacks for Scrolled {
 /// One tty pane's emulator.
 pub struct Term {
     parser: vt100::Parser<Scrolled>,
+    /// The child set a scroll region (`CSI top ; bottom r`) at some point: the fast path,
+    /// which assumes that a line feed on the last row scrolls the whole screen, is off.
+    region_seen: bool,
+    /// The bytes fed last ended outside any escape sequence or UTF-8 character (as far as a
+    /// look at their end tells), so the emulator's parser is in its ground state.
+    ground: bool,
 }
 
 impl std::fmt::Debug for Term {
@@ -56,6 +64,8 @@ impl Term {
         let (rows, cols) = clamp(rows, cols);
         Self {
             parser: vt100::Parser::new_with_callbacks(rows, cols, 0, Scrolled::default()),
+            region_seen: false,
+            ground: true,
         }
     }
 
@@ -75,8 +85,91 @@ impl Term {
     /// Take in output; gives the rows that scrolled off the main screen meanwhile, as lines
     /// of text with SGR colour (empty when none did).
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if let Some(history) = self.feed_plain_lines(bytes) {
+            return history;
+        }
+        self.region_seen |= sets_scroll_region(bytes);
+        self.ground = ends_in_ground(bytes);
         self.parser.process(bytes);
         self.take_scrolled(false)
+    }
+
+    /// The fast path for a flood of plain lines (printable ASCII, each ending `\r\n` as a
+    /// terminal's line discipline writes them, none wider than the screen), with the cursor
+    /// at the start of a blank last row, plain attributes, the main screen and no scroll
+    /// region: the result is the same as feeding every byte, but only the first and the last
+    /// screenful go through the emulator. The lines in between would only scroll through
+    /// the screen and off its top, so they go straight into the history as they are. `None`
+    /// (nothing done) when the bytes or the screen are not like that, or there are too few
+    /// lines to gain anything.
+    fn feed_plain_lines(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let (rows, cols) = self.size();
+        let (rows, cols) = (usize::from(rows), usize::from(cols));
+        if self.region_seen || !self.ground || !self.at_blank_bottom() {
+            return None;
+        }
+        // Every complete line (without its `\r\n`), then what follows the last one.
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for at in memchr::memchr_iter(b'\n', bytes) {
+            if at == 0 || bytes[at - 1] != b'\r' {
+                return None;
+            }
+            lines.push(&bytes[start..at - 1]);
+            start = at + 1;
+        }
+        let tail = &bytes[start..];
+        let plain =
+            |line: &[u8]| line.len() <= cols && line.iter().all(|&b| (0x20..0x7f).contains(&b));
+        if lines.len() < 3 * rows || !lines.iter().all(|l| plain(l)) || !plain(tail) {
+            return None;
+        }
+        let keep = rows - 1;
+        let through = lines.len() - keep;
+        // 1. The first screenful the normal way: the rows on screen now scroll off (with their
+        // colours), and the screen then holds the first `keep` lines, the last row blank.
+        let mut head = Vec::with_capacity(keep * (cols + 2));
+        for line in &lines[..keep] {
+            head.extend_from_slice(line);
+            head.extend_from_slice(b"\r\n");
+        }
+        self.parser.process(&head);
+        let mut history = self.take_scrolled(false);
+        // 2. Those and the lines after them, up to the last screenful, scroll off in order.
+        for line in &lines[..through] {
+            history.extend_from_slice(line);
+            history.push(b'\n');
+        }
+        // 3. The last screenful onto a blank screen, the cursor on the last row: what scrolls
+        // off meanwhile is the blank rows.
+        let mut last = format!("\x1b[2J\x1b[{rows};1H").into_bytes();
+        for line in &lines[through..] {
+            last.extend_from_slice(line);
+            last.extend_from_slice(b"\r\n");
+        }
+        last.extend_from_slice(tail);
+        self.parser.callbacks_mut().mute = true;
+        self.parser.process(&last);
+        self.parser.callbacks_mut().mute = false;
+        self.ground = true;
+        Some(history)
+    }
+
+    /// The cursor is at the start of the last row, which is blank, on the main screen, and
+    /// text would be drawn with plain attributes.
+    fn at_blank_bottom(&self) -> bool {
+        let screen = self.parser.screen();
+        let (rows, _) = self.size();
+        screen.cursor_position() == (rows - 1, 0)
+            && !screen.alternate_screen()
+            && screen.fgcolor() == vt100::Color::Default
+            && screen.bgcolor() == vt100::Color::Default
+            && !(screen.bold() || screen.dim() || screen.italic())
+            && !(screen.underline() || screen.inverse())
+            && screen
+                .rows(0, u16::MAX)
+                .last()
+                .is_some_and(|row| row.is_empty())
     }
 
     /// The env ended: back to the main screen, and every row down to the last one with text
@@ -183,6 +276,42 @@ impl Term {
             }
         }
     }
+}
+
+/// `bytes` end outside an escape sequence and a UTF-8 character, as far as their end tells
+/// (a sequence begun in an earlier chunk and still open is not seen: the caller tracks that).
+fn ends_in_ground(bytes: &[u8]) -> bool {
+    let from = bytes.len().saturating_sub(4);
+    if let Some(lead) = bytes[from..].iter().rposition(|&b| b & 0xc0 != 0x80) {
+        let last = &bytes[from + lead..];
+        if std::str::from_utf8(last).is_err_and(|e| e.error_len().is_none()) {
+            return false;
+        }
+    }
+    let Some(at) = memchr::memrchr(0x1b, bytes) else {
+        return true;
+    };
+    let rest = &bytes[at + 1..];
+    match rest.first() {
+        None => false,
+        Some(b'[') => rest[1..].iter().any(|b| (0x40..=0x7e).contains(b)),
+        // OSC, DCS, APC, PM: open until BEL (or ESC \, a later ESC).
+        Some(b']' | b'P' | b'_' | b'^') => rest.contains(&0x07),
+        Some(b'(' | b')' | b'#' | b'%' | b'*' | b'+') => rest.len() >= 2,
+        Some(_) => true,
+    }
+}
+
+/// `bytes` set a scroll region: a CSI sequence (`ESC [`, parameters) ending in `r` (DECSTBM).
+fn sets_scroll_region(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(0x1b, bytes).any(|at| {
+        let rest = &bytes[at + 1..];
+        rest.first() == Some(&b'[')
+            && rest[1..]
+                .iter()
+                .find(|b| !(b.is_ascii_digit() || **b == b';'))
+                .is_some_and(|&b| b == b'r')
+    })
 }
 
 fn clamp(rows: u16, cols: u16) -> (NonZeroU16, NonZeroU16) {
@@ -397,6 +526,85 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    /// Plain lines in bulk take the fast path: the screen and the history come out exactly
+    /// as when every byte goes through the emulator.
+    #[test]
+    fn a_flood_of_plain_lines_ends_as_it_would_byte_by_byte() {
+        let flood = |from: usize, count: usize| -> Vec<u8> {
+            (from..from + count)
+                .flat_map(|i| format!("line {i:05}\r\n").into_bytes())
+                .chain(b"partial".iter().copied())
+                .collect()
+        };
+        for (start, prompt) in [(&b"\x1b[31mred\x1b[m top\r\n"[..], true), (b"", false)] {
+            let mut slow = Term::new(5, 20);
+            let mut fast = Term::new(5, 20);
+            // Fill the screen first (so rows with colour scroll off), the cursor ending at
+            // the start of the blank last row.
+            let mut setup = start.to_vec();
+            setup.extend(b"a\r\nb\r\nc\r\nd\r\n");
+            let mut slow_history = slow.feed(&setup);
+            let mut fast_history = fast.feed(&setup);
+            let bytes = flood(0, 100);
+            for chunk in bytes.chunks(7) {
+                slow_history.extend(slow.feed(chunk));
+            }
+            fast_history.extend(fast.feed_plain_lines(&bytes).expect("the fast path"));
+            assert_eq!(rows(&fast), rows(&slow), "prompt {prompt}");
+            assert_eq!(fast.parser.screen().cursor_position(), (4, 7));
+            let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
+            assert_eq!(text(&fast_history), text(&slow_history));
+            assert!(text(&fast_history).contains("line 00095\n"));
+            assert!(!text(&fast_history).contains("line 00096"));
+        }
+    }
+
+    #[test]
+    fn the_end_of_a_chunk_tells_whether_a_sequence_is_open() {
+        assert!(ends_in_ground(b"plain"));
+        assert!(ends_in_ground(b"\x1b[31mred\x1b[m"));
+        assert!(!ends_in_ground(b"x\x1b[3"));
+        assert!(!ends_in_ground(b"x\x1b"));
+        assert!(!ends_in_ground(b"\x1b]0;title"));
+        assert!(ends_in_ground(b"\x1b]0;title\x07"));
+        assert!(ends_in_ground("é".as_bytes()));
+        assert!(!ends_in_ground(&"é".as_bytes()[..1]));
+    }
+
+    #[test]
+    fn the_fast_path_stands_aside_for_anything_not_plain() {
+        let lines: Vec<u8> = (0..100)
+            .flat_map(|i| format!("{i}\r\n").into_bytes())
+            .collect();
+        // A scroll region once set: a line feed on the last row may not scroll the screen.
+        let mut term = Term::new(5, 20);
+        term.feed(b"\x1b[1;3r\x1b[5;1H");
+        assert!(term.region_seen);
+        assert!(term.feed_plain_lines(&lines).is_none());
+        // Colour in the lines, a lone line feed, a line wider than the screen, the
+        // alternate screen, a cursor elsewhere: the emulator takes every byte.
+        let mut term = Term::new(5, 20);
+        term.feed(b"\r\n\r\n\r\n\r\n");
+        let mut coloured = lines.clone();
+        coloured.extend(b"\x1b[1mbold\r\n");
+        assert!(term.feed_plain_lines(&coloured).is_none());
+        assert!(term.feed_plain_lines(b"a\nb\n").is_none());
+        let wide: Vec<u8> = (0..100)
+            .flat_map(|_| {
+                [b'x'; 25]
+                    .iter()
+                    .chain(b"\r\n")
+                    .copied()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(term.feed_plain_lines(&wide).is_none());
+        term.feed(b"\x1b[1;1H");
+        assert!(term.feed_plain_lines(&lines).is_none());
+        term.feed(b"\x1b[5;1H\x1b[?1049h\x1b[5;1H");
+        assert!(term.feed_plain_lines(&lines).is_none());
     }
 
     #[test]

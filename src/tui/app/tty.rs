@@ -56,6 +56,10 @@ impl App {
             self.dirty = true;
             return Effect::None;
         }
+        // The modes the child set may still be in its waiting output.
+        if let Some(pane) = self.panes.get_mut(self.focus) {
+            pane.settle_tty();
+        }
         let application_cursor = self
             .panes
             .get(self.focus)
@@ -76,6 +80,9 @@ impl App {
     /// while one is typed, else nothing.
     pub(super) fn on_paste(&mut self, text: &str) -> Effect {
         if self.tty_ui.typing && self.overlay == Overlay::None {
+            if let Some(pane) = self.panes.get_mut(self.focus) {
+                pane.settle_tty();
+            }
             let bracketed = self
                 .panes
                 .get(self.focus)
@@ -100,6 +107,7 @@ impl App {
         let Some(pane) = self.panes.get_mut(env) else {
             return;
         };
+        pane.settle_tty();
         if let Some(mut term) = pane.term.take() {
             let rest = term.finish();
             if !rest.is_empty() {
@@ -121,6 +129,8 @@ impl App {
         if pane.tty_size == (rows, cols) || rows == 0 || cols == 0 {
             return;
         }
+        // What came at the old size is drawn at the old size.
+        pane.settle_tty();
         pane.tty_size = (rows, cols);
         if let Some(term) = pane.term.as_mut() {
             let scrolled = term.resize(rows, cols);
@@ -207,12 +217,20 @@ impl App {
         Effect::Copy(text)
     }
 
+    /// Feed every tty env's waiting output to its screen (before a search reads them all).
+    pub(super) fn settle_tty(&mut self) {
+        for pane in &mut self.panes {
+            pane.settle_tty();
+        }
+    }
+
     /// Every env's output so far as plain lines (its history in memory, then a tty env's
     /// screen down to its last text), with its name: what the plain stream starts with.
     pub fn histories(&mut self) -> Vec<(String, Vec<String>)> {
         self.panes
             .iter_mut()
             .map(|pane| {
+                pane.settle_tty();
                 let count = pane.scrollback.line_count();
                 let mut lines: Vec<String> = (0..count)
                     .filter_map(|i| pane.scrollback.plain_line(i))
@@ -393,6 +411,9 @@ mod tests {
         }
         let _ = app.update(Msg::Run(output(0, &lines)), at(1));
         let pane = &mut app.panes[0];
+        // Fed to the screen in batches: when drawn or read.
+        assert_eq!(pane.scrollback.line_count(), 0);
+        pane.settle_tty();
         // 9 rows on screen: the cursor's empty row and lines 13-20 stay there.
         assert_eq!(pane.scrollback.line_count(), 12);
         assert_eq!(pane.scrollback.plain_line(0).as_deref(), Some("line 1"));
