@@ -49,6 +49,9 @@ pub struct Term {
     /// The bytes fed last ended outside any escape sequence or UTF-8 character (as far as a
     /// look at their end tells), so the emulator's parser is in its ground state.
     ground: bool,
+    /// The fast path fed the bytes last and left this unfinished line (plain text) on the
+    /// last row, the cursor after it: the next batch's first line continues it.
+    fast_tail: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Term {
@@ -66,6 +69,7 @@ impl Term {
             parser: vt100::Parser::new_with_callbacks(rows, cols, 0, Scrolled::default()),
             region_seen: false,
             ground: true,
+            fast_tail: None,
         }
     }
 
@@ -78,6 +82,7 @@ impl Term {
     /// Resize (rows pushed off the top go into the history, as the emulator decides).
     pub fn resize(&mut self, rows: u16, cols: u16) -> Vec<u8> {
         let (rows, cols) = clamp(rows, cols);
+        self.fast_tail = None;
         self.parser.set_size(rows, cols);
         self.take_scrolled(false)
     }
@@ -90,6 +95,7 @@ impl Term {
         }
         self.region_seen |= sets_scroll_region(bytes);
         self.ground = ends_in_ground(bytes);
+        self.fast_tail = None;
         self.parser.process(bytes);
         self.take_scrolled(false)
     }
@@ -105,9 +111,19 @@ impl Term {
     fn feed_plain_lines(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
         let (rows, cols) = self.size();
         let (rows, cols) = (usize::from(rows), usize::from(cols));
-        if self.region_seen || !self.ground || !self.at_blank_bottom() {
+        if self.region_seen || !self.ground || !self.plain_drawing() {
             return None;
         }
+        // What the last row holds before the cursor: nothing (a blank last row), or the
+        // unfinished line the fast path itself left there.
+        let cursor = self.parser.screen().cursor_position();
+        let prefix = match self.fast_tail.take() {
+            Some(tail) if tail.len() < cols && cursor == (rows as u16 - 1, tail.len() as u16) => {
+                tail
+            }
+            _ if cursor == (rows as u16 - 1, 0) && self.last_row_blank() => Vec::new(),
+            _ => return None,
+        };
         // Every complete line (without its `\r\n`), then what follows the last one.
         let mut lines = Vec::new();
         let mut start = 0;
@@ -135,7 +151,9 @@ impl Term {
         }
         self.parser.process(&head);
         let mut history = self.take_scrolled(false);
-        // 2. Those and the lines after them, up to the last screenful, scroll off in order.
+        // 2. Those and the lines after them, up to the last screenful, scroll off in order
+        // (the first as its row shows it, after what the last row held).
+        history.extend_from_slice(&prefix);
         for line in &lines[..through] {
             history.extend_from_slice(line);
             history.push(b'\n');
@@ -152,24 +170,28 @@ impl Term {
         self.parser.process(&last);
         self.parser.callbacks_mut().mute = false;
         self.ground = true;
+        self.fast_tail = Some(tail.to_vec());
         Some(history)
     }
 
-    /// The cursor is at the start of the last row, which is blank, on the main screen, and
-    /// text would be drawn with plain attributes.
-    fn at_blank_bottom(&self) -> bool {
+    /// The main screen, and text would be drawn with plain attributes.
+    fn plain_drawing(&self) -> bool {
         let screen = self.parser.screen();
-        let (rows, _) = self.size();
-        screen.cursor_position() == (rows - 1, 0)
-            && !screen.alternate_screen()
+        !screen.alternate_screen()
             && screen.fgcolor() == vt100::Color::Default
             && screen.bgcolor() == vt100::Color::Default
             && !(screen.bold() || screen.dim() || screen.italic())
             && !(screen.underline() || screen.inverse())
-            && screen
-                .rows(0, u16::MAX)
-                .last()
-                .is_some_and(|row| row.is_empty())
+    }
+
+    /// The last row has no text.
+    fn last_row_blank(&self) -> bool {
+        let (rows, _) = self.size();
+        self.parser
+            .screen()
+            .rows(0, u16::MAX)
+            .nth(usize::from(rows) - 1)
+            .is_some_and(|row| row.is_empty())
     }
 
     /// The env ended: back to the main screen, and every row down to the last one with text
@@ -558,6 +580,15 @@ mod tests {
             assert_eq!(text(&fast_history), text(&slow_history));
             assert!(text(&fast_history).contains("line 00095\n"));
             assert!(!text(&fast_history).contains("line 00096"));
+            // The next batch continues the unfinished line: the fast path again.
+            let more = flood(100, 50);
+            for chunk in more.chunks(5) {
+                slow_history.extend(slow.feed(chunk));
+            }
+            fast_history.extend(fast.feed_plain_lines(&more).expect("the fast path again"));
+            assert_eq!(rows(&fast), rows(&slow));
+            assert_eq!(text(&fast_history), text(&slow_history));
+            assert!(text(&fast_history).contains("partialline 00100\n"));
         }
     }
 
