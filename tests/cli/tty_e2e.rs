@@ -92,9 +92,11 @@ fn pdb_answers_what_is_typed_through_input_mode() {
     tmux.wait_until("the answer", |s| s.lines().any(|l| l.contains("│42 ")));
     tmux.type_text("c");
     tmux.keys(&["Enter"]);
-    let screen = tmux.wait_for("after 42");
-    tmux.wait_for("input mode left");
+    tmux.wait_for("after 42");
+    // The env's end ends input mode.
+    let screen = tmux.wait_for("input mode left");
     assert!(!screen.contains("INPUT →"), "{screen}");
+    assert!(screen.contains("✔ debug"), "{screen}");
     quit(&p, &tmux, false, "0");
 }
 
@@ -140,10 +142,10 @@ fn less_is_drawn_as_a_terminal_draws_it_and_left_cleanly() {
     let tmux = Tmux::start(&p, "");
     // less fills the pane from its first row: line 1 on the pane's first row, and its
     // prompt on the last.
-    let screen = tmux.wait_for("numbers.txt");
-    let rows: Vec<&str> = screen.lines().collect();
-    assert!(rows[1].contains("││1 "), "{screen}");
-    assert!(rows[2].contains("││2 "), "{screen}");
+    tmux.wait_until("less's first page", |s| {
+        let rows: Vec<&str> = s.lines().collect();
+        rows.len() > 3 && rows[1].contains("││1 ") && rows[2].contains("││2 ")
+    });
     tmux.keys(&["i"]);
     tmux.wait_for("INPUT");
     // Down a page, as a person reads.
