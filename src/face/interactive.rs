@@ -164,7 +164,6 @@ fn render_loop(
                 runner.send(Control::Resize { env, rows, cols });
             }
         }
-        screen.typing.store(app.typing(), Ordering::Release);
         let wake = if app.is_dirty() {
             last_draw.map_or(now, |t| t + FRAME)
         } else {
@@ -207,6 +206,8 @@ fn render_loop(
                 UiMsg::Input(msg) => msg,
             };
             let effect = app.update(msg, now);
+            // Before anything is drawn: once INPUT shows, Ctrl-C must already be the env's.
+            screen.typing.store(app.typing(), Ordering::Release);
             apply(effect, &mut app, runner, &mut screen, plan)?;
             handled += 1;
             if run_finished {
