@@ -379,6 +379,9 @@ struct Active {
     input: Vec<u8>,
     /// `--attach`: the command has runall's terminal (its group is the foreground group).
     foreground: bool,
+    /// Bytes read from the terminal, not sent yet (joined into larger events), and since when.
+    held: Vec<u8>,
+    held_since: Option<Instant>,
 }
 
 struct ShutdownState {

@@ -24,6 +24,7 @@ impl Runner {
             let now = Instant::now();
             self.reap_strays();
             self.drain_control(now);
+            self.send_due_held(now);
             self.on_timers(now);
             self.resume_paused();
             self.finish_exited(now);
@@ -135,6 +136,9 @@ impl Runner {
             consider(now + REAP_TICK);
         }
         if let Some(at) = self.child_scan {
+            consider(at);
+        }
+        if let Some(at) = self.next_held_due() {
             consider(at);
         }
         if self.input_pending() {

@@ -60,6 +60,8 @@ impl Runner {
     }
 
     fn complete_command(&mut self, id: EnvId, now: Instant) {
+        // A terminal's last bytes, held to be joined, go out before the command's end.
+        self.send_held(id);
         if let EnvPhase::Running(active) = &self.envs[id].phase {
             let pgid = active.pid;
             self.sweep_strays(id, pgid);

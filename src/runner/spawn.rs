@@ -134,6 +134,8 @@ impl Runner {
             tty,
             input: Vec::new(),
             foreground: spec.attach,
+            held: Vec::new(),
+            held_since: None,
         })
     }
 

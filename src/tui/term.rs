@@ -49,9 +49,6 @@ pub struct Term {
     /// The bytes fed last ended outside any escape sequence or UTF-8 character (as far as a
     /// look at their end tells), so the emulator's parser is in its ground state.
     ground: bool,
-    /// The fast path fed the bytes last and left this unfinished line (plain text) on the
-    /// last row, the cursor after it: the next batch's first line continues it.
-    fast_tail: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Term {
@@ -69,7 +66,6 @@ impl Term {
             parser: vt100::Parser::new_with_callbacks(rows, cols, 0, Scrolled::default()),
             region_seen: false,
             ground: true,
-            fast_tail: None,
         }
     }
 
@@ -82,7 +78,6 @@ impl Term {
     /// Resize (rows pushed off the top go into the history, as the emulator decides).
     pub fn resize(&mut self, rows: u16, cols: u16) -> Vec<u8> {
         let (rows, cols) = clamp(rows, cols);
-        self.fast_tail = None;
         self.parser.set_size(rows, cols);
         self.take_scrolled(false)
     }
@@ -95,7 +90,6 @@ impl Term {
         }
         self.region_seen |= sets_scroll_region(bytes);
         self.ground = ends_in_ground(bytes);
-        self.fast_tail = None;
         self.parser.process(bytes);
         self.take_scrolled(false)
     }
@@ -114,16 +108,9 @@ impl Term {
         if self.region_seen || !self.ground || !self.plain_drawing() {
             return None;
         }
-        // What the last row holds before the cursor: nothing (a blank last row), or the
-        // unfinished line the fast path itself left there.
-        let cursor = self.parser.screen().cursor_position();
-        let prefix = match self.fast_tail.take() {
-            Some(tail) if tail.len() < cols && cursor == (rows as u16 - 1, tail.len() as u16) => {
-                tail
-            }
-            _ if cursor == (rows as u16 - 1, 0) && self.last_row_blank() => Vec::new(),
-            _ => return None,
-        };
+        // The cursor on the last row, after plain text only (that row's start, which the
+        // batch's first line continues) and nothing after it.
+        let prefix = self.last_row_prefix()?;
         // Every complete line (without its `\r\n`), then what follows the last one.
         let mut lines = Vec::new();
         let mut start = 0;
@@ -170,7 +157,6 @@ impl Term {
         self.parser.process(&last);
         self.parser.callbacks_mut().mute = false;
         self.ground = true;
-        self.fast_tail = Some(tail.to_vec());
         Some(history)
     }
 
@@ -184,14 +170,39 @@ impl Term {
             && !(screen.underline() || screen.inverse())
     }
 
-    /// The last row has no text.
-    fn last_row_blank(&self) -> bool {
-        let (rows, _) = self.size();
-        self.parser
-            .screen()
-            .rows(0, u16::MAX)
-            .nth(usize::from(rows) - 1)
-            .is_some_and(|row| row.is_empty())
+    /// With the cursor on the last row: the text before it, when that is plain (ASCII, no
+    /// attributes, a blank for an empty cell) and nothing is drawn from the cursor on.
+    fn last_row_prefix(&self) -> Option<Vec<u8>> {
+        let screen = self.parser.screen();
+        let (rows, cols) = self.size();
+        let (row, at) = screen.cursor_position();
+        if row != rows - 1 || at >= cols {
+            return None;
+        }
+        let mut prefix = Vec::with_capacity(usize::from(at));
+        for col in 0..cols {
+            let cell = screen.cell(row, col)?;
+            let plain = cell.fgcolor() == vt100::Color::Default
+                && cell.bgcolor() == vt100::Color::Default
+                && !(cell.bold() || cell.dim() || cell.italic())
+                && !(cell.underline() || cell.inverse() || cell.is_wide());
+            if !plain {
+                return None;
+            }
+            let text = cell.contents().as_bytes();
+            if col >= at {
+                if !text.is_empty() {
+                    return None;
+                }
+            } else {
+                match text {
+                    [] => prefix.push(b' '),
+                    [b] if (0x20..0x7f).contains(b) => prefix.push(*b),
+                    _ => return None,
+                }
+            }
+        }
+        Some(prefix)
     }
 
     /// The env ended: back to the main screen, and every row down to the last one with text
@@ -590,6 +601,27 @@ mod tests {
             assert_eq!(text(&fast_history), text(&slow_history));
             assert!(text(&fast_history).contains("partialline 00100\n"));
         }
+        // A screen filled the slow way, the cursor left mid-row on the last row: the next
+        // batch still takes the fast path, and matches.
+        let mut slow = Term::new(5, 20);
+        let mut fast = Term::new(5, 20);
+        let first = flood(0, 7);
+        slow.feed(&first);
+        fast.feed(&first);
+        let more = flood(7, 40);
+        let mut slow_history = Vec::new();
+        for chunk in more.chunks(3) {
+            slow_history.extend(slow.feed(chunk));
+        }
+        let fast_history = fast.feed_plain_lines(&more).expect("the fast path mid-row");
+        assert_eq!(rows(&fast), rows(&slow));
+        let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
+        assert_eq!(text(&fast_history), text(&slow_history));
+        // Not after coloured text on that row.
+        let mut term = Term::new(5, 20);
+        term.feed(&first);
+        term.feed(b"\x1b[32mok\x1b[m ");
+        assert!(term.feed_plain_lines(&more).is_none());
     }
 
     #[test]
