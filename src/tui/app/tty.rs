@@ -426,6 +426,27 @@ mod tests {
         assert_eq!(app.panes[0].scrollback.line_count(), 20);
     }
 
+    /// A tty pane in input mode as drawn: the emulator's screen (a prompt drawn with cursor
+    /// movement and erase), INPUT in the border and the key bar saying how to leave.
+    #[test]
+    fn snapshot_tty_pane_typing() {
+        let mut app = running();
+        let _ = app.update(
+            Msg::Run(output(
+                0,
+                "progress 10%\rprogress 99%\r\n\x1b[2;20Hright\x1b[3;1H\x1b[1mbold\x1b[m \
+                 wide 界\r\n(Pdb) old text\x1b[8D\x1b[K",
+            )),
+            at(1),
+        );
+        let _ = press(&mut app, Key::char('i'));
+        let mut terminal = Terminal::new(TestBackend::new(60, 10)).expect("backend");
+        terminal
+            .draw(|f| crate::tui::view::render(&mut app, f.area(), f.buffer_mut(), at(1)))
+            .expect("draw");
+        insta::assert_snapshot!(terminal.backend());
+    }
+
     #[test]
     fn m_toggles_the_mouse_capture() {
         let mut app = running();
