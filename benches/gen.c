@@ -20,6 +20,11 @@
  *                               reads) and write every chunk to LOGDIR/w1-I.log (LOGDIR "-": no
  *                               logs, the bytes are dropped). No framing, no screen. Prints
  *                               "relay: BYTES bytes, wall S s, own CPU S s, C cores".
+ *   gen ptyread N LEN           the floor of a tty env's drain: start `gen lines tty-0 N LEN` on a
+ *                               new pseudo-terminal (the slave its stdout, as runall gives it),
+ *                               and only read the master (poll, then read, until EIO once the
+ *                               child closed the slave). No log, no screen. Prints "ptyread:
+ *                               BYTES bytes in READS reads, wall S s, MiB/s".
  *   gen own FILE CMD ARGS...    run CMD, and once it exited (seen with waitid(WNOWAIT), before
  *                               reaping it) write its own CPU seconds, user+sys of all its threads
  *                               without its children's, to FILE; exits with CMD's status. GNU time
@@ -384,6 +389,57 @@ static int relay(const char *dir, int k, const char *n, const char *len) {
     return failed;
 }
 
+/* The bare PTY reader: what the kernel's PTY path delivers to a reader that does nothing else. */
+static int ptyread(const char *self, const char *n, const char *len) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+        perror("gen ptyread: openpt");
+        return 1;
+    }
+    const char *name = ptsname(master);
+    int slave = name ? open(name, O_RDWR | O_NOCTTY) : -1;
+    if (slave < 0) {
+        perror("gen ptyread: slave");
+        return 1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        dup2(slave, 0);
+        dup2(slave, 1);
+        dup2(slave, 2);
+        execl(self, self, "lines", "tty-0", n, len, (char *)NULL);
+        _exit(127);
+    }
+    close(slave);
+    fcntl(master, F_SETFL, O_NONBLOCK);
+    static char buf[256 * 1024];
+    long long total = 0, reads = 0;
+    struct pollfd pfd = {.fd = master, .events = POLLIN};
+    for (;;) {
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+            break;
+        ssize_t got = read(master, buf, sizeof buf);
+        if (got > 0) {
+            total += got;
+            reads++;
+        } else if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        } else {
+            break; /* EIO: the last slave holder is gone */
+        }
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("ptyread: %lld bytes in %lld reads, wall %.2f s, %.0f MiB/s\n", total, reads, wall,
+           (double)total / 1048576.0 / wall);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
 static void set_len(const char *arg) {
     long len = atol(arg);
     if (len < 2 || len > MAX_LINE) {
@@ -406,8 +462,10 @@ int main(int argc, char **argv) {
         set_len(argv[5]);
         return relay(argv[2], atoi(argv[3]), argv[4], argv[5]);
     }
+    if (argc == 4 && strcmp(argv[1], "ptyread") == 0)
+        return ptyread(argv[0], argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "own") == 0)
         return own(argv[2], argv + 3);
-    fprintf(stderr, "usage: gen lines TAG N LEN [both] | gen check PAIRS N LEN | gen relay LOGDIR K N LEN | gen own FILE CMD...\n");
+    fprintf(stderr, "usage: gen lines TAG N LEN [both] | gen check PAIRS N LEN | gen relay LOGDIR K N LEN | gen ptyread N LEN | gen own FILE CMD...\n");
     return 2;
 }

@@ -15,6 +15,7 @@
 #                                              # RELAY (the least any relay can do, for scale),
 #                                              # BINARY, STORMS, FLOOD1000, MANY5000 (the TUI at scale:
 #                                              # key latency under floods, memory budget, 5,000 envs)
+#                                              # TTY (one tty env's flood vs a bare PTY reader)
 #   RUNS=3 bash benches/workloads.sh W1 W3     # some workloads, 3 runs each
 #   RUNALL=/path/to/runall bash benches/workloads.sh   # measure that binary, no build
 #   VERBOSE=1 bash benches/workloads.sh        # also print every sample
@@ -29,7 +30,7 @@ RUNS=${RUNS:-5}
 QUIET_WAIT=${QUIET_WAIT:-30}
 TIME=/usr/bin/time
 WORKLOADS=("$@")
-[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 TUI TUI320 RELAY BINARY STORMS FLOOD1000 MANY5000)
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 TUI TUI320 RELAY BINARY STORMS FLOOD1000 MANY5000 TTY)
 
 if ! "$TIME" -f %e true 2>/dev/null; then
     echo "workloads.sh: GNU time is needed at $TIME (apt-get install time)" >&2
@@ -349,6 +350,87 @@ tui() {
     TUI_ROWS+=("| $name | ${rate} MiB/s (target ≥ 310) | ${wall}s | $(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.2f cores (target < 1)", c / w }') | ${cpu}s | $(awk -v k="$rss" 'BEGIN { printf "%.1f MiB", k / 1024 }') | ${threads%, } | $check |")
 }
 
+# TTY: one tty env (`tty = true`) flooding 256 MiB of 100-byte lines through its PTY with its
+# pane on screen (the TUI in tmux 200x50, the pane drawn by the terminal emulator), against
+# the floor in the same run: `gen ptyread`, a bare reader of a PTY master (poll + read until
+# EIO; the kernel hands out about 4 KiB per read). Reports both drain rates, their ratio
+# (target ≥ 0.8), runall's peak RSS and how long a key (`?`, the help) takes to show.
+tty_flood() {
+    local n=2684354 cfg=$TMP/tty/runall.toml pid start end samples=$TMP/ptyread.samples
+    echo "TTY: one tty env, 256 MiB through its PTY, pane on screen ..." >&2
+    if ! command -v tmux > /dev/null; then
+        echo "  tmux not found: TTY not measured" >&2
+        return
+    fi
+    mkdir -p "$TMP/tty"
+    config "$cfg" "jobs = 1"
+    env_argv "$cfg" tty-0 "$GEN" lines tty-0 "$n" 100
+    printf 'tty = true\n' >> "$cfg"
+    : > "$samples"
+    local run
+    for run in $(seq "$RUNS"); do
+        # The floor, then runall, interleaved.
+        wait_quiet
+        "$GEN" ptyread "$n" 100 | awk '{ print $10 }' >> "$samples"
+        rm -rf "$TMP/logs"
+        sync
+        wait_quiet
+        local session=runall-tty-$$
+        start=$(date +%s%N)
+        tmux new-session -d -s "$session" -x 200 -y 50 \
+            "exec '$RUNALL' -c '$cfg' --log-dir '$TMP/logs'"
+        for _ in $(seq 100); do
+            pid=$(tmux list-panes -t "$session" -F '#{pane_pid}' 2> /dev/null) && [ -n "$pid" ] && break
+            sleep 0.01
+        done
+        for _ in $(seq 500); do
+            tmux capture-pane -t "$session" -p | grep -q 'tty-0 out' && break
+            sleep 0.01
+        done
+        local k0 k1 key_ms="n/a"
+        k0=$(date +%s%N)
+        tmux send-keys -t "$session" '?'
+        for _ in $(seq 1000); do
+            if tmux capture-pane -t "$session" -p | grep -qi 'keys'; then
+                k1=$(date +%s%N)
+                key_ms=$(((k1 - k0) / 1000000))
+                break
+            fi
+            sleep 0.005
+        done
+        tmux send-keys -t "$session" Escape
+        local timed_out=1
+        for _ in $(seq 12000); do
+            if [[ $(tmux capture-pane -t "$session" -p | tail -1) == *"done ✔ 1"* ]]; then
+                timed_out=0
+                break
+            fi
+            sleep 0.02
+        done
+        end=$(date +%s%N)
+        local rss
+        rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+        tmux send-keys -t "$session" q
+        sleep 0.3
+        tmux kill-session -t "$session" 2> /dev/null || true
+        local bytes
+        bytes=$(stat -c %s "$TMP/logs/tty-0.log" 2> /dev/null || echo 0)
+        echo "$(awk -v a="$start" -v b="$end" -v n="$bytes" 'BEGIN { printf "%.1f", n / 1048576 / ((b - a) / 1e9) }') $rss $key_ms $timed_out $bytes" >> "$TMP/tty.samples"
+        [ -z "${VERBOSE:-}" ] || echo "  run $run: floor $(tail -1 "$samples") MiB/s, runall $(tail -1 "$TMP/tty.samples")" >&2
+    done
+    local floor rate rss key ratio check="intact: log has every byte"
+    floor=$(median < "$samples")
+    rate=$(awk '{ print $1 }' "$TMP/tty.samples" | median)
+    rss=$(awk '{ print $2 }' "$TMP/tty.samples" | sort -g | tail -1)
+    key=$(awk '{ print $3 }' "$TMP/tty.samples" | sort -g | tail -1)
+    ratio=$(awk -v r="$rate" -v f="$floor" 'BEGIN { printf "%.2f", (f > 0 ? r / f : 0) }')
+    if awk '$4 != 0 || $5 != 271119754 { bad = 1 } END { exit !bad }' "$TMP/tty.samples"; then
+        check="MISSED (timed out or bytes lost)"
+    fi
+    TTY_ROWS+=("| one tty env, 256 MiB through its PTY, pane on screen (tmux 200x50) | ${floor} MiB/s | ${rate} MiB/s | ${ratio} (target ≥ 0.8) | $(awk -v k="$rss" 'BEGIN { printf "%.1f MiB", k / 1024 }') | ${key} ms (target ≤ 100) | $check |")
+    rm -f "$samples" "$TMP/tty.samples"
+}
+
 # RELAY: the yardstick for the TUI's CPU target, `gen relay`: the least a relay can do under
 # W1 (one thread: poll, read, write the chunk to the env's log; no framing, no screen), with
 # the logs runall writes and without them. It tells what "< 1 core" asks of any relay here.
@@ -600,6 +682,7 @@ scale_many() {
 TUI_ROWS=()
 RELAY_ROWS=()
 SCALE_ROWS=()
+TTY_ROWS=()
 for w in "${WORKLOADS[@]}"; do
     case $w in
         W1 | w1) w1 ;;
@@ -614,7 +697,8 @@ for w in "${WORKLOADS[@]}"; do
         STORMS | storms) scale_storms ;;
         FLOOD1000 | flood1000) scale_flood ;;
         MANY5000 | many5000) scale_many ;;
-        *) echo "workloads.sh: unknown workload $w (W1 W2 W3 W4 TUI TUI320 RELAY BINARY STORMS FLOOD1000 MANY5000)" >&2; exit 2 ;;
+        TTY | tty) tty_flood ;;
+        *) echo "workloads.sh: unknown workload $w (W1 W2 W3 W4 TUI TUI320 RELAY BINARY STORMS FLOOD1000 MANY5000 TTY)" >&2; exit 2 ;;
     esac
 done
 
@@ -635,6 +719,12 @@ if [ ${#SCALE_ROWS[@]} -gt 0 ]; then
     echo "| TUI at scale | keys (tmux-polled, upper bounds) | peak RSS | wall, CPU |"
     echo "|---|---|---|---|"
     printf '%s\n' "${SCALE_ROWS[@]}"
+fi
+if [ ${#TTY_ROWS[@]} -gt 0 ]; then
+    echo
+    echo "| tty (medians of $RUNS; RSS and key: the worst run) | floor: bare PTY reader | runall | ratio | peak RSS | key to screen | checks |"
+    echo "|---|---|---|---|---|---|---|"
+    printf '%s\n' "${TTY_ROWS[@]}"
 fi
 if [ ${#RELAY_ROWS[@]} -gt 0 ]; then
     echo

@@ -25,6 +25,7 @@ Examples:
   runall --ci --shard 2/4 --durations history.json   the same, shards balanced by time
   runall list --shard 2/4 --durations history.json   each shard's envs and expected time
   runall --ci --rerun-failed      run again only the envs that did not pass last time
+  runall --attach unit            run unit on this terminal (a debugger, a prompt)
   runall list                     show the envs with their last result
   runall init                     write a commented starter runall.toml here
   runall completions bash > /etc/bash_completion.d/runall";
@@ -99,6 +100,11 @@ pub struct Cli {
     /// At the first failing env, start nothing new and interrupt the running ones.
     #[arg(long)]
     pub fail_fast: bool,
+
+    /// Run ENV (after the envs it depends on) on this terminal itself, to debug it: no
+    /// capture, no timeout; the other envs' output goes to their logs, summarised at the end.
+    #[arg(long, value_name = "ENV", conflicts_with_all = ["envs", "rerun_failed", "shard"])]
+    pub attach: Option<String>,
 
     /// Write a `JUnit` XML report here at the end of the run (one testcase per env).
     #[arg(long, value_name = "FILE")]

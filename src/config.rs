@@ -31,7 +31,7 @@ mod values;
 
 pub use values::{LeakPolicy, SkipProbe, StderrMode, Timeouts};
 
-use raw::{RawDuration, RawEnv, RawFile, RawKeys, RawLauncher, RawSettings};
+use raw::{RawDuration, RawEnv, RawFile, RawKeys, RawLauncher, RawSettings, RawStderr};
 
 /// The config file's name, looked up by [`find`].
 pub const FILE_NAME: &str = "runall.toml";
@@ -100,6 +100,8 @@ pub struct Settings {
     /// `scrollback_memory`: the TUI's budget of parsed output lines in memory, all envs
     /// together (`None`: the default).
     pub scrollback_memory: Option<u64>,
+    /// Default of every env's `tty`.
+    pub tty: bool,
 }
 
 /// One `[env.NAME]` table with `[env_run_base]` and `[settings]` defaults applied.
@@ -130,6 +132,9 @@ pub struct EnvConfig {
     pub on_leak: LeakPolicy,
     /// How many times a failed env is run again (0: never); passing on a retry is flaky.
     pub retries: u32,
+    /// Run the commands on a pseudo-terminal (stdin, stdout and stderr its slave side)
+    /// instead of `/dev/null` and pipes.
+    pub tty: bool,
     /// What every command is launched through (`None`: run directly).
     pub launcher: Option<Launcher>,
     /// Globs of the test reports to read after each attempt, relative to `change_dir`,
@@ -581,6 +586,15 @@ impl Ctx<'_> {
             Some(raw) => self.launcher(raw, "settings.launcher")?,
             None => None,
         };
+        if let Some(tty) = raw.tty.as_ref().filter(|t| *t.get_ref())
+            && matches!(raw.stderr, Some(RawStderr::Separate))
+        {
+            return Err(self.invalid(
+                tty.span(),
+                "settings.tty".to_owned(),
+                TTY_SEPARATE.to_owned(),
+            ));
+        }
         let defaults = Timeouts::default();
         let pick = |raw: Option<RawDuration>, default: Duration| raw.map_or(default, |d| d.0);
         Ok(Settings {
@@ -602,6 +616,7 @@ impl Ctx<'_> {
                 .map(|words| words.into_iter().map(|word| word.0).collect()),
             max_memory: raw.max_memory.map(|size| size.0),
             scrollback_memory: raw.scrollback_memory.map(|size| size.0),
+            tty: raw.tty.is_some_and(Spanned::into_inner),
         })
     }
 
@@ -815,6 +830,13 @@ impl Ctx<'_> {
         }
         let pick_stderr = table.stderr.or(base.stderr).map(StderrMode::from);
         let pick_leak = table.on_leak.or(base.on_leak).map(LeakPolicy::from);
+        let tty = self.env_tty(
+            (table.tty.as_ref(), base.tty.as_ref()),
+            settings,
+            pick_stderr,
+            &owner,
+            &name_span,
+        )?;
         Ok(ResolvedEnv {
             relations: [depends_at, after_at],
             name_span,
@@ -860,8 +882,36 @@ impl Ctx<'_> {
                 default: table.default.or(base.default).unwrap_or(true),
                 origin: EnvOrigin::Runall,
                 skip_probe: None,
+                tty,
             },
         })
+    }
+
+    /// The env's `tty`, from the env, then the base, then `[settings]`. A terminal has one
+    /// stream: `tty` and a separate stderr cannot both hold; the error names the `tty` key
+    /// that applies (or, when it came from `[settings]`, the env).
+    fn env_tty(
+        &self,
+        (own, base): (Option<&Spanned<bool>>, Option<&Spanned<bool>>),
+        settings: &Settings,
+        stderr: Option<StderrMode>,
+        owner: &str,
+        name_span: &Range<usize>,
+    ) -> Result<bool, ConfigError> {
+        let (from, tty_owner) = match (own, base) {
+            (Some(t), _) => (Some(t), owner),
+            (None, Some(t)) => (Some(t), "env_run_base"),
+            (None, None) => (None, owner),
+        };
+        let tty = from.map_or(settings.tty, |t| *t.get_ref());
+        if tty && stderr.unwrap_or(settings.stderr) == StderrMode::Separate {
+            let why = TTY_SEPARATE.to_owned();
+            return Err(match from {
+                Some(t) => self.invalid(t.span(), format!("{tty_owner}.tty"), why),
+                None => self.invalid(name_span.clone(), format!("{owner}.stderr"), why),
+            });
+        }
+        Ok(tty)
     }
 
     /// Every `depends` and `after` entry names an env, and the graph of both has no cycle.
@@ -928,6 +978,10 @@ impl Ctx<'_> {
         Err(self.invalid(span, key, cycle_message(&names)))
     }
 }
+
+/// Why `tty = true` and `stderr = "separate"` cannot be combined.
+const TTY_SEPARATE: &str = "a terminal has one stream: `tty = true` cannot be combined with \
+                            `stderr = \"separate\"`";
 
 /// "dependency cycle: a -> b -> a" for the cycle through `names` (in order, back to the first);
 /// a long cycle shows its first few names, the count left out and its last name.
@@ -1127,6 +1181,7 @@ commands = ["true"]
                 tox_command: None,
                 max_memory: Some(8 << 30),
                 scrollback_memory: Some(1 << 20),
+                tty: false,
             }
         );
         let names: Vec<&str> = config.envs.iter().map(|e| e.name.as_str()).collect();
@@ -1355,11 +1410,11 @@ test_reports = []
             "runall.toml:3:1: settings.colour: unknown key `colour`, expected one of `jobs`, \
              `stderr`, `interrupt_timeout`, `terminate_timeout`, `leak_timeout`, `timeout`, \
              `on_leak`, `retries`, `tail`, `launcher`, `tox`, `tox_command`, `max_memory`, \
-             `scrollback_memory`"
+             `scrollback_memory`, `tty`"
         );
         let env_keys = "expected one of `description`, `commands`, `change_dir`, `set_env`, \
                         `depends`, `after`, `labels`, `stderr`, `timeout`, `on_leak`, `retries`, \
-                        `default`, `test_reports`, `launcher`";
+                        `tty`, `default`, `test_reports`, `launcher`";
         assert_eq!(
             err("[env.unit]\ncommands = [\"x\"]\ncolour = \"red\"\n"),
             format!("runall.toml:3:1: env.unit.colour: unknown key `colour`, {env_keys}")
@@ -1952,6 +2007,62 @@ commands = ["x"]
             err("[settings]\nleak_timeout = true\n"),
             "runall.toml:2:16: settings.leak_timeout: invalid type: boolean `true`, expected a \
              duration such as \"500ms\", \"2s\", \"10m\", or a number of seconds"
+        );
+    }
+
+    #[test]
+    fn tty_comes_from_the_env_then_base_then_settings() {
+        let config = ok(r#"
+[settings]
+tty = true
+[env.plain]
+commands = ["x"]
+[env.off]
+commands = ["x"]
+tty = false
+"#);
+        assert!(config.settings.tty);
+        assert!(config.env("plain").unwrap().tty);
+        assert!(!config.env("off").unwrap().tty);
+        let config = ok(r#"
+[env_run_base]
+tty = true
+[env.base]
+commands = ["x"]
+[env.pipes]
+commands = ["x"]
+tty = false
+stderr = "separate"
+"#);
+        assert!(config.env("base").unwrap().tty);
+        assert!(!config.env("pipes").unwrap().tty);
+        assert_eq!(config.env("pipes").unwrap().stderr, StderrMode::Separate);
+        assert!(!ok("[env.x]\ncommands = [\"x\"]\n").env("x").unwrap().tty);
+    }
+
+    #[test]
+    fn tty_with_a_separate_stderr_is_an_error_at_the_tty_key() {
+        let why = "a terminal has one stream: `tty = true` cannot be combined with \
+                   `stderr = \"separate\"`";
+        assert_eq!(
+            err("[env.x]\ncommands = [\"x\"]\nstderr = \"separate\"\ntty = true\n"),
+            format!("runall.toml:4:7: env.x.tty: {why}")
+        );
+        assert_eq!(
+            err("[env_run_base]\ntty = true\n[env.x]\ncommands = [\"x\"]\nstderr = \"separate\"\n"),
+            format!("runall.toml:2:7: env_run_base.tty: {why}")
+        );
+        assert_eq!(
+            err("[settings]\ntty = true\nstderr = \"separate\"\n"),
+            format!("runall.toml:2:7: settings.tty: {why}")
+        );
+        assert_eq!(
+            err("[settings]\ntty = true\n[env.x]\ncommands = [\"x\"]\nstderr = \"separate\"\n"),
+            format!("runall.toml:3:6: env.x.stderr: {why}")
+        );
+        assert_eq!(
+            err("[env.x]\ncommands = [\"x\"]\ntty = \"yes\"\n"),
+            "runall.toml:3:7: env.x.tty: invalid type: string \"yes\", expected a boolean"
         );
     }
 

@@ -2,6 +2,7 @@
 //! they share.
 //!
 //! - [`headless`]: `--ci`, events to the CI reporter (and `--json`) on buffered sinks.
+//! - [`attach`]: `--attach ENV`, that env on runall's own terminal, the others summarised.
 //! - [`interactive`]: the TUI driver (the terminal, the input thread, the render loop, Ctrl-Z)
 //!   over the pure app in [`crate::tui`].
 //! - [`signals`]: runall's own signals turned into runner control, the third-signal and
@@ -20,6 +21,7 @@ use crate::runner::{self, RunnerOptions};
 use crate::settings::{Face, RunSettings};
 use crate::tui::app::AppOptions;
 
+pub mod attach;
 pub mod emergency;
 pub mod headless;
 pub mod interactive;
@@ -56,6 +58,10 @@ pub fn run(
             })
         }
         Face::Headless => headless::run(plan, options, ci, json),
+        Face::Attach => Ok(Finished {
+            summary: attach::run(plan, options, ci)?,
+            json_error: None,
+        }),
     }
 }
 

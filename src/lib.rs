@@ -177,7 +177,7 @@ fn plan_run(
     durations: Option<std::collections::BTreeMap<String, u64>>,
 ) -> Result<plan::Plan, Error> {
     let mut selection = plan::Selection {
-        patterns: cli.patterns(),
+        patterns: cli.attach.iter().cloned().chain(cli.patterns()).collect(),
         exclude: cli.exclude.clone(),
         no_deps: cli.no_deps,
         posargs: cli.posargs.clone(),
@@ -203,6 +203,9 @@ fn plan_run(
     let mut plan = plan::build(config, &selection)?;
     if let Some(folded) = tox::without_single_builds(config, &plan) {
         plan = plan::build(&folded, &selection)?;
+    }
+    if let Some(name) = &cli.attach {
+        plan = plan.attach(name)?;
     }
     if let Some(shard) = cli.shard
         && plan.envs.is_empty()

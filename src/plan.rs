@@ -70,6 +70,28 @@ pub struct EnvSpec {
     pub launcher: Option<crate::launcher::Launcher>,
     /// Where its test reports come from.
     pub reports: ReportSpec,
+    /// Run on a pseudo-terminal (stdin, stdout and stderr its slave side) instead of pipes.
+    pub tty: bool,
+    /// `--attach`: run on runall's own terminal (its stdin, stdout and stderr, as the
+    /// terminal's foreground process group), nothing captured, no timeout.
+    pub attach: bool,
+}
+
+impl Plan {
+    /// `--attach NAME`: that env runs on runall's own terminal, without a timeout or
+    /// retries. `NoMatch` if the plan has no env of that name.
+    pub fn attach(mut self, name: &str) -> Result<Self, PlanError> {
+        let Some(env) = self.envs.iter_mut().find(|e| e.name == name) else {
+            return Err(PlanError::NoMatch {
+                pattern: name.to_owned(),
+                envs: self.envs.iter().map(|e| e.name.clone()).collect(),
+            });
+        };
+        env.attach = true;
+        env.timeout = None;
+        env.retries = 0;
+        Ok(self)
+    }
 }
 
 /// Where an env's test reports come from (see [`crate::testreport`]).
@@ -121,6 +143,8 @@ impl EnvSpec {
             launcher: None,
             reports: ReportSpec::default(),
             skip_probe: None,
+            tty: false,
+            attach: false,
         }
     }
 }
@@ -373,6 +397,8 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
                 templates,
             },
             skip_probe: env.skip_probe.clone(),
+            tty: env.tty,
+            attach: false,
         });
     }
 

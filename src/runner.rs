@@ -32,6 +32,7 @@ mod reap;
 mod schedule;
 mod spawn;
 pub mod sys;
+mod tty;
 mod usage;
 
 use std::collections::HashMap;
@@ -61,9 +62,14 @@ const KILL_DRAIN: Duration = Duration::from_millis(500);
 /// SIGCHLD pipe.
 const KEYS_PER_ENV: usize = 3;
 const PIDFD_KIND: usize = 2;
+/// A terminal's size before anyone said otherwise: the VT100's.
+const DEFAULT_TTY_SIZE: (u16, u16) = (24, 80);
+/// Most typed bytes buffered for a tty env whose terminal does not take them (a child that
+/// does not read): past this, new keys are dropped.
+const INPUT_LIMIT: usize = 1024 * 1024;
 
 /// Messages to the runner thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
     /// Start (or escalate) the shutdown ladder.
     Shutdown(ShutdownCause),
@@ -76,6 +82,24 @@ pub enum Control {
     /// As `Quit`, and interrupt every running env with the `StopEnv` ladder: the TUI user
     /// chose to quit. Not a shutdown: the run ends with its results (exit 1), not by a signal.
     InterruptAndQuit,
+    /// Keys typed into a tty env: written to its terminal's master side (nonblocking,
+    /// buffered while the terminal is full). Ignored for an env without a tty.
+    Input {
+        /// The env.
+        env: EnvId,
+        /// The bytes a terminal would send for the keys (`^C` is 0x03).
+        bytes: Vec<u8>,
+    },
+    /// A tty env's window size (its pane's inner size): set now if it runs (`TIOCSWINSZ`,
+    /// so its foreground group gets SIGWINCH) and used for its next commands.
+    Resize {
+        /// The env.
+        env: EnvId,
+        /// Rows.
+        rows: u16,
+        /// Columns.
+        cols: u16,
+    },
 }
 
 /// Options that are not part of the plan.
@@ -92,6 +116,9 @@ pub struct RunnerOptions {
     /// `max_memory`: start an env only when the running envs' expected peaks plus its own
     /// fit (see [`memory`]).
     pub memory: Option<memory::MemoryLimit>,
+    /// Window size (rows, columns) of a tty env until a `Control::Resize` says otherwise;
+    /// `(0, 0)`: 24 x 80.
+    pub tty_size: (u16, u16),
 }
 
 /// Sends control messages to the runner and wakes it. Cheap to clone.
@@ -248,6 +275,10 @@ pub fn start_with(
             usage: Resources::default(),
             live: Resources::default(),
             waiting_for_memory: false,
+            tty_size: match options.tty_size {
+                (0, _) | (_, 0) => DEFAULT_TTY_SIZE,
+                size => size,
+            },
         })
         .collect();
     let envs_count = plan.envs.len();
@@ -324,6 +355,8 @@ struct EnvRun {
     live: Resources,
     /// `WaitingForMemory` was sent for this wait.
     waiting_for_memory: bool,
+    /// A tty env's window size (rows, columns), for its next spawn and kept current.
+    tty_size: (u16, u16),
 }
 
 /// A pipe read end being pumped.
@@ -363,6 +396,16 @@ struct Active {
     /// Whether a launched job waits for the cluster (see
     /// [`crate::launcher::Launcher::queued`]).
     watch: QueueWatch,
+    /// A tty command: `pipes[0]` is its terminal's master side, and this the slave's path
+    /// (`/dev/pts/N`: how a process holding it shows in `/proc/PID/fd`).
+    tty: Option<String>,
+    /// Typed bytes the terminal has not taken yet.
+    input: Vec<u8>,
+    /// `--attach`: the command has runall's terminal (its group is the foreground group).
+    foreground: bool,
+    /// Bytes read from the terminal, not sent yet (joined into larger events), and since when.
+    held: Vec<u8>,
+    held_since: Option<Instant>,
 }
 
 /// What a launched command's output said about its job so far.

@@ -60,6 +60,8 @@ pub enum Face {
     Interactive,
     /// `--ci`: the headless reporters.
     Headless,
+    /// `--attach ENV`: that env on runall's own terminal, the rest summarised at the end.
+    Attach,
 }
 
 /// Everything about a run that the command line, the config and the surroundings decide,
@@ -146,7 +148,9 @@ impl RunSettings {
                 .map(PathBuf::from),
         };
         // The TUI when both ends are a terminal and nothing asked for plain output.
-        let face = if !cli.ci && ambient.stdout_tty && ambient.stdin_tty && reports.json.is_none() {
+        let face = if cli.attach.is_some() {
+            Face::Attach
+        } else if !cli.ci && ambient.stdout_tty && ambient.stdin_tty && reports.json.is_none() {
             Face::Interactive
         } else {
             Face::Headless
@@ -260,6 +264,10 @@ mod tests {
     fn a_terminal_on_both_ends_gets_the_tui_unless_plain_output_is_asked_for() {
         assert_eq!(resolve(&[], &terminal()).face, Face::Interactive);
         assert_eq!(resolve(&["--ci"], &terminal()).face, Face::Headless);
+        assert_eq!(
+            resolve(&["--attach", "unit"], &terminal()).face,
+            Face::Attach
+        );
         assert_eq!(resolve(&["--json", "-"], &terminal()).face, Face::Headless);
         assert_eq!(
             resolve(&["--json", "x.json"], &terminal()).face,

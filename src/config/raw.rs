@@ -53,6 +53,7 @@ pub(super) struct RawSettings {
     pub(super) tox_command: Option<NonEmptyWords>,
     pub(super) max_memory: Option<super::size::RawSize>,
     pub(super) scrollback_memory: Option<super::size::RawSize>,
+    pub(super) tty: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -69,6 +70,7 @@ pub(super) struct RawEnv {
     pub(super) timeout: Option<RawDuration>,
     pub(super) on_leak: Option<RawLeak>,
     pub(super) retries: Option<RawRetries>,
+    pub(super) tty: Option<Spanned<bool>>,
     pub(super) default: Option<bool>,
     pub(super) test_reports: Option<Vec<ReportGlob>>,
     pub(super) launcher: Option<Spanned<RawLauncher>>,

@@ -19,7 +19,9 @@ mod queue;
 mod reports;
 mod terminal;
 
-use std::io;
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -38,7 +40,10 @@ use crate::tui::view;
 
 use self::input::spawn_input_thread;
 use self::queue::{QUEUE, Queue, UiMsg};
-use self::terminal::{TerminalGuard, suspend};
+use self::terminal::{
+    TerminalGuard, back_from_stream, copy_to_clipboard, leave_for_stream, set_mouse_capture,
+    suspend,
+};
 
 /// Shortest time between two frames (about 60 fps).
 const FRAME: Duration = Duration::from_millis(16);
@@ -53,11 +58,17 @@ const EVENT_BUDGET: Duration = Duration::from_millis(8);
 pub fn run(
     plan: &Plan,
     mut options: RunnerOptions,
-    app_options: AppOptions,
+    mut app_options: AppOptions,
     ci: CiOptions,
 ) -> Result<Summary, Error> {
     crate::face::emergency::install_panic_hook();
     options.keep_alive = true;
+    // A tty env starts with the size its pane will have in the list view.
+    if let Ok((width, height)) = crossterm::terminal::size() {
+        let size = view::list_pane_size(plan.envs.iter().map(|e| e.name.as_str()), width, height);
+        options.tty_size = size;
+        app_options.tty_size = size;
+    }
     let (tx, rx) = mpsc::sync_channel::<UiMsg>(QUEUE);
     // Runner events go straight into the queue; the bounded queue makes a slow screen slow the
     // pump down.
@@ -109,9 +120,16 @@ pub fn run(
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         terminal.clear()?;
         let (input_tx, input_rx) = mpsc::channel();
-        spawn_input_thread(input_tx, tx, handle.clone())?;
-        let outcome = render_loop(
+        let typing = Arc::new(AtomicBool::new(false));
+        spawn_input_thread(input_tx, tx, handle.clone(), Arc::clone(&typing))?;
+        let screen = Screen {
             terminal,
+            stream: None,
+            ci: ci.clone(),
+            typing,
+        };
+        let outcome = render_loop(
+            screen,
             plan,
             app_options,
             &rx,
@@ -158,7 +176,7 @@ pub fn run(
 /// pane parses at most what it shows of a flood ([`crate::scrollback::Scrollback::catch_up`]),
 /// so whatever the children write, a key is answered within a frame or two.
 fn render_loop(
-    mut terminal: Terminal<CrosstermBackend<io::Stdout>>,
+    mut screen: Screen,
     plan: &Plan,
     app_options: AppOptions,
     rx: &Queue,
@@ -173,16 +191,22 @@ fn render_loop(
     // A key was handled since the last frame: draw now.
     let mut answer = false;
     loop {
-        answer |= take_input(&mut app, input, runner, &mut terminal)?;
+        answer |= take_input(&mut app, input, runner, &mut screen, plan)?;
         let now = Instant::now();
-        if app.is_dirty() && (answer || last_draw.is_none_or(|t| now >= t + FRAME)) {
-            terminal.draw(|frame| {
+        if screen.stream.is_none()
+            && app.is_dirty()
+            && (answer || last_draw.is_none_or(|t| now >= t + FRAME))
+        {
+            screen.terminal.draw(|frame| {
                 let area = frame.area();
                 view::render(&mut app, area, frame.buffer_mut(), now);
             })?;
             app.clear_dirty();
             last_draw = Some(now);
             answer = false;
+            for (env, rows, cols) in app.take_resized() {
+                runner.send(Control::Resize { env, rows, cols });
+            }
         }
         let wake = if app.is_dirty() {
             last_draw.map_or(now, |t| t + FRAME)
@@ -199,7 +223,7 @@ fn render_loop(
         if now >= next_tick {
             next_tick = now + TICK;
             let effect = app.update(Msg::Tick(now), now);
-            apply(effect, &mut app, runner, &mut terminal)?;
+            apply(effect, &mut app, runner, &mut screen, plan)?;
         }
         let mut handled = 0;
         while let Some(msg) = pending {
@@ -209,8 +233,11 @@ fn render_loop(
                     if matches!(event, RunEvent::RunFinished { .. }) {
                         run_finished = true;
                     }
+                    if let Some(stream) = screen.stream.as_mut() {
+                        stream.show(&event, now);
+                    }
                     let effect = app.update(Msg::Run(event), now);
-                    apply(effect, &mut app, runner, &mut terminal)?;
+                    apply(effect, &mut app, runner, &mut screen, plan)?;
                     if run_finished {
                         return Ok(true);
                     }
@@ -218,12 +245,12 @@ fn render_loop(
                 }
                 UiMsg::App(msg) => {
                     let effect = app.update(msg, now);
-                    apply(effect, &mut app, runner, &mut terminal)?;
+                    apply(effect, &mut app, runner, &mut screen, plan)?;
                 }
                 UiMsg::Wake => {}
             }
             // Input before the next runner event; a key ends the batch so it is drawn now.
-            if take_input(&mut app, input, runner, &mut terminal)? {
+            if take_input(&mut app, input, runner, &mut screen, plan)? {
                 answer = true;
                 break;
             }
@@ -236,20 +263,115 @@ fn render_loop(
     }
 }
 
-/// Handles every input message waiting; whether there was any.
+/// Handles every input message waiting; whether there was any. In the plain stream only the
+/// key that leaves it counts.
 fn take_input(
     app: &mut App,
     input: &Receiver<Msg>,
     runner: &Handle,
-    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    screen: &mut Screen,
+    plan: &Plan,
 ) -> Result<bool, Error> {
     let mut any = false;
     while let Ok(msg) = input.try_recv() {
+        if let Msg::Key(key) = &msg
+            && screen.stream.is_some()
+            && app.keymap().action(app.keymap_mode(), *key)
+                != Some(crate::tui::keymap::Action::ToggleStream)
+        {
+            continue;
+        }
         any = true;
         let effect = app.update(msg, Instant::now());
-        apply(effect, app, runner, terminal)?;
+        // Before anything is drawn: once INPUT shows, Ctrl-C must already be the env's.
+        screen.typing.store(app.typing(), Ordering::Release);
+        apply(effect, app, runner, screen, plan)?;
     }
     Ok(any)
+}
+
+/// The terminal as the render loop drives it: the TUI's frames, or the plain stream (`s`).
+struct Screen {
+    terminal: Terminal<CrosstermBackend<io::Stdout>>,
+    /// Showing the plain prefixed stream on the normal screen instead of the TUI.
+    stream: Option<Stream>,
+    ci: CiOptions,
+    /// Input mode, for the input thread (Ctrl-C is then a key for the env).
+    typing: Arc<AtomicBool>,
+}
+
+/// The plain stream: the `--ci` prefixed reporter writing to the terminal, which stays in
+/// raw mode (for the keys), so line ends are written as CR LF.
+struct Stream {
+    reporter: CiReporter<CrLf<io::Stdout>>,
+}
+
+impl Stream {
+    fn show(&mut self, event: &RunEvent, now: Instant) {
+        if let Err(error) = self
+            .reporter
+            .handle(event, now)
+            .and_then(|()| self.reporter.flush())
+        {
+            crate::stdio::report_write_error("stdout", &error);
+        }
+    }
+}
+
+/// Writes `\n` as `\r\n` (a terminal in raw mode does not return the carriage itself).
+struct CrLf<W: Write>(W);
+
+impl<W: Write> Write for CrLf<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut start = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            if b == b'\n' {
+                self.0.write_all(&buf[start..i])?;
+                self.0.write_all(b"\r\n")?;
+                start = i + 1;
+            }
+        }
+        self.0.write_all(&buf[start..])?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// `s`: leave the TUI for the plain prefixed stream on the normal screen, each env's history
+/// so far first (its lines in memory, sanitised for the terminal), then live; `s` again comes
+/// back. Nothing is stopped either way.
+fn toggle_stream(app: &mut App, screen: &mut Screen, plan: &Plan) -> Result<(), Error> {
+    if screen.stream.take().is_some() {
+        back_from_stream(&mut screen.terminal, app.mouse_captured())?;
+        let size = screen.terminal.size()?;
+        let _ = app.update(
+            Msg::Resize {
+                width: size.width,
+                height: size.height,
+            },
+            Instant::now(),
+        );
+        return Ok(());
+    }
+    leave_for_stream()?;
+    let mut out = CrLf(io::stdout());
+    let mut text = b"\n-- runall: the plain stream (s: back to the TUI) --\n".to_vec();
+    for (name, lines) in app.histories() {
+        for line in lines {
+            text.extend_from_slice(name.as_bytes());
+            text.extend_from_slice(b" | ");
+            crate::sanitize::push_line(&mut text, line.as_bytes(), false);
+            text.push(b'\n');
+        }
+    }
+    out.write_all(&text)?;
+    out.flush()?;
+    let reporter = CiReporter::new(plan, screen.ci.clone(), CrLf(io::stdout()), Instant::now());
+    screen.stream = Some(Stream { reporter });
+    Ok(())
 }
 
 /// Carry out what the app asked for.
@@ -257,8 +379,10 @@ fn apply(
     effect: Effect,
     app: &mut App,
     runner: &Handle,
-    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    screen: &mut Screen,
+    plan: &Plan,
 ) -> Result<(), Error> {
+    let terminal = &mut screen.terminal;
     match effect {
         Effect::None => {}
         Effect::Interrupt => signals::request_shutdown(runner, libc::SIGINT),
@@ -270,6 +394,10 @@ fn apply(
         }
         Effect::Quit => runner.send(Control::Quit),
         Effect::InterruptAndQuit => runner.send(Control::InterruptAndQuit),
+        Effect::Input { env, bytes } => runner.send(Control::Input { env, bytes }),
+        Effect::Copy(text) => copy_to_clipboard(&text)?,
+        Effect::MouseCapture(on) => set_mouse_capture(on)?,
+        Effect::ToggleStream => toggle_stream(app, screen, plan)?,
         Effect::Suspend => {
             suspend(terminal)?;
             // Everything must be drawn again on the fresh screen.

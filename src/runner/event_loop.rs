@@ -14,6 +14,8 @@ use crate::event::RunEvent;
 
 /// Exit check period on kernels without pidfd.
 const FALLBACK_TICK: Duration = Duration::from_millis(50);
+/// How soon typed bytes that a full terminal refused are offered again.
+const INPUT_RETRY: Duration = Duration::from_millis(5);
 
 impl Runner {
     pub(super) fn run(mut self) {
@@ -24,6 +26,7 @@ impl Runner {
             let hooks = self.hooks.collect();
             self.report_hooks(hooks);
             self.drain_control(now);
+            self.send_due_held(now);
             self.on_timers(now);
             self.resume_paused();
             self.finish_exited(now);
@@ -108,8 +111,11 @@ impl Runner {
                         self.stop_env(id, now);
                     }
                 }
+                Control::Input { env, bytes } => self.queue_input(env, &bytes),
+                Control::Resize { env, rows, cols } => self.resize_tty(env, rows, cols),
             }
         }
+        self.write_input();
     }
 
     fn on_ready(&mut self, key: usize, now: Instant) {
@@ -142,6 +148,13 @@ impl Runner {
         }
         if let Some(at) = self.next_sample_at() {
             consider(at);
+        }
+        if let Some(at) = self.next_held_due() {
+            consider(at);
+        }
+        if self.input_pending() {
+            // A terminal that was full: try the typed bytes again soon.
+            consider(now + INPUT_RETRY);
         }
         for env in &self.envs {
             let EnvPhase::Running(active) = &env.phase else {

@@ -321,6 +321,14 @@ pub(super) fn hook_env(spec: &crate::plan::EnvSpec) -> Vec<(String, String)> {
 
 /// Pids holding any of the active command's pipes, other than runall.
 fn pipe_holders(active: &Active) -> Vec<i32> {
+    if let Some(slave) = &active.tty {
+        // A terminal: whoever still has its slave side open keeps the master from EOF.
+        return if active.pipes[0].is_some() {
+            sys::fd_holders(slave)
+        } else {
+            Vec::new()
+        };
+    }
     let mut holders = Vec::new();
     for p in active.pipes.iter().flatten() {
         if let Some(inode) = sys::pipe_inode(p.reader.as_fd()) {

@@ -2,10 +2,12 @@
 //! readiness event and the env's output credit, and re-arming paused pipes once the consumer
 //! gave credit back. The read itself is [`super::sys::read_chunk`].
 
+use std::time::{Duration, Instant};
+
 use polling::Event;
 
 use super::{EnvPhase, KEYS_PER_ENV, QUEUE_WATCH, Queue, QueueWatch, Runner, log, sys};
-use crate::event::RunEvent;
+use crate::event::{RunEvent, Stream};
 use crate::launcher::Launcher;
 use crate::plan::EnvId;
 
@@ -18,6 +20,14 @@ const PIPE_READ_BYTES: usize = 256 * 1024;
 const FAIRNESS_BUDGET: usize = 256 * 1024;
 /// Read buffer for a pipe that said it was empty: it can only hold what came in the meantime.
 pub(super) const SCRATCH: usize = 16 * 1024;
+/// A terminal hands out at most 4 KiB per read (its line discipline's buffer), so a tty's
+/// reads are joined into one event of up to this many bytes: one event per 4 KiB would wake
+/// the log writer and the screen 16 times as often, and under a flood those wakeups, not
+/// the reads, set the pace.
+const TTY_EVENT_BYTES: usize = 64 * 1024;
+/// How long bytes read from a terminal wait for more before they are sent anyway (what an
+/// interactive child prints shows this much later at most).
+pub(super) const TTY_HOLD: Duration = Duration::from_millis(2);
 
 impl Runner {
     /// Re-arm pipes that were paused for backpressure once their env has credit again.
@@ -43,12 +53,15 @@ impl Runner {
     }
 
     /// Read one pipe until it is empty, at EOF, or the fairness budget or the env's credit
-    /// runs out, then re-arm it. Each read is logged and sent as one event.
+    /// runs out, then re-arm it. Each read is logged and sent as one event; a terminal's reads
+    /// are held and joined (see [`TTY_EVENT_BYTES`]).
     pub(super) fn read_pipe(&mut self, id: EnvId, kind: usize) {
         let env = &mut self.envs[id];
         let EnvPhase::Running(active) = &mut env.phase else {
             return;
         };
+        let tty = active.tty.is_some();
+        let held = &mut active.held;
         let Some(pipe) = active.pipes[kind].as_mut() else {
             return;
         };
@@ -65,6 +78,19 @@ impl Runner {
                 }
             };
             let n = bytes.len();
+            total += n;
+            if tty {
+                // Read on until the terminal is empty: its next 4 KiB may be there already.
+                if held.is_empty() {
+                    *held = bytes;
+                } else {
+                    held.extend_from_slice(&bytes);
+                }
+                if held.len() >= TTY_EVENT_BYTES {
+                    break;
+                }
+                continue;
+            }
             let (queued, started) = self.plan.envs[id]
                 .launcher
                 .as_ref()
@@ -99,23 +125,71 @@ impl Runner {
                     .tx
                     .send(log::ToLog::Event(RunEvent::JobStarted { env: id }));
             }
-            total += n;
             if n < PIPE_READ_BYTES {
                 // That was all the pipe held: no read just to hear EAGAIN. Bytes arriving
                 // meanwhile make the re-armed pipe ready again at once.
                 break;
             }
         }
+        let send_now = eof || held.len() >= TTY_EVENT_BYTES;
+        if !held.is_empty() && active.held_since.is_none() {
+            active.held_since = Some(Instant::now());
+        }
         if eof {
             if let Some(p) = active.pipes[kind].take() {
                 sys::deregister(&self.poller, &p.reader);
             }
-        } else if self.credits.available(id) {
+        } else if self.credits.available(id)
+            && let Some(pipe) = active.pipes[kind].as_mut()
+        {
             pipe.armed = self
                 .poller
                 .modify(&pipe.reader, Event::readable(id * KEYS_PER_ENV + kind))
                 .is_ok();
         }
+        if send_now {
+            self.send_held(id);
+        }
+    }
+
+    /// Send what was read from `id`'s terminal and held (logged first, as any output).
+    pub(super) fn send_held(&mut self, id: EnvId) {
+        let EnvPhase::Running(active) = &mut self.envs[id].phase else {
+            return;
+        };
+        active.held_since = None;
+        if active.held.is_empty() {
+            return;
+        }
+        let bytes = std::mem::take(&mut active.held);
+        self.credits.take(id, bytes.len());
+        let _ = self.tx.send(log::ToLog::Event(RunEvent::Output {
+            env: id,
+            stream: Stream::Stdout,
+            bytes,
+        }));
+    }
+
+    /// Send every terminal's held bytes that have waited [`TTY_HOLD`].
+    pub(super) fn send_due_held(&mut self, now: Instant) {
+        for id in 0..self.envs.len() {
+            let due = matches!(&self.envs[id].phase,
+                EnvPhase::Running(a) if a.held_since.is_some_and(|t| now >= t + TTY_HOLD));
+            if due {
+                self.send_held(id);
+            }
+        }
+    }
+
+    /// When the oldest held terminal bytes are due.
+    pub(super) fn next_held_due(&self) -> Option<Instant> {
+        self.envs
+            .iter()
+            .filter_map(|e| match &e.phase {
+                EnvPhase::Running(a) => a.held_since.map(|t| t + TTY_HOLD),
+                _ => None,
+            })
+            .min()
     }
 }
 

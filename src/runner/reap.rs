@@ -61,6 +61,8 @@ impl Runner {
     }
 
     fn complete_command(&mut self, id: EnvId, now: Instant) {
+        // A terminal's last bytes, held to be joined, go out before the command's end.
+        self.send_held(id);
         if let EnvPhase::Running(active) = &self.envs[id].phase {
             let pgid = active.pid;
             self.sweep_strays(id, pgid);
@@ -70,6 +72,10 @@ impl Runner {
             self.envs[id].phase = phase;
             return;
         };
+        if active.foreground {
+            // An attached command had runall's terminal: runall's group takes it back.
+            sys::take_terminal_back();
+        }
         // The leader is still an unreaped zombie, so its pgid cannot have been recycled: kill
         // whatever stayed in the group, then reap.
         sys::signal_group(active.pid, libc::SIGKILL);

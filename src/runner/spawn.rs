@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::Instant;
 
 use super::{
@@ -142,31 +142,15 @@ impl Runner {
                 .chain(&spec.set_env)
                 .map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
         );
-        let pipe_error = |e: io::Error| format!("cannot create a pipe: {e}");
-        let (out_r, out_w) = os_pipe::pipe().map_err(pipe_error)?;
-        let mut err_r = None;
-        let stderr_w: OwnedFd = match spec.stderr {
-            StderrMode::Merged => out_w.try_clone().map_err(pipe_error)?.into(),
-            StderrMode::Separate => {
-                let (r, w) = os_pipe::pipe().map_err(pipe_error)?;
-                err_r = Some(r);
-                w.into()
-            }
-        };
-        // The write ends are dropped inside: EOF must come when the child (and its heirs)
-        // close theirs.
-        let pid = sys::spawn(sys::SpawnSpec {
-            program,
-            argv,
-            env,
-            cwd: &spec.cwd,
-            stdout: out_w.into(),
-            stderr: stderr_w,
-        })?;
+        if spec.tty {
+            // What a terminal emulator sets; a later `set_env` may still override it.
+            env.insert(2, (OsStr::new("TERM"), OsStr::new("xterm-256color")));
+        }
+        let (pid, out_r, err_r, tty) = self.start_process(id, program, argv, env)?;
         sys::track_group(pid);
         let mut pipes = [
-            Some(Pipe {
-                reader: out_r,
+            out_r.map(|reader| Pipe {
+                reader,
                 stream: Stream::Stdout,
                 armed: false,
             }),
@@ -176,7 +160,7 @@ impl Runner {
                 armed: false,
             }),
         ];
-        let pipe_size = pipe_size(self.plan.jobs);
+        let pipe_size = pipe_size(self.plan.jobs).filter(|_| tty.is_none());
         for (kind, pipe) in pipes.iter_mut().enumerate() {
             if let Some(p) = pipe {
                 if let Some(size) = pipe_size {
@@ -207,6 +191,96 @@ impl Runner {
             leak_stage: LeakStage::Waiting,
             holders: Vec::new(),
             watch: QueueWatch::default(),
+            tty,
+            input: Vec::new(),
+            foreground: spec.attach,
+            held: Vec::new(),
+            held_since: None,
+        })
+    }
+
+    /// Start the process: on a new pseudo-terminal for a tty env (the slave its stdin, stdout,
+    /// stderr and controlling terminal), else with `/dev/null` and one or two pipes. Gives
+    /// the pid, the read ends (a terminal's master is the first) and the slave's path.
+    fn start_process(
+        &self,
+        id: EnvId,
+        program: &OsStr,
+        argv: Vec<&OsStr>,
+        env: Vec<(&OsStr, &OsStr)>,
+    ) -> Result<Started, String> {
+        let spec = &self.plan.envs[id];
+        Ok(if spec.tty && !spec.attach {
+            let (rows, cols) = self.envs[id].tty_size;
+            let pty = sys::open_pty(rows, cols)
+                .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))?;
+            let dup = |fd: &OwnedFd| {
+                fd.try_clone()
+                    .map_err(|e| format!("cannot open a pseudo-terminal: {e}"))
+            };
+            // Every copy of the slave is dropped inside or right here: the master reads EIO
+            // (the end) once the child and its heirs have closed theirs.
+            let pid = sys::spawn(sys::SpawnSpec {
+                program,
+                argv,
+                env,
+                cwd: &spec.cwd,
+                stdout: dup(&pty.slave)?,
+                stderr: dup(&pty.slave)?,
+                stdin: Some(pty.slave),
+                controlling_terminal: true,
+                foreground: false,
+            })?;
+            (
+                pid,
+                Some(os_pipe::PipeReader::from(pty.master)),
+                None,
+                Some(pty.path),
+            )
+        } else if spec.attach {
+            // runall's own terminal, handed over: nothing to read, nothing captured.
+            let own = |fd: std::os::fd::BorrowedFd<'_>| {
+                fd.try_clone_to_owned()
+                    .map_err(|e| format!("cannot hand over the terminal: {e}"))
+            };
+            let pid = sys::spawn(sys::SpawnSpec {
+                program,
+                argv,
+                env,
+                cwd: &spec.cwd,
+                stdout: own(std::io::stdout().as_fd())?,
+                stderr: own(std::io::stderr().as_fd())?,
+                stdin: Some(own(std::io::stdin().as_fd())?),
+                controlling_terminal: false,
+                foreground: true,
+            })?;
+            (pid, None, None, None)
+        } else {
+            let pipe_error = |e: io::Error| format!("cannot create a pipe: {e}");
+            let (out_r, out_w) = os_pipe::pipe().map_err(pipe_error)?;
+            let mut err_r = None;
+            let stderr_w: OwnedFd = match spec.stderr {
+                StderrMode::Merged => out_w.try_clone().map_err(pipe_error)?.into(),
+                StderrMode::Separate => {
+                    let (r, w) = os_pipe::pipe().map_err(pipe_error)?;
+                    err_r = Some(r);
+                    w.into()
+                }
+            };
+            // The write ends are dropped inside: EOF must come when the child (and its heirs)
+            // close theirs.
+            let pid = sys::spawn(sys::SpawnSpec {
+                program,
+                argv,
+                env,
+                cwd: &spec.cwd,
+                stdout: out_w.into(),
+                stderr: stderr_w,
+                stdin: None,
+                controlling_terminal: false,
+                foreground: false,
+            })?;
+            (pid, Some(out_r), err_r, None)
         })
     }
 }
@@ -233,6 +307,14 @@ fn program_and_argv<'a>(
         ),
     }
 }
+/// What [`Runner::start_process`] gives: the pid, the output read end (a terminal's master),
+/// stderr's own pipe, and a terminal's slave path.
+type Started = (
+    i32,
+    Option<os_pipe::PipeReader>,
+    Option<os_pipe::PipeReader>,
+    Option<String>,
+);
 
 /// The pipe buffer to ask for with `jobs` envs running at once (two pipes each at most), within
 /// `PIPE_BUDGET`; `None` when that is no more than the kernel's default.

@@ -528,19 +528,117 @@ fn parse_usage(stat: &[u8]) -> Option<(i32, u64, u64)> {
 /// Pids (other than runall) holding a pipe with this inode open, by scanning /proc/*/fd.
 /// Only used on the leak path, never per exit.
 pub fn pipe_holders(inode: u64) -> Vec<i32> {
+    fd_holders(&format!("pipe:[{inode}]"))
+}
+
+/// Pids (other than runall) with an fd whose `/proc/PID/fd` link reads `target` (a pipe's
+/// `pipe:[INODE]`, a terminal's `/dev/pts/N`). Only used on the leak path.
+pub fn fd_holders(target: &str) -> Vec<i32> {
     let me = std::process::id() as i32;
-    let target = format!("pipe:[{inode}]");
     pids()
         .into_iter()
         .filter(|&pid| pid != me)
         .filter(|pid| {
             fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-                fds.flatten().any(|fd| {
-                    fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str())
-                })
+                fds.flatten()
+                    .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target))
             })
         })
         .collect()
+}
+
+/// A new pseudo-terminal: the master (runall's end, `O_CLOEXEC`, not yet nonblocking), the
+/// slave (the child's stdin, stdout and stderr; `O_NOCTTY`, so opening it gives runall no
+/// controlling terminal) and the slave's path (`/dev/pts/N`, what `/proc/PID/fd` shows for
+/// a process holding it), with its window size set to `rows` x `cols`. The slave keeps the
+/// kernel's default line discipline (echo, canonical input, `\n` written as `\r\n`, ^C as
+/// SIGINT to the foreground group), as a terminal emulator's would.
+pub struct Pty {
+    /// runall's side: read for output, written for keys, `TIOCSWINSZ` for the size.
+    pub master: OwnedFd,
+    /// The child's side; runall drops its copy right after spawning.
+    pub slave: OwnedFd,
+    /// `/dev/pts/N`.
+    pub path: String,
+}
+
+/// Open a pseudo-terminal pair (`posix_openpt`, `grantpt`, `unlockpt`, `ptsname`, then the
+/// slave) of `rows` x `cols`.
+pub fn open_pty(rows: u16, cols: u16) -> io::Result<Pty> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::pty::OpenptFlags;
+    let master =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    rustix::pty::grantpt(&master)?;
+    rustix::pty::unlockpt(&master)?;
+    let name = rustix::pty::ptsname(&master, Vec::new())?;
+    let path = name.to_string_lossy().into_owned();
+    let slave = rustix::fs::open(
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    set_window_size(&master, rows, cols)?;
+    Ok(Pty {
+        master,
+        slave,
+        path,
+    })
+}
+
+/// Set a terminal's window size (`TIOCSWINSZ` on the master): the kernel sends SIGWINCH to
+/// the terminal's foreground process group when the size changed.
+pub fn set_window_size(fd: impl AsFd, rows: u16, cols: u16) -> io::Result<()> {
+    let size = rustix::termios::Winsize {
+        ws_row: rows.max(1),
+        ws_col: cols.max(1),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(fd, size).map_err(io::Error::from)
+}
+
+/// runall's terminal settings (stdin's), saved for `--attach`.
+#[derive(Clone, Debug)]
+pub struct TerminalState(rustix::termios::Termios);
+
+/// Save stdin's terminal settings; `None` when stdin is not a terminal.
+pub fn save_terminal() -> Option<TerminalState> {
+    rustix::termios::tcgetattr(rustix::stdio::stdin())
+        .ok()
+        .map(TerminalState)
+}
+
+/// Put stdin's terminal back as `state` says, with runall's process group in the
+/// foreground again (an attached env had it): whatever the child left behind.
+pub fn restore_terminal(state: &TerminalState) {
+    take_terminal_back();
+    let _ = rustix::termios::tcsetattr(
+        rustix::stdio::stdin(),
+        rustix::termios::OptionalActions::Now,
+        &state.0,
+    );
+}
+
+/// Make runall's process group the foreground group of stdin's terminal again (after an
+/// attached env, which had it). A background group asking gets SIGTTOU unless it blocks it:
+/// blocked around the call, in this thread only. Nothing to do when stdin is no terminal.
+pub fn take_terminal_back() {
+    let stdin = rustix::stdio::stdin();
+    if !rustix::termios::isatty(stdin) {
+        return;
+    }
+    // SAFETY: sigset_t is plain data; pthread_sigmask changes this thread's mask only and
+    // restores it right after.
+    unsafe {
+        let mut ttou: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut ttou);
+        libc::sigaddset(&raw mut ttou, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &raw const ttou, &raw mut old);
+        let _ = rustix::termios::tcsetpgrp(stdin, rustix::process::getpgrp());
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old, std::ptr::null_mut());
+    }
 }
 
 /// Live process groups, readable from a signal handler thread or a panic hook without locks.

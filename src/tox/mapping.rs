@@ -385,6 +385,7 @@ fn base_env(name: String, root: &Path) -> EnvConfig {
         skip_probe: None,
         launcher: None,
         test_reports: vec![crate::testreport::DEFAULT_PATTERN.to_owned()],
+        tty: false,
     }
 }
 

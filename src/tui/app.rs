@@ -15,9 +15,11 @@ use crate::plan::{CommandSpec, EnvId, Plan};
 use crate::scrollback::Scrollback;
 use crate::tui::budget::Budget;
 use crate::tui::keymap::{Action, Key, KeyCode, Keymap, KeymapMode};
+use crate::tui::term::Term;
 
 mod filter;
 mod search;
+mod tty;
 
 use filter::ListFilter;
 use search::Search;
@@ -35,6 +37,9 @@ const BUDGET_CHECK_BYTES: usize = 2 * 1024 * 1024;
 /// Lines one mouse-wheel notch scrolls.
 const WHEEL_LINES: usize = 3;
 
+/// Most output of a tty env waiting to be fed to its screen.
+const TTY_BATCH: usize = 1024 * 1024;
+
 /// Rows a pane is assumed to have before it was first drawn.
 const INITIAL_ROWS: usize = 20;
 
@@ -48,6 +53,9 @@ pub struct AppOptions {
     pub scrollback_memory: u64,
     /// The key bindings.
     pub keymap: Keymap,
+    /// A tty env's screen (rows, columns) until its pane is drawn: what the runner starts
+    /// its terminal with.
+    pub tty_size: (u16, u16),
 }
 
 impl Default for AppOptions {
@@ -56,6 +64,7 @@ impl Default for AppOptions {
             scrollback_lines: DEFAULT_SCROLLBACK_LINES,
             scrollback_memory: DEFAULT_SCROLLBACK_MEMORY,
             keymap: Keymap::default(),
+            tty_size: (24, 80),
         }
     }
 }
@@ -88,6 +97,8 @@ pub enum Msg {
         /// Rows.
         height: u16,
     },
+    /// Text pasted into the terminal (bracketed paste).
+    Paste(String),
 }
 
 /// What the driver must do after an update.
@@ -110,6 +121,19 @@ pub enum Effect {
     InterruptAndQuit,
     /// Suspend runall and its envs (SIGTSTP).
     Suspend,
+    /// Write these bytes to a tty env's terminal (typed keys, a paste).
+    Input {
+        /// The env.
+        env: EnvId,
+        /// What a terminal would send.
+        bytes: Vec<u8>,
+    },
+    /// Put this text on the clipboard (OSC 52).
+    Copy(String),
+    /// Turn the terminal's mouse capture on (`true`) or off.
+    MouseCapture(bool),
+    /// Leave the TUI for the plain prefixed stream, or come back from it.
+    ToggleStream,
 }
 
 /// Where a pane's view is.
@@ -307,6 +331,16 @@ pub(super) struct Pane {
     pub(super) waiting_for_memory: bool,
     /// The latest live sample while it runs (current RSS, CPU so far).
     pub(super) live: Option<Resources>,
+    /// The env runs on a terminal (`tty = true`).
+    pub(super) tty: bool,
+    /// A tty env's screen while it runs (its history goes to `scrollback`).
+    pub(super) term: Option<Term>,
+    /// The screen size (rows, columns) the runner was last told.
+    pub(super) tty_size: (u16, u16),
+    /// A tty env's output not fed to its screen yet: it is fed in batches (when the pane is
+    /// drawn or read, or once [`TTY_BATCH`] is waiting), so that a flood's lines mostly take
+    /// the emulator's fast path.
+    pub(super) tty_pending: Vec<u8>,
 }
 
 impl Pane {
@@ -315,9 +349,33 @@ impl Pane {
         self.commands.len()
     }
 
+    /// Feed a tty env's waiting output to its screen; what scrolls off goes to the history.
+    pub(super) fn settle_tty(&mut self) {
+        if self.tty_pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.tty_pending);
+        if let Some(term) = self.term.as_mut() {
+            let scrolled = term.feed(&pending);
+            if !scrolled.is_empty() {
+                self.scrollback.push_owned(scrolled);
+            }
+        }
+        // The buffer is kept for the next batch.
+        self.tty_pending = pending;
+        self.tty_pending.clear();
+    }
+
+    /// Lines of the pane: its history, then a tty env's screen rows.
+    pub(super) fn line_total(&mut self) -> usize {
+        self.settle_tty();
+        let screen = self.term.as_ref().map_or(0, |t| usize::from(t.size().0));
+        self.scrollback.line_count() + screen
+    }
+
     /// The index of the top line shown in `rows` rows.
     pub(super) fn top(&mut self, rows: usize) -> usize {
-        let max_top = self.scrollback.line_count().saturating_sub(rows);
+        let max_top = self.line_total().saturating_sub(rows);
         match self.scroll {
             Scroll::Follow => max_top,
             Scroll::Pinned { top } => top.min(max_top),
@@ -328,7 +386,7 @@ impl Pane {
     /// bottom goes back to following.
     fn scroll_by(&mut self, delta: isize) {
         let rows = self.rows.max(1);
-        let max_top = self.scrollback.line_count().saturating_sub(rows);
+        let max_top = self.line_total().saturating_sub(rows);
         let top = self.top(rows).saturating_add_signed(delta).min(max_top);
         self.scroll = if top >= max_top {
             Scroll::Follow
@@ -342,7 +400,7 @@ impl Pane {
     fn reveal(&mut self, line: usize) {
         let rows = self.rows.max(1);
         let top = self.top(rows);
-        let max_top = self.scrollback.line_count().saturating_sub(rows);
+        let max_top = self.line_total().saturating_sub(rows);
         let top = if (top..top + rows).contains(&line) {
             top
         } else {
@@ -390,6 +448,8 @@ pub struct App {
     visible: Vec<EnvId>,
     /// How many envs are in each [`Tally`] class.
     tally: [usize; Tally::COUNT],
+    /// Input mode, the mouse capture and the tty screens' sizes.
+    pub(super) tty_ui: tty::TtyUi,
     last_tick: Instant,
     dirty: bool,
 }
@@ -422,6 +482,10 @@ impl App {
                 live_tests: None,
                 waiting_for_memory: false,
                 live: None,
+                tty: spec.tty,
+                term: None,
+                tty_size: options.tty_size,
+                tty_pending: Vec::new(),
             })
             .collect();
         Self {
@@ -458,6 +522,7 @@ impl App {
                 tally[Tally::NotStarted as usize] = plan.envs.len();
                 tally
             },
+            tty_ui: tty::TtyUi::default(),
             last_tick: now,
             dirty: true,
         }
@@ -493,6 +558,7 @@ impl App {
                 }
                 Effect::None
             }
+            Msg::Paste(text) => self.on_paste(&text),
         }
     }
 
@@ -653,6 +719,7 @@ impl App {
     /// The keymap table that has the keyboard now.
     pub fn keymap_mode(&self) -> KeymapMode {
         match self.overlay {
+            Overlay::None if self.tty_ui.typing => KeymapMode::Input,
             Overlay::None => KeymapMode::Normal,
             Overlay::Help => KeymapMode::Help,
             Overlay::ConfirmQuit => KeymapMode::Confirm,
@@ -709,7 +776,9 @@ impl App {
         match event {
             RunEvent::EnvStarted { env, attempt } => self.on_env_started(env, attempt, now),
             RunEvent::LogOpened { env, path } => {
-                if let Some(pane) = self.panes.get_mut(env) {
+                // A tty env's log holds what its terminal got, not the lines of its history:
+                // its history stays in memory instead of paging from the log.
+                if let Some(pane) = self.panes.get_mut(env).filter(|p| !p.tty) {
                     pane.scrollback.set_log(Some(path));
                 }
             }
@@ -738,7 +807,14 @@ impl App {
             RunEvent::Output { env, bytes, .. } => {
                 if let Some(pane) = self.panes.get_mut(env) {
                     self.unbudgeted += bytes.len();
-                    pane.scrollback.push_owned(bytes);
+                    if pane.term.is_some() {
+                        pane.tty_pending.extend_from_slice(&bytes);
+                        if pane.tty_pending.len() >= TTY_BATCH {
+                            pane.settle_tty();
+                        }
+                    } else {
+                        pane.scrollback.push_owned(bytes);
+                    }
                     if let Some(flag) = self.is_touched.get_mut(env)
                         && !*flag
                     {
@@ -808,6 +884,11 @@ impl App {
         pane.live_tests = None;
         // The runner names the log next (`LogOpened`).
         pane.scrollback.set_log(None);
+        if pane.tty {
+            let (rows, cols) = pane.tty_size;
+            pane.term = Some(Term::new(rows, cols));
+            pane.tty_pending.clear();
+        }
         pane.waiting_for_memory = false;
         pane.live = None;
         pane.command = None;
@@ -831,9 +912,10 @@ impl App {
             *flag = true;
             self.touched.push(env);
         }
+        self.tty_finished(env);
         if let Some(pane) = self.panes.get_mut(env) {
             pane.scrollback.finish();
-            if result.ran() {
+            if result.ran() && !pane.tty {
                 pane.scrollback.set_log(Some(result.log_path.clone()));
             }
             pane.stopping = None;
@@ -871,6 +953,9 @@ impl App {
         let action = self.keymap.action(self.keymap_mode(), key);
         if self.notice.take().is_some() {
             self.dirty = true;
+        }
+        if self.keymap_mode() == KeymapMode::Input {
+            return self.typed_key(key, action);
         }
         let Some(action) = action else {
             if let (Overlay::SearchInput { .. } | Overlay::FilterInput, KeyCode::Char(c)) =
@@ -938,35 +1023,45 @@ impl App {
                 Effect::None
             }
             Overlay::SearchResults { results, selected } => {
-                let n = results.len().max(1);
-                match action {
-                    Action::FocusNext | Action::FocusPrev => {
-                        let step = if action == Action::FocusNext {
-                            1
-                        } else {
-                            n - 1
-                        };
-                        self.overlay = Overlay::SearchResults {
-                            selected: (selected + step) % n,
-                            results,
-                        };
-                    }
-                    Action::Submit => {
-                        self.overlay = Overlay::None;
-                        if let Some(&(env, _)) = results.get(selected) {
-                            self.focus = env;
-                            self.first_hit();
-                        }
-                    }
-                    Action::Close => self.overlay = Overlay::None,
-                    _ => {}
-                }
+                self.on_search_results_action(results, selected, action);
                 Effect::None
             }
             Overlay::FailingTests { env, selected } => {
                 self.on_failing_tests_action(env, selected, action);
                 Effect::None
             }
+        }
+    }
+
+    /// A key in the search results list: move, jump to the hit, or close.
+    fn on_search_results_action(
+        &mut self,
+        results: Vec<(EnvId, usize)>,
+        selected: usize,
+        action: Action,
+    ) {
+        let n = results.len().max(1);
+        match action {
+            Action::FocusNext | Action::FocusPrev => {
+                let step = if action == Action::FocusNext {
+                    1
+                } else {
+                    n - 1
+                };
+                self.overlay = Overlay::SearchResults {
+                    selected: (selected + step) % n,
+                    results,
+                };
+            }
+            Action::Submit => {
+                self.overlay = Overlay::None;
+                if let Some(&(env, _)) = results.get(selected) {
+                    self.focus = env;
+                    self.first_hit();
+                }
+            }
+            Action::Close => self.overlay = Overlay::None,
+            _ => {}
         }
     }
 
@@ -1117,6 +1212,10 @@ impl App {
                     };
                 }
             }
+            Action::EnterInput => self.enter_input(),
+            Action::ToggleMouse => return self.toggle_mouse(),
+            Action::Copy => return self.copy(),
+            Action::ToggleStream => return Effect::ToggleStream,
             _ => {}
         }
         Effect::None
@@ -1134,7 +1233,7 @@ impl App {
             Action::PageUp => pane.scroll_by(-page_rows),
             Action::PageDown => pane.scroll_by(page_rows),
             Action::ScrollTop => {
-                pane.scroll = if pane.scrollback.line_count() > pane.rows {
+                pane.scroll = if pane.line_total() > pane.rows {
                     Scroll::Pinned { top: 0 }
                 } else {
                     Scroll::Follow

@@ -154,6 +154,8 @@ pub enum KeymapMode {
     SearchInput,
     /// The list of envs with hits of a search across all envs.
     SearchResults,
+    /// Typing into the focused tty env: every key not bound here goes to it.
+    Input,
 }
 
 /// What a key asks the TUI to do.
@@ -219,6 +221,16 @@ pub enum Action {
     DeleteChar,
     /// Delete the whole input.
     ClearInput,
+    /// Type into the focused env (a tty env): keys go to its terminal.
+    EnterInput,
+    /// Stop typing into the env.
+    LeaveInput,
+    /// Mouse capture off (the terminal's own selection works) or back on.
+    ToggleMouse,
+    /// Copy the focused pane's visible text (or the search hit's line) to the clipboard.
+    Copy,
+    /// Leave the TUI for the plain prefixed stream, or come back.
+    ToggleStream,
 }
 
 impl Action {
@@ -255,6 +267,11 @@ impl Action {
             Self::Submit => "accept",
             Self::DeleteChar => "delete a character",
             Self::ClearInput => "clear the input",
+            Self::EnterInput => "type into the env",
+            Self::LeaveInput => "stop typing into the env",
+            Self::ToggleMouse => "mouse on/off (select)",
+            Self::Copy => "copy pane / hit's line",
+            Self::ToggleStream => "plain stream on/off",
         }
     }
 
@@ -286,6 +303,11 @@ impl Action {
             Self::Cancel => "no",
             Self::Submit => "ok",
             Self::DeleteChar => "delete",
+            Self::EnterInput => "type",
+            Self::LeaveInput => "leave input",
+            Self::ToggleMouse => "mouse",
+            Self::Copy => "copy",
+            Self::ToggleStream => "stream",
         }
     }
 }
@@ -399,6 +421,10 @@ impl Default for Keymap {
             (char('q'), A::Quit),
             (char('?'), A::ToggleHelp),
             (plain(K::F(1)), A::ToggleHelp),
+            (char('i'), A::EnterInput),
+            (char('m'), A::ToggleMouse),
+            (char('y'), A::Copy),
+            (char('s'), A::ToggleStream),
         ];
         let help = [
             (plain(K::Esc), A::Close),
@@ -442,6 +468,11 @@ impl Default for Keymap {
                 map.bind(mode, key, action);
             }
         }
+        // Typing into an env: Ctrl-C and Ctrl-Z are the child's (its terminal makes them
+        // SIGINT and SIGTSTP); only the way out is runall's.
+        map.bind(M::Input, Key::ctrl(']'), A::LeaveInput);
+        // What crossterm makes of the byte Ctrl-] sends (0x1d), as xterm's Ctrl-5 is the same.
+        map.bind(M::Input, Key::ctrl('5'), A::LeaveInput);
         map
     }
 }

@@ -22,7 +22,7 @@ use crate::event::{
 };
 use crate::plan::EnvId;
 use crate::report;
-use crate::tui::app::{App, EnvState, Mode, Overlay, PaneStage, Scroll, SearchScope, Tally};
+use crate::tui::app::{App, EnvState, Mode, Overlay, Pane, PaneStage, Scroll, SearchScope, Tally};
 use crate::tui::keymap::{Action, Key, KeymapMode};
 
 /// Narrowest tile worth drawing.
@@ -69,6 +69,26 @@ pub fn render(app: &mut App, area: Rect, buf: &mut Buffer, now: Instant) {
             render_failing_tests(app, env, selected, main, buf);
         }
     }
+}
+
+/// The inner size (rows, columns) of the focused pane in the list view on a `width` x
+/// `height` screen, with envs named `names`: a tty env's terminal size before its pane is
+/// first drawn.
+pub fn list_pane_size<'a>(
+    names: impl Iterator<Item = &'a str>,
+    width: u16,
+    height: u16,
+) -> (u16, u16) {
+    let name_max = names.map(|n| n.chars().count()).max().unwrap_or(0);
+    let pane_width = match sidebar(width, name_max) {
+        Sidebar::Full(w) | Sidebar::Compact(w) => width.saturating_sub(w),
+        Sidebar::Hidden => width,
+    };
+    // The key bar's row, then the pane's border.
+    (
+        height.saturating_sub(3).max(1),
+        pane_width.saturating_sub(2).max(1),
+    )
 }
 
 /// How much of the env list fits.
@@ -392,17 +412,16 @@ enum PaneLook {
     Tile(bool),
 }
 
-fn render_pane(
-    app: &mut App,
+/// A pane's title: its symbol and name (then INPUT while typing into it), and the status
+/// and command (a tile: the short detail).
+fn pane_title(
+    app: &App,
     id: EnvId,
-    area: Rect,
-    buf: &mut Buffer,
+    state: EnvState,
     now: Instant,
     look_: PaneLook,
-) {
-    let Some(state) = app.env_state(id) else {
-        return;
-    };
+    typing: bool,
+) -> Vec<Span<'static>> {
     let (symbol, colour) = look_queued(app, id, state);
     let pane = &app.panes[id];
     let mut title = vec![
@@ -435,7 +454,35 @@ fn render_pane(
             }
         }
     }
+    if typing {
+        // Right after the name, so that a long command cannot push it out of sight.
+        title.insert(
+            5,
+            Span::styled(
+                " INPUT ",
+                Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
+            ),
+        );
+        title.insert(6, Span::raw(" "));
+    }
+    title
+}
+
+fn render_pane(
+    app: &mut App,
+    id: EnvId,
+    area: Rect,
+    buf: &mut Buffer,
+    now: Instant,
+    look_: PaneLook,
+) {
+    let Some(state) = app.env_state(id) else {
+        return;
+    };
+    let typing = app.typing() && app.focus == id;
+    let title = pane_title(app, id, state, now, look_, typing);
     let border = match look_ {
+        _ if typing => Style::new().fg(Color::Yellow),
         PaneLook::Tile(true) => Style::new().fg(Color::Cyan),
         PaneLook::Tile(false) => Style::new().fg(Color::DarkGray),
         PaneLook::Focused | PaneLook::Zoomed => Style::new(),
@@ -446,12 +493,13 @@ fn render_pane(
 
     let inner = Block::bordered().inner(area);
     let rows = usize::from(inner.height);
+    app.tty_drawn(id, inner.height, inner.width);
     let pane = &mut app.panes[id];
     pane.rows = rows;
     if pane.scroll == Scroll::Follow {
         pane.scrollback.catch_up(rows);
     }
-    let count = pane.scrollback.line_count();
+    let count = pane.line_total();
     let top = pane.top(rows);
     if let Scroll::Pinned { .. } = pane.scroll
         && count > rows
@@ -466,7 +514,11 @@ fn render_pane(
         return;
     }
 
+    let cursor = id == app.focus;
     let pane = &mut app.panes[id];
+    if render_tty(pane, top, inner, buf, cursor) {
+        return;
+    }
     if count == 0 {
         let text = match state {
             EnvState::Running => "no output yet".to_owned(),
@@ -498,6 +550,33 @@ fn render_pane(
         };
         buf.set_line(inner.x, inner.y + i as u16, &line, inner.width);
     }
+}
+
+/// A tty env's pane while it runs: following, the emulator's screen (with the cursor when
+/// `cursor`); scrolled back, the history and then the screen's rows as text. `false` for a
+/// pane without a screen.
+fn render_tty(pane: &mut Pane, top: usize, inner: Rect, buf: &mut Buffer, cursor: bool) -> bool {
+    let Some(term) = pane.term.as_ref() else {
+        return false;
+    };
+    if pane.scroll == Scroll::Follow {
+        term.render(inner, buf, cursor);
+        return true;
+    }
+    let rows = usize::from(inner.height);
+    let screen = term.text_rows();
+    let history = pane.scrollback.line_count();
+    let mut lines = pane.scrollback.lines(top, rows);
+    for i in (top + lines.len())..(top + rows) {
+        match screen.get(i.saturating_sub(history)) {
+            Some(row) if i >= history => lines.push(Line::from(row.clone())),
+            _ => break,
+        }
+    }
+    for (i, line) in lines.into_iter().enumerate() {
+        buf.set_line(inner.x, inner.y + i as u16, &line, inner.width);
+    }
+    true
 }
 
 /// The style of a search hit; the current hit stands out from the others.
@@ -692,6 +771,7 @@ fn render_bar(app: &App, area: Rect, buf: &mut Buffer, tiles_note: Option<&str>)
     let (mode, mut actions, mut left) = bar_content(app);
     // Drop the least important hints until the bar fits; quit and help go last.
     let drop_order = [
+        Action::ToggleMouse,
         Action::StopEnv,
         Action::Rerun,
         Action::ToggleZoom,
@@ -776,6 +856,17 @@ fn bar_content(app: &App) -> (KeymapMode, Vec<Action>, Vec<Span<'static>>) {
             vec![Action::FocusNext, Action::Submit, Action::Close],
             Vec::new(),
         ),
+        Overlay::None if app.typing() => {
+            let name = app.panes.get(app.focus).map_or("", |p| p.name.as_str());
+            let prefix = vec![
+                Span::styled(
+                    format!(" INPUT → {name} "),
+                    Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
+                ),
+                Span::raw("  keys go to the env; "),
+            ];
+            (KeymapMode::Input, vec![Action::LeaveInput], prefix)
+        }
         Overlay::None | Overlay::SearchInput { .. } | Overlay::FilterInput => {
             if let Some(search) = &app.search {
                 let position = match (search.current_index(), search.env == app.focus) {
@@ -810,10 +901,14 @@ fn bar_content(app: &App) -> (KeymapMode, Vec<Action>, Vec<Span<'static>>) {
             }
             if state == Some(EnvState::Running) {
                 actions.push(Action::StopEnv);
+                if app.panes.get(app.focus).is_some_and(|p| p.tty) {
+                    actions.push(Action::EnterInput);
+                }
             }
             if !app.failing_tests(app.focus).is_empty() {
                 actions.push(Action::FailingTests);
             }
+            actions.push(Action::ToggleMouse);
             actions.push(Action::ToggleHelp);
             (KeymapMode::Normal, actions, Vec::new())
         }

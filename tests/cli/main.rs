@@ -25,4 +25,6 @@ mod special_files;
 mod support;
 mod test_reports;
 mod tox;
+mod tty;
+mod tty_e2e;
 mod tui_e2e;

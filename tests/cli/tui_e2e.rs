@@ -58,7 +58,7 @@ impl Tmux {
 
     /// An interactive bash (job control on) in tmux, in the project folder, for commands typed
     /// with `type_line`. Runs under the name `tmux-bash` for the same reason as `tmux-sh`.
-    fn interactive(project: &Project) -> Self {
+    pub(crate) fn interactive(project: &Project) -> Self {
         let socket = format!("runall-test-{}", project.tag);
         let bash = project.path().join("tmux-bash");
         std::os::unix::fs::symlink("/bin/bash", &bash).expect("symlink bash");
@@ -77,12 +77,12 @@ impl Tmux {
     }
 
     /// Type a command line and press Enter.
-    fn type_line(&self, line: &str) {
+    pub(crate) fn type_line(&self, line: &str) {
         self.type_text(line);
         self.keys(&["Enter"]);
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
             .output()
@@ -100,8 +100,28 @@ impl Tmux {
         assert!(status.success());
     }
 
+    /// What a tmux command on this server prints (`show-buffer`, `display -p …`).
+    pub(crate) fn output(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Any other tmux command on this server (`resize-window`, …).
+    pub(crate) fn command(&self, args: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .status()
+            .expect("tmux");
+        assert!(status.success(), "tmux {args:?}");
+    }
+
     /// Type literal text.
-    fn type_text(&self, text: &str) {
+    pub(crate) fn type_text(&self, text: &str) {
         let status = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-l", "-t", "t", text])
             .status()
@@ -110,7 +130,7 @@ impl Tmux {
     }
 
     /// Wait until the screen satisfies `check`; fail with the screen after PATIENCE.
-    fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_until(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let screen = self.screen();

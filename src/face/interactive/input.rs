@@ -4,6 +4,8 @@
 //! is gone) straight to the shutdown path.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Sender, SyncSender, TrySendError};
 use std::thread;
 
@@ -15,11 +17,13 @@ use crate::runner::Handle;
 use crate::tui::app::Msg;
 use crate::tui::keymap::{self, Key, KeyCode};
 
-/// Read terminal input on its own thread. Ctrl-C goes straight to the shutdown path.
+/// Read terminal input on its own thread. Ctrl-C goes straight to the shutdown path, except
+/// while `typing` (input mode), when it is a key for the env like any other.
 pub(super) fn spawn_input_thread(
     input: Sender<Msg>,
     wake: SyncSender<UiMsg>,
     runner: Handle,
+    typing: Arc<AtomicBool>,
 ) -> io::Result<()> {
     thread::Builder::new()
         .name("runall-input".into())
@@ -35,7 +39,7 @@ pub(super) fn spawn_input_thread(
                         let Some(key) = keymap::translate(&key) else {
                             continue;
                         };
-                        if is_ctrl_c(key) {
+                        if is_ctrl_c(key) && !typing.load(Ordering::Acquire) {
                             signals::request_shutdown(&runner, libc::SIGINT);
                             continue;
                         }
@@ -47,6 +51,7 @@ pub(super) fn spawn_input_thread(
                         _ => continue,
                     },
                     CtEvent::Resize(width, height) => Msg::Resize { width, height },
+                    CtEvent::Paste(text) => Msg::Paste(text),
                     _ => continue,
                 };
                 if input.send(msg).is_err() {

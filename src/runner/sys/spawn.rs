@@ -64,6 +64,14 @@ pub struct SpawnSpec<'a> {
     pub stdout: OwnedFd,
     /// Becomes fd 2.
     pub stderr: OwnedFd,
+    /// Becomes fd 0; `None`: `/dev/null`.
+    pub stdin: Option<OwnedFd>,
+    /// fd 0 is a terminal's slave side that becomes the child's controlling terminal
+    /// (`TIOCSCTTY` right after `setsid`, so the new session owns it).
+    pub controlling_terminal: bool,
+    /// `--attach`: stay in runall's session (its terminal is runall's), in a process group
+    /// of its own that becomes the terminal's foreground group, if runall's group was.
+    pub foreground: bool,
 }
 
 /// Where a spawn failed in the child, for the message.
@@ -71,6 +79,7 @@ const STEP_SETSID: i32 = 1;
 const STEP_DUP: i32 = 2;
 const STEP_CHDIR: i32 = 3;
 const STEP_EXEC: i32 = 4;
+const STEP_CTTY: i32 = 5;
 
 /// Everything the child needs, prepared by the parent: the child may not allocate, lock or
 /// unwind (it shares runall's memory until it execs), so it only reads this.
@@ -87,6 +96,11 @@ struct ChildContext {
     parent: libc::pid_t,
     /// The guardian: no `PR_SET_PDEATHSIG` (it must outlive runall).
     guardian: bool,
+    /// Make fd 0 (a terminal) the controlling terminal after the stdio `dup2`s.
+    ctty: bool,
+    /// A group of its own in runall's session instead of a new session, given the
+    /// terminal's foreground (`--attach`).
+    foreground: bool,
     /// Signals set to ignored instead of default (bit `n - 1` for signal `n`; an ignored
     /// disposition survives exec): [`guardian_ignores`] for the guardian, none for an env.
     ignore: u64,
@@ -158,7 +172,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
             rustix::io::fcntl_dupfd_cloexec(&fd, 3).map_err(|e| io_error("dup", e))
         }
     };
-    let stdin = high(devnull)?;
+    let stdin = high(spec.stdin.unwrap_or(devnull))?;
     let stdout = high(spec.stdout)?;
     let stderr = high(spec.stderr)?;
     let context = ChildContext {
@@ -170,6 +184,8 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
         stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
         parent: std::process::id() as libc::pid_t,
         guardian: false,
+        ctty: spec.controlling_terminal,
+        foreground: spec.foreground,
         ignore: 0,
         step: AtomicI32::new(0),
         errno: AtomicI32::new(0),
@@ -199,6 +215,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<i32, String> {
     Err(match step {
         STEP_SETSID => format!("{program_name}: setsid: {error}"),
         STEP_DUP => format!("{program_name}: redirecting stdio: {error}"),
+        STEP_CTTY => format!("{program_name}: taking the terminal (TIOCSCTTY): {error}"),
         STEP_CHDIR => format!("working directory {}: {error}", spec.cwd.display()),
         // ENOENT for a file that is there: what is missing is the interpreter of its `#!`
         // line (execve reports that as the script's own ENOENT).
@@ -264,6 +281,8 @@ pub fn spawn_guardian(stdin: &OwnedFd) -> io::Result<i32> {
         stdio: [stdin.as_raw_fd(), out.as_raw_fd(), err.as_raw_fd()],
         parent: std::process::id() as libc::pid_t,
         guardian: true,
+        ctty: false,
+        foreground: false,
         ignore: guardian_ignores(),
         step: AtomicI32::new(0),
         errno: AtomicI32::new(0),
@@ -397,7 +416,18 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             context.step.store(step, Ordering::Release);
             libc::_exit(127)
         };
-        if libc::setsid() < 0 {
+        if context.foreground {
+            // runall's terminal, handed over: a group of its own (pgid = pid, so the ladder
+            // and the sweeps work as for a session) that takes the foreground if runall's
+            // group had it. Every signal is still blocked here, so SIGTTOU cannot stop it.
+            let runall_group = libc::getpgrp();
+            if libc::setpgid(0, 0) < 0 {
+                fail(STEP_SETSID);
+            }
+            if libc::isatty(0) == 1 && libc::tcgetpgrp(0) == runall_group {
+                libc::tcsetpgrp(0, libc::getpid());
+            }
+        } else if libc::setsid() < 0 {
             fail(STEP_SETSID);
         }
         // Default dispositions: for the signals a child must start with at default whatever
@@ -437,6 +467,11 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             if libc::dup2(*source, target as libc::c_int) < 0 {
                 fail(STEP_DUP);
             }
+        }
+        // A tty env: the slave, now fd 0, becomes the controlling terminal of the session
+        // made above (its foreground group is this process's, so ^C there is SIGINT here).
+        if context.ctty && libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+            fail(STEP_CTTY);
         }
         if libc::chdir(context.cwd) < 0 {
             fail(STEP_CHDIR);
@@ -679,6 +714,9 @@ mod tests {
             cwd: dir.path(),
             stdout: writer,
             stderr,
+            stdin: None,
+            controlling_terminal: false,
+            foreground: false,
         })
         .expect("spawn /bin/sh");
         let mut out = String::new();
@@ -713,6 +751,9 @@ mod tests {
             cwd: dir.path(),
             stdout: writer,
             stderr,
+            stdin: None,
+            controlling_terminal: false,
+            foreground: false,
         })
         .expect("a shebang-less script starts");
         let mut out = String::new();
@@ -756,6 +797,9 @@ mod tests {
                 cwd,
                 stdout: writer.try_clone().expect("dup"),
                 stderr: writer.try_clone().expect("dup"),
+                stdin: None,
+                controlling_terminal: false,
+                foreground: false,
             }
         }
         let dir = tempfile::tempdir().expect("tempdir");
@@ -772,5 +816,54 @@ mod tests {
         assert!(error.ends_with("No such file or directory"), "{error}");
         // That the failed child is reaped is checked end to end: the CLI tests fail on any
         // zombie left behind (their process is a subreaper).
+    }
+
+    /// A tty spawn: the slave is stdin, stdout and stderr and the controlling terminal of the
+    /// child's own session, its size is the one asked for, and once the child (the last slave
+    /// holder) is gone the master reads EIO, which `read_chunk` calls the end.
+    #[test]
+    fn a_pty_child_has_the_terminal_as_its_controlling_tty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pty = super::super::open_pty(7, 33).expect("a pty");
+        let slave = pty.slave;
+        let pid = spawn(SpawnSpec {
+            program: OsStr::new("/bin/sh"),
+            argv: vec![
+                OsStr::new("sh"),
+                OsStr::new("-c"),
+                OsStr::new(
+                    "test -t 0 && test -t 1 && test -t 2 && echo tty; stty size; \
+                             ps -o tty= -p $$ >/dev/null && tty",
+                ),
+            ],
+            env: Vec::new(),
+            cwd: dir.path(),
+            stdout: slave.try_clone().expect("dup"),
+            stderr: slave.try_clone().expect("dup"),
+            stdin: Some(slave),
+            controlling_terminal: true,
+            foreground: false,
+        })
+        .expect("spawn on a pty");
+        let reader = os_pipe::PipeReader::from(pty.master);
+        let mut out = Vec::new();
+        let mut scratch = [0u8; 4096];
+        loop {
+            match super::super::read_chunk(&reader, &mut scratch, 4096) {
+                super::super::PipeRead::Data(bytes) => out.extend(bytes),
+                super::super::PipeRead::Empty => {}
+                super::super::PipeRead::Eof => break,
+            }
+        }
+        assert_eq!(reap(pid).expect("our child").0.code(), Some(0));
+        let out = String::from_utf8_lossy(&out);
+        let lines: Vec<&str> = out.lines().map(str::trim).collect();
+        assert_eq!(lines[0], "tty", "{out}");
+        assert_eq!(lines[1], "7 33", "{out}");
+        assert_eq!(lines.get(2).copied(), Some(pty.path.as_str()), "{out}");
+        assert!(
+            out.contains("\r\n"),
+            "the line discipline writes CR LF: {out:?}"
+        );
     }
 }

@@ -105,6 +105,7 @@ impl Search {
 
 impl App {
     pub(super) fn submit_search(&mut self, scope: SearchScope) {
+        self.settle_tty();
         if self.input.is_empty() {
             self.search = None;
             self.overlay = Overlay::None;
@@ -161,6 +162,7 @@ impl App {
 
     /// Makes the search's hits those of the focused env's current history.
     pub(super) fn refresh_hits(&mut self) {
+        self.settle_tty();
         let focus = self.focus;
         let (Some(search), Some(pane)) = (self.search.as_mut(), self.panes.get_mut(focus)) else {
             return;

@@ -1,0 +1,701 @@
+//! A tty env's screen: the bytes its terminal wrote, run through a terminal emulator (the
+//! `vt100` crate, as turborepo uses), so cursor movement, erase, scroll regions, the
+//! alternate screen, 256 and true colour and wide characters look as in a real terminal.
+//!
+//! Pure: bytes in, cells out. Rows that scroll off the top of the main screen come back from
+//! [`Term::feed`] as text with SGR colour only (one `\n`-ended line per logical row), which
+//! the pane appends to its [`crate::scrollback::Scrollback`], so search, paging and the tiles
+//! keep working on a tty env's history; the alternate screen's rows never enter it.
+//! [`Term::finish`] scrolls what is left on the main screen into the history once the env
+//! ends. [`Term::render`] draws the screen into a ratatui buffer; [`encode_key`] turns a key
+//! into the bytes a terminal sends for it.
+
+use std::num::NonZeroU16;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+
+use crate::tui::keymap::{Key, KeyCode};
+
+/// Collects the rows the emulator scrolls off its main screen.
+#[derive(Debug, Default)]
+struct Scrolled {
+    text: String,
+    state: vt100::capture::BasicFormattedCaptureState,
+    /// A row is waiting for its line end (the next row may continue it).
+    open: bool,
+    /// Rows scrolling off now are known to be blank (the fast path's own scrolling).
+    mute: bool,
+}
+
+impl vt100::Callbacks for Scrolled {
+    fn on_scroll(&mut self, row: vt100::capture::RowContents<'_>, alternate_screen: bool) {
+        if alternate_screen || self.mute {
+            return;
+        }
+        // Writing into a String cannot fail.
+        let _ = row.write_formatted_basic(&mut self.text, &mut self.state);
+        self.open = true;
+    }
+}
+
+/// One tty pane's emulator.
+pub struct Term {
+    parser: vt100::Parser<Scrolled>,
+    /// The child set a scroll region (`CSI top ; bottom r`) at some point: the fast path,
+    /// which assumes that a line feed on the last row scrolls the whole screen, is off.
+    region_seen: bool,
+    /// The bytes fed last ended outside any escape sequence or UTF-8 character (as far as a
+    /// look at their end tells), so the emulator's parser is in its ground state.
+    ground: bool,
+}
+
+impl std::fmt::Debug for Term {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (rows, cols) = self.size();
+        write!(f, "Term({rows}x{cols})")
+    }
+}
+
+impl Term {
+    /// An empty screen of `rows` x `cols` (at least 1 x 1), keeping no history of its own.
+    pub fn new(rows: u16, cols: u16) -> Self {
+        let (rows, cols) = clamp(rows, cols);
+        Self {
+            parser: vt100::Parser::new_with_callbacks(rows, cols, 0, Scrolled::default()),
+            region_seen: false,
+            ground: true,
+        }
+    }
+
+    /// The screen's size: (rows, columns).
+    pub fn size(&self) -> (u16, u16) {
+        let (rows, cols) = self.parser.screen().size();
+        (rows.get(), cols.get())
+    }
+
+    /// Resize (rows pushed off the top go into the history, as the emulator decides).
+    pub fn resize(&mut self, rows: u16, cols: u16) -> Vec<u8> {
+        let (rows, cols) = clamp(rows, cols);
+        self.parser.set_size(rows, cols);
+        self.take_scrolled(false)
+    }
+
+    /// Take in output; gives the rows that scrolled off the main screen meanwhile, as lines
+    /// of text with SGR colour (empty when none did).
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if let Some(history) = self.feed_plain_lines(bytes) {
+            return history;
+        }
+        self.region_seen |= sets_scroll_region(bytes);
+        self.ground = ends_in_ground(bytes);
+        self.parser.process(bytes);
+        self.take_scrolled(false)
+    }
+
+    /// The fast path for a flood of plain lines (printable ASCII, each ending `\r\n` as a
+    /// terminal's line discipline writes them, none wider than the screen), with the cursor
+    /// at the start of a blank last row, plain attributes, the main screen and no scroll
+    /// region: the result is the same as feeding every byte, but only the first and the last
+    /// screenful go through the emulator. The lines in between would only scroll through
+    /// the screen and off its top, so they go straight into the history as they are. `None`
+    /// (nothing done) when the bytes or the screen are not like that, or there are too few
+    /// lines to gain anything.
+    fn feed_plain_lines(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let (rows, cols) = self.size();
+        let (rows, cols) = (usize::from(rows), usize::from(cols));
+        if self.region_seen || !self.ground || !self.plain_drawing() {
+            return None;
+        }
+        // The cursor on the last row, after plain text only (that row's start, which the
+        // batch's first line continues) and nothing after it.
+        let prefix = self.last_row_prefix()?;
+        // Every complete line (without its `\r\n`), then what follows the last one.
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for at in memchr::memchr_iter(b'\n', bytes) {
+            if at == 0 || bytes[at - 1] != b'\r' {
+                return None;
+            }
+            lines.push(&bytes[start..at - 1]);
+            start = at + 1;
+        }
+        let tail = &bytes[start..];
+        let plain =
+            |line: &[u8]| line.len() <= cols && line.iter().all(|&b| (0x20..0x7f).contains(&b));
+        if lines.len() < 3 * rows || !lines.iter().all(|l| plain(l)) || !plain(tail) {
+            return None;
+        }
+        let keep = rows - 1;
+        let through = lines.len() - keep;
+        // 1. The first screenful the normal way: the rows on screen now scroll off (with their
+        // colours), and the screen then holds the first `keep` lines, the last row blank.
+        let mut head = Vec::with_capacity(keep * (cols + 2));
+        for line in &lines[..keep] {
+            head.extend_from_slice(line);
+            head.extend_from_slice(b"\r\n");
+        }
+        self.parser.process(&head);
+        let mut history = self.take_scrolled(false);
+        // 2. Those and the lines after them, up to the last screenful, scroll off in order
+        // (the first as its row shows it, after what the last row held).
+        history.extend_from_slice(&prefix);
+        for line in &lines[..through] {
+            history.extend_from_slice(line);
+            history.push(b'\n');
+        }
+        // 3. The last screenful onto a blank screen, the cursor on the last row: what scrolls
+        // off meanwhile is the blank rows.
+        let mut last = format!("\x1b[2J\x1b[{rows};1H").into_bytes();
+        for line in &lines[through..] {
+            last.extend_from_slice(line);
+            last.extend_from_slice(b"\r\n");
+        }
+        last.extend_from_slice(tail);
+        self.parser.callbacks_mut().mute = true;
+        self.parser.process(&last);
+        self.parser.callbacks_mut().mute = false;
+        self.ground = true;
+        Some(history)
+    }
+
+    /// The main screen, and text would be drawn with plain attributes.
+    fn plain_drawing(&self) -> bool {
+        let screen = self.parser.screen();
+        !screen.alternate_screen()
+            && screen.fgcolor() == vt100::Color::Default
+            && screen.bgcolor() == vt100::Color::Default
+            && !(screen.bold() || screen.dim() || screen.italic())
+            && !(screen.underline() || screen.inverse())
+    }
+
+    /// With the cursor on the last row: the text before it, when that is plain (ASCII, no
+    /// attributes, a blank for an empty cell) and nothing is drawn from the cursor on.
+    fn last_row_prefix(&self) -> Option<Vec<u8>> {
+        let screen = self.parser.screen();
+        let (rows, cols) = self.size();
+        let (row, at) = screen.cursor_position();
+        if row != rows - 1 || at >= cols {
+            return None;
+        }
+        let mut prefix = Vec::with_capacity(usize::from(at));
+        for col in 0..cols {
+            let cell = screen.cell(row, col)?;
+            let plain = cell.fgcolor() == vt100::Color::Default
+                && cell.bgcolor() == vt100::Color::Default
+                && !(cell.bold() || cell.dim() || cell.italic())
+                && !(cell.underline() || cell.inverse() || cell.is_wide());
+            if !plain {
+                return None;
+            }
+            let text = cell.contents().as_bytes();
+            if col >= at {
+                if !text.is_empty() {
+                    return None;
+                }
+            } else {
+                match text {
+                    [] => prefix.push(b' '),
+                    [b] if (0x20..0x7f).contains(b) => prefix.push(*b),
+                    _ => return None,
+                }
+            }
+        }
+        Some(prefix)
+    }
+
+    /// The env ended: back to the main screen, and every row down to the last one with text
+    /// scrolled into the history, so that all of it can be searched and paged.
+    pub fn finish(&mut self) -> Vec<u8> {
+        if self.parser.screen().alternate_screen() {
+            self.parser.process(b"\x1b[?1049l");
+        }
+        let (rows, _) = self.size();
+        let last = self
+            .parser
+            .screen()
+            .rows(0, u16::MAX)
+            .enumerate()
+            .fold(0, |last, (i, row)| {
+                if row.trim_end().is_empty() {
+                    last
+                } else {
+                    i + 1
+                }
+            });
+        if last > 0 {
+            // Plain attributes, then the cursor to the bottom row and one line feed per row
+            // with text: exactly those rows scroll off the top.
+            let mut scroll = format!("\x1b[m\x1b[{rows};1H").into_bytes();
+            scroll.extend(std::iter::repeat_n(b'\n', last));
+            self.parser.process(&scroll);
+        }
+        self.take_scrolled(true)
+    }
+
+    fn take_scrolled(&mut self, end: bool) -> Vec<u8> {
+        let scrolled = self.parser.callbacks_mut();
+        if scrolled.text.is_empty() && !(end && scrolled.open) {
+            return Vec::new();
+        }
+        let mut text = std::mem::take(&mut scrolled.text);
+        // The capture puts a row's line end before the next row (a wrapped row has none);
+        // the history wants each line ended: end the last row now and skip the capture's
+        // own `\n` before the next. A row cut by wrapping is ended too: a long logical line
+        // is then split at the screen's width, as it was shown.
+        if scrolled.open {
+            text.push_str("\x1b[m\n");
+            scrolled.state = vt100::capture::BasicFormattedCaptureState::default();
+            scrolled.open = false;
+        }
+        text.into_bytes()
+    }
+
+    /// The child asked for bracketed paste (`CSI ? 2004 h`).
+    pub fn bracketed_paste(&self) -> bool {
+        self.parser.screen().bracketed_paste()
+    }
+
+    /// The child asked for application cursor keys (`CSI ? 1 h`): arrows send `ESC O A`.
+    pub fn application_cursor(&self) -> bool {
+        self.parser.screen().application_cursor()
+    }
+
+    /// The screen shows the alternate buffer (a full-screen program).
+    pub fn alternate_screen(&self) -> bool {
+        self.parser.screen().alternate_screen()
+    }
+
+    /// Each row's text, trailing blanks removed (for copying and the pinned view).
+    pub fn text_rows(&self) -> Vec<String> {
+        self.parser
+            .screen()
+            .rows(0, u16::MAX)
+            .map(|row| row.trim_end().to_owned())
+            .collect()
+    }
+
+    /// Draw the screen into `area` of `buf` (cut to the area), with the cursor as a
+    /// reversed cell when `cursor` and the child has not hidden it.
+    pub fn render(&self, area: Rect, buf: &mut Buffer, cursor: bool) {
+        let screen = self.parser.screen();
+        let (rows, cols) = self.size();
+        let (cur_row, cur_col) = screen.cursor_position();
+        for row in 0..rows.min(area.height) {
+            let mut col = 0;
+            while col < cols.min(area.width) {
+                let Some(cell) = screen.cell(row, col) else {
+                    break;
+                };
+                let width = if cell.is_wide() { 2 } else { 1 };
+                let mut style = cell_style(cell);
+                if cursor && !screen.hide_cursor() && (row, col) == (cur_row, cur_col) {
+                    style = style.add_modifier(Modifier::REVERSED);
+                }
+                let (x, y) = (area.x + col, area.y + row);
+                if cell.is_wide() && col + 1 >= area.width {
+                    // A wide character cut by the pane's edge: a blank, as a terminal shows.
+                    buf[(x, y)].set_symbol(" ").set_style(style);
+                } else if cell.has_contents() {
+                    buf[(x, y)].set_symbol(cell.contents()).set_style(style);
+                    if width == 2 {
+                        buf[(x + 1, y)].reset();
+                    }
+                } else {
+                    buf[(x, y)].set_symbol(" ").set_style(style);
+                }
+                col += width;
+            }
+        }
+    }
+}
+
+/// `bytes` end outside an escape sequence and a UTF-8 character, as far as their end tells
+/// (a sequence begun in an earlier chunk and still open is not seen: the caller tracks that).
+fn ends_in_ground(bytes: &[u8]) -> bool {
+    let from = bytes.len().saturating_sub(4);
+    if let Some(lead) = bytes[from..].iter().rposition(|&b| b & 0xc0 != 0x80) {
+        let last = &bytes[from + lead..];
+        if std::str::from_utf8(last).is_err_and(|e| e.error_len().is_none()) {
+            return false;
+        }
+    }
+    let Some(at) = memchr::memrchr(0x1b, bytes) else {
+        return true;
+    };
+    let rest = &bytes[at + 1..];
+    match rest.first() {
+        None => false,
+        Some(b'[') => rest[1..].iter().any(|b| (0x40..=0x7e).contains(b)),
+        // OSC, DCS, APC, PM: open until BEL (or ESC \, a later ESC).
+        Some(b']' | b'P' | b'_' | b'^') => rest.contains(&0x07),
+        Some(b'(' | b')' | b'#' | b'%' | b'*' | b'+') => rest.len() >= 2,
+        Some(_) => true,
+    }
+}
+
+/// `bytes` set a scroll region: a CSI sequence (`ESC [`, parameters) ending in `r` (DECSTBM).
+fn sets_scroll_region(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(0x1b, bytes).any(|at| {
+        let rest = &bytes[at + 1..];
+        rest.first() == Some(&b'[')
+            && rest[1..]
+                .iter()
+                .find(|b| !(b.is_ascii_digit() || **b == b';'))
+                .is_some_and(|&b| b == b'r')
+    })
+}
+
+fn clamp(rows: u16, cols: u16) -> (NonZeroU16, NonZeroU16) {
+    (
+        NonZeroU16::MIN.saturating_add(rows.saturating_sub(1)),
+        NonZeroU16::MIN.saturating_add(cols.saturating_sub(1)),
+    )
+}
+
+fn colour(c: vt100::Color) -> Color {
+    match c {
+        vt100::Color::Default => Color::Reset,
+        vt100::Color::Idx(i) => Color::Indexed(i),
+        vt100::Color::Rgb(r, g, b) => Color::Rgb(r, g, b),
+    }
+}
+
+fn cell_style(cell: &vt100::Cell) -> Style {
+    let mut style = Style::new()
+        .fg(colour(cell.fgcolor()))
+        .bg(colour(cell.bgcolor()));
+    for (on, modifier) in [
+        (cell.bold(), Modifier::BOLD),
+        (cell.dim(), Modifier::DIM),
+        (cell.italic(), Modifier::ITALIC),
+        (cell.underline(), Modifier::UNDERLINED),
+        (cell.inverse(), Modifier::REVERSED),
+    ] {
+        if on {
+            style = style.add_modifier(modifier);
+        }
+    }
+    style
+}
+
+/// The bytes a terminal (xterm) sends for `key`: text as UTF-8, Enter as `\r`, Backspace as
+/// DEL, Ctrl plus a letter as its control byte (Ctrl-C is 0x03), Alt as an ESC prefix, the
+/// arrows as `CSI A`… (`ESC O A`… in application cursor mode), the function keys as xterm's.
+pub fn encode_key(key: Key, application_cursor: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    if key.alt {
+        out.push(0x1b);
+    }
+    let arrow = |c: u8| -> Vec<u8> {
+        if application_cursor {
+            vec![0x1b, b'O', c]
+        } else {
+            vec![0x1b, b'[', c]
+        }
+    };
+    let bytes: Vec<u8> = match key.code {
+        KeyCode::Char(c) if key.ctrl => match ctrl_byte(c) {
+            Some(b) => vec![b],
+            None => c.to_string().into_bytes(),
+        },
+        KeyCode::Char(c) => c.to_string().into_bytes(),
+        KeyCode::Enter => vec![b'\r'],
+        KeyCode::Esc => vec![0x1b],
+        KeyCode::Tab => vec![b'\t'],
+        KeyCode::BackTab => b"\x1b[Z".to_vec(),
+        KeyCode::Backspace => vec![if key.ctrl { 0x08 } else { 0x7f }],
+        KeyCode::Up => arrow(b'A'),
+        KeyCode::Down => arrow(b'B'),
+        KeyCode::Right => arrow(b'C'),
+        KeyCode::Left => arrow(b'D'),
+        KeyCode::Home => arrow(b'H'),
+        KeyCode::End => arrow(b'F'),
+        KeyCode::PageUp => b"\x1b[5~".to_vec(),
+        KeyCode::PageDown => b"\x1b[6~".to_vec(),
+        KeyCode::Delete => b"\x1b[3~".to_vec(),
+        KeyCode::F(n) => function_key(n),
+    };
+    out.extend(bytes);
+    out
+}
+
+/// Ctrl plus `c`: the control byte a terminal sends (`@`, letters, `[ \ ] ^ _`, `?` for DEL,
+/// Space and `2` for NUL, `3`-`7` and `8` as xterm maps them).
+fn ctrl_byte(c: char) -> Option<u8> {
+    let c = c.to_ascii_lowercase();
+    Some(match c {
+        'a'..='z' => c as u8 - b'a' + 1,
+        '@' | ' ' | '2' => 0,
+        '[' | '3' => 0x1b,
+        '\\' | '4' => 0x1c,
+        ']' | '5' => 0x1d,
+        '^' | '6' => 0x1e,
+        '_' | '7' | '/' => 0x1f,
+        '?' | '8' => 0x7f,
+        _ => return None,
+    })
+}
+
+fn function_key(n: u8) -> Vec<u8> {
+    match n {
+        1 => b"\x1bOP".to_vec(),
+        2 => b"\x1bOQ".to_vec(),
+        3 => b"\x1bOR".to_vec(),
+        4 => b"\x1bOS".to_vec(),
+        5..=12 => {
+            let code = [15, 17, 18, 19, 20, 21, 23, 24][usize::from(n - 5)];
+            format!("\x1b[{code}~").into_bytes()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A paste for the child: wrapped in `ESC [ 200 ~` … `ESC [ 201 ~` when it asked for
+/// bracketed paste (any end marker inside the text removed, so the paste cannot end itself
+/// early), with line ends as Enter sends them.
+pub fn encode_paste(text: &str, bracketed: bool) -> Vec<u8> {
+    let body = text.replace("\r\n", "\r").replace('\n', "\r");
+    if bracketed {
+        let body = body.replace("\x1b[201~", "");
+        format!("\x1b[200~{body}\x1b[201~").into_bytes()
+    } else {
+        body.into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(term: &Term) -> Vec<String> {
+        term.text_rows()
+    }
+
+    #[test]
+    fn cursor_moves_and_erase_land_where_a_terminal_puts_them() {
+        let mut term = Term::new(4, 10);
+        assert!(term.feed(b"hello\r\nworld").is_empty());
+        assert_eq!(rows(&term), ["hello", "world", "", ""]);
+        // Up one, to column 2, erase to the end of the line, write.
+        term.feed(b"\x1b[A\x1b[2G\x1b[KEY");
+        assert_eq!(rows(&term), ["hEY", "world", "", ""]);
+        // Absolute position (row 3, column 4), then erase the whole screen above and at.
+        term.feed(b"\x1b[3;4Hx");
+        assert_eq!(rows(&term), ["hEY", "world", "   x", ""]);
+        term.feed(b"\x1b[2J");
+        assert_eq!(rows(&term), ["", "", "", ""]);
+    }
+
+    #[test]
+    fn lines_scrolling_off_go_to_the_history_with_their_colour() {
+        let mut term = Term::new(2, 10);
+        let mut history = term.feed(b"one\r\n\x1b[31mtwo\x1b[m\r\nthree\r\nfour");
+        assert_eq!(rows(&term), ["three", "four"]);
+        assert_eq!(
+            String::from_utf8_lossy(&history),
+            "one\n\x1b[31mtwo\x1b[m\n"
+        );
+        // The rest comes at the end, blank rows after the last text left out.
+        history = term.finish();
+        assert_eq!(String::from_utf8_lossy(&history), "three\nfour\x1b[m\n");
+    }
+
+    #[test]
+    fn the_alternate_screen_is_left_as_it_was_and_never_enters_the_history() {
+        let mut term = Term::new(3, 12);
+        term.feed(b"shell$ less\r\n");
+        let history = term.feed(b"\x1b[?1049h\x1b[HPAGE 1\r\na\r\nb\r\nc\r\nd");
+        assert!(term.alternate_screen());
+        assert!(history.is_empty(), "{history:?}");
+        assert_eq!(rows(&term), ["b", "c", "d"]);
+        term.feed(b"\x1b[?1049l");
+        assert!(!term.alternate_screen());
+        assert_eq!(rows(&term), ["shell$ less", "", ""]);
+    }
+
+    #[test]
+    fn a_wide_character_at_the_edge_wraps_whole() {
+        let mut term = Term::new(2, 5);
+        term.feed("abcd界".as_bytes());
+        // Four columns used, one left: the wide character goes to the next row.
+        assert_eq!(rows(&term), ["abcd", "界"]);
+        let mut buf = Buffer::empty(Rect::new(0, 0, 5, 2));
+        term.render(Rect::new(0, 0, 5, 2), &mut buf, false);
+        assert_eq!(buf[(0, 1)].symbol(), "界");
+        assert_eq!(buf[(3, 0)].symbol(), "d");
+    }
+
+    #[test]
+    fn colours_reach_the_cells() {
+        let mut term = Term::new(1, 10);
+        term.feed(b"\x1b[1;38;5;202mA\x1b[38;2;1;2;3;48;5;4mB\x1b[7mC");
+        let mut buf = Buffer::empty(Rect::new(0, 0, 10, 1));
+        term.render(Rect::new(0, 0, 10, 1), &mut buf, false);
+        assert_eq!(buf[(0, 0)].fg, Color::Indexed(202));
+        assert!(buf[(0, 0)].modifier.contains(Modifier::BOLD));
+        assert_eq!(buf[(1, 0)].fg, Color::Rgb(1, 2, 3));
+        assert_eq!(buf[(1, 0)].bg, Color::Indexed(4));
+        assert!(buf[(2, 0)].modifier.contains(Modifier::REVERSED));
+    }
+
+    #[test]
+    fn resize_keeps_the_text_and_takes_the_new_size() {
+        let mut term = Term::new(3, 10);
+        term.feed(b"a\r\nb\r\nc");
+        let history = term.resize(2, 4);
+        assert_eq!(term.size(), (2, 4));
+        // The emulator keeps the cursor's row: the top row leaves the screen for the history.
+        assert_eq!(rows(&term), ["b", "c"]);
+        assert_eq!(String::from_utf8_lossy(&history), "a\x1b[m\n");
+        term.resize(4, 20);
+        assert_eq!(term.size(), (4, 20));
+        term.feed(b"\r\n0123456789012345");
+        assert_eq!(
+            rows(&term)
+                .iter()
+                .filter(|r| r.contains("0123456789012345"))
+                .count(),
+            1
+        );
+    }
+
+    /// Plain lines in bulk take the fast path: the screen and the history come out exactly
+    /// as when every byte goes through the emulator.
+    #[test]
+    fn a_flood_of_plain_lines_ends_as_it_would_byte_by_byte() {
+        let flood = |from: usize, count: usize| -> Vec<u8> {
+            (from..from + count)
+                .flat_map(|i| format!("line {i:05}\r\n").into_bytes())
+                .chain(b"partial".iter().copied())
+                .collect()
+        };
+        for (start, prompt) in [(&b"\x1b[31mred\x1b[m top\r\n"[..], true), (b"", false)] {
+            let mut slow = Term::new(5, 20);
+            let mut fast = Term::new(5, 20);
+            // Fill the screen first (so rows with colour scroll off), the cursor ending at
+            // the start of the blank last row.
+            let mut setup = start.to_vec();
+            setup.extend(b"a\r\nb\r\nc\r\nd\r\n");
+            let mut slow_history = slow.feed(&setup);
+            let mut fast_history = fast.feed(&setup);
+            let bytes = flood(0, 100);
+            for chunk in bytes.chunks(7) {
+                slow_history.extend(slow.feed(chunk));
+            }
+            fast_history.extend(fast.feed_plain_lines(&bytes).expect("the fast path"));
+            assert_eq!(rows(&fast), rows(&slow), "prompt {prompt}");
+            assert_eq!(fast.parser.screen().cursor_position(), (4, 7));
+            let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
+            assert_eq!(text(&fast_history), text(&slow_history));
+            assert!(text(&fast_history).contains("line 00095\n"));
+            assert!(!text(&fast_history).contains("line 00096"));
+            // The next batch continues the unfinished line: the fast path again.
+            let more = flood(100, 50);
+            for chunk in more.chunks(5) {
+                slow_history.extend(slow.feed(chunk));
+            }
+            fast_history.extend(fast.feed_plain_lines(&more).expect("the fast path again"));
+            assert_eq!(rows(&fast), rows(&slow));
+            assert_eq!(text(&fast_history), text(&slow_history));
+            assert!(text(&fast_history).contains("partialline 00100\n"));
+        }
+        // A screen filled the slow way, the cursor left mid-row on the last row: the next
+        // batch still takes the fast path, and matches.
+        let mut slow = Term::new(5, 20);
+        let mut fast = Term::new(5, 20);
+        let first = flood(0, 7);
+        slow.feed(&first);
+        fast.feed(&first);
+        let more = flood(7, 40);
+        let mut slow_history = Vec::new();
+        for chunk in more.chunks(3) {
+            slow_history.extend(slow.feed(chunk));
+        }
+        let fast_history = fast.feed_plain_lines(&more).expect("the fast path mid-row");
+        assert_eq!(rows(&fast), rows(&slow));
+        let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
+        assert_eq!(text(&fast_history), text(&slow_history));
+        // Not after coloured text on that row.
+        let mut term = Term::new(5, 20);
+        term.feed(&first);
+        term.feed(b"\x1b[32mok\x1b[m ");
+        assert!(term.feed_plain_lines(&more).is_none());
+    }
+
+    #[test]
+    fn the_end_of_a_chunk_tells_whether_a_sequence_is_open() {
+        assert!(ends_in_ground(b"plain"));
+        assert!(ends_in_ground(b"\x1b[31mred\x1b[m"));
+        assert!(!ends_in_ground(b"x\x1b[3"));
+        assert!(!ends_in_ground(b"x\x1b"));
+        assert!(!ends_in_ground(b"\x1b]0;title"));
+        assert!(ends_in_ground(b"\x1b]0;title\x07"));
+        assert!(ends_in_ground("é".as_bytes()));
+        assert!(!ends_in_ground(&"é".as_bytes()[..1]));
+    }
+
+    #[test]
+    fn the_fast_path_stands_aside_for_anything_not_plain() {
+        let lines: Vec<u8> = (0..100)
+            .flat_map(|i| format!("{i}\r\n").into_bytes())
+            .collect();
+        // A scroll region once set: a line feed on the last row may not scroll the screen.
+        let mut term = Term::new(5, 20);
+        term.feed(b"\x1b[1;3r\x1b[5;1H");
+        assert!(term.region_seen);
+        assert!(term.feed_plain_lines(&lines).is_none());
+        // Colour in the lines, a lone line feed, a line wider than the screen, the
+        // alternate screen, a cursor elsewhere: the emulator takes every byte.
+        let mut term = Term::new(5, 20);
+        term.feed(b"\r\n\r\n\r\n\r\n");
+        let mut coloured = lines.clone();
+        coloured.extend(b"\x1b[1mbold\r\n");
+        assert!(term.feed_plain_lines(&coloured).is_none());
+        assert!(term.feed_plain_lines(b"a\nb\n").is_none());
+        let wide: Vec<u8> = (0..100)
+            .flat_map(|_| {
+                [b'x'; 25]
+                    .iter()
+                    .chain(b"\r\n")
+                    .copied()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert!(term.feed_plain_lines(&wide).is_none());
+        term.feed(b"\x1b[1;1H");
+        assert!(term.feed_plain_lines(&lines).is_none());
+        term.feed(b"\x1b[5;1H\x1b[?1049h\x1b[5;1H");
+        assert!(term.feed_plain_lines(&lines).is_none());
+    }
+
+    #[test]
+    fn keys_are_encoded_as_a_terminal_sends_them() {
+        let enc = |key: Key| encode_key(key, false);
+        assert_eq!(enc(Key::ctrl('c')), [0x03]);
+        assert_eq!(enc(Key::ctrl('d')), [0x04]);
+        assert_eq!(enc(Key::ctrl(']')), [0x1d]);
+        assert_eq!(enc(Key::char('é')), "é".as_bytes());
+        assert_eq!(enc(Key::plain(KeyCode::Enter)), b"\r");
+        assert_eq!(enc(Key::plain(KeyCode::Backspace)), [0x7f]);
+        assert_eq!(enc(Key::plain(KeyCode::Tab)), b"\t");
+        assert_eq!(enc(Key::plain(KeyCode::Up)), b"\x1b[A");
+        assert_eq!(encode_key(Key::plain(KeyCode::Up), true), b"\x1bOA");
+        assert_eq!(enc(Key::plain(KeyCode::F(1))), b"\x1bOP");
+        assert_eq!(enc(Key::plain(KeyCode::F(5))), b"\x1b[15~");
+        assert_eq!(enc(Key::plain(KeyCode::F(12))), b"\x1b[24~");
+        assert_eq!(enc(Key::alt('x')), b"\x1bx");
+        assert_eq!(enc(Key::plain(KeyCode::Delete)), b"\x1b[3~");
+    }
+
+    #[test]
+    fn pastes_are_bracketed_only_when_asked_for() {
+        assert_eq!(encode_paste("a\nb", false), b"a\rb");
+        assert_eq!(encode_paste("x\x1b[201~y", true), b"\x1b[200~xy\x1b[201~");
+        let mut term = Term::new(2, 10);
+        assert!(!term.bracketed_paste());
+        term.feed(b"\x1b[?2004h");
+        assert!(term.bracketed_paste());
+    }
+}
