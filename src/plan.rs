@@ -327,11 +327,7 @@ fn env_list(envs: &[String]) -> String {
 pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> {
     let jobs = resolve_jobs(selection.jobs, config.settings.jobs, selection.default_jobs)?;
     let envs = &config.envs;
-    let index: HashMap<&str, usize> = envs
-        .iter()
-        .enumerate()
-        .map(|(i, env)| (env.name.as_str(), i))
-        .collect();
+    let index = name_index(envs);
     let may_be_empty = selection.only.is_some() || selection.shard.is_some();
     if !may_be_empty && envs.is_empty() {
         return Err(PlanError::NoEnvs {
@@ -448,16 +444,20 @@ fn split(
     }
 }
 
+/// Each env's index in `envs`, by name.
+fn name_index(envs: &[EnvConfig]) -> HashMap<&str, usize> {
+    envs.iter()
+        .enumerate()
+        .map(|(i, env)| (env.name.as_str(), i))
+        .collect()
+}
+
 /// Every shard of the selection, for `runall list --shard K/N [--durations FILE]`: the
 /// selection as [`build`] makes it before taking the shard (`selection.shard` gives the
 /// count), split as `build` would split it. Indexes are into `config.envs`.
 pub fn shards(config: &Config, selection: &Selection) -> Result<balance::Balanced, PlanError> {
     let envs = &config.envs;
-    let index: HashMap<&str, usize> = envs
-        .iter()
-        .enumerate()
-        .map(|(i, env)| (env.name.as_str(), i))
-        .collect();
+    let index = name_index(envs);
     let chosen = choose(envs, &index, selection)?;
     let count = selection.shard.map_or(1, |shard| shard.count);
     Ok(split(
