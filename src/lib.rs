@@ -201,8 +201,14 @@ fn plan_run(
         selection.only = Some(failed);
     }
     let mut plan = plan::build(config, &selection)?;
-    if let Some(folded) = tox::without_single_builds(config, &plan) {
-        plan = plan::build(&folded, &selection)?;
+    if let Some((folded, keep)) = tox::without_single_builds(config, &plan) {
+        let exact = plan::Selection {
+            only: Some(keep),
+            shard: None,
+            durations: None,
+            ..selection
+        };
+        plan = plan::build(&folded, &exact)?;
     }
     if let Some(name) = &cli.attach {
         plan = plan.attach(name)?;

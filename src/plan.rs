@@ -346,8 +346,24 @@ pub fn build(config: &Config, selection: &Selection) -> Result<Plan, PlanError> 
             shard.count,
             selection.durations.as_ref(),
         );
+        let before = chosen.clone();
         for (keep, part) in chosen.iter_mut().zip(part.shard) {
             *keep = *keep && part == Some(shard.index - 1);
+        }
+        // A tox package step goes with every shard that has one of its users (the split
+        // leaves those edges out, so that the users can spread): each shard builds once.
+        for i in 0..envs.len() {
+            if !chosen[i] {
+                continue;
+            }
+            for dep in &envs[i].depends {
+                if let Some(&d) = index.get(dep.as_str())
+                    && before[d]
+                    && matches!(envs[d].origin, config::EnvOrigin::ToxPackage(_))
+                {
+                    chosen[d] = true;
+                }
+            }
         }
     }
 

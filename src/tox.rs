@@ -164,18 +164,29 @@ pub fn add_to(mut config: Config, runall_tox: Option<&OsStr>) -> Result<Config, 
     Ok(config)
 }
 
-/// `config` without the package builds that serve a single env of `plan` (the selection made
-/// from `config`): that env runs its own build (`own_build`: a plain `tox run`, which builds
-/// the package itself, as tox alone does), since a separate build step would only add a tox
-/// start. `None` when no build step of the plan is like that.
-pub fn without_single_builds(config: &Config, plan: &crate::plan::Plan) -> Option<Config> {
-    let mut out = config.clone();
-    let mut changed = false;
+/// `config` without the package builds that `plan` (the selection made from `config`) would
+/// run for a single env, and the names of the envs to run: such an env runs its own build
+/// (`own_build`: a plain `tox run`, which builds the package itself, as tox alone does),
+/// since a separate build step would only add a tox start; so does a tox env whose build
+/// step is not in the plan at all (`--no-deps`, `--rerun-failed`), which would otherwise
+/// install an earlier run's package. The names are the plan's envs less the folded steps,
+/// to be planned exactly (no closure, no second shard split, which could differ once the
+/// steps are gone). `None` when no env of the plan is like that.
+pub fn without_single_builds(
+    config: &Config,
+    plan: &crate::plan::Plan,
+) -> Option<(Config, Vec<String>)> {
+    use crate::config::EnvOrigin;
+    let is_step = |name: &str| {
+        config
+            .env(name)
+            .is_some_and(|env| matches!(env.origin, EnvOrigin::ToxPackage(_)))
+    };
+    let in_plan = |name: &str| plan.envs.iter().any(|env| env.name == name);
+    let mut fold: Vec<(String, String)> = Vec::new();
+    let mut dropped: Vec<&str> = Vec::new();
     for (step_id, step) in plan.envs.iter().enumerate() {
-        let is_step = config
-            .env(&step.name)
-            .is_some_and(|env| matches!(env.origin, crate::config::EnvOrigin::ToxPackage(_)));
-        if !is_step {
+        if !is_step(&step.name) {
             continue;
         }
         let users: Vec<&str> = plan
@@ -184,23 +195,44 @@ pub fn without_single_builds(config: &Config, plan: &crate::plan::Plan) -> Optio
             .filter(|env| env.depends.contains(&step_id))
             .map(|env| env.name.as_str())
             .collect();
-        let [user] = users[..] else {
+        if let [user] = users[..] {
+            fold.push((user.to_owned(), step.name.clone()));
+            dropped.push(&step.name);
+        }
+    }
+    for env in &plan.envs {
+        let Some(own) = config.env(&env.name) else {
             continue;
         };
-        let Some(env) = out.envs.iter_mut().find(|env| env.name == user) else {
+        for dep in &own.depends {
+            if is_step(dep) && !in_plan(dep) {
+                fold.push((env.name.clone(), dep.clone()));
+            }
+        }
+    }
+    let mut out = config.clone();
+    let mut changed = false;
+    for (user, step) in &fold {
+        let Some(env) = out.envs.iter_mut().find(|env| env.name == *user) else {
             continue;
         };
-        if let crate::config::EnvOrigin::Tox {
+        if let EnvOrigin::Tox {
             own_build: Some(command),
             ..
         } = &env.origin
         {
             env.commands = vec![command.clone()];
-            env.depends.retain(|dep| *dep != step.name);
+            env.depends.retain(|dep| dep != step);
             changed = true;
         }
     }
-    changed.then_some(out)
+    let keep = plan
+        .envs
+        .iter()
+        .map(|env| env.name.clone())
+        .filter(|name| !dropped.contains(&name.as_str()))
+        .collect();
+    changed.then_some((out, keep))
 }
 
 #[cfg(test)]
@@ -252,11 +284,33 @@ mod tests {
         assert!(without_single_builds(&config, &both).is_none());
         // One env alone builds its own package.
         let one = plan::build(&config, &select(&["b"])).unwrap();
-        let folded = without_single_builds(&config, &one).expect("folded");
-        let plan = plan::build(&folded, &select(&["b"])).unwrap();
+        let (folded, keep) = without_single_builds(&config, &one).expect("folded");
+        assert_eq!(keep, ["b"]);
+        let exact = Selection {
+            only: Some(keep),
+            ..select(&[])
+        };
+        let plan = plan::build(&folded, &exact).unwrap();
         let names: Vec<&str> = plan.envs.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["b"]);
         assert_eq!(plan.envs[0].commands[0].display(), "own b");
         assert!(plan.envs[0].depends.is_empty());
+        // Without its build step in the plan (`--no-deps`, `--rerun-failed`), an env would
+        // install an earlier run's package: it builds its own instead.
+        let no_deps = Selection {
+            no_deps: true,
+            ..select(&["a", "b"])
+        };
+        let bare = plan::build(&config, &no_deps).unwrap();
+        assert_eq!(bare.envs.len(), 2, "no build step in the plan");
+        let (folded, keep) = without_single_builds(&config, &bare).expect("folded");
+        assert_eq!(keep, ["a", "b"]);
+        let exact = Selection {
+            only: Some(keep),
+            ..select(&[])
+        };
+        let plan = plan::build(&folded, &exact).unwrap();
+        let commands: Vec<String> = plan.envs.iter().map(|e| e.commands[0].display()).collect();
+        assert_eq!(commands, ["own a", "own b"]);
     }
 }

@@ -6,14 +6,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::config::EnvConfig;
+use crate::config::{EnvConfig, EnvOrigin};
 
 /// Weight of every env when the durations file records none at all (then balancing by time
 /// is balancing by count).
 const NO_DATA_MS: u64 = 1000;
 
 /// The edges `(env, other)` between envs (indexes into `envs`) that must share a shard: every
-/// `depends` and every `after` entry.
+/// `depends` and every `after` entry, except a dependency on runall's tox package step (its
+/// users may go to any shard: [`super::build`] adds the step to each shard that has one).
 pub fn relation_edges<'a, S: std::hash::BuildHasher>(
     envs: &'a [EnvConfig],
     index: &'a HashMap<&str, usize, S>,
@@ -23,6 +24,7 @@ pub fn relation_edges<'a, S: std::hash::BuildHasher>(
             .iter()
             .chain(&env.after)
             .filter_map(move |dep| index.get(dep.as_str()).map(|&d| (i, d)))
+            .filter(|&(_, d)| !matches!(envs[d].origin, EnvOrigin::ToxPackage(_)))
     })
 }
 
