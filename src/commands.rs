@@ -41,7 +41,8 @@ pub fn init_from_tox(cli: &Cli, runall_tox: Option<&std::ffi::OsStr>) -> Result<
         None => crate::tox::discover::find(&here).ok_or_else(|| Error::NoConfig(here.clone()))?,
     };
     let config = crate::tox::load(&file, runall_tox)?;
-    let path = init::write_from_tox(&here, &config)?;
+    let tox = crate::tox::query::ToxCommand::resolve(runall_tox, None)?;
+    let path = init::write_from_tox(&here, &config, &tox.argv)?;
     let note = format!(
         "runall: wrote {} from {}; `runall list` shows its envs\n",
         path.display(),

@@ -537,6 +537,42 @@ struct Ctx<'a> {
     text: &'a str,
 }
 
+/// A launcher's words: a program first, no empty hook word, known placeholders only, and a
+/// `queued` mark only with a `started` one (else the env would stay queued, its timeout
+/// paused, for good).
+fn check_launcher(launcher: &Launcher) -> Result<(), String> {
+    if launcher.command.first().is_none_or(String::is_empty) {
+        return Err("the launcher's program (its first word) must not be empty".to_owned());
+    }
+    let hooks = [
+        &launcher.interrupt,
+        &launcher.terminate,
+        &launcher.kill,
+        &launcher.cancel,
+    ];
+    if launcher.queued.is_some() && launcher.started.is_none() {
+        return Err("a launcher with a `queued` mark needs a `started` mark too".to_owned());
+    }
+    if hooks
+        .into_iter()
+        .flatten()
+        .any(|hook| hook.iter().any(String::is_empty))
+    {
+        return Err(
+            "a hook's words must not be empty (its program, its first word, least of all)"
+                .to_owned(),
+        );
+    }
+    let every_word = launcher
+        .command
+        .iter()
+        .chain(hooks.into_iter().flatten().flatten());
+    for word in every_word {
+        launcher::check_word(word)?;
+    }
+    Ok(())
+}
+
 impl Ctx<'_> {
     /// Deserializes the whole document, mapping syntax and serde errors to [`ConfigError`].
     fn deserialize<T: de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
@@ -698,31 +734,7 @@ impl Ctx<'_> {
                 launcher
             }
         };
-        if launcher.command.first().is_none_or(String::is_empty) {
-            return Err(fail(
-                "the launcher's program (its first word) must not be empty".to_owned(),
-            ));
-        }
-        let hooks = [
-            &launcher.interrupt,
-            &launcher.terminate,
-            &launcher.kill,
-            &launcher.cancel,
-        ];
-        for hook in hooks.into_iter().flatten() {
-            if hook[0].is_empty() {
-                return Err(fail(
-                    "a hook's program (its first word) must not be empty".to_owned(),
-                ));
-            }
-        }
-        let every_word = launcher
-            .command
-            .iter()
-            .chain(hooks.into_iter().flatten().flatten());
-        for word in every_word {
-            launcher::check_word(word).map_err(fail)?;
-        }
+        check_launcher(&launcher).map_err(fail)?;
         if launcher.started.is_some() && launcher.queued.is_none() {
             launcher.started = None;
         }
@@ -1295,6 +1307,7 @@ command = ["kubectl", "exec", "pod-{env}", "--"]
 terminate = ["kubectl", "exec", "pod-{env}", "--", "pkill", "-TERM", "-f", "{run_id}"]
 local_signals = "kill"
 queued = "waiting"
+started = "running"
 "#);
         let launcher = |i: usize| config.envs[i].launcher.clone();
         assert_eq!(launcher(0), Some(Launcher::slurm(&[])));
@@ -1362,8 +1375,18 @@ commands = [\"x\"]
             ),
             (
                 "[settings]\nlauncher = { command = [\"x\"], kill = [\"\", \"y\"] }\n",
-                "runall.toml:2:12: settings.launcher: a hook's program (its first word) must not \
-                 be empty",
+                "runall.toml:2:12: settings.launcher: a hook's words must not be empty (its program, \
+                 its first word, least of all)",
+            ),
+            (
+                "[settings]\nlauncher = { command = [\"x\"], cancel = [\"scancel\", \"\"] }\n",
+                "runall.toml:2:12: settings.launcher: a hook's words must not be empty (its program, \
+                 its first word, least of all)",
+            ),
+            (
+                "[settings]\nlauncher = { command = [\"x\"], queued = \"waiting\" }\n",
+                "runall.toml:2:12: settings.launcher: a launcher with a `queued` mark needs a \
+                 `started` mark too",
             ),
         ];
         for (text, expected) in cases {

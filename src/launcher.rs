@@ -258,9 +258,22 @@ pub mod emergency {
     /// Run every registered cancel command at once and wait for them, at most [`WAIT`]. Never
     /// blocks on the registry (an emergency may interrupt a thread holding it).
     pub fn run_all() {
-        let commands: Vec<Cancel> = match PENDING.try_lock() {
-            Ok(pending) => pending.values().cloned().collect(),
-            Err(_) => return,
+        // `try_lock`, never `lock`: the thread that holds it may be the one running this. The
+        // runner holds it only for an insert or a remove, so a few tries find it free.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
+        let commands: Vec<Cancel> = loop {
+            match PENDING.try_lock() {
+                Ok(pending) => break pending.values().cloned().collect(),
+                Err(std::sync::TryLockError::Poisoned(pending)) => {
+                    break pending.into_inner().values().cloned().collect();
+                }
+                Err(std::sync::TryLockError::WouldBlock)
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            }
         };
         let mut children = Vec::new();
         for (words, vars) in commands {

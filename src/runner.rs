@@ -275,6 +275,7 @@ pub fn start_with(
             usage: Resources::default(),
             live: Resources::default(),
             waiting_for_memory: false,
+            stale_probe: false,
             tty_size: match options.tty_size {
                 (0, _) | (_, 0) => DEFAULT_TTY_SIZE,
                 size => size,
@@ -355,6 +356,9 @@ struct EnvRun {
     live: Resources,
     /// `WaitingForMemory` was sent for this wait.
     waiting_for_memory: bool,
+    /// An earlier run's skip-probe file could not be removed at this attempt's start, so it
+    /// cannot speak for this attempt.
+    stale_probe: bool,
     /// A tty env's window size (rows, columns), for its next spawn and kept current.
     tty_size: (u16, u16),
 }

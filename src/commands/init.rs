@@ -58,15 +58,17 @@ pub fn write(dir: &Path) -> Result<PathBuf, InitError> {
 
 /// Writes [`from_tox`]'s text for `config` (read from tox) to `dir/runall.toml`, which must
 /// not exist yet; returns its path.
-pub fn write_from_tox(dir: &Path, config: &Config) -> Result<PathBuf, InitError> {
-    write_text(dir, &from_tox(config))
+pub fn write_from_tox(dir: &Path, config: &Config, tox: &[String]) -> Result<PathBuf, InitError> {
+    write_text(dir, &from_tox(config, tox))
 }
 
 /// A runall.toml equivalent to tox's envs in `config`: one env per tox env running
 /// `tox run -e NAME` (with `-- POSARGS` when given), with its description, labels, ordering
 /// (`after`) and whether plain `tox` runs it (`default`). runall's package build step is left
-/// out: each `tox run` builds the package itself, as tox does alone.
-pub fn from_tox(config: &Config) -> String {
+/// out: each `tox run` builds the package itself, as tox does alone. `tox` is how tox is run
+/// (`RUNALL_TOX`, else `tox`); the interrupt ladder is the one runall uses for tox envs
+/// ([`crate::tox::TOX_TIMEOUTS`]), long enough for tox's own teardown.
+pub fn from_tox(config: &Config, tox: &[String]) -> String {
     let quote = |text: &str| toml::Value::String(text.to_owned()).to_string();
     let list = |items: &[String]| {
         let items: Vec<String> = items.iter().map(|item| quote(item)).collect();
@@ -81,6 +83,14 @@ pub fn from_tox(config: &Config) -> String {
         config.path.display()
     );
     // Writing to a `String` cannot fail, so the `fmt::Result`s below are ignored.
+    let seconds = |d: std::time::Duration| quote(&format!("{}ms", d.as_millis()));
+    let _ = write!(
+        out,
+        "\n[settings]\n# tox forwards an interrupt to its command and then tears down: give it time.\n\
+         interrupt_timeout = {}\nterminate_timeout = {}\n",
+        seconds(crate::tox::TOX_TIMEOUTS.interrupt),
+        seconds(crate::tox::TOX_TIMEOUTS.terminate),
+    );
     for env in &config.envs {
         if !matches!(env.origin, EnvOrigin::Tox { .. }) {
             continue;
@@ -98,7 +108,7 @@ pub fn from_tox(config: &Config) -> String {
         if let Some(description) = &env.description {
             let _ = writeln!(out, "description = {}", quote(description));
         }
-        let mut argv = vec!["tox".to_owned()];
+        let mut argv = tox.to_vec();
         argv.extend(["run".to_owned(), "-e".to_owned(), env.name.clone()]);
         argv.push(crate::plan::DASHED_POSARGS.to_owned());
         let _ = writeln!(out, "commands = [{}]", list(&argv));

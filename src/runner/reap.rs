@@ -100,7 +100,7 @@ impl Runner {
             return;
         }
         let skipped = match &self.plan.envs[id].skip_probe {
-            Some(probe) if env.stopped_by.is_none() => self_skipped(probe),
+            Some(probe) if env.stopped_by.is_none() && !env.stale_probe => self_skipped(probe),
             _ => None,
         };
         let status = if let Some(reason) = skipped {

@@ -114,9 +114,16 @@ impl Runner {
             .join(REPORTS_DIR)
             .join(report_dir_name(&spec.name, env.runs));
         env.reports = Some(fresh_report_dir(dir, &spec.reports.patterns, &spec.cwd));
+        self.envs[id].stale_probe = false;
         if let Some(probe) = &self.plan.envs[id].skip_probe {
-            // An earlier run's result must not speak for this one.
-            let _ = std::fs::remove_file(&probe.result_json);
+            // An earlier run's result must not speak for this one: if it cannot be removed,
+            // it is not read at the end either (the env is then not reported as skipped).
+            match std::fs::remove_file(&probe.result_json) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    self.envs[id].stale_probe = true;
+                }
+                _ => {}
+            }
         }
         self.emit(RunEvent::EnvStarted { env: id, attempt });
         // A log that cannot be created does not stop the env: the log writer says so at once
