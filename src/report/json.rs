@@ -485,12 +485,17 @@ fn env_done<'a>(
             })
             .collect(),
         log: ran.then(|| result.log_path.display().to_string()),
-        tests: result.tests.as_ref().map(|t| Tests {
-            passed: t.counts.passed,
-            failed: t.counts.failed,
-            errored: t.counts.errored,
-            skipped: t.counts.skipped,
-        }),
+        // `null` when no report was read (none found, or only stale or foreign ones).
+        tests: result
+            .tests
+            .as_ref()
+            .filter(|t| !t.files.is_empty())
+            .map(|t| Tests {
+                passed: t.counts.passed,
+                failed: t.counts.failed,
+                errored: t.counts.errored,
+                skipped: t.counts.skipped,
+            }),
         failing_tests: result
             .tests
             .iter()

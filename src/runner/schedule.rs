@@ -181,6 +181,10 @@ impl Runner {
     }
 }
 
+/// The file runall leaves in each report folder it makes: only a folder holding it is ever
+/// emptied (a `--log-dir` may point into a tree whose `reports/<env>` is someone else's).
+const REPORT_DIR_MARK: &str = ".runall-report-dir";
+
 /// Makes the attempt's report folder fresh and empty (an earlier run's folder of the same
 /// name is removed: it belongs to runall's log folder) and says what to read after it. The
 /// folder's own mtime is the attempt's start for the stale check: it comes from the file
@@ -188,29 +192,36 @@ impl Runner {
 /// the results; the env still runs.
 fn fresh_report_dir(dir: PathBuf, patterns: &[String], cwd: &Path) -> (PathBuf, ReportRequest) {
     let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let mark = dir.join(REPORT_DIR_MARK);
     let made = match fs::symlink_metadata(&dir) {
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(&dir),
-        Ok(_) => fs::remove_file(&dir),
+        Ok(meta) if meta.is_dir() && mark.is_file() => fs::remove_dir_all(&dir),
+        Ok(_) => Err(std::io::Error::other(
+            "it is not a report folder runall made (no .runall-report-dir in it), so it is left \
+             as it is",
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
     .and_then(|()| fs::create_dir_all(&dir))
+    .and_then(|()| fs::write(&mark, b""))
     .and_then(|()| fs::metadata(&dir)?.modified());
-    let (since, setup_warning) = match made {
-        Ok(since) => (Some(since), None),
+    let (since, setup_warning, fresh_dir) = match made {
+        Ok(since) => (Some(since), None, Some(dir.clone())),
+        // Whatever is in it now is older than this attempt: stale, never counted.
         Err(e) => (
-            None,
+            Some(std::time::SystemTime::now()),
             Some(format!(
                 "{}: cannot make the report folder: {e}",
                 dir.display()
             )),
+            None,
         ),
     };
     let request = ReportRequest {
         patterns: testreport::expand_patterns(patterns, cwd, &dir),
         since,
         setup_warning,
-        fresh_dir: Some(dir.clone()),
+        fresh_dir,
     };
     (dir, request)
 }

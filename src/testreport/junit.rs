@@ -325,9 +325,15 @@ fn attr(e: &BytesStart<'_>, key: &str) -> Option<String> {
         })
 }
 
-/// `time="1.5"` (also `1,234.5`, as some Surefire locales write it).
+/// `time="1.5"` (also `1,234.5`, as some Surefire locales write it, and `0,005`, a decimal
+/// comma: a comma with no dot is the decimal point).
 fn seconds(text: &str) -> Option<Duration> {
-    let secs: f64 = text.trim().replace(',', "").parse().ok()?;
+    let text = text.trim();
+    let secs: f64 = if text.contains('.') {
+        text.replace(',', "").parse().ok()?
+    } else {
+        text.replacen(',', ".", 1).parse().ok()?
+    };
     Duration::try_from_secs_f64(secs).ok()
 }
 
@@ -365,6 +371,16 @@ mod tests {
             panic!("{e:?}");
         }
         cases
+    }
+
+    #[test]
+    fn times_with_a_thousands_or_a_decimal_comma() {
+        let ms = |text| seconds(text).map(|d| d.as_millis());
+        assert_eq!(ms("1.5"), Some(1500));
+        assert_eq!(ms(" 1,234.5 "), Some(1_234_500));
+        assert_eq!(ms("0,005"), Some(5));
+        assert_eq!(ms("12"), Some(12_000));
+        assert_eq!(ms("x"), None);
     }
 
     #[test]
