@@ -108,6 +108,9 @@ pub struct Scrollback {
     /// Not on screen ([`Scrollback::set_visible`]): raw bytes past the pending limits are
     /// skimmed, not parsed.
     hidden: bool,
+    /// The log stopped taking bytes (disk full, …): what follows is not in it, so nothing
+    /// more is dropped in the hope of paging it back.
+    log_incomplete: bool,
 }
 
 impl Scrollback {
@@ -123,6 +126,7 @@ impl Scrollback {
             pages: Pages::default(),
             evicted: false,
             hidden: false,
+            log_incomplete: false,
         }
     }
 
@@ -140,6 +144,10 @@ impl Scrollback {
     /// back from the log at once. Only the line in progress stays. For a global memory budget
     /// over many buffers (the TUI's `scrollback_memory`).
     pub fn evict(&mut self) {
+        if !self.can_page() {
+            // Nothing to page its lines back from: they stay (the line cap still bounds them).
+            return;
+        }
         while let Some(chunk) = self.pending.pop() {
             self.skim(&chunk.bytes);
         }
@@ -167,6 +175,17 @@ impl Scrollback {
     pub fn set_log(&mut self, path: Option<PathBuf>) {
         self.log = path;
         self.pages.clear();
+    }
+
+    /// Whether lines dropped from memory can be read back: a log holds every byte pushed.
+    pub fn can_page(&self) -> bool {
+        self.log.is_some() && !self.log_incomplete
+    }
+
+    /// The log stopped taking bytes: keep what is in memory from now on (see
+    /// [`Scrollback::can_page`]); earlier lines still page from what the log holds.
+    pub fn set_log_incomplete(&mut self) {
+        self.log_incomplete = true;
     }
 
     /// The log file named by [`Scrollback::set_log`], if any.
@@ -219,7 +238,7 @@ impl Scrollback {
     /// parsed (their lines page back from the log if scrolled to), so a flood costs a frame
     /// the parse of about what it shows, not of everything that came since the last one.
     pub fn catch_up(&mut self, rows: usize) {
-        if self.pending.bytes <= CATCH_UP_FREE {
+        if self.pending.bytes <= CATCH_UP_FREE || !self.can_page() {
             return;
         }
         while self.pending.chunks.len() > 1
@@ -341,6 +360,7 @@ impl Scrollback {
             ..Pending::default()
         };
         self.log = None;
+        self.log_incomplete = false;
         self.pages.clear();
     }
 
@@ -853,6 +873,33 @@ mod tests {
         sb.set_log(Some(dir.path().join("missing.log")));
         assert_eq!(sb.plain_line(0), None);
         assert_eq!(sb.lines(0, 1), [Line::default()]);
+    }
+
+    #[test]
+    fn without_a_complete_log_nothing_is_dropped_for_the_budget_or_a_catch_up() {
+        let lines = |sb: &mut Scrollback| -> Vec<String> {
+            (0..sb.line_count())
+                .filter_map(|i| sb.plain_line(i))
+                .collect()
+        };
+        let expected: Vec<String> = (0..20_000).map(|i| format!("line {i}")).collect();
+        // No log at all (a tty pane, a log that could not be created), then a log that failed.
+        for failed_log in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut sb = Scrollback::with_page_lines(100_000, 16, 64);
+            if failed_log {
+                sb.set_log(Some(dir.path().join("env.log")));
+                sb.set_log_incomplete();
+            }
+            assert!(!sb.can_page());
+            for line in &expected {
+                sb.push(format!("{line}\n").as_bytes());
+            }
+            sb.catch_up(50);
+            sb.evict();
+            assert!(!sb.is_evicted());
+            assert_eq!(lines(&mut sb), expected, "failed log: {failed_log}");
+        }
     }
 
     #[test]

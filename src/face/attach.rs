@@ -62,8 +62,11 @@ pub fn run(plan: &Plan, options: RunnerOptions, ci: CiOptions) -> Result<Summary
     let mut summary = Summary::new(plan);
     loop {
         // Every wait in the runner is bounded, so `RunFinished` comes.
-        let Ok(event) = events.recv_timeout(std::time::Duration::from_secs(3600)) else {
-            continue;
+        let event = match events.recv_timeout(std::time::Duration::from_secs(3600)) {
+            Ok(event) => event,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            // The runner is gone (it panicked): joining it below reports why.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         };
         let last = matches!(event, RunEvent::RunFinished { .. });
         summary.record(&event);

@@ -208,7 +208,9 @@ fn render_loop(
                 runner.send(Control::Resize { env, rows, cols });
             }
         }
-        let wake = if app.is_dirty() {
+        // No frame is drawn while the plain stream shows, so nothing to wake for but the tick
+        // (and the queue).
+        let wake = if app.is_dirty() && screen.stream.is_none() {
             last_draw.map_or(now, |t| t + FRAME)
         } else {
             next_tick
@@ -303,7 +305,7 @@ struct Screen {
 /// The plain stream: the `--ci` prefixed reporter writing to the terminal, which stays in
 /// raw mode (for the keys), so line ends are written as CR LF.
 struct Stream {
-    reporter: CiReporter<CrLf<io::Stdout>>,
+    reporter: CiReporter<CrLf<io::BufWriter<io::Stdout>>>,
 }
 
 impl Stream {
@@ -357,7 +359,7 @@ fn toggle_stream(app: &mut App, screen: &mut Screen, plan: &Plan) -> Result<(), 
         return Ok(());
     }
     leave_for_stream()?;
-    let mut out = CrLf(io::stdout());
+    let mut out = CrLf(io::BufWriter::new(io::stdout()));
     let mut text = b"\n-- runall: the plain stream (s: back to the TUI) --\n".to_vec();
     for (name, lines) in app.histories() {
         for line in lines {
@@ -369,7 +371,12 @@ fn toggle_stream(app: &mut App, screen: &mut Screen, plan: &Plan) -> Result<(), 
     }
     out.write_all(&text)?;
     out.flush()?;
-    let reporter = CiReporter::new(plan, screen.ci.clone(), CrLf(io::stdout()), Instant::now());
+    let reporter = CiReporter::new(
+        plan,
+        screen.ci.clone(),
+        CrLf(io::BufWriter::with_capacity(1 << 16, io::stdout())),
+        Instant::now(),
+    );
     screen.stream = Some(Stream { reporter });
     Ok(())
 }
@@ -399,7 +406,7 @@ fn apply(
         Effect::MouseCapture(on) => set_mouse_capture(on)?,
         Effect::ToggleStream => toggle_stream(app, screen, plan)?,
         Effect::Suspend => {
-            suspend(terminal)?;
+            suspend(terminal, app.mouse_captured())?;
             // Everything must be drawn again on the fresh screen.
             let size = terminal.size()?;
             let now = Instant::now();

@@ -142,8 +142,9 @@ impl Runner {
                 .chain(&spec.set_env)
                 .map(|(k, v)| (OsStr::new(k), OsStr::new(v))),
         );
-        if spec.tty {
-            // What a terminal emulator sets; a later `set_env` may still override it.
+        if spec.tty && !spec.attach {
+            // What a terminal emulator sets; a later `set_env` may still override it. An
+            // attached env is on the user's own terminal, whose TERM it keeps.
             env.insert(2, (OsStr::new("TERM"), OsStr::new("xterm-256color")));
         }
         let (pid, out_r, err_r, tty) = self.start_process(id, program, argv, env)?;

@@ -40,7 +40,7 @@ impl Runner {
     /// Samples every running env's process group when due (one pass over `/proc`) and sends
     /// each figure as `RunEvent::Usage`.
     pub(super) fn sample_usage(&mut self, now: Instant) {
-        if !self.samples_usage() {
+        if !self.samples_usage() || self.next_sample.is_some_and(|at| at > now) {
             return;
         }
         let running: Vec<(EnvId, i32)> = self

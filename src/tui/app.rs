@@ -597,7 +597,14 @@ impl App {
                 self.budget.set_used(id, pane.scrollback.memory_bytes());
             }
         }
-        for id in self.budget.victims(|id| viewed.contains(&id)) {
+        // A pane without a complete log to page its lines back from (a tty pane's log holds
+        // the terminal's bytes, not lines; a log that failed) is never evicted: its line cap
+        // bounds it instead.
+        let panes = &self.panes;
+        let resident = |id: EnvId| {
+            viewed.contains(&id) || panes.get(id).is_none_or(|p| !p.scrollback.can_page())
+        };
+        for id in self.budget.victims(resident) {
             if let Some(pane) = self.panes.get_mut(id) {
                 pane.scrollback.evict();
                 self.budget.set_used(id, pane.scrollback.memory_bytes());
@@ -787,6 +794,7 @@ impl App {
                     let text = format!("{}: {error}", path.display());
                     self.notice = Some(format!("{}: log incomplete: {text}", pane.name));
                     pane.log_error = Some(text);
+                    pane.scrollback.set_log_incomplete();
                     self.dirty = true;
                 }
             }

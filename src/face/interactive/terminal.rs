@@ -121,7 +121,10 @@ pub(super) fn back_from_stream(
 /// Ctrl-Z: stop every child group (children in their own sessions ignore the terminal's
 /// SIGTSTP), give the terminal back, stop runall; on `fg`, take the terminal again, continue
 /// the children and redraw everything.
-pub(super) fn suspend(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>) -> Result<(), Error> {
+pub(super) fn suspend(
+    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
+    mouse: bool,
+) -> Result<(), Error> {
     sys::signal_all_groups(libc::SIGSTOP);
     restore_terminal();
     let _ = io::stdout().flush();
@@ -132,10 +135,11 @@ pub(super) fn suspend(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>) -> 
         io::stdout(),
         terminal::EnterAlternateScreen,
         terminal::Clear(terminal::ClearType::All),
-        ct::EnableMouseCapture,
         ct::EnableBracketedPaste,
         crossterm::cursor::Hide
     )?;
+    // As the user left it (`m`).
+    set_mouse_capture(mouse)?;
     // A fresh terminal has an empty back buffer, so the next frame paints every cell. (Not
     // `clear()`: it asks the terminal for the cursor position, and the input thread would
     // swallow the answer.)

@@ -93,10 +93,13 @@ impl App {
                 bytes: encode_paste(text, bracketed),
             };
         }
-        if let Overlay::SearchInput { .. } = self.overlay {
+        if let Overlay::SearchInput { .. } | Overlay::FilterInput = self.overlay {
             self.input.extend(text.chars().filter(|c| !c.is_control()));
             self.input_error = None;
             self.dirty = true;
+            if self.overlay == Overlay::FilterInput {
+                self.filter_changed();
+            }
         }
         Effect::None
     }
