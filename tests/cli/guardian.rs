@@ -139,6 +139,7 @@ fn assert_run_dies_with_runall(p: &Project) {
 /// Item 1 (`--ci`): SIGKILL of runall takes the envs' children and escapees with it.
 #[test]
 fn sigkill_of_runall_in_ci_leaves_no_process_of_the_run() {
+    let _orphans = crate::support::orphans_expected();
     let p = Project::new(&escapees_config());
     p.add_orphan_ok_tools();
     let running = p.spawn(&["--ci", "--color", "never"]);
@@ -160,6 +161,7 @@ fn sigkill_of_runall_in_ci_leaves_no_process_of_the_run() {
 /// process of the outer run, cleans up the inner run's escapees.
 #[test]
 fn sigkill_of_an_outer_runall_leaves_no_process_of_the_inner_run() {
+    let _orphans = crate::support::orphans_expected();
     let inner = [
         ("grand", "../orphan-ok-sleep 31; echo never"),
         (
@@ -205,6 +207,7 @@ fn sigkill_of_an_outer_runall_leaves_no_process_of_the_inner_run() {
 /// Item 1 (TUI): the same in a real terminal (tmux), runall SIGKILLed from outside.
 #[test]
 fn sigkill_of_runall_in_the_tui_leaves_no_process_of_the_run() {
+    let _orphans = crate::support::orphans_expected();
     let p = Project::new(&escapees_config());
     p.add_orphan_ok_tools();
     let _tmux = crate::tui_e2e::Tmux::start(&p, "");

@@ -46,6 +46,7 @@ fn now_secs() -> f64 {
 
 #[test]
 fn slurm_preset_on_a_real_cluster() {
+    let _orphans = crate::support::orphans_expected();
     let cluster = match Cluster::start() {
         Ok(cluster) => cluster,
         Err(why) => panic!("cannot run the Slurm tests on this machine: {why}"),
