@@ -359,17 +359,17 @@ fn toggle_stream(app: &mut App, screen: &mut Screen, plan: &Plan) -> Result<(), 
         return Ok(());
     }
     leave_for_stream()?;
-    let mut out = CrLf(io::BufWriter::new(io::stdout()));
-    let mut text = b"\n-- runall: the plain stream (s: back to the TUI) --\n".to_vec();
-    for (name, lines) in app.histories() {
-        for line in lines {
-            text.extend_from_slice(name.as_bytes());
-            text.extend_from_slice(b" | ");
-            crate::sanitize::push_line(&mut text, line.as_bytes(), false);
-            text.push(b'\n');
-        }
-    }
-    out.write_all(&text)?;
+    let mut out = CrLf(io::BufWriter::with_capacity(1 << 16, io::stdout()));
+    out.write_all(b"\n-- runall: the plain stream (s: back to the TUI) --\n")?;
+    let mut text = Vec::new();
+    app.for_each_history_line(|name, line| {
+        text.clear();
+        text.extend_from_slice(name.as_bytes());
+        text.extend_from_slice(b" | ");
+        crate::sanitize::push_line(&mut text, line.as_bytes(), false);
+        text.push(b'\n');
+        out.write_all(&text)
+    })?;
     out.flush()?;
     let reporter = CiReporter::new(
         plan,

@@ -227,28 +227,33 @@ impl App {
         }
     }
 
-    /// Every env's output so far as plain lines (its history in memory, then a tty env's
-    /// screen down to its last text), with its name: what the plain stream starts with.
-    pub fn histories(&mut self) -> Vec<(String, Vec<String>)> {
-        self.panes
-            .iter_mut()
-            .map(|pane| {
-                pane.settle_tty();
-                let count = pane.scrollback.line_count();
-                let mut lines: Vec<String> = (0..count)
-                    .filter_map(|i| pane.scrollback.plain_line(i))
-                    .collect();
-                if let Some(term) = &pane.term {
-                    let mut rows = term.text_rows();
-                    while rows.last().is_some_and(String::is_empty) {
-                        rows.pop();
-                    }
-                    lines.extend(rows);
+    /// Every env's output so far as plain lines (its history, evicted lines read back from
+    /// its log, then a tty env's screen down to its last text), one env after the other, each
+    /// line given to `line` with the env's name as it is read: what the plain stream starts
+    /// with. Nothing is gathered, so the history of any number of envs costs one line at a
+    /// time; `line` returning an error stops it.
+    pub fn for_each_history_line<E>(
+        &mut self,
+        mut line: impl FnMut(&str, &str) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for pane in &mut self.panes {
+            pane.settle_tty();
+            for i in 0..pane.scrollback.line_count() {
+                if let Some(text) = pane.scrollback.plain_line(i) {
+                    line(&pane.name, &text)?;
                 }
-                (pane.name.clone(), lines)
-            })
-            .filter(|(_, lines)| !lines.is_empty())
-            .collect()
+            }
+            if let Some(term) = &pane.term {
+                let mut rows = term.text_rows();
+                while rows.last().is_some_and(String::is_empty) {
+                    rows.pop();
+                }
+                for row in &rows {
+                    line(&pane.name, row)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
