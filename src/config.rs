@@ -294,6 +294,12 @@ pub fn find(start_dir: &Path) -> Option<PathBuf> {
 
 /// Reads and parses the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = read_text(path)?;
+    parse(path, &text)
+}
+
+/// The text of the config file at `path` (a regular file of UTF-8).
+fn read_text(path: &Path) -> Result<String, ConfigError> {
     let bytes = read_regular_file(path, MAX_FILE_SIZE).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
@@ -312,7 +318,21 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
             byte,
         }
     })?;
-    parse(path, &text)
+    Ok(text)
+}
+
+/// Reads the config file at `path` and parses it, with `outside` adding the envs that come
+/// from elsewhere (tox's, under `tox = true`) before the names in `depends` and `after` are
+/// checked, so runall.toml's envs may name them. `outside` gets the parsed settings and the
+/// config's folder; an env of the file wins over an outside env of the same name.
+pub fn load_with<E: From<ConfigError>>(
+    path: &Path,
+    outside: impl FnOnce(&Settings, &Path) -> Result<Vec<EnvConfig>, E>,
+) -> Result<Config, E> {
+    let text = read_text(path)?;
+    let open = parse_open(path, &text)?;
+    let extra = outside(&open.settings, &open.root)?;
+    Ok(open.finish(extra)?)
 }
 
 /// The contents of `path` if it is a regular file of at most `limit` bytes.
@@ -386,6 +406,44 @@ fn file_kind(kind: std::fs::FileType) -> &'static str {
 
 /// Parses `text`, the contents of the config file at `path` (used for messages and the root).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_open(path, text)?.finish(Vec::new())
+}
+
+/// A config file parsed env by env, its `depends` and `after` not checked yet.
+struct Open<'a> {
+    ctx: Ctx<'a>,
+    root: PathBuf,
+    settings: Settings,
+    envs: Vec<ResolvedEnv>,
+}
+
+impl Open<'_> {
+    /// The config, with the `outside` envs after the file's own (an own env of the same name
+    /// wins), once every `depends` and `after` entry names an env and the graph has no cycle.
+    fn finish(self, outside: Vec<EnvConfig>) -> Result<Config, ConfigError> {
+        let own: std::collections::HashSet<String> = self
+            .envs
+            .iter()
+            .map(|env| env.config.name.clone())
+            .collect();
+        let outside: Vec<EnvConfig> = outside
+            .into_iter()
+            .filter(|env| !own.contains(&env.name))
+            .collect();
+        self.ctx.check_depends(&self.envs, &outside)?;
+        let mut envs: Vec<EnvConfig> = self.envs.into_iter().map(|env| env.config).collect();
+        envs.extend(outside);
+        Ok(Config {
+            path: self.ctx.path.to_path_buf(),
+            root: self.root,
+            settings: self.settings,
+            envs,
+        })
+    }
+}
+
+/// [`parse`] up to the checks of `depends` and `after`.
+fn parse_open<'a>(path: &'a Path, text: &'a str) -> Result<Open<'a>, ConfigError> {
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -413,12 +471,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         };
         envs.push(ctx.env(name, table, &base, &settings)?);
     }
-    ctx.check_depends(&envs)?;
-    Ok(Config {
-        path: path.to_path_buf(),
+    Ok(Open {
+        ctx,
         root,
         settings,
-        envs: envs.into_iter().map(|env| env.config).collect(),
+        envs,
     })
 }
 
@@ -926,12 +983,20 @@ impl Ctx<'_> {
         Ok(tty)
     }
 
-    /// Every `depends` and `after` entry names an env, and the graph of both has no cycle.
-    fn check_depends(&self, envs: &[ResolvedEnv]) -> Result<(), ConfigError> {
+    /// Every `depends` and `after` entry names an env (the file's or an `outside` one), and
+    /// the graph of both has no cycle. The outside envs' own entries were checked where they
+    /// came from; they take part in the cycle check only.
+    fn check_depends(
+        &self,
+        envs: &[ResolvedEnv],
+        outside: &[EnvConfig],
+    ) -> Result<(), ConfigError> {
         let index: HashMap<&str, usize> = envs
             .iter()
+            .map(|env| env.config.name.as_str())
+            .chain(outside.iter().map(|env| env.name.as_str()))
             .enumerate()
-            .map(|(i, env)| (env.config.name.as_str(), i))
+            .map(|(i, name)| (name, i))
             .collect();
         // Each edge: (target, relation, slot in that relation).
         let mut edges: Vec<Vec<(usize, usize, usize)>> = Vec::with_capacity(envs.len());
@@ -941,8 +1006,11 @@ impl Ctx<'_> {
                 let at = &env.relations[kind];
                 for (slot, dep) in names.iter().enumerate() {
                     let Some(&target) = index.get(dep.as_str()) else {
-                        let mut known: Vec<&str> =
-                            envs.iter().map(|e| e.config.name.as_str()).collect();
+                        let mut known: Vec<&str> = envs
+                            .iter()
+                            .map(|e| e.config.name.as_str())
+                            .chain(outside.iter().map(|e| e.name.as_str()))
+                            .collect();
                         known.retain(|n| *n != env.config.name);
                         let message = if known.is_empty() {
                             format!("unknown env `{dep}` (there are no other envs)")
@@ -963,17 +1031,28 @@ impl Ctx<'_> {
         let plain: Vec<Vec<usize>> = edges
             .iter()
             .map(|targets| targets.iter().map(|&(t, _, _)| t).collect())
+            .chain(outside.iter().map(|env| {
+                env.depends
+                    .iter()
+                    .chain(&env.after)
+                    .filter_map(|name| index.get(name.as_str()).copied())
+                    .collect()
+            }))
             .collect();
         let Some(cycle) = find_cycle(&plain) else {
             return Ok(());
         };
-        // `cycle` starts at its member that comes first in the file.
-        let first = &envs[cycle[0]];
+        let name = |i: usize| match envs.get(i) {
+            Some(env) => env.config.name.as_str(),
+            None => outside[i - envs.len()].name.as_str(),
+        };
+        let names: Vec<&str> = cycle.iter().map(|&i| name(i)).collect();
+        // `cycle` starts at its member that comes first in the file; one of only outside envs
+        // (which their source rejects) is named at the settings.
+        let Some(first) = envs.get(cycle[0]) else {
+            return Err(self.invalid(0..0, "settings.tox".to_owned(), cycle_message(&names)));
+        };
         let next = cycle[1 % cycle.len()];
-        let names: Vec<&str> = cycle
-            .iter()
-            .map(|&i| envs[i].config.name.as_str())
-            .collect();
         let (span, key) = match edges[cycle[0]].iter().find(|&&(t, _, _)| t == next) {
             Some(&(_, kind, slot)) => {
                 let at = &first.relations[kind];

@@ -142,11 +142,13 @@ fn load_config(cli: &Cli, runall_tox: Option<&std::ffi::OsStr>) -> Result<config
         }
         return Ok(tox::load(&path, runall_tox)?);
     }
-    let config = config::load(&path)?;
-    if config.settings.tox {
-        return Ok(tox::add_to(config, runall_tox)?);
-    }
-    Ok(config)
+    config::load_with(&path, |settings, root| {
+        if settings.tox {
+            tox::envs_beside(&path, root, settings, runall_tox).map_err(Error::from)
+        } else {
+            Ok(Vec::new())
+        }
+    })
 }
 
 /// The folders of the envs' skip probes (tox's result files), before they start (a problem

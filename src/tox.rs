@@ -147,21 +147,21 @@ pub fn load(file: &Path, runall_tox: Option<&OsStr>) -> Result<Config, ToxError>
     })
 }
 
-/// `config` (runall.toml with `tox = true`) with the envs of the nearest tox configuration
-/// beside its own, after them; a runall env of the same name wins.
-pub fn add_to(mut config: Config, runall_tox: Option<&OsStr>) -> Result<Config, ToxError> {
-    let tox = ToxCommand::resolve(runall_tox, config.settings.tox_command.as_deref())?;
-    let file = discover::find(&config.root).ok_or_else(|| ToxError::NoToxConfig {
-        config: config.path.clone(),
-        dir: config.root.clone(),
+/// The envs of the nearest tox configuration from `root` (runall.toml's folder, `config` its
+/// path, for messages), for runall.toml under `tox = true`: they go after its own envs, which
+/// may name them in `depends` and `after` (see [`crate::config::load_with`]).
+pub fn envs_beside(
+    config: &Path,
+    root: &Path,
+    settings: &Settings,
+    runall_tox: Option<&OsStr>,
+) -> Result<Vec<crate::config::EnvConfig>, ToxError> {
+    let tox = ToxCommand::resolve(runall_tox, settings.tox_command.as_deref())?;
+    let file = discover::find(root).ok_or_else(|| ToxError::NoToxConfig {
+        config: config.to_path_buf(),
+        dir: root.to_path_buf(),
     })?;
-    let (_, envs) = envs_of(&file, &tox)?;
-    for env in envs {
-        if config.env(&env.name).is_none() {
-            config.envs.push(env);
-        }
-    }
-    Ok(config)
+    Ok(envs_of(&file, &tox)?.1)
 }
 
 /// `config` without the package builds that `plan` (the selection made from `config`) would

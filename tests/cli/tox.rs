@@ -327,6 +327,38 @@ fn tox_toml_project_and_discovery_order() {
     );
     let text = run(&p, &["list"]).stdout();
     assert!(text.contains("(and tox envs from"), "{text}");
+    // runall.toml's envs may name tox envs in `depends` and `after`; an unknown name is
+    // still an error naming the key, with the tox envs among those listed.
+    fs::write(
+        p.path().join("runall.toml"),
+        "[settings]\ntox = true\n[env.mine]\ncommands = [\"echo mine\"]\nafter = [\"report\"]\ndepends = [\"lint\"]\n",
+    )
+    .expect("write");
+    let out = run(&p, &["--ci", "-j", "4", "mine", "report"]);
+    out.assert_code(0);
+    let text = out.stdout();
+    assert!(
+        has(&text, "lint", "lint ok"),
+        "depends pulls lint in\n{text}"
+    );
+    let report = line_at(&text, "report", "report ran").expect("report ran");
+    assert!(
+        report < started_ms(&text, "mine"),
+        "after: report first\n{text}"
+    );
+    fs::write(
+        p.path().join("runall.toml"),
+        "[settings]\ntox = true\n[env.mine]\ncommands = [\"echo mine\"]\nafter = [\"nope\"]\n",
+    )
+    .expect("write");
+    let bad = run(&p, &["--ci"]);
+    bad.assert_code(2);
+    let err = bad.stderr();
+    assert!(
+        err.contains("runall.toml:5:10: env.mine.after[0]: unknown env `nope`"),
+        "{err}"
+    );
+    assert!(err.contains("report"), "tox envs are listed: {err}");
     let list =
         serde_json::from_slice::<Value>(&run(&p, &["list", "--json", "-c", "tox.toml"]).stdout)
             .expect("json");
