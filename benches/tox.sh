@@ -11,10 +11,16 @@
 # ENVS defaults to the five warm envs py-a, py-b, py-c, py-d (each installing the package)
 # and lint (skip_install). Both tools use the same number of jobs (JOBS, default: the CPUs).
 # Needs bash, coreutils, cargo and the pinned tox (target/pyenv, installed by .ci/run or
-# the first tox test). Usage:
+# the first tox test). Package builds are counted for the fixture only.
+#
+# PROJECT=DIR runs in a real tox project instead (a checkout of your own; its envs must be
+# able to find their interpreters on PATH, and ENVS names the envs): there the envs run real
+# test suites, so it measures what a user sees; the fixture measures the fixed cost per env.
+# Usage:
 #   bash benches/tox.sh                    # build --release, 5 runs each
 #   RUNS=9 JOBS=2 bash benches/tox.sh
 #   RUNALL=/path/to/runall bash benches/tox.sh
+#   PROJECT=~/src/more-itertools ENVS=py310,py311,py312,py313 RUNS=3 bash benches/tox.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,14 +36,18 @@ if [ -z "${RUNALL:-}" ]; then
     (cd "$ROOT" && cargo build --release --quiet)
     RUNALL=$ROOT/target/release/runall
 fi
-WORK=$ROOT/target/runall-tox-bench
-rm -rf "$WORK"
-mkdir -p "$WORK"
-cp "$ROOT"/tests/fixtures/tox-ini/* "$WORK"/
+if [ -n "${PROJECT:-}" ]; then
+    WORK=$(cd "$PROJECT" && pwd)
+else
+    WORK=$ROOT/target/runall-tox-bench
+    rm -rf "$WORK"
+    mkdir -p "$WORK"
+    cp "$ROOT"/tests/fixtures/tox-ini/* "$WORK"/
+fi
 cd "$WORK"
 
 now() { date +%s.%N; }
-builds() { [ -f builds.log ] && wc -l <builds.log || echo 0; }
+builds() { if [ -n "${PROJECT:-}" ]; then echo 0; elif [ -f builds.log ]; then wc -l <builds.log; else echo 0; fi; }
 
 # One sample of "$@": wall seconds and package builds, the output to $WORK/last-<tool>.log.
 sample() {

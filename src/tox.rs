@@ -8,6 +8,7 @@
 //! runall.toml produces, so the plan and the runner are unchanged. Each tox env runs
 //! `tox run -e NAME`; the project's package is built once for the envs that install it.
 
+pub mod cache;
 pub mod discover;
 pub mod mapping;
 pub mod query;
@@ -125,9 +126,28 @@ pub fn envs_of(
 ) -> Result<(PathBuf, Vec<crate::config::EnvConfig>), ToxError> {
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let root = query::folder_of(&file);
-    let json = tox.config_json(&file)?;
+    let kept = cache::enabled(std::env::var_os("RUNALL_TOX_CACHE").as_deref()).then(|| {
+        let key = cache::Inputs::gather(&tox.argv, &file).key(&query::KEYS);
+        (cache::path_for(&mapping::state_dir(&root), &file), key)
+    });
+    let answer = kept.as_ref().and_then(|(path, key)| cache::load(path, key));
+    let fresh = answer.is_none();
+    let json = match answer {
+        Some(json) => json,
+        None => tox.config_json(&file)?,
+    };
     let project = mapping::ToxProject::from_json(&file, &json)?;
     let envs = mapping::envs(&project, &file, &root, &tox.argv)?;
+    // Kept only once it made envs: a refused configuration is asked again next time.
+    if let (true, Some((path, key))) = (fresh, &kept)
+        && let Err(error) = cache::store(path, key, &json)
+    {
+        let note = format!(
+            "runall: warning: cannot keep tox's answer in {}: {error}\n",
+            path.display()
+        );
+        crate::stdio::write_stderr(note.as_bytes());
+    }
     Ok((root, envs))
 }
 

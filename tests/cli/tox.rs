@@ -260,6 +260,41 @@ fn selections_work_like_tox(p: &Project) {
     assert!(!has(&text, "py-c", ""), "{text}");
 }
 
+/// runall.toml's envs (under `tox = true`) may name tox envs in `depends` and `after`; an
+/// unknown name is still an error naming the key, with the tox envs among those listed.
+fn runall_toml_envs_name_tox_envs(p: &Project) {
+    fs::write(
+        p.path().join("runall.toml"),
+        "[settings]\ntox = true\n[env.mine]\ncommands = [\"echo mine\"]\nafter = [\"report\"]\ndepends = [\"lint\"]\n",
+    )
+    .expect("write");
+    let out = run(p, &["--ci", "-j", "4", "mine", "report"]);
+    out.assert_code(0);
+    let text = out.stdout();
+    assert!(
+        has(&text, "lint", "lint ok"),
+        "depends pulls lint in\n{text}"
+    );
+    let report = line_at(&text, "report", "report ran").expect("report ran");
+    assert!(
+        report < started_ms(&text, "mine"),
+        "after: report first\n{text}"
+    );
+    fs::write(
+        p.path().join("runall.toml"),
+        "[settings]\ntox = true\n[env.mine]\ncommands = [\"echo mine\"]\nafter = [\"nope\"]\n",
+    )
+    .expect("write");
+    let bad = run(p, &["--ci"]);
+    bad.assert_code(2);
+    let err = bad.stderr();
+    assert!(
+        err.contains("runall.toml:5:10: env.mine.after[0]: unknown env `nope`"),
+        "{err}"
+    );
+    assert!(err.contains("report"), "tox envs are listed: {err}");
+}
+
 #[test]
 fn tox_toml_project_and_discovery_order() {
     let p = tox_project("tox-toml");
@@ -327,38 +362,7 @@ fn tox_toml_project_and_discovery_order() {
     );
     let text = run(&p, &["list"]).stdout();
     assert!(text.contains("(and tox envs from"), "{text}");
-    // runall.toml's envs may name tox envs in `depends` and `after`; an unknown name is
-    // still an error naming the key, with the tox envs among those listed.
-    fs::write(
-        p.path().join("runall.toml"),
-        "[settings]\ntox = true\n[env.mine]\ncommands = [\"echo mine\"]\nafter = [\"report\"]\ndepends = [\"lint\"]\n",
-    )
-    .expect("write");
-    let out = run(&p, &["--ci", "-j", "4", "mine", "report"]);
-    out.assert_code(0);
-    let text = out.stdout();
-    assert!(
-        has(&text, "lint", "lint ok"),
-        "depends pulls lint in\n{text}"
-    );
-    let report = line_at(&text, "report", "report ran").expect("report ran");
-    assert!(
-        report < started_ms(&text, "mine"),
-        "after: report first\n{text}"
-    );
-    fs::write(
-        p.path().join("runall.toml"),
-        "[settings]\ntox = true\n[env.mine]\ncommands = [\"echo mine\"]\nafter = [\"nope\"]\n",
-    )
-    .expect("write");
-    let bad = run(&p, &["--ci"]);
-    bad.assert_code(2);
-    let err = bad.stderr();
-    assert!(
-        err.contains("runall.toml:5:10: env.mine.after[0]: unknown env `nope`"),
-        "{err}"
-    );
-    assert!(err.contains("report"), "tox envs are listed: {err}");
+    runall_toml_envs_name_tox_envs(&p);
     let list =
         serde_json::from_slice::<Value>(&run(&p, &["list", "--json", "-c", "tox.toml"]).stdout)
             .expect("json");
@@ -638,4 +642,69 @@ fn pytest_under_tox_is_coloured_in_the_tui() {
         "pytest under tox coloured its output in the TUI:\n{}",
         String::from_utf8_lossy(&log)
     );
+}
+
+#[test]
+fn tox_is_asked_again_only_when_what_it_reads_changed() {
+    let p = tox_project("tox-ini");
+    let tox = crate::support::python_tools().join("tox");
+    let wrapper = p.path().join("counting-tox");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> {calls}\nexec {tox} \"$@\"\n",
+            calls = p.path().join("calls.log").display(),
+            tox = tox.display()
+        ),
+    )
+    .expect("write");
+    fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let wrapper = wrapper.to_str().expect("utf-8").to_owned();
+    let asked = || {
+        fs::read_to_string(p.path().join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| *line == "config")
+            .count()
+    };
+    let list = |extra: &[(&str, &str)]| {
+        let mut env = vec![("RUNALL_TOX", wrapper.as_str())];
+        env.extend_from_slice(extra);
+        let out = p.run_with(&["list", "--json"], &env);
+        out.assert_code(0);
+        let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+        names_where(&list, |e| e["origin"] == "tox")
+    };
+    let first = list(&[]);
+    assert!(first.contains(&"py-a".to_owned()), "{first:?}");
+    assert_eq!(asked(), 1);
+    assert_eq!(list(&[]), first, "the kept answer");
+    assert_eq!(asked(), 1, "not asked again");
+    assert!(
+        p.path().join(".runall/tox/tox.ini.config.json").is_file(),
+        "kept in .runall/tox"
+    );
+    // An edit of tox.ini: asked again, and the new env is there.
+    let ini = fs::read_to_string(p.path().join("tox.ini")).expect("read");
+    fs::write(
+        p.path().join("tox.ini"),
+        format!("{ini}\n[testenv:added]\nskip_install = true\n"),
+    )
+    .expect("write");
+    let edited = list(&[]);
+    assert_eq!(asked(), 2);
+    assert!(edited.contains(&"added".to_owned()), "{edited:?}");
+    // Another environment variable, and the cache turned off.
+    list(&[("SOME_SETTING", "1")]);
+    assert_eq!(asked(), 3);
+    list(&[("SOME_SETTING", "1")]);
+    assert_eq!(asked(), 3);
+    let off = [("SOME_SETTING", "1"), ("RUNALL_TOX_CACHE", "0")];
+    list(&off);
+    list(&off);
+    assert_eq!(asked(), 5, "RUNALL_TOX_CACHE=0 asks every time");
 }
