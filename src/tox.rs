@@ -126,10 +126,14 @@ pub fn envs_of(
 ) -> Result<(PathBuf, Vec<crate::config::EnvConfig>), ToxError> {
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let root = query::folder_of(&file);
-    let kept = cache::enabled(std::env::var_os("RUNALL_TOX_CACHE").as_deref()).then(|| {
-        let key = cache::Inputs::gather(&tox.argv, &file).key(&query::KEYS);
-        (cache::path_for(&mapping::state_dir(&root), &file), key)
-    });
+    // Not when tox cannot be found: asking it says so.
+    let kept = cache::enabled(std::env::var_os("RUNALL_TOX_CACHE").as_deref())
+        .then(|| cache::Inputs::gather(&tox.argv, &file))
+        .filter(|inputs| inputs.program.is_some())
+        .map(|inputs| {
+            let key = inputs.key(&query::KEYS);
+            (cache::path_for(&mapping::state_dir(&root), &file), key)
+        });
     let answer = kept.as_ref().and_then(|(path, key)| cache::load(path, key));
     let fresh = answer.is_none();
     let json = match answer {
