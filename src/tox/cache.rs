@@ -8,7 +8,7 @@
 //! - the content of every tox configuration in the folder (`tox.ini`, `setup.cfg`,
 //!   `pyproject.toml`, `tox.toml`) and of tox's user configuration;
 //! - every environment variable (substitutions, `TOX_*` overrides and `pass_env` read them)
-//!   but the shell's own bookkeeping (`_`, `OLDPWD`, `PWD`, `SHLVL`);
+//!   but the shell's bookkeeping and a terminal's or login's id ([`VOLATILE`]);
 //! - the change time of every `PATH` folder: an interpreter installed or removed there
 //!   changes which envs tox would skip.
 //!
@@ -25,8 +25,20 @@ use std::path::{Path, PathBuf};
 /// The tox configuration files whose content is part of the key.
 const CONFIG_FILES: [&str; 4] = ["tox.ini", "setup.cfg", "pyproject.toml", "tox.toml"];
 
-/// Environment variables a shell changes between two commands that no tox config reads.
-const VOLATILE: [&str; 4] = ["_", "OLDPWD", "PWD", "SHLVL"];
+/// Environment variables that change between two commands of one user (the shell's
+/// bookkeeping, a terminal's or login's id) and that no tox configuration reads.
+const VOLATILE: [&str; 10] = [
+    "_",
+    "OLDPWD",
+    "PWD",
+    "SHLVL",
+    "TMUX_PANE",
+    "WINDOWID",
+    "TERM_SESSION_ID",
+    "SSH_CLIENT",
+    "SSH_CONNECTION",
+    "SSH_TTY",
+];
 
 /// What tox's answer depends on, gathered from the machine (see the module doc).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +52,7 @@ pub struct Inputs {
     /// Each tox configuration beside it and tox's user configuration: path and content
     /// (`None`: not there).
     pub files: Vec<(PathBuf, Option<Vec<u8>>)>,
-    /// The environment, sorted, without [`VOLATILE`].
+    /// The environment, sorted, without the [`VOLATILE`] variables.
     pub env: Vec<(OsString, OsString)>,
     /// Each `PATH` folder and its change time (ns), `None` when it is not there.
     pub path_dirs: Vec<(PathBuf, Option<i64>)>,
@@ -228,7 +240,7 @@ mod tests {
         assert_eq!(base.len(), 16);
         assert_eq!(key(env(&[])), base, "the same inputs, the same key");
         assert_eq!(
-            key(env(&[("_", "/usr/bin/x"), ("OLDPWD", "/"), ("SHLVL", "3")])),
+            key(env(&[("_", "/usr/bin/x"), ("OLDPWD", "/"), ("TMUX_PANE", "%3")])),
             base,
             "the shell's bookkeeping is left out"
         );
