@@ -25,9 +25,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
-
 use crate::error::Error;
 use crate::event::RunEvent;
 use crate::face::signals::{self, SignalListener};
@@ -117,7 +114,7 @@ pub fn run(
         let guard = TerminalGuard::enter()?;
         // Before the input thread exists: creating the terminal may query the cursor position,
         // and the answer arrives on stdin.
-        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        let mut terminal = terminal::new_terminal()?;
         terminal.clear()?;
         let (input_tx, input_rx) = mpsc::channel();
         let typing = Arc::new(AtomicBool::new(false));
@@ -294,7 +291,7 @@ fn take_input(
 
 /// The terminal as the render loop drives it: the TUI's frames, or the plain stream (`s`).
 struct Screen {
-    terminal: Terminal<CrosstermBackend<io::Stdout>>,
+    terminal: terminal::Tui,
     /// Showing the plain prefixed stream on the normal screen instead of the TUI.
     stream: Option<Stream>,
     ci: CiOptions,
