@@ -1,7 +1,8 @@
 //! Ending a command: its exit seen on the pidfd (not reaped; the drain deadline starts), the
 //! sweep of its group and of adopted orphans once its pipes are closed, the reaping of the
 //! leader (then the next command or the env's result), the SIGCHLD-driven reaping of adopted
-//! orphans, and the last sweep after the last env.
+//! orphans, and the last sweep after the last env. What each reaped process cost (`wait4`'s
+//! rusage) counts for its env, the strays killed at a command's end included.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -21,6 +22,9 @@ use crate::plan::EnvId;
 pub(super) const REAP_TICK: Duration = Duration::from_millis(10);
 /// How long the last sweep waits for killed strays to die before giving up on reaping them.
 const FINAL_REAP_WAIT: Duration = Duration::from_secs(2);
+/// Longest wait for the strays killed at a command's end to die, so that their CPU time and
+/// peak RSS count for the env.
+const KILLED_REAP_WAIT: Duration = Duration::from_millis(100);
 /// Least time between two scans for exited adopted processes (each SIGCHLD asks for one):
 /// bounds the scans to 200 a second under a storm of exits, and the zombies waiting to the
 /// exits of 5 ms.
@@ -153,11 +157,34 @@ impl Runner {
                     && sys::proc_env(pid, "RUNALL_ENV").as_deref() == Some(name.as_str()));
             if ours {
                 sys::signal_pid(pid, libc::SIGKILL);
-                self.reap_later.push(pid);
                 found.push(pid);
             }
         }
+        self.reap_killed(id, &found);
         self.record_leaks(id, &found);
+    }
+
+    /// Reaps the strays of env `id` just killed, counting their usage for it: they die as soon
+    /// as the kernel runs them, so this waits for them, but at most [`KILLED_REAP_WAIT`] (one
+    /// stuck in the kernel is reaped later, uncounted).
+    fn reap_killed(&mut self, id: EnvId, killed: &[i32]) {
+        let mut waiting = killed.to_vec();
+        let deadline = Instant::now() + KILLED_REAP_WAIT;
+        loop {
+            waiting.retain(|&pid| match sys::try_reap_usage(pid) {
+                sys::Reaped::Now(usage) => {
+                    self.envs[id].usage.add(usage.cpu, usage.peak_rss);
+                    false
+                }
+                sys::Reaped::Gone => false,
+                sys::Reaped::NotYet => true,
+            });
+            if waiting.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.reap_later.extend(waiting);
     }
 
     /// runall's children that no sweep may kill or reap early: the running commands' main
