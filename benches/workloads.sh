@@ -609,7 +609,7 @@ EOF2
     logged=$(du -sm "$TMP/logs" | awk '{ print $1 }')
     scale_quit
     split=$(key_split "$TMP/storms.keys" "$TMP/storms.trace")
-    SCALE_ROWS+=("| storms: a 200 MB line, 3M \`\\r\` frames, an escape-sequence storm (each in a loop) | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats) ; $split | $rss MiB | ${cpu}s CPU while ${logged} MiB were logged |")
+    SCALE_ROWS+=("| storms: a 200 MB line, 3M \`\\r\` frames, an escape-sequence storm (each in a loop) | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats); $split | $rss MiB | ${cpu}s CPU while ${logged} MiB were logged |")
     [ "${STORMS_CONTROL:-1}" = 0 ] || storms_control
 }
 
