@@ -46,7 +46,9 @@ fi
 TMP=${WORK:-$ROOT/target/runall-workloads}
 rm -rf "$TMP"/* "$TMP"/.runall
 mkdir -p "$TMP"
-trap 'rm -rf "${TMP:?}"/* "${TMP:?}"/.runall' EXIT
+# HOGS: the process group of STORMS' control storms while they run (killed on any exit).
+HOGS=""
+trap '[ -z "$HOGS" ] || kill -- "-$HOGS" 2> /dev/null; rm -rf "${TMP:?}"/* "${TMP:?}"/.runall' EXIT
 GEN=$TMP/gen
 cc -O2 -o "$GEN" "$ROOT/benches/gen.c"
 
@@ -634,6 +636,7 @@ EOF2
     wait_quiet
     setsid bash "$hogs" < /dev/null > /dev/null 2>&1 &
     pgid=$!
+    HOGS=$pgid
     scale_start storms-control "$cfg"
     scale_wait "▶ 3" 60 || true
     sleep 3
@@ -646,6 +649,7 @@ EOF2
     done
     kill -- "-$pgid" 2> /dev/null || true
     wait "$pgid" 2> /dev/null || true
+    HOGS=
     scale_quit
     SCALE_ROWS+=("| control: the same storms outside runall, each into \`cat > /dev/null\`, and a quiet TUI | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats) | | |")
 }
