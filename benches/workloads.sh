@@ -46,7 +46,9 @@ fi
 TMP=${WORK:-$ROOT/target/runall-workloads}
 rm -rf "$TMP"/* "$TMP"/.runall
 mkdir -p "$TMP"
-trap 'rm -rf "${TMP:?}"/* "${TMP:?}"/.runall' EXIT
+# HOGS: the process group of STORMS' control storms while they run (killed on any exit).
+HOGS=""
+trap '[ -z "$HOGS" ] || kill -- "-$HOGS" 2> /dev/null; rm -rf "${TMP:?}"/* "${TMP:?}"/.runall' EXIT
 GEN=$TMP/gen
 cc -O2 -o "$GEN" "$ROOT/benches/gen.c"
 
@@ -467,7 +469,7 @@ relay_bound() {
 scale_start() {
     SESSION=runall-scale-$$-$1
     tmux new-session -d -s "$SESSION" -x 200 -y 50 \
-        "exec '$RUNALL' -c '$2' --log-dir '$TMP/logs'"
+        "exec env ${SCALE_ENV:-} '$RUNALL' -c '$2' --log-dir '$TMP/logs'"
     PID=""
     for _ in $(seq 200); do
         PID=$(tmux list-panes -t "$SESSION" -F '#{pane_pid}' 2> /dev/null) && [ -n "$PID" ] && break
@@ -491,6 +493,7 @@ scale_wait() {
 # extended regex that matches) on screen, polled every
 # 5 ms (tmux capture-pane itself takes a few ms: the figures are upper bounds); "timeout"
 # after 20 s.
+# With KEY_LOG set, each answered key's send and seen times (ns) are appended to that file.
 key_ms() {
     local keys=$1 needle=$2 gone=${3:-} k0 k1 screen
     k0=$(date +%s%N)
@@ -502,6 +505,7 @@ key_ms() {
             { [ "$gone" = re ] && grep -qE -- "$needle" <<< "$screen"; } ||
             { [ "$gone" = gone ] && ! grep -qF -- "$needle" <<< "$screen"; }; then
             k1=$(date +%s%N)
+            [ -n "${KEY_LOG:-}" ] && echo "$k0 $k1" >> "$KEY_LOG"
             echo $(((k1 - k0) / 1000000))
             return
         fi
@@ -587,9 +591,53 @@ commands = ["while :; do awk 'BEGIN { for (i = 0; i < 3000000; i++) printf \"\\r
 [env.storm-escapes]
 commands = ["while :; do yes \"$(printf '\\033[31m\\033[2K\\033]0;title\\007\\033[1;1H\\033[?1049h')\" | head -c 100000000; done"]
 EOF2
+    rm -rf "$TMP/logs" "$TMP/storms.keys"
+    wait_quiet
+    # runall's frame trace (RUNALL_TRACE_FRAMES) splits each key's time in three: tmux
+    # handing it to runall, runall reading it to its frame flushed, the frame to tmux's screen.
+    SCALE_ENV="RUNALL_TRACE_FRAMES=$TMP/storms.trace" scale_start storms "$cfg"
+    scale_wait "▶ 3" 60 || true
+    sleep 3
+    local help=() next=() k name
+    for k in 1 2 3 4 5 6; do
+        help+=("$(KEY_LOG=$TMP/storms.keys key_ms '?' 'scroll up a line')")
+        help+=("$(KEY_LOG=$TMP/storms.keys key_ms Escape 'scroll up a line' gone)")
+        case $((k % 3)) in 0) name=storm-line ;; 1) name=storm-frames ;; *) name=storm-escapes ;; esac
+        next+=("$(KEY_LOG=$TMP/storms.keys key_ms j "›▶ $name ")")
+    done
+    local rss cpu logged split
+    rss=$(scale_rss)
+    cpu=$(scale_cpu)
+    logged=$(du -sm "$TMP/logs" | awk '{ print $1 }')
+    scale_quit
+    split=$(key_split "$TMP/storms.keys" "$TMP/storms.trace")
+    SCALE_ROWS+=("| storms: a 200 MB line, 3M \`\\r\` frames, an escape-sequence storm (each in a loop) | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats); $split | $rss MiB | ${cpu}s CPU while ${logged} MiB were logged |")
+    [ "${STORMS_CONTROL:-1}" = 0 ] || storms_control
+}
+
+# The control for STORMS: the same three storms outside runall, each piped into
+# `cat > /dev/null` (a reader like runall's pump, no parsing, no log), while a quiet TUI (three
+# envs of `sleep`, named like the storms) answers the same keys: what the storms' CPU load
+# alone costs a key on this machine. STORMS_CONTROL=0 skips it.
+storms_control() {
+    local cfg=$TMP/storms-control.toml hogs=$TMP/storms-control.sh pgid
+    echo "STORMS control: the storms outside runall, a quiet TUI ..." >&2
+    config "$cfg" "jobs = 8"
+    for name in storm-line storm-frames storm-escapes; do
+        printf '[env.%s]\ncommands = ["sleep 600"]\n' "$name" >> "$cfg"
+    done
+    cat > "$hogs" << 'EOF2'
+while :; do head -c 200000000 /dev/zero | tr '\0' x; done | cat > /dev/null &
+while :; do awk 'BEGIN { for (i = 0; i < 3000000; i++) printf "\r%d%%", i }'; done | cat > /dev/null &
+while :; do yes "$(printf '\033[31m\033[2K\033]0;title\007\033[1;1H\033[?1049h')" | head -c 100000000; done | cat > /dev/null &
+wait
+EOF2
     rm -rf "$TMP/logs"
     wait_quiet
-    scale_start storms "$cfg"
+    setsid bash "$hogs" < /dev/null > /dev/null 2>&1 &
+    pgid=$!
+    HOGS=$pgid
+    scale_start storms-control "$cfg"
     scale_wait "▶ 3" 60 || true
     sleep 3
     local help=() next=() k name
@@ -599,12 +647,42 @@ EOF2
         case $((k % 3)) in 0) name=storm-line ;; 1) name=storm-frames ;; *) name=storm-escapes ;; esac
         next+=("$(key_ms j "›▶ $name ")")
     done
-    local rss cpu logged
-    rss=$(scale_rss)
-    cpu=$(scale_cpu)
-    logged=$(du -sm "$TMP/logs" | awk '{ print $1 }')
+    kill -- "-$pgid" 2> /dev/null || true
+    wait "$pgid" 2> /dev/null || true
+    HOGS=
     scale_quit
-    SCALE_ROWS+=("| storms: a 200 MB line, 3M \`\\r\` frames, an escape-sequence storm (each in a loop) | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats) | $rss MiB | ${cpu}s CPU while ${logged} MiB were logged |")
+    SCALE_ROWS+=("| control: the same storms outside runall, each into \`cat > /dev/null\`, and a quiet TUI | \`?\`/Esc: $(printf '%s\n' "${help[@]}" | stats); \`j\`: $(printf '%s\n' "${next[@]}" | stats) | | |")
+}
+
+# key_split KEYS TRACE: from key_ms's KEY_LOG (send and seen, ns) and runall's frame trace
+# (µs since the epoch), the medians and maxima of the three parts of each key's time: sent to
+# read by runall (tmux delivering it), read to its frame flushed (runall), flushed to seen
+# (tmux drawing it, and the 5 ms poll).
+key_split() {
+    [ -s "$2" ] || { echo "no frame trace (a runall without RUNALL_TRACE_FRAMES)"; return; }
+    awk 'FNR == NR { sent[++n] = $1 / 1000; seen[n] = $2 / 1000; next }
+        { t[++m] = $1; w[m] = $2 }
+        END {
+            j = 1
+            for (i = 1; i <= n; i++) {
+                while (j <= m && t[j] < sent[i]) j++
+                r = 0; d = 0
+                for (k = j; k <= m; k++) {
+                    if (!r && w[k] == "key-read") r = t[k]
+                    if (r && w[k] == "draw-key") { d = t[k]; break }
+                }
+                if (!d) continue
+                a[++c] = (r - sent[i]) / 1000; b[c] = (d - r) / 1000; e[c] = (seen[i] - d) / 1000
+            }
+            if (!c) { print "no key in the frame trace"; exit }
+            printf "split of %d keys: to runall median %.0f ms, max %.0f; runall key to frame median %.0f ms, max %.0f; frame to screen median %.0f ms, max %.0f", c, med(a, c), max(a, c), med(b, c), max(b, c), med(e, c), max(e, c)
+        }
+        function max(v, k,   i, x) { x = v[1]; for (i = 2; i <= k; i++) if (v[i] > x) x = v[i]; return x }
+        function med(v, k,   i, j, x, s) {
+            for (i = 1; i <= k; i++) s[i] = v[i]
+            for (i = 2; i <= k; i++) { x = s[i]; for (j = i - 1; j >= 1 && s[j] > x; j--) s[j + 1] = s[j]; s[j + 1] = x }
+            return (k % 2) ? s[(k + 1) / 2] : (s[k / 2] + s[k / 2 + 1]) / 2
+        }' "$1" "$2"
 }
 
 # FLOOD1000: 1,000 envs x 30,000 lines of 100 bytes (-j 8) in the TUI: peak RSS (target

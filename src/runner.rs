@@ -397,6 +397,10 @@ struct Active {
     leak_stage: LeakStage,
     /// Pids found holding the pipe after the leak deadline.
     holders: Vec<i32>,
+    /// Strays killed at the command's end and not reaped yet: the command completes once
+    /// they are (their usage counts for the env), or at `killed_until`.
+    killed: Vec<i32>,
+    killed_until: Option<Instant>,
     /// Whether a launched job waits for the cluster (see
     /// [`crate::launcher::Launcher::queued`]).
     watch: QueueWatch,

@@ -18,15 +18,13 @@ mod input;
 mod queue;
 mod reports;
 mod terminal;
+mod trace;
 
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
-
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 
 use crate::error::Error;
 use crate::event::RunEvent;
@@ -117,7 +115,7 @@ pub fn run(
         let guard = TerminalGuard::enter()?;
         // Before the input thread exists: creating the terminal may query the cursor position,
         // and the answer arrives on stdin.
-        let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        let mut terminal = terminal::new_terminal()?;
         terminal.clear()?;
         let (input_tx, input_rx) = mpsc::channel();
         let typing = Arc::new(AtomicBool::new(false));
@@ -139,6 +137,7 @@ pub fn run(
         );
         drop(guard);
         crate::face::emergency::released();
+        trace::finish();
         outcome
     })();
     // If the screen failed before the run finished, the runner must still finish: ask it to
@@ -197,10 +196,13 @@ fn render_loop(
             && app.is_dirty()
             && (answer || last_draw.is_none_or(|t| now >= t + FRAME))
         {
+            let start = Instant::now();
             screen.terminal.draw(|frame| {
                 let area = frame.area();
                 view::render(&mut app, area, frame.buffer_mut(), now);
+                trace::step("render", start.elapsed());
             })?;
+            trace::step(if answer { "draw-key" } else { "draw" }, start.elapsed());
             app.clear_dirty();
             last_draw = Some(now);
             answer = false;
@@ -238,7 +240,18 @@ fn render_loop(
                     if let Some(stream) = screen.stream.as_mut() {
                         stream.show(&event, now);
                     }
+                    let output = match &event {
+                        RunEvent::Output { env, bytes, .. } => Some((*env, bytes.len())),
+                        _ => None,
+                    };
+                    let start = Instant::now();
                     let effect = app.update(Msg::Run(event), now);
+                    if let Some((env, bytes)) = output
+                        && trace::on()
+                        && start.elapsed() > Duration::from_millis(1)
+                    {
+                        trace::step(format_args!("event-{env}-{bytes}"), start.elapsed());
+                    }
                     apply(effect, &mut app, runner, &mut screen, plan)?;
                     if run_finished {
                         return Ok(true);
@@ -262,6 +275,10 @@ fn render_loop(
             pending = rx.try_recv().ok();
         }
         app.enforce_budget();
+        if trace::on() {
+            trace::step(format_args!("batch-{handled}"), now.elapsed());
+            trace::flush();
+        }
     }
 }
 
@@ -284,6 +301,7 @@ fn take_input(
             continue;
         }
         any = true;
+        trace::step("key", Duration::ZERO);
         let effect = app.update(msg, Instant::now());
         // Before anything is drawn: once INPUT shows, Ctrl-C must already be the env's.
         screen.typing.store(app.typing(), Ordering::Release);
@@ -294,7 +312,7 @@ fn take_input(
 
 /// The terminal as the render loop drives it: the TUI's frames, or the plain stream (`s`).
 struct Screen {
-    terminal: Terminal<CrosstermBackend<io::Stdout>>,
+    terminal: terminal::Tui,
     /// Showing the plain prefixed stream on the normal screen instead of the TUI.
     stream: Option<Stream>,
     ci: CiOptions,

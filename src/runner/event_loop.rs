@@ -161,6 +161,10 @@ impl Runner {
                 continue;
             };
             if active.exited {
+                if !active.killed.is_empty() {
+                    // Strays killed at its end: reaped as they die.
+                    consider(now + REAP_TICK);
+                }
                 if active.pipes.iter().any(Option::is_some)
                     && let Some(d) = active.drain_deadline
                 {

@@ -1,7 +1,8 @@
 //! Ending a command: its exit seen on the pidfd (not reaped; the drain deadline starts), the
 //! sweep of its group and of adopted orphans once its pipes are closed, the reaping of the
 //! leader (then the next command or the env's result), the SIGCHLD-driven reaping of adopted
-//! orphans, and the last sweep after the last env.
+//! orphans, and the last sweep after the last env. What each reaped process cost (`wait4`'s
+//! rusage) counts for its env, the strays killed at a command's end included.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -21,6 +22,9 @@ use crate::plan::EnvId;
 pub(super) const REAP_TICK: Duration = Duration::from_millis(10);
 /// How long the last sweep waits for killed strays to die before giving up on reaping them.
 const FINAL_REAP_WAIT: Duration = Duration::from_secs(2);
+/// Longest wait for the strays killed at a command's end to die, so that their CPU time and
+/// peak RSS count for the env (the runner goes on meanwhile).
+const KILLED_REAP_WAIT: Duration = Duration::from_secs(2);
 /// Least time between two scans for exited adopted processes (each SIGCHLD asks for one):
 /// bounds the scans to 200 a second under a storm of exits, and the zombies waiting to the
 /// exits of 5 ms.
@@ -63,9 +67,20 @@ impl Runner {
     fn complete_command(&mut self, id: EnvId, now: Instant) {
         // A terminal's last bytes, held to be joined, go out before the command's end.
         self.send_held(id);
-        if let EnvPhase::Running(active) = &self.envs[id].phase {
+        if let EnvPhase::Running(active) = &self.envs[id].phase
+            && active.killed_until.is_none()
+        {
             let pgid = active.pid;
-            self.sweep_strays(id, pgid);
+            let killed = self.sweep_strays(id, pgid);
+            if let EnvPhase::Running(active) = &mut self.envs[id].phase {
+                active.killed = killed;
+                active.killed_until = Some(now + KILLED_REAP_WAIT);
+            }
+        }
+        // The strays killed just now die as soon as the kernel runs them: wait for them (later
+        // turns come back here), so that what they cost counts for this attempt.
+        if !self.reap_killed(id, now) {
+            return;
         }
         let phase = std::mem::replace(&mut self.envs[id].phase, EnvPhase::Pending);
         let EnvPhase::Running(active) = phase else {
@@ -124,7 +139,7 @@ impl Runner {
 
     /// Kill and reap adopted orphans of this env: processes that stayed in its group or
     /// escaped into their own session (found by their `RUNALL_ENV`/`RUNALL_RUN_ID`).
-    fn sweep_strays(&mut self, id: EnvId, pgid: i32) {
+    fn sweep_strays(&mut self, id: EnvId, pgid: i32) -> Vec<i32> {
         let known: HashSet<i32> = self.known_pids();
         let name = &self.plan.envs[id].name;
         let mut found = Vec::new();
@@ -153,25 +168,52 @@ impl Runner {
                     && sys::proc_env(pid, "RUNALL_ENV").as_deref() == Some(name.as_str()));
             if ours {
                 sys::signal_pid(pid, libc::SIGKILL);
-                self.reap_later.push(pid);
                 found.push(pid);
             }
         }
         self.record_leaks(id, &found);
+        found
+    }
+
+    /// Reaps what is left of the strays killed at env `id`'s command end, counting their usage
+    /// for it. Whether the command may complete: all reaped, or waited long enough (one stuck
+    /// in the kernel is reaped later, uncounted).
+    fn reap_killed(&mut self, id: EnvId, now: Instant) -> bool {
+        let env = &mut self.envs[id];
+        let EnvPhase::Running(active) = &mut env.phase else {
+            return true;
+        };
+        let usage = &mut env.usage;
+        active.killed.retain(|&pid| match sys::try_reap_usage(pid) {
+            sys::Reaped::Now(u) => {
+                usage.add(u.cpu, u.peak_rss);
+                false
+            }
+            sys::Reaped::Gone => false,
+            sys::Reaped::NotYet => true,
+        });
+        if active.killed.is_empty() || active.killed_until.is_some_and(|t| now >= t) {
+            self.reap_later.append(&mut active.killed);
+            return true;
+        }
+        false
     }
 
     /// runall's children that no sweep may kill or reap early: the running commands' main
-    /// processes, and the guardian.
+    /// processes (and the strays killed at their end, being reaped), the hooks, and the
+    /// guardian.
     fn known_pids(&self) -> HashSet<i32> {
-        self.envs
-            .iter()
-            .filter_map(|e| match &e.phase {
-                EnvPhase::Running(a) => Some(a.pid),
-                _ => None,
-            })
-            .chain(self.guardian.as_ref().map(guardian::Guardian::pid))
-            .chain(self.hooks.pids())
-            .collect()
+        let mut known = HashSet::new();
+        for env in &self.envs {
+            if let EnvPhase::Running(a) = &env.phase {
+                known.insert(a.pid);
+                // The strays killed at a command's end are reaped by `reap_killed`, for it.
+                known.extend(a.killed.iter().copied());
+            }
+        }
+        known.extend(self.guardian.as_ref().map(guardian::Guardian::pid));
+        known.extend(self.hooks.pids());
+        known
     }
 
     /// A SIGCHLD came: reap the adopted orphans that exited (never a running command's main

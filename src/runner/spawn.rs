@@ -191,6 +191,8 @@ impl Runner {
             drain_deadline: None,
             leak_stage: LeakStage::Waiting,
             holders: Vec::new(),
+            killed: Vec::new(),
+            killed_until: None,
             watch: QueueWatch::default(),
             tty,
             input: Vec::new(),

@@ -8,6 +8,14 @@
 //! env and the envs drawn in the last frame), and only as many as it takes to get back under
 //! the budget. An evicted env keeps its line index, so its lines page back from its log at
 //! once when it is viewed again; the log is the source of truth.
+//!
+//! The cost of naming victims does not grow with the number of envs: the candidates are kept
+//! ordered (least recently viewed first) and only the envs that hold something and were not
+//! named since they were last viewed are among them. An evicted env keeps no more than its
+//! line in progress, so naming it again would free nothing; it becomes a candidate again when
+//! it is viewed (and keeps its lines again).
+
+use std::collections::BTreeSet;
 
 use crate::plan::EnvId;
 
@@ -20,6 +28,10 @@ pub struct Budget {
     /// Per env: the tick it was last viewed at (0: never).
     viewed: Vec<u64>,
     clock: u64,
+    /// Per env: named by [`Budget::victims`] and not viewed since.
+    given_up: Vec<bool>,
+    /// The candidates, `(last viewed, id)`: envs that hold something and were not given up.
+    candidates: BTreeSet<(u64, EnvId)>,
 }
 
 impl Budget {
@@ -31,6 +43,25 @@ impl Budget {
             total: 0,
             viewed: vec![0; envs],
             clock: 0,
+            given_up: vec![false; envs],
+            candidates: BTreeSet::new(),
+        }
+    }
+
+    /// Puts env `id` among the candidates or takes it out, as it holds something and was not
+    /// given up.
+    fn place(&mut self, id: EnvId) {
+        let (Some(&used), Some(&viewed), Some(&given_up)) = (
+            self.used.get(id),
+            self.viewed.get(id),
+            self.given_up.get(id),
+        ) else {
+            return;
+        };
+        if used > 0 && !given_up {
+            self.candidates.insert((viewed, id));
+        } else {
+            self.candidates.remove(&(viewed, id));
         }
     }
 
@@ -49,14 +80,19 @@ impl Budget {
         if let Some(slot) = self.used.get_mut(id) {
             self.total = self.total - *slot + bytes;
             *slot = bytes;
+            self.place(id);
         }
     }
 
-    /// Env `id` was viewed (drawn) now: it becomes the most recently viewed.
+    /// Env `id` was viewed (drawn) now: it becomes the most recently viewed, and a candidate
+    /// again if it was given up.
     pub fn viewed(&mut self, id: EnvId) {
-        if let Some(slot) = self.viewed.get_mut(id) {
+        if let (Some(slot), Some(given_up)) = (self.viewed.get_mut(id), self.given_up.get_mut(id)) {
+            self.candidates.remove(&(*slot, id));
             self.clock += 1;
             *slot = self.clock;
+            *given_up = false;
+            self.place(id);
         }
     }
 
@@ -66,25 +102,32 @@ impl Budget {
     }
 
     /// The envs to evict, least recently viewed first, to get back under the budget: never
-    /// one for which `resident` says so, never one that holds nothing. Empty when under the
-    /// budget. When the resident envs alone are over it, every other env that holds
-    /// something is named (the resident ones stay: they are on screen).
-    pub fn victims(&self, resident: impl Fn(EnvId) -> bool) -> Vec<EnvId> {
+    /// one for which `resident` says so, never one that holds nothing, never one named before
+    /// and not viewed since (it was evicted then: what it holds now is its line in progress).
+    /// Empty when under the budget. When the resident envs alone are over it, every other
+    /// candidate is named (the resident ones stay: they are on screen). The named envs are
+    /// given up: the caller evicts them.
+    pub fn victims(&mut self, resident: impl Fn(EnvId) -> bool) -> Vec<EnvId> {
         if !self.over() {
             return Vec::new();
         }
-        let mut candidates: Vec<EnvId> = (0..self.used.len())
-            .filter(|&id| self.used[id] > 0 && !resident(id))
-            .collect();
-        candidates.sort_by_key(|&id| (self.viewed[id], id));
         let mut total = self.total;
         let mut out = Vec::new();
-        for id in candidates {
+        for &(_, id) in &self.candidates {
             if total <= self.limit {
                 break;
             }
-            total -= self.used[id];
+            if resident(id) {
+                continue;
+            }
+            total -= self.used.get(id).copied().unwrap_or(0);
             out.push(id);
+        }
+        for &id in &out {
+            if let Some(given_up) = self.given_up.get_mut(id) {
+                *given_up = true;
+            }
+            self.place(id);
         }
         out
     }
@@ -129,11 +172,11 @@ mod tests {
         ];
         for (used, views, resident, victims) in cases {
             let mut budget = Budget::new(100, used.len());
-            for (id, &bytes) in used.iter().enumerate() {
-                budget.set_used(id, bytes);
-            }
             for &id in views {
                 budget.viewed(id);
+            }
+            for (id, &bytes) in used.iter().enumerate() {
+                budget.set_used(id, bytes);
             }
             assert_eq!(
                 budget.victims(|id| resident.contains(&id)),
@@ -141,5 +184,46 @@ mod tests {
                 "used {used:?}, views {views:?}, resident {resident:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_env_given_up_is_not_named_again_until_it_is_viewed() {
+        let mut budget = Budget::new(100, 4);
+        for id in 0..3 {
+            budget.set_used(id, 60);
+        }
+        budget.set_used(3, 150);
+        budget.viewed(3);
+        // Env 3 is on screen and over the budget alone: the three others go.
+        assert_eq!(budget.victims(|id| id == 3), [0, 1, 2]);
+        // Evicted, each keeps its line in progress; still over, but nothing more to free.
+        for id in 0..3 {
+            budget.set_used(id, 5);
+        }
+        assert!(budget.over());
+        assert_eq!(budget.victims(|id| id == 3), Vec::<EnvId>::new());
+        // Only the resident env is left to look at: the cost does not grow with the envs.
+        assert_eq!(budget.candidates.len(), 1);
+        // Viewed again, env 1 keeps lines again and is a candidate like any other.
+        budget.viewed(1);
+        budget.set_used(1, 60);
+        budget.viewed(3);
+        assert_eq!(budget.victims(|id| id == 3), [1]);
+    }
+
+    #[test]
+    fn candidates_follow_views_and_holdings() {
+        let mut budget = Budget::new(9, 3);
+        budget.set_used(0, 5);
+        budget.set_used(1, 5);
+        budget.viewed(0);
+        budget.set_used(2, 5);
+        // Never viewed (1, 2) before viewed (0).
+        let order: Vec<EnvId> = budget.candidates.iter().map(|&(_, id)| id).collect();
+        assert_eq!(order, [1, 2, 0]);
+        budget.set_used(1, 0);
+        let order: Vec<EnvId> = budget.candidates.iter().map(|&(_, id)| id).collect();
+        assert_eq!(order, [2, 0], "an env holding nothing is no candidate");
+        assert_eq!(budget.victims(|_| false), [2]);
     }
 }

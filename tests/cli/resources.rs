@@ -162,3 +162,28 @@ fn max_memory_waits_for_memory_and_never_deadlocks() {
     let tight = p.run(&["--ci", "-j", "2", "--max-memory", "1MiB"]);
     tight.assert_code(0);
 }
+
+/// A process the command left behind in its group is killed at the command's end, and what it
+/// cost counts for the env: here a stray that burnt 0.6 s of CPU before the command ended.
+#[test]
+fn a_stray_killed_at_the_end_counts_for_its_env() {
+    let py = python();
+    let stray = format!(
+        "{py} -c \"import pathlib, time\nwhile time.process_time() < 0.6: pass\npathlib.Path('burnt').touch()\nwhile True: pass\""
+    );
+    // The leader waits until the stray has burnt its 0.6 s, then ends, leaving it running.
+    let command = format!(
+        "{stray} > /dev/null 2>&1 & i=0; while [ ! -e burnt ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done"
+    );
+    let p = Project::new(&format!(
+        "[env.leaky]\ncommands = [{}]\n",
+        toml_str(&command)
+    ));
+    let run = p.run(&["--ci", "--color", "never", "--json", "events.jsonl"]);
+    assert!(p.path().join("burnt").exists(), "{}", run.stdout());
+    let done = finished(&events(&p, "events.jsonl"));
+    let cpu = done["leaky"]["cpu_seconds"].as_f64().expect("cpu of leaky");
+    // The shell and `sleep` alone cost a few hundredths of a second.
+    assert!(cpu >= 0.6, "cpu {cpu}s: the stray's 0.6 s were not counted");
+    p.assert_no_survivors();
+}

@@ -18,6 +18,11 @@ impl Tmux {
     /// Start `runall <args>` in `project` inside tmux, wrapped so that the terminal settings
     /// before and after are saved and the exit status is printed.
     pub(crate) fn start(project: &Project, args: &str) -> Self {
+        Self::start_with(project, "", args)
+    }
+
+    /// [`Tmux::start`] with `vars` (`NAME=value …`, shell words) in runall's environment.
+    pub(crate) fn start_with(project: &Project, vars: &str, args: &str) -> Self {
         let socket = format!("runall-test-{}", project.tag);
         let runall = env!("CARGO_BIN_EXE_runall");
         let dir = project.path().display().to_string();
@@ -27,7 +32,7 @@ impl Tmux {
         let shell = project.path().join("tmux-sh");
         std::os::unix::fs::symlink("/bin/sh", &shell).expect("symlink the session shell");
         let script = format!(
-            "cd '{dir}' && stty -g > stty.before; RUNALL_TEST_TAG={tag} '{runall}' {args}; \
+            "cd '{dir}' && stty -g > stty.before; RUNALL_TEST_TAG={tag} {vars} '{runall}' {args}; \
              echo \"EXIT=$?\" > exit.status; stty -g > stty.after; echo DONE; \
              while :; do read -r _ || exit 0; done",
             tag = project.tag
@@ -583,4 +588,42 @@ fn typing_part_of_a_name_filters_the_env_list() {
     tmux.wait_for("envs 300/300");
     tmux.keys(&["q"]);
     assert_clean_exit(&p, &tmux, "0");
+}
+
+/// `RUNALL_TRACE_FRAMES`: a key shows in the trace as read, handled and drawn, in that order,
+/// each line the wall clock in microseconds, the step and its duration.
+#[test]
+fn the_frame_trace_follows_a_key_to_its_frame() {
+    let p = Project::new("[env.hello]\ncommands = [\"echo hello-trace\"]\n");
+    let tmux = Tmux::start_with(&p, "RUNALL_TRACE_FRAMES=frames.trace", "");
+    tmux.wait_for("done ✔ 1");
+    tmux.keys(&["?"]);
+    tmux.wait_for("scroll up a line");
+    tmux.keys(&["Escape"]);
+    tmux.wait_until("the help to close", |s| !s.contains("scroll up a line"));
+    tmux.keys(&["q"]);
+    assert_clean_exit(&p, &tmux, "0");
+    let trace = std::fs::read_to_string(p.path().join("frames.trace")).expect("the trace file");
+    let steps: Vec<(u128, &str, u128)> = trace
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split(' ').collect();
+            assert_eq!(f.len(), 3, "{line:?}");
+            let number = |s: &str| s.parse::<u128>().unwrap_or_else(|_| panic!("{line:?}"));
+            (number(f[0]), f[1], number(f[2]))
+        })
+        .collect();
+    let at = |what: &str, after: u128| {
+        steps
+            .iter()
+            .find(|(t, w, _)| *w == what && *t >= after)
+            .unwrap_or_else(|| panic!("no {what} after {after} in\n{trace}"))
+            .0
+    };
+    // `?`, then Escape: each read, handled and drawn at once.
+    let read = at("key-read", 0);
+    let drawn = at("draw-key", at("key", read));
+    let read = at("key-read", drawn);
+    at("draw-key", at("key", read));
+    assert!(steps.iter().any(|(_, w, _)| *w == "render"), "{trace}");
 }

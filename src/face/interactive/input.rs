@@ -36,6 +36,7 @@ pub(super) fn spawn_input_thread(
                 };
                 let msg = match event {
                     CtEvent::Key(key) => {
+                        super::trace::step("key-read", std::time::Duration::ZERO);
                         let Some(key) = keymap::translate(&key) else {
                             continue;
                         };

@@ -1,7 +1,8 @@
 //! The terminal while the TUI owns it: raw mode, the alternate screen and mouse capture taken
-//! and given back (also from the emergency hook, with no lock), and Ctrl-Z's suspend and resume.
+//! and given back (also from the emergency hook, with no lock), and Ctrl-Z's suspend and resume;
+//! and the [`Tui`] the frames are drawn on, each frame written in one piece.
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::fd::AsFd;
 
 use crossterm::event as ct;
@@ -16,6 +17,24 @@ use crate::runner::sys;
 /// left, cursor shown.
 const RESTORE_SEQUENCE: &[u8] =
     b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?1049l\x1b[?25h";
+
+/// Bytes of a frame gathered before they are written: a full 200x50 repaint with colours is
+/// about 30 KiB, so nearly every frame reaches the terminal in one `write`.
+const FRAME_BUFFER: usize = 128 * 1024;
+
+/// The terminal the TUI draws on. Frames go through a buffer that ratatui flushes at the end of
+/// every draw: stdout's own line buffer would write a frame (which has no newline) 1 KiB at a
+/// time, a syscall and a wake-up of the terminal each, and let the terminal show half-drawn
+/// frames while it is slow.
+pub(super) type Tui = Terminal<CrosstermBackend<BufWriter<io::Stdout>>>;
+
+/// A [`Tui`] on stdout.
+pub(super) fn new_terminal() -> io::Result<Tui> {
+    Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+        FRAME_BUFFER,
+        io::stdout(),
+    )))
+}
 
 /// Restore the terminal without taking any lock that a stuck thread might hold.
 pub(super) fn restore_terminal() {
@@ -103,10 +122,7 @@ pub(super) fn leave_for_stream() -> io::Result<()> {
 }
 
 /// `s` again: the alternate screen and the mouse back, everything to be drawn anew.
-pub(super) fn back_from_stream(
-    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
-    mouse: bool,
-) -> Result<(), Error> {
+pub(super) fn back_from_stream(terminal: &mut Tui, mouse: bool) -> Result<(), Error> {
     crossterm::execute!(
         io::stdout(),
         terminal::EnterAlternateScreen,
@@ -114,17 +130,14 @@ pub(super) fn back_from_stream(
         crossterm::cursor::Hide
     )?;
     set_mouse_capture(mouse)?;
-    *terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    *terminal = new_terminal()?;
     Ok(())
 }
 
 /// Ctrl-Z: stop every child group (children in their own sessions ignore the terminal's
 /// SIGTSTP), give the terminal back, stop runall; on `fg`, take the terminal again, continue
 /// the children and redraw everything.
-pub(super) fn suspend(
-    terminal: &mut Terminal<CrosstermBackend<io::Stdout>>,
-    mouse: bool,
-) -> Result<(), Error> {
+pub(super) fn suspend(terminal: &mut Tui, mouse: bool) -> Result<(), Error> {
     sys::signal_all_groups(libc::SIGSTOP);
     restore_terminal();
     let _ = io::stdout().flush();
@@ -143,7 +156,7 @@ pub(super) fn suspend(
     // A fresh terminal has an empty back buffer, so the next frame paints every cell. (Not
     // `clear()`: it asks the terminal for the cursor position, and the input thread would
     // swallow the answer.)
-    *terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    *terminal = new_terminal()?;
     sys::signal_all_groups(libc::SIGCONT);
     Ok(())
 }
