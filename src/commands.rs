@@ -40,9 +40,10 @@ pub fn init_from_tox(cli: &Cli, runall_tox: Option<&std::ffi::OsStr>) -> Result<
         Some(file) => file.clone(),
         None => crate::tox::discover::find(&here).ok_or_else(|| Error::NoConfig(here.clone()))?,
     };
-    let config = crate::tox::load(&file, runall_tox)?;
+    let (config, kept) = crate::tox::load(&file, runall_tox)?;
     let tox = crate::tox::query::ToxCommand::resolve(runall_tox, None)?;
     let path = init::write_from_tox(&here, &config, &tox.argv)?;
+    kept.keep();
     let note = format!(
         "runall: wrote {} from {}; `runall list` shows its envs\n",
         path.display(),

@@ -53,7 +53,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     if let Some(Cmd::Init { from_tox: true }) = cli.command {
         return commands::init_from_tox(cli, ambient.runall_tox.as_deref());
     }
-    let config = load_config(cli, ambient.runall_tox.as_deref())?;
+    let (config, kept) = load_config(cli, ambient.runall_tox.as_deref())?;
     let history_path = history::path(&config.root);
     let history = load_history(&history_path);
     let durations = if cli.durations.is_empty() {
@@ -74,14 +74,17 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
             };
             let split = plan::shards(&config, &selection)?;
             let by_time = selection.durations.is_some();
+            kept.keep();
             return Ok(commands::list_shards(&config, &split, shard, by_time, json));
         }
+        kept.keep();
         return Ok(commands::list(&config, &history, json, unix_now()));
     }
     let settings =
         RunSettings::resolve(cli, config.settings.tail, &ambient).with_memory(&config.settings);
     let plan = plan_run(cli, &settings, &config, &history, &history_path, durations)?;
     prepare_state_dir(&config.root);
+    kept.keep();
     prepare_probe_dirs(&plan);
     let _lock = log::lock::LogDirLock::acquire(&plan.log_dir)?;
     let mut reports = ReportFiles::open(&settings.reports)?;
@@ -105,6 +108,7 @@ pub fn run(cli: &Cli) -> Result<RunExit, Error> {
     let summary = finished.summary;
     let report_failed = reports.finish(&plan, &summary, finished.json_error, started);
     record_history(&history_path, &config, &plan, &summary, &run_id);
+    tox::forget_after_failed_builds(&config, &plan, &summary);
     Ok(run_exit(&summary, report_failed))
 }
 
@@ -134,7 +138,10 @@ fn config_path(cli: &Cli) -> Result<PathBuf, Error> {
 
 /// The config: runall.toml (with tox's envs beside its own under `tox = true`), or one read
 /// from tox's configuration (`runall_tox`: how to run tox, `RUNALL_TOX`).
-fn load_config(cli: &Cli, runall_tox: Option<&std::ffi::OsStr>) -> Result<config::Config, Error> {
+fn load_config(
+    cli: &Cli,
+    runall_tox: Option<&std::ffi::OsStr>,
+) -> Result<(config::Config, tox::Kept), Error> {
     let path = config_path(cli)?;
     if tox::discover::is_tox_file_name(&path) {
         if let Err(source) = std::fs::metadata(&path) {
@@ -142,13 +149,16 @@ fn load_config(cli: &Cli, runall_tox: Option<&std::ffi::OsStr>) -> Result<config
         }
         return Ok(tox::load(&path, runall_tox)?);
     }
-    config::load_with(&path, |settings, root| {
-        if settings.tox {
-            tox::envs_beside(&path, root, settings, runall_tox).map_err(Error::from)
-        } else {
-            Ok(Vec::new())
+    let mut kept = tox::Kept::default();
+    let config = config::load_with(&path, |settings, root| {
+        if !settings.tox {
+            return Ok(Vec::new());
         }
-    })
+        let (envs, answer) = tox::envs_beside(&path, root, settings, runall_tox)?;
+        kept = answer;
+        Ok::<_, Error>(envs)
+    })?;
+    Ok((config, kept))
 }
 
 /// The folders of the envs' skip probes (tox's result files), before they start (a problem

@@ -119,22 +119,58 @@ pub enum ToxError {
     },
 }
 
-/// The tox envs of `file`, asked of `tox` (see the module doc).
+/// tox's answer, fresh from tox, waiting to be kept ([`Kept::keep`]) once the run or the
+/// command got past its checks: a run that exits 2 leaves nothing behind.
+#[derive(Debug, Default)]
+#[must_use = "an answer not kept is asked of tox again next time"]
+pub struct Kept(Option<Pending>);
+
+/// An answer to keep: where, under which key, for which configuration folder.
+#[derive(Debug)]
+struct Pending {
+    root: PathBuf,
+    path: PathBuf,
+    key: String,
+    answer: serde_json::Value,
+}
+
+impl Kept {
+    /// Writes the answer into `.runall/tox/` of its configuration's folder (made with its
+    /// `.gitignore` like every `.runall`); a failure is a warning on stderr.
+    pub fn keep(self) {
+        let Some(pending) = self.0 else {
+            return;
+        };
+        let written = crate::history::prepare_dir(&crate::history::state_dir(&pending.root))
+            .and_then(|()| cache::store(&pending.path, &pending.key, &pending.answer));
+        if let Err(error) = written {
+            let note = format!(
+                "runall: warning: cannot keep tox's answer in {}: {error}\n",
+                pending.path.display()
+            );
+            crate::stdio::write_stderr(note.as_bytes());
+        }
+    }
+}
+
+/// The tox envs of `file`, asked of `tox` (see the module doc), or made from the answer kept
+/// under the same key; a fresh answer comes back as [`Kept`], to keep once the run is sure.
 pub fn envs_of(
     file: &Path,
     tox: &ToxCommand,
-) -> Result<(PathBuf, Vec<crate::config::EnvConfig>), ToxError> {
+) -> Result<(PathBuf, Vec<crate::config::EnvConfig>, Kept), ToxError> {
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let root = query::folder_of(&file);
-    // Not when tox cannot be found: asking it says so.
-    let kept = cache::enabled(std::env::var_os("RUNALL_TOX_CACHE").as_deref())
-        .then(|| cache::Inputs::gather(&tox.argv, &file))
-        .filter(|inputs| inputs.program.is_some())
-        .map(|inputs| {
-            let key = inputs.key(&query::KEYS);
-            (cache::path_for(&mapping::state_dir(&root), &file), key)
-        });
-    let answer = kept.as_ref().and_then(|(path, key)| cache::load(path, key));
+    let key_now = || {
+        // Not when tox cannot be found: asking it says so.
+        Some(cache::Inputs::gather(&tox.argv, &file))
+            .filter(|inputs| inputs.program.is_some())
+            .map(|inputs| inputs.key(&query::KEYS))
+    };
+    let cached = cache::enabled(std::env::var_os("RUNALL_TOX_CACHE").as_deref());
+    let key = if cached { key_now() } else { None };
+    let path = cache::path_for(&mapping::state_dir(&root), &file);
+    let answer = key.as_ref().and_then(|key| cache::load(&path, key));
     let fresh = answer.is_none();
     let json = match answer {
         Some(json) => json,
@@ -142,25 +178,26 @@ pub fn envs_of(
     };
     let project = mapping::ToxProject::from_json(&file, &json)?;
     let envs = mapping::envs(&project, &file, &root, &tox.argv)?;
-    // Kept only once it made envs: a refused configuration is asked again next time.
-    if let (true, Some((path, key))) = (fresh, &kept)
-        && let Err(error) = cache::store(path, key, &json)
-    {
-        let note = format!(
-            "runall: warning: cannot keep tox's answer in {}: {error}\n",
-            path.display()
-        );
-        crate::stdio::write_stderr(note.as_bytes());
-    }
-    Ok((root, envs))
+    // Kept only once it made envs (a refused configuration is asked again next time), and
+    // only when nothing tox reads changed while it answered.
+    let kept = match key {
+        Some(key) if fresh && key_now().as_ref() == Some(&key) => Kept(Some(Pending {
+            root: root.clone(),
+            path,
+            key,
+            answer: json,
+        })),
+        _ => Kept::default(),
+    };
+    Ok((root, envs, kept))
 }
 
 /// A config of only tox's envs, read from the tox configuration `file`: runall's defaults
-/// with [`TOX_TIMEOUTS`].
-pub fn load(file: &Path, runall_tox: Option<&OsStr>) -> Result<Config, ToxError> {
+/// with [`TOX_TIMEOUTS`]; with tox's answer to keep.
+pub fn load(file: &Path, runall_tox: Option<&OsStr>) -> Result<(Config, Kept), ToxError> {
     let tox = ToxCommand::resolve(runall_tox, None)?;
-    let (root, envs) = envs_of(file, &tox)?;
-    Ok(Config {
+    let (root, envs, kept) = envs_of(file, &tox)?;
+    let config = Config {
         path: file.to_path_buf(),
         root,
         settings: Settings {
@@ -168,7 +205,8 @@ pub fn load(file: &Path, runall_tox: Option<&OsStr>) -> Result<Config, ToxError>
             ..Settings::default()
         },
         envs,
-    })
+    };
+    Ok((config, kept))
 }
 
 /// The envs of the nearest tox configuration from `root` (runall.toml's folder, `config` its
@@ -179,13 +217,45 @@ pub fn envs_beside(
     root: &Path,
     settings: &Settings,
     runall_tox: Option<&OsStr>,
-) -> Result<Vec<crate::config::EnvConfig>, ToxError> {
+) -> Result<(Vec<crate::config::EnvConfig>, Kept), ToxError> {
     let tox = ToxCommand::resolve(runall_tox, settings.tox_command.as_deref())?;
     let file = discover::find(root).ok_or_else(|| ToxError::NoToxConfig {
         config: config.to_path_buf(),
         dir: root.to_path_buf(),
     })?;
-    Ok(envs_of(&file, &tox)?.1)
+    let (_, envs, kept) = envs_of(&file, &tox)?;
+    Ok((envs, kept))
+}
+
+/// After a run: when a package build step of tox's envs failed, the kept answers of its
+/// configuration are forgotten, so the next run asks tox again (the key cannot see every
+/// change that makes tox build with another env or skip one).
+pub fn forget_after_failed_builds(
+    config: &Config,
+    plan: &crate::plan::Plan,
+    summary: &crate::report::Summary,
+) {
+    use crate::config::EnvOrigin;
+    use crate::event::Verdict;
+    for (id, env) in plan.envs.iter().enumerate() {
+        let Some(EnvOrigin::ToxPackage(file)) = config.env(&env.name).map(|env| &env.origin) else {
+            continue;
+        };
+        let failed = summary
+            .result(id)
+            .is_some_and(|result| result.verdict() == Verdict::Failed);
+        if !failed {
+            continue;
+        }
+        let state = mapping::state_dir(&query::folder_of(file));
+        if let Err(error) = cache::forget_all(&state) {
+            let note = format!(
+                "runall: warning: cannot forget tox's answers in {}: {error}\n",
+                state.display()
+            );
+            crate::stdio::write_stderr(note.as_bytes());
+        }
+    }
 }
 
 /// `config` without the package builds that `plan` (the selection made from `config`) would

@@ -679,15 +679,22 @@ fn tox_is_asked_again_only_when_what_it_reads_changed() {
         let list: Value = serde_json::from_slice(&out.stdout).expect("json");
         names_where(&list, |e| e["origin"] == "tox")
     };
+    // A run that exits 2 keeps nothing: no `.runall` is left behind.
+    let bad = p.run_with(&["--ci", "nope"], &[("RUNALL_TOX", wrapper.as_str())]);
+    bad.assert_code(2);
+    assert_eq!(asked(), 1);
+    assert!(!p.path().join(".runall").exists(), "nothing kept");
     let first = list(&[]);
     assert!(first.contains(&"py-a".to_owned()), "{first:?}");
-    assert_eq!(asked(), 1);
-    assert_eq!(list(&[]), first, "the kept answer");
-    assert_eq!(asked(), 1, "not asked again");
+    assert_eq!(asked(), 2);
     assert!(
-        p.path().join(".runall/tox/tox.ini.config.json").is_file(),
-        "kept in .runall/tox"
+        p.path().join(".runall/.gitignore").is_file(),
+        ".runall is made with its .gitignore"
     );
+    assert_eq!(list(&[]), first, "the kept answer");
+    assert_eq!(asked(), 2, "not asked again");
+    let kept = p.path().join(".runall/tox/tox.ini.config.json");
+    assert!(kept.is_file(), "kept in .runall/tox");
     // An edit of tox.ini: asked again, and the new env is there.
     let ini = fs::read_to_string(p.path().join("tox.ini")).expect("read");
     fs::write(
@@ -696,15 +703,42 @@ fn tox_is_asked_again_only_when_what_it_reads_changed() {
     )
     .expect("write");
     let edited = list(&[]);
-    assert_eq!(asked(), 2);
+    assert_eq!(asked(), 3);
     assert!(edited.contains(&"added".to_owned()), "{edited:?}");
+    // tox's inline plugin beside it.
+    fs::write(p.path().join("toxfile.py"), "# no hooks\n").expect("write");
+    list(&[]);
+    assert_eq!(asked(), 4, "a toxfile.py counts");
     // Another environment variable, and the cache turned off.
     list(&[("SOME_SETTING", "1")]);
-    assert_eq!(asked(), 3);
+    assert_eq!(asked(), 5);
     list(&[("SOME_SETTING", "1")]);
-    assert_eq!(asked(), 3);
+    assert_eq!(asked(), 5);
     let off = [("SOME_SETTING", "1"), ("RUNALL_TOX_CACHE", "0")];
     list(&off);
     list(&off);
-    assert_eq!(asked(), 5, "RUNALL_TOX_CACHE=0 asks every time");
+    assert_eq!(asked(), 7, "RUNALL_TOX_CACHE=0 asks every time");
+    // A failed package build forgets what tox said.
+    list(&[]);
+    assert!(kept.is_file());
+    let backend = fs::read_to_string(p.path().join("backend.py")).expect("read");
+    fs::write(
+        p.path().join("backend.py"),
+        backend.replace(
+            "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n",
+            "def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    raise SystemExit('no build')\n",
+        ),
+    )
+    .expect("write");
+    let failed = p.run_with(
+        &["--ci", "py-a", "py-b"],
+        &[("RUNALL_TOX", wrapper.as_str())],
+    );
+    failed.assert_code(1);
+    assert!(
+        failed.stdout().contains("skipped: .package did not pass"),
+        "{}",
+        failed.stdout()
+    );
+    assert!(!kept.exists(), "forgotten after the failed build");
 }
