@@ -594,6 +594,9 @@ impl App {
         for id in self.touched.drain(..) {
             if let (Some(pane), Some(flag)) = (self.panes.get(id), self.is_touched.get_mut(id)) {
                 *flag = false;
+                if !pane.scrollback.can_page() {
+                    self.budget.pin(id);
+                }
                 self.budget.set_used(id, pane.scrollback.memory_bytes());
             }
         }

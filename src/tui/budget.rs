@@ -10,8 +10,9 @@
 //! once when it is viewed again; the log is the source of truth.
 //!
 //! The cost of naming victims does not grow with the number of envs: the candidates are kept
-//! ordered (least recently viewed first) and only the envs that hold something and were not
-//! named since they were last viewed are among them. An evicted env keeps no more than its
+//! ordered (least recently viewed first) and only the envs that hold something, were not
+//! named since they were last viewed and can be evicted at all (not pinned: a pane with no
+//! log to page back from) are among them. An evicted env keeps no more than its
 //! line in progress, so naming it again would free nothing; it becomes a candidate again when
 //! it is viewed (and keeps its lines again).
 
@@ -30,8 +31,11 @@ pub struct Budget {
     clock: u64,
     /// Per env: named by [`Budget::victims`] and not viewed since.
     given_up: Vec<bool>,
-    /// The candidates, `(last viewed, id)`: envs that hold something and were not given up.
+    /// The candidates, `(last viewed, id)`: envs that hold something, were not given up and
+    /// are not pinned.
     candidates: BTreeSet<(u64, EnvId)>,
+    /// Per env: never to be evicted ([`Budget::pin`]).
+    pinned: Vec<bool>,
 }
 
 impl Budget {
@@ -45,6 +49,18 @@ impl Budget {
             clock: 0,
             given_up: vec![false; envs],
             candidates: BTreeSet::new(),
+            pinned: vec![false; envs],
+        }
+    }
+
+    /// Env `id` can never be evicted (its pane has no log to page back from): it counts in
+    /// the total but is never a candidate, so naming victims never walks past it.
+    pub fn pin(&mut self, id: EnvId) {
+        if let Some(pinned) = self.pinned.get_mut(id)
+            && !*pinned
+        {
+            *pinned = true;
+            self.place(id);
         }
     }
 
@@ -58,7 +74,8 @@ impl Budget {
         ) else {
             return;
         };
-        if used > 0 && !given_up {
+        let pinned = self.pinned.get(id).copied().unwrap_or(false);
+        if used > 0 && !given_up && !pinned {
             self.candidates.insert((viewed, id));
         } else {
             self.candidates.remove(&(viewed, id));
@@ -136,6 +153,24 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pinned_env_counts_but_is_never_named() {
+        let mut budget = Budget::new(100, 3);
+        budget.set_used(0, 80);
+        budget.set_used(1, 60);
+        budget.pin(0);
+        assert_eq!(budget.total(), 140);
+        assert_eq!(budget.victims(|_| false), [1], "env 0 is pinned");
+        budget.viewed(0);
+        budget.set_used(2, 10);
+        assert_eq!(
+            budget.victims(|_| false),
+            [2],
+            "still pinned after a view; env 1 was given up"
+        );
+        assert!(!budget.candidates.iter().any(|&(_, id)| id == 0));
+    }
 
     #[test]
     fn totals_follow_what_each_env_holds() {
