@@ -205,6 +205,32 @@ pub fn read_chunk(reader: &os_pipe::PipeReader, scratch: &mut [u8], max: usize) 
     }
 }
 
+/// What [`read_append`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendRead {
+    /// Bytes were appended.
+    Data,
+    /// Nothing there (EAGAIN or a spurious wakeup).
+    Empty,
+    /// End of file (a terminal's master reads EIO once the last slave holder closed), or an
+    /// error that ends it.
+    Eof,
+}
+
+/// One `read` of a nonblocking fd onto the end of `buf`, into its spare capacity (the caller
+/// reserves room: as much as there is is read), retried on EINTR.
+pub fn read_append(reader: impl AsFd, buf: &mut Vec<u8>) -> AppendRead {
+    loop {
+        return match rustix::io::read(&reader, rustix::buffer::spare_capacity(&mut *buf)) {
+            Ok(0) => AppendRead::Eof,
+            Ok(_) => AppendRead::Data,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::AGAIN) => AppendRead::Empty,
+            Err(_) => AppendRead::Eof,
+        };
+    }
+}
+
 /// One `write` of `bytes` to a nonblocking fd, retried on EINTR: how many bytes it took, or
 /// `None` when the fd is full (EAGAIN).
 pub fn write_nonblocking(fd: impl AsFd, bytes: &[u8]) -> io::Result<Option<usize>> {
