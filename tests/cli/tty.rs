@@ -226,7 +226,9 @@ started = "has been allocated resources"
     let started = out
         .find("job | ▶ its job started")
         .unwrap_or_else(|| panic!("started line: {out}"));
-    let ran = out.find("job | job ran").unwrap_or_else(|| panic!("ran: {out}"));
+    let ran = out
+        .find("job | job ran")
+        .unwrap_or_else(|| panic!("ran: {out}"));
     assert!(queued < started && started < ran, "{out}");
     assert!(summary_row(&out, "job").contains("passed"), "{out}");
 }
