@@ -129,13 +129,16 @@ impl Term {
             start = at + 1;
         }
         let mut tail = &rest[start..];
+        let mut ends = 2 * lines.len();
         if let [body @ .., b'\r'] = tail {
             tail = body;
+            ends += 1;
         }
         if lines.len() < 3 * rows || tail.len() > cols {
             return None;
         }
-        if !printable_lines(rest) {
+        // Every `\n` has its `\r` (seen above): any other unprintable byte is one too many.
+        if unprintable(rest) != ends {
             return None;
         }
         // 1. The first line the normal way; then the cursor must be at the start of the blank
@@ -311,17 +314,19 @@ impl Term {
     }
 }
 
-/// Every byte of `bytes` is printable ASCII, `\r` or `\n` (checked without branching per
-/// byte, so that it runs at memory speed).
-fn printable_lines(bytes: &[u8]) -> bool {
-    bytes.chunks(64).all(|chunk| {
-        let ok = chunk.iter().fold(1u8, |ok, &b| {
-            ok & (u8::from(b.wrapping_sub(0x20) < 0x5f)
-                | u8::from(b == b'\r')
-                | u8::from(b == b'\n'))
-        });
-        ok == 1
-    })
+/// How many bytes of `bytes` are not printable ASCII (controls, DEL, anything above): a
+/// count, not a search, so that it runs branch-free over vectors of bytes.
+fn unprintable(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            usize::from(
+                chunk
+                    .iter()
+                    .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(0x20) > 0x5e)),
+            )
+        })
+        .sum()
 }
 
 /// `bytes` end outside an escape sequence and a UTF-8 character, as far as their end tells
@@ -688,6 +693,25 @@ mod tests {
         assert_eq!(text(&fast_history), text(&slow_history));
         assert_eq!(text(&fast_history).lines().count(), 2000 - 5);
         assert_eq!(fast.fast_batches, 4);
+    }
+
+    #[test]
+    fn unprintable_bytes_are_counted_wherever_they_are() {
+        assert_eq!(unprintable(b""), 0);
+        assert_eq!(unprintable(b"plain text ~"), 0);
+        let mut long = vec![b'x'; 1000];
+        assert_eq!(unprintable(&long), 0);
+        for (at, bad) in [
+            (0, b'\r'),
+            (254, b'\n'),
+            (255, 0x1b),
+            (600, 0x7f),
+            (999, 0xc3),
+        ] {
+            long[at] = bad;
+        }
+        assert_eq!(unprintable(&long), 5);
+        assert_eq!(unprintable(&[0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff]), 4);
     }
 
     #[test]
