@@ -138,6 +138,14 @@ impl Runner {
     /// queued and started marks are watched in it as in a pipe's output (the bytes before a
     /// mark are sent first). Whether it hit EOF.
     fn read_tty(&mut self, id: EnvId, kind: usize) -> bool {
+        // The readiness event disarmed it (oneshot), whether or not there is credit to read
+        // now: unarmed, it is re-armed by `read_pipe` or, once credit is back, by
+        // `resume_paused`.
+        if let EnvPhase::Running(active) = &mut self.envs[id].phase
+            && let Some(pipe) = active.pipes[kind].as_mut()
+        {
+            pipe.armed = false;
+        }
         let mut eof = false;
         let mut total = 0;
         while total < FAIRNESS_BUDGET && self.credits.available(id) {
@@ -147,7 +155,6 @@ impl Runner {
             let Some(pipe) = active.pipes[kind].as_mut() else {
                 return false;
             };
-            pipe.armed = false;
             let held = &mut active.held;
             if held.capacity() - held.len() < TTY_READ_BYTES {
                 held.reserve(TTY_EVENT_BYTES.max(held.len()) + TTY_READ_BYTES - held.len());
