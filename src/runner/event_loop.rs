@@ -121,6 +121,7 @@ impl Runner {
     fn on_ready(&mut self, key: usize, now: Instant) {
         if let Some(signal) = self.child_signal.as_ref().filter(|s| s.key == key) {
             signal.drain();
+            self.attached_stops();
             let earliest = self.last_child_scan.map_or(now, |t| t + CHILD_SCAN_GAP);
             self.child_scan.get_or_insert_with(|| earliest.max(now));
             return;

@@ -25,6 +25,8 @@ pub(super) const SCRATCH: usize = 16 * 1024;
 /// the log writer and the screen 16 times as often, and under a flood those wakeups, not
 /// the reads, set the pace.
 const TTY_EVENT_BYTES: usize = 64 * 1024;
+/// Room kept for one read of a terminal (its line discipline's buffer is 4 KiB).
+const TTY_READ_BYTES: usize = 4096;
 /// How long bytes read from a terminal wait for more before they are sent anyway (what an
 /// interactive child prints shows this much later at most).
 pub(super) const TTY_HOLD: Duration = Duration::from_millis(2);
@@ -56,85 +58,17 @@ impl Runner {
     /// runs out, then re-arm it. Each read is logged and sent as one event; a terminal's reads
     /// are held and joined (see [`TTY_EVENT_BYTES`]).
     pub(super) fn read_pipe(&mut self, id: EnvId, kind: usize) {
-        let env = &mut self.envs[id];
-        let EnvPhase::Running(active) = &mut env.phase else {
+        let EnvPhase::Running(active) = &self.envs[id].phase else {
             return;
         };
-        let tty = active.tty.is_some();
-        let held = &mut active.held;
-        let Some(pipe) = active.pipes[kind].as_mut() else {
+        let eof = if active.tty.is_some() {
+            self.read_tty(id, kind)
+        } else {
+            self.read_pipes(id, kind)
+        };
+        let EnvPhase::Running(active) = &mut self.envs[id].phase else {
             return;
         };
-        pipe.armed = false;
-        let mut eof = false;
-        let mut total = 0;
-        while total < FAIRNESS_BUDGET && self.credits.available(id) {
-            let bytes = match sys::read_chunk(&pipe.reader, &mut self.buf, PIPE_READ_BYTES) {
-                sys::PipeRead::Data(bytes) => bytes,
-                sys::PipeRead::Empty => break,
-                sys::PipeRead::Eof => {
-                    eof = true;
-                    break;
-                }
-            };
-            let n = bytes.len();
-            total += n;
-            if tty {
-                // Read on until the terminal is empty: its next 4 KiB may be there already.
-                if held.is_empty() {
-                    *held = bytes;
-                } else {
-                    held.extend_from_slice(&bytes);
-                }
-                if held.len() >= TTY_EVENT_BYTES {
-                    break;
-                }
-                continue;
-            }
-            let (queued, started) = self.plan.envs[id]
-                .launcher
-                .as_ref()
-                .map_or((false, false), |l| {
-                    watch_queue(&mut active.watch, l, &bytes)
-                });
-            self.credits.take(id, n);
-            // See `emit`: a gone consumer is not a reason to stop draining.
-            let _ = self.tx.send(log::ToLog::Event(RunEvent::Output {
-                env: id,
-                stream: pipe.stream,
-                bytes,
-            }));
-            // The env's timeout counts only while the job runs: paused with what was left
-            // while queued, and counting again from the start.
-            if queued {
-                let now = std::time::Instant::now();
-                let left = env.timeout_at.map(|t| t.saturating_duration_since(now));
-                active.watch.queue = Queue::Queued(left);
-                env.timeout_at = None;
-                let _ = self
-                    .tx
-                    .send(log::ToLog::Event(RunEvent::JobQueued { env: id }));
-            }
-            if started {
-                if let Queue::Queued(left) = active.watch.queue {
-                    let now = std::time::Instant::now();
-                    env.timeout_at = left.map(|left| now + left);
-                }
-                active.watch.queue = Queue::Started;
-                let _ = self
-                    .tx
-                    .send(log::ToLog::Event(RunEvent::JobStarted { env: id }));
-            }
-            if n < PIPE_READ_BYTES {
-                // That was all the pipe held: no read just to hear EAGAIN. Bytes arriving
-                // meanwhile make the re-armed pipe ready again at once.
-                break;
-            }
-        }
-        let send_now = eof || held.len() >= TTY_EVENT_BYTES;
-        if !held.is_empty() && active.held_since.is_none() {
-            active.held_since = Some(Instant::now());
-        }
         if eof {
             if let Some(p) = active.pipes[kind].take() {
                 sys::deregister(&self.poller, &p.reader);
@@ -147,8 +81,149 @@ impl Runner {
                 .modify(&pipe.reader, Event::readable(id * KEYS_PER_ENV + kind))
                 .is_ok();
         }
-        if send_now {
+    }
+
+    /// [`Runner::read_pipe`] for a pipe: every read becomes an event. Whether it hit EOF.
+    fn read_pipes(&mut self, id: EnvId, kind: usize) -> bool {
+        let EnvPhase::Running(active) = &mut self.envs[id].phase else {
+            return false;
+        };
+        let Some(pipe) = active.pipes[kind].as_mut() else {
+            return false;
+        };
+        pipe.armed = false;
+        let stream = pipe.stream;
+        let mut total = 0;
+        while total < FAIRNESS_BUDGET && self.credits.available(id) {
+            let EnvPhase::Running(active) = &mut self.envs[id].phase else {
+                return false;
+            };
+            let Some(pipe) = active.pipes[kind].as_mut() else {
+                return false;
+            };
+            let bytes = match sys::read_chunk(&pipe.reader, &mut self.buf, PIPE_READ_BYTES) {
+                sys::PipeRead::Data(bytes) => bytes,
+                sys::PipeRead::Empty => return false,
+                sys::PipeRead::Eof => return true,
+            };
+            let n = bytes.len();
+            total += n;
+            let marks = self.plan.envs[id]
+                .launcher
+                .as_ref()
+                .map_or((false, false), |l| {
+                    watch_queue(&mut active.watch, l, &bytes)
+                });
+            self.credits.take(id, n);
+            // See `emit`: a gone consumer is not a reason to stop draining.
+            let _ = self.tx.send(log::ToLog::Event(RunEvent::Output {
+                env: id,
+                stream,
+                bytes,
+            }));
+            self.queue_marks(id, marks);
+            if n < PIPE_READ_BYTES {
+                // That was all the pipe held: no read just to hear EAGAIN. Bytes arriving
+                // meanwhile make the re-armed pipe ready again at once.
+                return false;
+            }
+        }
+        false
+    }
+
+    /// [`Runner::read_pipe`] for a terminal: read on until it is empty (its next 4 KiB may
+    /// be there already), each read straight onto the end of the held bytes (no buffer of
+    /// its own, no copy, no `FIONREAD`: a terminal hands out at most 4 KiB a read anyway),
+    /// sent once [`TTY_EVENT_BYTES`] are held, at EOF, or after [`TTY_HOLD`]. The launcher's
+    /// queued and started marks are watched in it as in a pipe's output (the bytes before a
+    /// mark are sent first). Whether it hit EOF.
+    fn read_tty(&mut self, id: EnvId, kind: usize) -> bool {
+        // The readiness event disarmed it (oneshot), whether or not there is credit to read
+        // now: unarmed, it is re-armed by `read_pipe` or, once credit is back, by
+        // `resume_paused`.
+        if let EnvPhase::Running(active) = &mut self.envs[id].phase
+            && let Some(pipe) = active.pipes[kind].as_mut()
+        {
+            pipe.armed = false;
+        }
+        let mut eof = false;
+        let mut total = 0;
+        while total < FAIRNESS_BUDGET && self.credits.available(id) {
+            let EnvPhase::Running(active) = &mut self.envs[id].phase else {
+                return false;
+            };
+            let Some(pipe) = active.pipes[kind].as_mut() else {
+                return false;
+            };
+            let held = &mut active.held;
+            if held.capacity() - held.len() < TTY_READ_BYTES {
+                held.reserve(TTY_EVENT_BYTES.max(held.len()) + TTY_READ_BYTES - held.len());
+            }
+            let from = held.len();
+            match sys::read_append(&pipe.reader, held) {
+                sys::AppendRead::Data => {}
+                sys::AppendRead::Empty => break,
+                sys::AppendRead::Eof => {
+                    eof = true;
+                    break;
+                }
+            }
+            total += held.len() - from;
+            let marks = self.plan.envs[id]
+                .launcher
+                .as_ref()
+                .map_or((false, false), |l| {
+                    watch_queue(&mut active.watch, l, &active.held[from..])
+                });
+            if marks != (false, false) {
+                self.send_held(id);
+                self.queue_marks(id, marks);
+            }
+            let EnvPhase::Running(active) = &self.envs[id].phase else {
+                return eof;
+            };
+            if active.held.len() >= TTY_EVENT_BYTES {
+                break;
+            }
+        }
+        let EnvPhase::Running(active) = &mut self.envs[id].phase else {
+            return eof;
+        };
+        if !active.held.is_empty() && active.held_since.is_none() {
+            active.held_since = Some(Instant::now());
+        }
+        if eof || active.held.len() >= TTY_EVENT_BYTES {
             self.send_held(id);
+        }
+        eof
+    }
+
+    /// The launcher's marks seen in `id`'s output (`(queued, started)`): its state and
+    /// events. The env's timeout counts only while the job runs: paused with what was left
+    /// while queued, and counting again from the start.
+    fn queue_marks(&mut self, id: EnvId, (queued, started): (bool, bool)) {
+        let env = &mut self.envs[id];
+        let EnvPhase::Running(active) = &mut env.phase else {
+            return;
+        };
+        if queued {
+            let now = Instant::now();
+            let left = env.timeout_at.map(|t| t.saturating_duration_since(now));
+            active.watch.queue = Queue::Queued(left);
+            env.timeout_at = None;
+            let _ = self
+                .tx
+                .send(log::ToLog::Event(RunEvent::JobQueued { env: id }));
+        }
+        if started {
+            if let Queue::Queued(left) = active.watch.queue {
+                let now = Instant::now();
+                env.timeout_at = left.map(|left| now + left);
+            }
+            active.watch.queue = Queue::Started;
+            let _ = self
+                .tx
+                .send(log::ToLog::Event(RunEvent::JobStarted { env: id }));
         }
     }
 

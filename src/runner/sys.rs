@@ -205,6 +205,32 @@ pub fn read_chunk(reader: &os_pipe::PipeReader, scratch: &mut [u8], max: usize) 
     }
 }
 
+/// What [`read_append`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendRead {
+    /// Bytes were appended.
+    Data,
+    /// Nothing there (EAGAIN or a spurious wakeup).
+    Empty,
+    /// End of file (a terminal's master reads EIO once the last slave holder closed), or an
+    /// error that ends it.
+    Eof,
+}
+
+/// One `read` of a nonblocking fd onto the end of `buf`, into its spare capacity (the caller
+/// reserves room: as much as there is is read), retried on EINTR.
+pub fn read_append(reader: impl AsFd, buf: &mut Vec<u8>) -> AppendRead {
+    loop {
+        return match rustix::io::read(&reader, rustix::buffer::spare_capacity(&mut *buf)) {
+            Ok(0) => AppendRead::Eof,
+            Ok(_) => AppendRead::Data,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::AGAIN) => AppendRead::Empty,
+            Err(_) => AppendRead::Eof,
+        };
+    }
+}
+
 /// One `write` of `bytes` to a nonblocking fd, retried on EINTR: how many bytes it took, or
 /// `None` when the fd is full (EAGAIN).
 pub fn write_nonblocking(fd: impl AsFd, bytes: &[u8]) -> io::Result<Option<usize>> {
@@ -637,6 +663,74 @@ pub fn take_terminal_back() {
         libc::sigaddset(&raw mut ttou, libc::SIGTTOU);
         libc::pthread_sigmask(libc::SIG_BLOCK, &raw const ttou, &raw mut old);
         let _ = rustix::termios::tcsetpgrp(stdin, rustix::process::getpgrp());
+        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old, std::ptr::null_mut());
+    }
+}
+
+/// Was `pid` (our child) stopped since the last look? Takes the stop report
+/// (`waitid(WSTOPPED | WNOHANG)`: never an exit, so nothing is reaped).
+pub fn take_stop(pid: i32) -> bool {
+    let Some(pid) = Pid::from_raw(pid) else {
+        return false;
+    };
+    let opts = rustix::process::WaitIdOptions::STOPPED | rustix::process::WaitIdOptions::NOHANG;
+    matches!(
+        rustix::process::waitid(rustix::process::WaitId::Pid(pid), opts),
+        Ok(Some(status)) if status.stopped()
+    )
+}
+
+/// An attached command's group `pgid` stopped (Ctrl-Z typed into runall's terminal stops
+/// the terminal's foreground group, which is the command's): do what a shell's job does.
+/// When the command had the terminal, its settings are kept, runall's group takes the
+/// terminal back and runall stops itself (SIGSTOP), so the calling shell sees a stopped job
+/// and gets its terminal; when continued (`fg`), the command's settings and the terminal's
+/// foreground go back to it and its group is continued (SIGCONT). When runall is continued
+/// in the background (`bg`), the command is continued without the terminal, as a
+/// background job is: reading it stops the command again, and runall with it. Returns at
+/// once when stdin is no terminal (nothing was handed over).
+pub fn suspend_with_attached(pgid: i32) {
+    let stdin = rustix::stdio::stdin();
+    if !rustix::termios::isatty(stdin) {
+        return;
+    }
+    let me = rustix::process::getpgrp();
+    let holder = rustix::termios::tcgetpgrp(stdin).ok();
+    let mut settings = None;
+    if holder.is_some_and(|h| h.as_raw_nonzero().get() == pgid) {
+        settings = rustix::termios::tcgetattr(stdin).ok();
+        take_terminal_back();
+    }
+    if holder != Some(me) {
+        // Stop as a job (the whole process: every thread); this returns once continued.
+        signal_pid(std::process::id() as i32, libc::SIGSTOP);
+    }
+    if rustix::termios::tcgetpgrp(stdin).ok() == Some(me) {
+        if let Some(settings) = &settings {
+            let _ =
+                rustix::termios::tcsetattr(stdin, rustix::termios::OptionalActions::Now, settings);
+        }
+        give_terminal(pgid);
+    }
+    signal_group(pgid, libc::SIGCONT);
+}
+
+/// Make `pgid` the foreground group of stdin's terminal (runall's group has it): with
+/// SIGTTOU blocked around the call, in this thread only, as for [`take_terminal_back`].
+fn give_terminal(pgid: i32) {
+    let stdin = rustix::stdio::stdin();
+    let Some(group) = Pid::from_raw(pgid) else {
+        return;
+    };
+    // SAFETY: sigset_t is plain data; pthread_sigmask changes this thread's mask only and
+    // restores it right after.
+    unsafe {
+        let mut ttou: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut ttou);
+        libc::sigaddset(&raw mut ttou, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &raw const ttou, &raw mut old);
+        let _ = rustix::termios::tcsetpgrp(stdin, group);
         libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old, std::ptr::null_mut());
     }
 }

@@ -1,7 +1,8 @@
 //! A tty env's terminal seen from the runner: typed bytes written to the master side
 //! (nonblocking, buffered while the terminal is full, never waited for) and the window size
 //! (`TIOCSWINSZ`, so the child's foreground group gets SIGWINCH). The master is the env's
-//! `pipes[0]`, read by the pump like any pipe; the syscalls are [`super::sys`]'s.
+//! `pipes[0]`, read by the pump like any pipe; the syscalls are [`super::sys`]'s. Also an
+//! `--attach`ed command stopped by Ctrl-Z: runall stops with it, like a shell's job.
 
 use super::{EnvPhase, INPUT_LIMIT, Runner, sys};
 use crate::plan::EnvId;
@@ -52,6 +53,22 @@ impl Runner {
         self.envs
             .iter()
             .any(|e| matches!(&e.phase, EnvPhase::Running(a) if !a.input.is_empty()))
+    }
+
+    /// `--attach`: a SIGCHLD came; if the attached command was stopped (Ctrl-Z typed into
+    /// runall's terminal), runall stops with it as a shell's job would and, once continued,
+    /// gives the terminal back and continues it ([`sys::suspend_with_attached`]), instead of
+    /// waiting for a command that never goes on.
+    pub(super) fn attached_stops(&self) {
+        for env in &self.envs {
+            if let EnvPhase::Running(active) = &env.phase
+                && active.foreground
+                && !active.exited
+                && sys::take_stop(active.pid)
+            {
+                sys::suspend_with_attached(active.pid);
+            }
+        }
     }
 
     /// `env`'s window size: kept for its next commands and set on its terminal now.

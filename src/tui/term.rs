@@ -49,6 +49,8 @@ pub struct Term {
     /// The bytes fed last ended outside any escape sequence or UTF-8 character (as far as a
     /// look at their end tells), so the emulator's parser is in its ground state.
     ground: bool,
+    /// Batches that took the fast path (for the tests).
+    fast_batches: u64,
 }
 
 impl std::fmt::Debug for Term {
@@ -66,6 +68,7 @@ impl Term {
             parser: vt100::Parser::new_with_callbacks(rows, cols, 0, Scrolled::default()),
             region_seen: false,
             ground: true,
+            fast_batches: 0,
         }
     }
 
@@ -95,114 +98,114 @@ impl Term {
     }
 
     /// The fast path for a flood of plain lines (printable ASCII, each ending `\r\n` as a
-    /// terminal's line discipline writes them, none wider than the screen), with the cursor
-    /// at the start of a blank last row, plain attributes, the main screen and no scroll
-    /// region: the result is the same as feeding every byte, but only the first and the last
-    /// screenful go through the emulator. The lines in between would only scroll through
+    /// terminal's line discipline writes them, none wider than the screen) on the main
+    /// screen, with plain attributes and no scroll region: the result is the same as feeding
+    /// every byte, but only the first line, the line feeds that push the screen off and the
+    /// last screenful go through the emulator. The lines in between would only scroll through
     /// the screen and off its top, so they go straight into the history as they are. `None`
     /// (nothing done) when the bytes or the screen are not like that, or there are too few
     /// lines to gain anything.
+    ///
+    /// The first line (up to the first `\n`, whatever the row held before: a `\r` that ended
+    /// the last batch, a prompt, colour) takes the emulator's own way, so a batch cut anywhere
+    /// by a read still takes the fast path for the rest; the last line may end in `\r` (the
+    /// `\n` that follows starts the next batch).
     fn feed_plain_lines(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
         let (rows, cols) = self.size();
         let (rows, cols) = (usize::from(rows), usize::from(cols));
-        if self.region_seen || !self.ground || !self.plain_drawing() {
+        if self.region_seen || !self.ground || self.parser.screen().alternate_screen() {
             return None;
         }
-        // The cursor on the last row, after plain text only (that row's start, which the
-        // batch's first line continues) and nothing after it.
-        let prefix = self.last_row_prefix()?;
-        // Every complete line (without its `\r\n`), then what follows the last one.
-        let mut lines = Vec::new();
+        let first = memchr::memchr(b'\n', bytes)? + 1;
+        let rest = &bytes[first..];
+        // Cheap checks first: enough lines, each `\r\n`-ended, every byte printable.
+        let mut lines = Vec::with_capacity(rest.len() / 64 + 1);
         let mut start = 0;
-        for at in memchr::memchr_iter(b'\n', bytes) {
-            if at == 0 || bytes[at - 1] != b'\r' {
+        for at in memchr::memchr_iter(b'\n', rest) {
+            if at == 0 || rest[at - 1] != b'\r' || at - 1 - start > cols {
                 return None;
             }
-            lines.push(&bytes[start..at - 1]);
+            lines.push(start..at - 1);
             start = at + 1;
         }
-        let tail = &bytes[start..];
-        let plain =
-            |line: &[u8]| line.len() <= cols && line.iter().all(|&b| (0x20..0x7f).contains(&b));
-        if lines.len() < 3 * rows || !lines.iter().all(|l| plain(l)) || !plain(tail) {
+        let mut tail = &rest[start..];
+        let mut ends = 2 * lines.len();
+        if let [body @ .., b'\r'] = tail {
+            tail = body;
+            ends += 1;
+        }
+        if lines.len() < 3 * rows || tail.len() > cols {
             return None;
+        }
+        // Every `\n` has its `\r` (seen above): any other unprintable byte is one too many.
+        if unprintable(rest) != ends {
+            return None;
+        }
+        // 1. The first line the normal way; then the cursor must be at the start of the blank
+        // last row, with plain attributes (what the fast path's lines are drawn with).
+        let head = &bytes[..first];
+        self.region_seen |= sets_scroll_region(head);
+        self.ground = ends_in_ground(head);
+        self.parser.process(head);
+        let mut history = self.take_scrolled(false);
+        let last_row = u16::try_from(rows - 1).unwrap_or(u16::MAX);
+        if self.region_seen
+            || !self.ground
+            || self.parser.screen().alternate_screen()
+            || self.parser.screen().cursor_position() != (last_row, 0)
+            || !self.plain_drawing()
+            || !self.last_row_blank()
+        {
+            // Not so: the rest the normal way.
+            self.region_seen |= sets_scroll_region(rest);
+            self.ground = ends_in_ground(rest);
+            self.parser.process(rest);
+            history.extend(self.take_scrolled(false));
+            return Some(history);
         }
         let keep = rows - 1;
         let through = lines.len() - keep;
-        // 1. The first screenful the normal way: the rows on screen now scroll off (with their
-        // colours), and the screen then holds the first `keep` lines, the last row blank.
-        let mut head = Vec::with_capacity(keep * (cols + 2));
-        for line in &lines[..keep] {
-            head.extend_from_slice(line);
-            head.extend_from_slice(b"\r\n");
-        }
-        self.parser.process(&head);
-        let mut history = self.take_scrolled(false);
-        // 2. Those and the lines after them, up to the last screenful, scroll off in order
-        // (the first as its row shows it, after what the last row held).
-        history.extend_from_slice(&prefix);
+        debug_assert!(through > 0, "3 screenfuls of lines at least");
+        // 2. Line feeds push the rows above the cursor off the top (with their colours), as
+        // the batch's first lines would: the screen is then blank.
+        self.parser.process(&vec![b'\n'; keep]);
+        history.extend(self.take_scrolled(false));
+        // 3. The lines that would scroll through the screen go to the history as they are.
+        history.reserve(lines[through - 1].end - lines[0].start + through);
         for line in &lines[..through] {
-            history.extend_from_slice(line);
+            history.extend_from_slice(&rest[line.clone()]);
             history.push(b'\n');
         }
-        // 3. The last screenful onto a blank screen, the cursor on the last row: what scrolls
-        // off meanwhile is the blank rows.
-        let mut last = format!("\x1b[2J\x1b[{rows};1H").into_bytes();
-        for line in &lines[through..] {
-            last.extend_from_slice(line);
-            last.extend_from_slice(b"\r\n");
-        }
-        last.extend_from_slice(tail);
+        // 4. The last screenful onto the blank screen, the cursor on the last row: what
+        // scrolls off meanwhile is the blank rows.
+        let from = lines[through].start;
         self.parser.callbacks_mut().mute = true;
-        self.parser.process(&last);
+        self.parser.process(&rest[from..]);
         self.parser.callbacks_mut().mute = false;
         self.ground = true;
+        self.fast_batches += 1;
         Some(history)
     }
 
-    /// The main screen, and text would be drawn with plain attributes.
+    /// Text would be drawn with plain attributes.
     fn plain_drawing(&self) -> bool {
         let screen = self.parser.screen();
-        !screen.alternate_screen()
-            && screen.fgcolor() == vt100::Color::Default
+        screen.fgcolor() == vt100::Color::Default
             && screen.bgcolor() == vt100::Color::Default
             && !(screen.bold() || screen.dim() || screen.italic())
             && !(screen.underline() || screen.inverse())
     }
 
-    /// With the cursor on the last row: the text before it, when that is plain (ASCII, no
-    /// attributes, a blank for an empty cell) and nothing is drawn from the cursor on.
-    fn last_row_prefix(&self) -> Option<Vec<u8>> {
+    /// The last row holds nothing (the cursor's row after a line feed on it).
+    fn last_row_blank(&self) -> bool {
         let screen = self.parser.screen();
         let (rows, cols) = self.size();
-        let (row, at) = screen.cursor_position();
-        if row != rows - 1 || at >= cols {
-            return None;
-        }
-        let mut prefix = Vec::with_capacity(usize::from(at));
-        for col in 0..cols {
-            let cell = screen.cell(row, col)?;
-            let plain = cell.fgcolor() == vt100::Color::Default
-                && cell.bgcolor() == vt100::Color::Default
-                && !(cell.bold() || cell.dim() || cell.italic())
-                && !(cell.underline() || cell.inverse() || cell.is_wide());
-            if !plain {
-                return None;
-            }
-            let text = cell.contents().as_bytes();
-            if col >= at {
-                if !text.is_empty() {
-                    return None;
-                }
-            } else {
-                match text {
-                    [] => prefix.push(b' '),
-                    [b] if (0x20..0x7f).contains(b) => prefix.push(*b),
-                    _ => return None,
-                }
-            }
-        }
-        Some(prefix)
+        (0..cols).all(|col| {
+            screen.cell(rows - 1, col).is_some_and(|cell| {
+                !(cell.has_contents() || cell.inverse() || cell.underline())
+                    && cell.bgcolor() == vt100::Color::Default
+            })
+        })
     }
 
     /// The env ended: back to the main screen, and every row down to the last one with text
@@ -309,6 +312,21 @@ impl Term {
             }
         }
     }
+}
+
+/// How many bytes of `bytes` are not printable ASCII (controls, DEL, anything above): a
+/// count, not a search, so that it runs branch-free over vectors of bytes.
+fn unprintable(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            usize::from(
+                chunk
+                    .iter()
+                    .fold(0u8, |n, &b| n + u8::from(b.wrapping_sub(0x20) > 0x5e)),
+            )
+        })
+        .sum()
 }
 
 /// `bytes` end outside an escape sequence and a UTF-8 character, as far as their end tells
@@ -600,6 +618,7 @@ mod tests {
             assert_eq!(rows(&fast), rows(&slow));
             assert_eq!(text(&fast_history), text(&slow_history));
             assert!(text(&fast_history).contains("partialline 00100\n"));
+            assert_eq!(fast.fast_batches, 2);
         }
         // A screen filled the slow way, the cursor left mid-row on the last row: the next
         // batch still takes the fast path, and matches.
@@ -614,14 +633,85 @@ mod tests {
             slow_history.extend(slow.feed(chunk));
         }
         let fast_history = fast.feed_plain_lines(&more).expect("the fast path mid-row");
+        assert_eq!(fast.fast_batches, 1);
         assert_eq!(rows(&fast), rows(&slow));
         let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
         assert_eq!(text(&fast_history), text(&slow_history));
-        // Not after coloured text on that row.
-        let mut term = Term::new(5, 20);
-        term.feed(&first);
-        term.feed(b"\x1b[32mok\x1b[m ");
-        assert!(term.feed_plain_lines(&more).is_none());
+        // After coloured text on that row, too: the first line goes the emulator's way.
+        let mut slow = Term::new(5, 20);
+        let mut fast = Term::new(5, 20);
+        for term in [&mut slow, &mut fast] {
+            term.feed(&first);
+            term.feed(b"\x1b[32mok\x1b[m ");
+        }
+        let mut slow_history = Vec::new();
+        for chunk in more.chunks(3) {
+            slow_history.extend(slow.feed(chunk));
+        }
+        let fast_history = fast
+            .feed_plain_lines(&more)
+            .expect("the fast path after colour");
+        assert_eq!(rows(&fast), rows(&slow));
+        assert_eq!(text(&fast_history), text(&slow_history));
+        assert!(String::from_utf8_lossy(&fast_history).contains("\x1b[32mok"));
+        assert_eq!(fast.fast_batches, 1);
+    }
+
+    /// A flood cut into batches anywhere (between `\r` and `\n` too, as the reads cut it)
+    /// takes the fast path batch after batch and ends as the emulator alone would end.
+    #[test]
+    fn a_flood_cut_anywhere_takes_the_fast_path_and_matches() {
+        let flood: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("tty-0 out {i:010} ~~~~\r\n").into_bytes())
+            .collect();
+        let mut slow = Term::new(6, 30);
+        let mut slow_history = Vec::new();
+        for chunk in flood.chunks(11) {
+            slow_history.extend(slow.feed(chunk));
+        }
+        // Cuts: just after a `\r`, just after a `\n`, mid-line.
+        let line = flood.len() / 2000;
+        let cuts = [
+            3 * line * 10 - 1,
+            6 * line * 10,
+            9 * line * 10 + 7,
+            12 * line * 10 - 1,
+            flood.len(),
+        ];
+        let mut fast = Term::new(6, 30);
+        let mut fast_history = fast.feed(&flood[..cuts[0]]);
+        for pair in cuts.windows(2) {
+            let batch = &flood[pair[0]..pair[1]];
+            fast_history.extend(fast.feed_plain_lines(batch).expect("the fast path"));
+        }
+        assert_eq!(rows(&fast), rows(&slow));
+        assert_eq!(
+            fast.parser.screen().cursor_position(),
+            slow.parser.screen().cursor_position()
+        );
+        let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
+        assert_eq!(text(&fast_history), text(&slow_history));
+        assert_eq!(text(&fast_history).lines().count(), 2000 - 5);
+        assert_eq!(fast.fast_batches, 4);
+    }
+
+    #[test]
+    fn unprintable_bytes_are_counted_wherever_they_are() {
+        assert_eq!(unprintable(b""), 0);
+        assert_eq!(unprintable(b"plain text ~"), 0);
+        let mut long = vec![b'x'; 1000];
+        assert_eq!(unprintable(&long), 0);
+        for (at, bad) in [
+            (0, b'\r'),
+            (254, b'\n'),
+            (255, 0x1b),
+            (600, 0x7f),
+            (999, 0xc3),
+        ] {
+            long[at] = bad;
+        }
+        assert_eq!(unprintable(&long), 5);
+        assert_eq!(unprintable(&[0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff]), 4);
     }
 
     #[test]
@@ -664,10 +754,13 @@ mod tests {
             })
             .collect();
         assert!(term.feed_plain_lines(&wide).is_none());
+        // The cursor elsewhere after the first line, or the alternate screen: the rest goes
+        // the emulator's way too.
         term.feed(b"\x1b[1;1H");
-        assert!(term.feed_plain_lines(&lines).is_none());
+        assert!(term.feed_plain_lines(&lines).is_some());
         term.feed(b"\x1b[5;1H\x1b[?1049h\x1b[5;1H");
         assert!(term.feed_plain_lines(&lines).is_none());
+        assert_eq!(term.fast_batches, 0);
     }
 
     #[test]

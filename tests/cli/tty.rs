@@ -200,3 +200,35 @@ fn attach_gives_the_env_runalls_own_output_and_no_timeout() {
         run.stderr()
     );
 }
+
+/// A tty env behind a launcher: its queued and started marks come through the terminal and
+/// are seen as a pipe env's are (queued shown, the timeout waiting for the start).
+#[test]
+fn a_tty_env_behind_a_launcher_shows_queued_and_its_timeout_waits_for_the_start() {
+    let p = Project::new(
+        r#"
+[env.job]
+tty = true
+commands = ["sleep 0.2; echo job ran"]
+timeout = "1s"
+[env.job.launcher]
+command = ["sh", "-c", "echo 'fake: job 7 queued and waiting for resources'; sleep 1.5; echo 'fake: job 7 has been allocated resources'; exec \"$@\"", "launcher"]
+queued = "queued and waiting for resources"
+started = "has been allocated resources"
+"#,
+    );
+    let run = p.run(&["--ci", "--color", "never"]);
+    run.assert_code(0);
+    let out = run.stdout();
+    let queued = out
+        .find("job | ⧖ queued: the cluster has not started its job yet")
+        .unwrap_or_else(|| panic!("queued line: {out}"));
+    let started = out
+        .find("job | ▶ its job started")
+        .unwrap_or_else(|| panic!("started line: {out}"));
+    let ran = out
+        .find("job | job ran")
+        .unwrap_or_else(|| panic!("ran: {out}"));
+    assert!(queued < started && started < ran, "{out}");
+    assert!(summary_row(&out, "job").contains("passed"), "{out}");
+}

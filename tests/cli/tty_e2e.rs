@@ -237,3 +237,59 @@ fn y_copies_with_osc52_and_m_toggles_the_mouse() {
     assert_eq!(mouse().trim(), "1");
     quit(&p, &tmux, true, "1");
 }
+
+/// `--attach` and Ctrl-Z: the attached env is stopped by its terminal, and runall stops with
+/// it like a shell's job (never waiting forever for a stopped child); `fg` gives the terminal
+/// back to the env, which goes on, answers its prompt and finishes; the terminal's settings
+/// are as before.
+#[test]
+fn attach_then_ctrl_z_stops_runall_as_a_job_and_fg_goes_on() {
+    let p = Project::new(
+        "[env.ask]\n\
+         commands = [\"python3 -c 'print(\\\"hello\\\", input(\\\"name? \\\"))'; echo after-$((1+1))\"]\n",
+    );
+    let tmux = Tmux::interactive(&p);
+    tmux.wait_for("PROMPT$");
+    tmux.type_line("stty -g > stty.before");
+    let runall = env!("CARGO_BIN_EXE_runall");
+    // Alone on its line: bash would go on with the rest of a list once the job stops.
+    tmux.type_line(&format!(
+        "RUNALL_TEST_TAG={} '{runall}' --attach ask",
+        p.tag
+    ));
+    tmux.wait_for("name?");
+    tmux.keys(&["C-z"]);
+    tmux.wait_until("the shell's prompt after the stop", |s| {
+        s.contains("Stopped") && s.trim_end().ends_with("PROMPT$")
+    });
+    // The shell has its terminal, as it was.
+    tmux.type_line("stty -g > stty.during; echo during-$((2+2))");
+    tmux.wait_for("during-4");
+    tmux.type_line("fg; echo fg-$?; stty -g > stty.after");
+    // The env has the terminal again: what is typed reaches its prompt.
+    tmux.wait_until("runall in the foreground again", |s| {
+        s.lines().filter(|l| l.contains("--attach ask")).count() >= 3
+    });
+    tmux.type_text("bob");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_until("the shell to go on", |s| {
+        s.lines().any(|l| l.starts_with("fg-"))
+    });
+    assert!(screen.contains("hello bob"), "{screen}");
+    assert!(screen.contains("after-2"), "{screen}");
+    assert!(screen.contains("1 passed, 0 failed"), "{screen}");
+    assert!(screen.lines().any(|l| l == "fg-0"), "{screen}");
+    let read = |name: &str| std::fs::read_to_string(p.path().join(name)).unwrap_or_default();
+    tmux.wait_until("stty to write", |_| !read("stty.after").is_empty());
+    assert_eq!(
+        read("stty.before"),
+        read("stty.during"),
+        "settings at the stop"
+    );
+    assert_eq!(
+        read("stty.before"),
+        read("stty.after"),
+        "terminal settings changed"
+    );
+    p.assert_no_survivors();
+}
