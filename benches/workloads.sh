@@ -358,7 +358,8 @@ tui() {
 # EIO; the kernel hands out about 4 KiB per read). Reports both drain rates, their ratio
 # (target ≥ 0.8), runall's peak RSS and how long a key (`?`, the help) takes to show.
 # runall's rate is timed twice: from `tmux new-session` until the screen says done (tmux's
-# and runall's start and the 20 ms screen polling included), and over the env's own
+# and runall's start included; while the flood runs, the script only stats the log every
+# 50 ms, then polls the screen every 20 ms for done), and over the env's own
 # duration from its run history (spawn to the end of its output, as the floor times fork to
 # EIO).
 tty_flood() {
@@ -405,6 +406,13 @@ tty_flood() {
             sleep 0.005
         done
         tmux send-keys -t "$session" Escape
+        # Until the log holds every byte: a stat every 50 ms (a capture-pane every 20 ms
+        # costs tmux a screen render each time, CPU the floor's run does not spend); then
+        # the screen, until it says done.
+        for _ in $(seq 4800); do
+            [ "$(stat -c %s "$TMP/logs/tty-0.log" 2> /dev/null || echo 0)" -ge 271119754 ] && break
+            sleep 0.05
+        done
         local timed_out=1
         for _ in $(seq 12000); do
             if [[ $(tmux capture-pane -t "$session" -p | tail -1) == *"done ✔ 1"* ]]; then
