@@ -650,10 +650,16 @@ pub fn restore_terminal(state: &TerminalState) {
 /// attached env, which had it). A background group asking gets SIGTTOU unless it blocks it:
 /// blocked around the call, in this thread only. Nothing to do when stdin is no terminal.
 pub fn take_terminal_back() {
-    let stdin = rustix::stdio::stdin();
-    if !rustix::termios::isatty(stdin) {
+    if !rustix::termios::isatty(rustix::stdio::stdin()) {
         return;
     }
+    set_foreground(rustix::process::getpgrp());
+}
+
+/// Make `group` the foreground group of stdin's terminal, with SIGTTOU blocked around the
+/// call in this thread only (a background group asking would get it).
+fn set_foreground(group: Pid) {
+    let stdin = rustix::stdio::stdin();
     // SAFETY: sigset_t is plain data; pthread_sigmask changes this thread's mask only and
     // restores it right after.
     unsafe {
@@ -662,7 +668,7 @@ pub fn take_terminal_back() {
         libc::sigemptyset(&raw mut ttou);
         libc::sigaddset(&raw mut ttou, libc::SIGTTOU);
         libc::pthread_sigmask(libc::SIG_BLOCK, &raw const ttou, &raw mut old);
-        let _ = rustix::termios::tcsetpgrp(stdin, rustix::process::getpgrp());
+        let _ = rustix::termios::tcsetpgrp(stdin, group);
         libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old, std::ptr::null_mut());
     }
 }
@@ -718,20 +724,8 @@ pub fn suspend_with_attached(pgid: i32) {
 /// Make `pgid` the foreground group of stdin's terminal (runall's group has it): with
 /// SIGTTOU blocked around the call, in this thread only, as for [`take_terminal_back`].
 fn give_terminal(pgid: i32) {
-    let stdin = rustix::stdio::stdin();
-    let Some(group) = Pid::from_raw(pgid) else {
-        return;
-    };
-    // SAFETY: sigset_t is plain data; pthread_sigmask changes this thread's mask only and
-    // restores it right after.
-    unsafe {
-        let mut ttou: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&raw mut ttou);
-        libc::sigaddset(&raw mut ttou, libc::SIGTTOU);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &raw const ttou, &raw mut old);
-        let _ = rustix::termios::tcsetpgrp(stdin, group);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &raw const old, std::ptr::null_mut());
+    if let Some(group) = Pid::from_raw(pgid) {
+        set_foreground(group);
     }
 }
 

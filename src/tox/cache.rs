@@ -132,13 +132,7 @@ impl Inputs {
                 var("HOME").map(|home| Path::new(&home).join(".local/share/uv/python"))
             }),
         );
-        let installs = installs
-            .into_iter()
-            .map(|dir| {
-                let changed = std::fs::metadata(&dir).ok().map(|meta| change_ns(&meta));
-                (dir, changed)
-            })
-            .collect();
+        let installs = with_change_times(installs);
         let files = files
             .into_iter()
             .map(|path| {
@@ -151,13 +145,7 @@ impl Inputs {
             .filter(|(key, _)| !VOLATILE.iter().any(|v| key == v))
             .collect();
         env.sort();
-        let path_dirs = path_dirs
-            .into_iter()
-            .map(|dir| {
-                let changed = std::fs::metadata(&dir).ok().map(|meta| change_ns(&meta));
-                (dir, changed)
-            })
-            .collect();
+        let path_dirs = with_change_times(path_dirs);
         Self {
             argv: argv.to_vec(),
             program,
@@ -186,6 +174,16 @@ impl Inputs {
         self.installs.hash(&mut hasher);
         format!("{:016x}", hasher.finish())
     }
+}
+
+/// Each of `dirs` with its change time (ns), `None` when it is not there.
+fn with_change_times(dirs: Vec<PathBuf>) -> Vec<(PathBuf, Option<i64>)> {
+    dirs.into_iter()
+        .map(|dir| {
+            let changed = std::fs::metadata(&dir).ok().map(|meta| change_ns(&meta));
+            (dir, changed)
+        })
+        .collect()
 }
 
 /// The nanoseconds of `meta`'s change time (ctime: a rewrite or a rename into place moves it,
