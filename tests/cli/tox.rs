@@ -119,6 +119,20 @@ fn has(text: &str, env: &str, needle: &str) -> bool {
     line_at(text, env, needle).is_some()
 }
 
+/// `runall list --json` of `p`, after checking that it read `file` and that its env set and
+/// default envs are exactly what `tox config` says.
+fn listed_as_tox_says(p: &Project, file: &str) -> Value {
+    let (all, env_list) = tox_envs(p);
+    let list = listed(p);
+    assert_eq!(list["config"], p.path().join(file).display().to_string());
+    assert_eq!(names_where(&list, |e| e["origin"] == "tox"), all);
+    assert_eq!(
+        names_where(&list, |e| e["origin"] == "tox" && e["default"] == true),
+        env_list
+    );
+    list
+}
+
 /// Where `env`'s first command started.
 fn started_ms(text: &str, env: &str) -> usize {
     line_at(text, env, "$ ").unwrap_or_else(|| panic!("{env} never started in\n{text}"))
@@ -128,17 +142,7 @@ fn started_ms(text: &str, env: &str) -> usize {
 fn tox_ini_project_runs_as_tox_would_with_one_package_build() {
     let p = tox_project("tox-ini");
     // The env set is tox's, package envs dropped; the default run is tox's env_list.
-    let (all, env_list) = tox_envs(&p);
-    let list = listed(&p);
-    assert_eq!(
-        list["config"],
-        p.path().join("tox.ini").display().to_string()
-    );
-    assert_eq!(names_where(&list, |e| e["origin"] == "tox"), all);
-    assert_eq!(
-        names_where(&list, |e| e["origin"] == "tox" && e["default"] == true),
-        env_list
-    );
+    let list = listed_as_tox_says(&p, "tox.ini");
     assert_eq!(
         names_where(&list, |e| e["origin"] == "tox-package"),
         [".package"]
@@ -298,17 +302,7 @@ fn runall_toml_envs_name_tox_envs(p: &Project) {
 #[test]
 fn tox_toml_project_and_discovery_order() {
     let p = tox_project("tox-toml");
-    let (all, env_list) = tox_envs(&p);
-    let list = listed(&p);
-    assert_eq!(
-        list["config"],
-        p.path().join("tox.toml").display().to_string()
-    );
-    assert_eq!(names_where(&list, |e| e["origin"] == "tox"), all);
-    assert_eq!(
-        names_where(&list, |e| e["origin"] == "tox" && e["default"] == true),
-        env_list
-    );
+    let list = listed_as_tox_says(&p, "tox.toml");
     let envs = list["envs"].as_array().expect("envs");
     let by = |name: &str| {
         envs.iter()
