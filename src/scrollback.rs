@@ -233,6 +233,50 @@ impl Scrollback {
         }
     }
 
+    /// Appends whole lines of printable ASCII in the default style, `bytes[range]` for each of
+    /// `lines` (a tty pane's history on its emulator's fast path, `Term::feed_parts`): the
+    /// same as pushing each line followed by `\n`, but stored straight into the line store,
+    /// without the copy into a chunk and the parse. Falls back to exactly that push when the
+    /// parser is not at a plain line start (a partial line, a style carried over), the buffer
+    /// is evicted, or a line is longer than [`LINE_TEXT_CAP`]. The caller guarantees the bytes
+    /// are printable ASCII (`0x20..=0x7e`).
+    pub fn push_plain_lines(&mut self, bytes: &[u8], lines: &[std::ops::Range<u32>]) {
+        let line = |r: &std::ops::Range<u32>| bytes.get(r.start as usize..r.end as usize);
+        if lines.is_empty() {
+            return;
+        }
+        self.settle();
+        let direct = !self.evicted
+            && self.parser.at_plain_line_start()
+            && lines
+                .iter()
+                .all(|r| line(r).is_some_and(|l| l.len() <= LINE_TEXT_CAP));
+        if !direct {
+            let total: usize = lines.iter().map(|r| r.len() + 1).sum();
+            let mut joined = Vec::with_capacity(total);
+            for r in lines {
+                joined.extend_from_slice(line(r).unwrap_or_default());
+                joined.push(b'\n');
+            }
+            self.push_owned(joined);
+            return;
+        }
+        debug_assert!(
+            lines
+                .iter()
+                .all(|r| line(r).is_some_and(|l| l.iter().all(|&b| (0x20..=0x7e).contains(&b)))),
+            "plain lines are printable ASCII"
+        );
+        let pen = self.parser.pen;
+        for r in lines {
+            let text = line(r).unwrap_or_default();
+            let next = self.bytes_in + text.len() as u64 + 1;
+            self.bytes_in = next;
+            self.parsed = next;
+            self.store.commit(next, pen, |block| block.push_plain(text));
+        }
+    }
+
     /// Before a frame shows the newest `rows` lines: when more than [`CATCH_UP_FREE`] raw bytes
     /// wait, the oldest chunks whose lines are all older than those rows are skimmed instead of
     /// parsed (their lines page back from the log if scrolled to), so a flood costs a frame
@@ -1030,6 +1074,84 @@ mod tests {
         assert_eq!(sb.line_count(), n);
         assert_eq!(sb.lines(n - 40, 40), all.lines(n - 40, 40));
         assert_eq!(sb.lines(0, 10), all.lines(0, 10));
+    }
+
+    /// `push_plain_lines` of `lines` (each a range of `bytes`) after `before`, and what
+    /// pushing the same lines as `\n`-ended bytes gives: lines, styles, count, and a search.
+    fn plain_lines_and_pushed(
+        cap: usize,
+        before: &[u8],
+        bytes: &[u8],
+        lines: &[std::ops::Range<u32>],
+    ) -> (Scrollback, Scrollback) {
+        let mut direct = Scrollback::new(cap);
+        let mut pushed = Scrollback::new(cap);
+        direct.push(before);
+        pushed.push(before);
+        direct.push_plain_lines(bytes, lines);
+        let mut joined = Vec::new();
+        for r in lines {
+            joined.extend_from_slice(&bytes[r.start as usize..r.end as usize]);
+            joined.push(b'\n');
+        }
+        pushed.push(&joined);
+        (direct, pushed)
+    }
+
+    fn same_history(a: &mut Scrollback, b: &mut Scrollback) {
+        assert_eq!(a.line_count(), b.line_count());
+        let n = a.line_count();
+        assert_eq!(a.lines(0, n), b.lines(0, n));
+        assert_eq!(plain(a), plain(b));
+        assert_eq!(hits(a, "7"), hits(b, "7"));
+        assert_eq!(a.store.len, b.store.len);
+    }
+
+    #[test]
+    fn plain_lines_stored_directly_read_as_if_pushed() {
+        let bytes: Vec<u8> = (0..300)
+            .flat_map(|i| format!("tty-0 out {i:06} ~~~~\r\n").into_bytes())
+            .collect();
+        let line = bytes.len() / 300;
+        let ranges: Vec<std::ops::Range<u32>> = (0..300)
+            .map(|i| (i * line) as u32..((i + 1) * line - 2) as u32)
+            .collect();
+        // Straight into the store after lines that left the parser clean: nothing waits raw.
+        let (mut direct, mut pushed) =
+            plain_lines_and_pushed(1000, b"\x1b[31mred\x1b[m\n", &bytes, &ranges);
+        assert!(direct.pending.chunks.is_empty());
+        same_history(&mut direct, &mut pushed);
+        // More lines than the cap: the oldest are evicted as when pushed.
+        let (mut direct, mut pushed) = plain_lines_and_pushed(100, b"", &bytes, &ranges);
+        assert_eq!(direct.line_count(), 300);
+        same_history(&mut direct, &mut pushed);
+        // The fallbacks: a partial line, a style carried over, a line past the text cap.
+        for before in [&b"partial "[..], b"\x1b[32mgreen\n"] {
+            let (mut direct, mut pushed) = plain_lines_and_pushed(1000, before, &bytes, &ranges);
+            same_history(&mut direct, &mut pushed);
+        }
+        assert_eq!(
+            plain_lines_and_pushed(1000, b"partial ", &bytes, &ranges)
+                .0
+                .plain_line(0),
+            Some("partial tty-0 out 000000 ~~~~".into())
+        );
+        let long = b"y".repeat(LINE_TEXT_CAP + 10);
+        let (mut direct, mut pushed) = plain_lines_and_pushed(
+            1000,
+            b"",
+            &long,
+            &[std::ops::Range {
+                start: 0,
+                end: long.len() as u32,
+            }],
+        );
+        same_history(&mut direct, &mut pushed);
+        assert!(
+            direct
+                .plain_line(0)
+                .is_some_and(|l| l.ends_with(CLIP_MARKER))
+        );
     }
 
     #[test]

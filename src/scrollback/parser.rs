@@ -355,6 +355,15 @@ impl Parser {
         self.has_partial()
     }
 
+    /// At the start of a line in the ground state with the default style: a line of printable
+    /// ASCII fed now would be stored as exactly its bytes, with no style run.
+    pub(super) fn at_plain_line_start(&self) -> bool {
+        self.state == State::Ground
+            && self.utf8_have == 0
+            && !self.has_partial()
+            && self.pen == Pen::default()
+    }
+
     pub(super) fn has_partial(&self) -> bool {
         !self.cells.is_empty() || !self.fast.is_empty()
     }

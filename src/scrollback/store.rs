@@ -240,6 +240,12 @@ impl Block {
         })
     }
 
+    /// Appends a line of plain text (default style, no runs).
+    pub(super) fn push_plain(&mut self, text: &[u8]) {
+        self.text.extend_from_slice(text);
+        self.end_line();
+    }
+
     /// Appends a copy of `line`.
     pub(super) fn push(&mut self, line: LineRef<'_>) {
         self.text.extend_from_slice(line.text);
