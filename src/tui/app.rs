@@ -356,10 +356,11 @@ impl Pane {
         }
         let pending = std::mem::take(&mut self.tty_pending);
         if let Some(term) = self.term.as_mut() {
-            let scrolled = term.feed(&pending);
-            if !scrolled.is_empty() {
-                self.scrollback.push_owned(scrolled);
+            let fed = term.feed_parts(&pending);
+            if !fed.text.is_empty() {
+                self.scrollback.push_owned(fed.text);
             }
+            self.scrollback.push_plain_lines(fed.bytes, fed.lines);
         }
         // The buffer is kept for the next batch.
         self.tty_pending = pending;

@@ -11,12 +11,16 @@
 //! into the bytes a terminal sends for it.
 
 use std::num::NonZeroU16;
+use std::ops::Range;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::tui::keymap::{Key, KeyCode};
+
+/// Line ranges kept between batches (a batch of 1 MiB of 100-byte lines needs about 10,000).
+const PLAIN_KEEP: usize = 16 * 1024;
 
 /// Collects the rows the emulator scrolls off its main screen.
 #[derive(Debug, Default)]
@@ -51,6 +55,35 @@ pub struct Term {
     ground: bool,
     /// Batches that took the fast path (for the tests).
     fast_batches: u64,
+    /// The fast path's lines of the last batch that scroll straight into the history (ranges
+    /// of the bytes fed; see [`Fed`]), kept for its capacity.
+    plain: Vec<Range<u32>>,
+}
+
+/// What scrolled off the main screen during one [`Term::feed_parts`], oldest first: `text`,
+/// rows as lines with SGR colour (each `\n`-ended), then `lines`, whole lines of printable
+/// ASCII in the default style, given as ranges of the bytes fed (no `\n` of their own), for
+/// [`crate::scrollback::Scrollback::push_plain_lines`].
+#[derive(Debug)]
+pub struct Fed<'a> {
+    /// Rows scrolled off through the emulator, as `\n`-ended lines with SGR colour.
+    pub text: Vec<u8>,
+    /// The bytes fed.
+    pub bytes: &'a [u8],
+    /// The plain lines after `text`: ranges of `bytes`.
+    pub lines: &'a [Range<u32>],
+}
+
+impl Fed<'_> {
+    /// All of it as history text (`\n`-ended lines).
+    pub fn into_text(self) -> Vec<u8> {
+        let mut text = self.text;
+        for line in self.lines {
+            text.extend_from_slice(&self.bytes[line.start as usize..line.end as usize]);
+            text.push(b'\n');
+        }
+        text
+    }
 }
 
 impl std::fmt::Debug for Term {
@@ -69,6 +102,7 @@ impl Term {
             region_seen: false,
             ground: true,
             fast_batches: 0,
+            plain: Vec::new(),
         }
     }
 
@@ -88,13 +122,29 @@ impl Term {
     /// Take in output; gives the rows that scrolled off the main screen meanwhile, as lines
     /// of text with SGR colour (empty when none did).
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
-        if let Some(history) = self.feed_plain_lines(bytes) {
-            return history;
+        self.feed_parts(bytes).into_text()
+    }
+
+    /// [`Term::feed`], giving a flood's lines that only scroll through the screen as ranges
+    /// of `bytes` instead of copies (see [`Fed`]).
+    pub fn feed_parts<'a>(&'a mut self, bytes: &'a [u8]) -> Fed<'a> {
+        self.plain.clear();
+        if self.plain.capacity() > PLAIN_KEEP {
+            self.plain.shrink_to(PLAIN_KEEP);
         }
-        self.region_seen |= sets_scroll_region(bytes);
-        self.ground = ends_in_ground(bytes);
-        self.parser.process(bytes);
-        self.take_scrolled(false)
+        let text = if let Some(history) = self.feed_plain_lines(bytes) {
+            history
+        } else {
+            self.region_seen |= sets_scroll_region(bytes);
+            self.ground = ends_in_ground(bytes);
+            self.parser.process(bytes);
+            self.take_scrolled(false)
+        };
+        Fed {
+            text,
+            bytes,
+            lines: &self.plain,
+        }
     }
 
     /// The fast path for a flood of plain lines (printable ASCII, each ending `\r\n` as a
@@ -111,21 +161,42 @@ impl Term {
     /// by a read still takes the fast path for the rest; the last line may end in `\r` (the
     /// `\n` that follows starts the next batch).
     fn feed_plain_lines(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut lines = std::mem::take(&mut self.plain);
+        lines.clear();
+        let history = self.feed_plain_lines_with(bytes, &mut lines);
+        if history.is_none() {
+            lines.clear();
+        }
+        self.plain = lines;
+        history
+    }
+
+    /// [`Term::feed_plain_lines`], with `lines` (empty) to collect the ranges in; on return
+    /// it holds the lines that go to the history as they are (none unless the fast path ran).
+    fn feed_plain_lines_with(
+        &mut self,
+        bytes: &[u8],
+        lines: &mut Vec<Range<u32>>,
+    ) -> Option<Vec<u8>> {
         let (rows, cols) = self.size();
         let (rows, cols) = (usize::from(rows), usize::from(cols));
-        if self.region_seen || !self.ground || self.parser.screen().alternate_screen() {
+        if self.region_seen
+            || !self.ground
+            || self.parser.screen().alternate_screen()
+            || u32::try_from(bytes.len()).is_err()
+        {
             return None;
         }
         let first = memchr::memchr(b'\n', bytes)? + 1;
         let rest = &bytes[first..];
         // Cheap checks first: enough lines, each `\r\n`-ended, every byte printable.
-        let mut lines = Vec::with_capacity(rest.len() / 64 + 1);
         let mut start = 0;
         for at in memchr::memchr_iter(b'\n', rest) {
             if at == 0 || rest[at - 1] != b'\r' || at - 1 - start > cols {
                 return None;
             }
-            lines.push(start..at - 1);
+            // Offsets within `bytes`, whose length fits a u32 (checked above).
+            lines.push((first + start) as u32..(first + at - 1) as u32);
             start = at + 1;
         }
         let mut tail = &rest[start..];
@@ -157,6 +228,7 @@ impl Term {
             || !self.last_row_blank()
         {
             // Not so: the rest the normal way.
+            lines.clear();
             self.region_seen |= sets_scroll_region(rest);
             self.ground = ends_in_ground(rest);
             self.parser.process(rest);
@@ -170,21 +242,38 @@ impl Term {
         // the batch's first lines would: the screen is then blank.
         self.parser.process(&vec![b'\n'; keep]);
         history.extend(self.take_scrolled(false));
-        // 3. The lines that would scroll through the screen go to the history as they are.
-        history.reserve(lines[through - 1].end - lines[0].start + through);
-        for line in &lines[..through] {
-            history.extend_from_slice(&rest[line.clone()]);
-            history.push(b'\n');
-        }
+        // 3. The lines that would scroll through the screen go to the history as they are:
+        // they stay in `lines`, after `history`.
+        let from = lines[through].start as usize;
+        lines.truncate(through);
         // 4. The last screenful onto the blank screen, the cursor on the last row: what
         // scrolls off meanwhile is the blank rows.
-        let from = lines[through].start;
         self.parser.callbacks_mut().mute = true;
-        self.parser.process(&rest[from..]);
+        self.parser.process(&bytes[from..]);
         self.parser.callbacks_mut().mute = false;
         self.ground = true;
         self.fast_batches += 1;
         Some(history)
+    }
+
+    /// Batches that took the fast path so far (for the tests).
+    #[cfg(test)]
+    pub(crate) fn fast_batches(&self) -> u64 {
+        self.fast_batches
+    }
+
+    /// The fast path alone, with what it scrolled into the history as text (for the tests).
+    #[cfg(test)]
+    fn fast_path(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let text = self.feed_plain_lines(bytes)?;
+        Some(
+            Fed {
+                text,
+                bytes,
+                lines: &self.plain,
+            }
+            .into_text(),
+        )
     }
 
     /// Text would be drawn with plain attributes.
@@ -602,7 +691,7 @@ mod tests {
             for chunk in bytes.chunks(7) {
                 slow_history.extend(slow.feed(chunk));
             }
-            fast_history.extend(fast.feed_plain_lines(&bytes).expect("the fast path"));
+            fast_history.extend(fast.fast_path(&bytes).expect("the fast path"));
             assert_eq!(rows(&fast), rows(&slow), "prompt {prompt}");
             assert_eq!(fast.parser.screen().cursor_position(), (4, 7));
             let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
@@ -614,7 +703,7 @@ mod tests {
             for chunk in more.chunks(5) {
                 slow_history.extend(slow.feed(chunk));
             }
-            fast_history.extend(fast.feed_plain_lines(&more).expect("the fast path again"));
+            fast_history.extend(fast.fast_path(&more).expect("the fast path again"));
             assert_eq!(rows(&fast), rows(&slow));
             assert_eq!(text(&fast_history), text(&slow_history));
             assert!(text(&fast_history).contains("partialline 00100\n"));
@@ -632,7 +721,7 @@ mod tests {
         for chunk in more.chunks(3) {
             slow_history.extend(slow.feed(chunk));
         }
-        let fast_history = fast.feed_plain_lines(&more).expect("the fast path mid-row");
+        let fast_history = fast.fast_path(&more).expect("the fast path mid-row");
         assert_eq!(fast.fast_batches, 1);
         assert_eq!(rows(&fast), rows(&slow));
         let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
@@ -648,9 +737,7 @@ mod tests {
         for chunk in more.chunks(3) {
             slow_history.extend(slow.feed(chunk));
         }
-        let fast_history = fast
-            .feed_plain_lines(&more)
-            .expect("the fast path after colour");
+        let fast_history = fast.fast_path(&more).expect("the fast path after colour");
         assert_eq!(rows(&fast), rows(&slow));
         assert_eq!(text(&fast_history), text(&slow_history));
         assert!(String::from_utf8_lossy(&fast_history).contains("\x1b[32mok"));
@@ -682,7 +769,7 @@ mod tests {
         let mut fast_history = fast.feed(&flood[..cuts[0]]);
         for pair in cuts.windows(2) {
             let batch = &flood[pair[0]..pair[1]];
-            fast_history.extend(fast.feed_plain_lines(batch).expect("the fast path"));
+            fast_history.extend(fast.fast_path(batch).expect("the fast path"));
         }
         assert_eq!(rows(&fast), rows(&slow));
         assert_eq!(
@@ -735,15 +822,15 @@ mod tests {
         let mut term = Term::new(5, 20);
         term.feed(b"\x1b[1;3r\x1b[5;1H");
         assert!(term.region_seen);
-        assert!(term.feed_plain_lines(&lines).is_none());
+        assert!(term.fast_path(&lines).is_none());
         // Colour in the lines, a lone line feed, a line wider than the screen, the
         // alternate screen, a cursor elsewhere: the emulator takes every byte.
         let mut term = Term::new(5, 20);
         term.feed(b"\r\n\r\n\r\n\r\n");
         let mut coloured = lines.clone();
         coloured.extend(b"\x1b[1mbold\r\n");
-        assert!(term.feed_plain_lines(&coloured).is_none());
-        assert!(term.feed_plain_lines(b"a\nb\n").is_none());
+        assert!(term.fast_path(&coloured).is_none());
+        assert!(term.fast_path(b"a\nb\n").is_none());
         let wide: Vec<u8> = (0..100)
             .flat_map(|_| {
                 [b'x'; 25]
@@ -753,13 +840,13 @@ mod tests {
                     .collect::<Vec<_>>()
             })
             .collect();
-        assert!(term.feed_plain_lines(&wide).is_none());
+        assert!(term.fast_path(&wide).is_none());
         // The cursor elsewhere after the first line, or the alternate screen: the rest goes
         // the emulator's way too.
         term.feed(b"\x1b[1;1H");
-        assert!(term.feed_plain_lines(&lines).is_some());
+        assert!(term.fast_path(&lines).is_some());
         term.feed(b"\x1b[5;1H\x1b[?1049h\x1b[5;1H");
-        assert!(term.feed_plain_lines(&lines).is_none());
+        assert!(term.fast_path(&lines).is_none());
         assert_eq!(term.fast_batches, 0);
     }
 

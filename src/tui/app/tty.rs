@@ -434,6 +434,48 @@ mod tests {
         assert_eq!(app.panes[0].scrollback.line_count(), 20);
     }
 
+    #[test]
+    fn a_flood_of_lines_takes_the_fast_path_into_the_history() {
+        let mut app = running();
+        let _ = screen(&mut app, 60, 12);
+        // A screenful first (the fast path starts from the last row), then the flood.
+        let mut lines = String::from("\x1b[33mfirst\x1b[m\r\n");
+        for i in 1..=200 {
+            let _ = write!(lines, "line {i}\r\n");
+            if i == 10 {
+                let _ = app.update(Msg::Run(output(0, &lines)), at(1));
+                app.panes[0].settle_tty();
+                lines.clear();
+            }
+        }
+        let _ = app.update(Msg::Run(output(0, &lines)), at(1));
+        let pane = &mut app.panes[0];
+        pane.settle_tty();
+        assert_eq!(
+            pane.term.as_ref().map(crate::tui::term::Term::fast_batches),
+            Some(1)
+        );
+        // The coloured line through the emulator, then 200 lines less the 8 left on screen.
+        assert_eq!(pane.scrollback.line_count(), 193);
+        assert_eq!(pane.scrollback.plain_line(0).as_deref(), Some("first"));
+        assert_eq!(pane.scrollback.plain_line(1).as_deref(), Some("line 1"));
+        assert_eq!(pane.scrollback.plain_line(192).as_deref(), Some("line 192"));
+        let hits = pane
+            .scrollback
+            .search(&crate::scrollback::Pattern::Plain("line 150".into()));
+        assert_eq!(hits.first().map(|h| h.line), Some(150));
+        let Effect::Copy(text) = press(&mut app, Key::char('y')) else {
+            panic!("y copies");
+        };
+        assert_eq!(text.lines().next(), Some("line 193"));
+        let _ = app.update(Msg::Run(finished(0, result(EnvStatus::Passed, 5))), at(2));
+        assert_eq!(app.panes[0].scrollback.line_count(), 201);
+        assert_eq!(
+            app.panes[0].scrollback.plain_line(200).as_deref(),
+            Some("line 200")
+        );
+    }
+
     /// A tty pane in input mode as drawn: the emulator's screen (a prompt drawn with cursor
     /// movement and erase), INPUT in the border and the key bar saying how to leave.
     #[test]
