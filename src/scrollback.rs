@@ -131,7 +131,8 @@ impl Scrollback {
     }
 
     /// Whether the buffer is on screen (the default). Off screen, raw bytes that no longer fit
-    /// the pending limits are skimmed instead of parsed: an env nobody looks at costs a
+    /// the pending limits are skimmed instead of parsed when the log can page them back
+    /// ([`Scrollback::can_page`]; without it they are parsed, as on screen): an env nobody looks at costs a
     /// newline and `ESC` scan whatever it writes, and its newest lines page back from the log
     /// (at once, through the index) when it is shown again.
     pub fn set_visible(&mut self, visible: bool) {
@@ -225,7 +226,8 @@ impl Scrollback {
         while self.pending.too_big()
             && let Some(chunk) = self.pending.pop()
         {
-            if self.hidden {
+            // Skimmed lines page back from the log: without one, they are parsed.
+            if self.hidden && self.can_page() {
                 self.skim(&chunk.bytes);
             } else {
                 self.parse(&chunk.bytes);
@@ -370,9 +372,10 @@ impl Scrollback {
 
     /// The env ended: an incomplete character becomes U+FFFD and a trailing partial line is final.
     /// Off screen, the raw bytes still waiting are skimmed rather than parsed (their lines page
-    /// back from the log when shown); only the last chunk is parsed, for the trailing line.
+    /// back from the log when shown; without a log to page from, they are parsed); only the
+    /// last chunk is parsed, for the trailing line.
     pub fn finish(&mut self) {
-        if self.hidden || self.evicted {
+        if (self.hidden && self.can_page()) || self.evicted {
             while self.pending.chunks.len() > 1
                 && let Some(chunk) = self.pending.pop()
             {
@@ -944,6 +947,20 @@ mod tests {
             assert!(!sb.is_evicted());
             assert_eq!(lines(&mut sb), expected, "failed log: {failed_log}");
         }
+        // Off screen too: neither raw bytes past the pending limits (long lines) nor the
+        // chunks waiting at the end are skimmed, with nothing to page them back from.
+        let long: Vec<String> = (0..2_000).map(|i| format!("{i:0600}")).collect();
+        for (rows, finish) in [(&expected, true), (&long, false), (&long, true)] {
+            let mut sb = Scrollback::with_page_lines(100_000, 16, 64);
+            sb.set_visible(false);
+            for line in rows {
+                sb.push(format!("{line}\n").as_bytes());
+            }
+            if finish {
+                sb.finish();
+            }
+            assert_eq!(&lines(&mut sb), rows, "hidden, finished: {finish}");
+        }
     }
 
     #[test]
@@ -1125,8 +1142,10 @@ mod tests {
         let (mut direct, mut pushed) = plain_lines_and_pushed(100, b"", &bytes, &ranges);
         assert_eq!(direct.line_count(), 300);
         same_history(&mut direct, &mut pushed);
-        // The fallbacks: a partial line, a style carried over, a line past the text cap.
-        for before in [&b"partial "[..], b"\x1b[32mgreen\n"] {
+        // The fallbacks: a partial line, a style carried over, a clipped line erased, a line
+        // past the text cap.
+        let clipped = [b"z".repeat(LINE_TEXT_CAP + 1), b"\r\x1b[K".to_vec()].concat();
+        for before in [&b"partial "[..], b"\x1b[32mgreen\n", &clipped] {
             let (mut direct, mut pushed) = plain_lines_and_pushed(1000, before, &bytes, &ranges);
             same_history(&mut direct, &mut pushed);
         }
