@@ -361,6 +361,9 @@ impl Parser {
         self.state == State::Ground
             && self.utf8_have == 0
             && !self.has_partial()
+            && !self.clipped
+            && self.text_bytes == 0
+            && (self.cursor, self.col) == (0, 0)
             && self.pen == Pen::default()
     }
 

@@ -361,6 +361,7 @@ impl Pane {
                 self.scrollback.push_owned(fed.text);
             }
             self.scrollback.push_plain_lines(fed.bytes, fed.lines);
+            term.done_with_parts();
         }
         // The buffer is kept for the next batch.
         self.tty_pending = pending;

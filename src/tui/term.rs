@@ -112,6 +112,13 @@ impl Term {
         (rows.get(), cols.get())
     }
 
+    /// The ranges of the last [`Term::feed_parts`] were taken: the buffer keeps at most
+    /// [`PLAIN_KEEP`] of them between batches.
+    pub fn done_with_parts(&mut self) {
+        self.plain.clear();
+        self.plain.shrink_to(PLAIN_KEEP);
+    }
+
     /// Resize (rows pushed off the top go into the history, as the emulator decides).
     pub fn resize(&mut self, rows: u16, cols: u16) -> Vec<u8> {
         let (rows, cols) = clamp(rows, cols);
@@ -126,7 +133,8 @@ impl Term {
     }
 
     /// [`Term::feed`], giving a flood's lines that only scroll through the screen as ranges
-    /// of `bytes` instead of copies (see [`Fed`]).
+    /// of `bytes` instead of copies (see [`Fed`]). Call [`Term::done_with_parts`] once they
+    /// are taken.
     pub fn feed_parts<'a>(&'a mut self, bytes: &'a [u8]) -> Fed<'a> {
         self.plain.clear();
         if self.plain.capacity() > PLAIN_KEEP {
@@ -180,7 +188,9 @@ impl Term {
     ) -> Option<Vec<u8>> {
         let (rows, cols) = self.size();
         let (rows, cols) = (usize::from(rows), usize::from(cols));
-        if self.region_seen
+        // One row: no screenful to keep above the cursor, nothing for the path to gain.
+        if rows < 2
+            || self.region_seen
             || !self.ground
             || self.parser.screen().alternate_screen()
             || u32::try_from(bytes.len()).is_err()
@@ -848,6 +858,28 @@ mod tests {
         term.feed(b"\x1b[5;1H\x1b[?1049h\x1b[5;1H");
         assert!(term.fast_path(&lines).is_none());
         assert_eq!(term.fast_batches, 0);
+    }
+
+    #[test]
+    fn a_one_row_screen_takes_a_flood_the_emulators_way() {
+        let lines: Vec<u8> = (0..100)
+            .flat_map(|i| format!("{i}\r\n").into_bytes())
+            .collect();
+        let mut fast = Term::new(1, 20);
+        let mut slow = Term::new(1, 20);
+        fast.feed(b"\r\n");
+        slow.feed(b"\r\n");
+        let history = fast.feed(&lines);
+        let mut slow_history = Vec::new();
+        for chunk in lines.chunks(7) {
+            slow_history.extend(slow.feed(chunk));
+        }
+        assert_eq!(fast.fast_batches, 0);
+        assert_eq!(rows(&fast), rows(&slow));
+        let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
+        assert_eq!(text(&history), text(&slow_history));
+        // The blank row the first line feed pushed off, then the hundred lines.
+        assert_eq!(text(&history).lines().count(), 101);
     }
 
     #[test]
