@@ -132,9 +132,9 @@ impl Scrollback {
 
     /// Whether the buffer is on screen (the default). Off screen, raw bytes that no longer fit
     /// the pending limits are skimmed instead of parsed when the log can page them back
-    /// ([`Scrollback::can_page`]; without it they are parsed, as on screen): an env nobody looks at costs a
-    /// newline and `ESC` scan whatever it writes, and its newest lines page back from the log
-    /// (at once, through the index) when it is shown again.
+    /// ([`Scrollback::can_page`]; without it they are parsed, as on screen): an env nobody
+    /// looks at costs a newline and `ESC` scan whatever it writes, and its newest lines page
+    /// back from the log (at once, through the index) when it is shown again.
     pub fn set_visible(&mut self, visible: bool) {
         self.hidden = !visible;
     }
