@@ -270,6 +270,25 @@ impl Scrollback {
             "plain lines are printable ASCII"
         );
         let pen = self.parser.pen;
+        // Lines that more than the cap of newer ones follow would be evicted as soon as
+        // stored: they are only counted and indexed (a flood's batch is mostly such lines).
+        let evicted = lines.len().saturating_sub(self.store.cap);
+        let (skipped, lines) = lines.split_at(evicted);
+        if !skipped.is_empty() {
+            let base = self.bytes_in;
+            self.store.skip_lines(
+                skipped.iter().map(|r| u64::from(r.end - r.start) + 1),
+                base,
+                pen,
+            );
+            let next = base
+                + skipped
+                    .iter()
+                    .map(|r| u64::from(r.end - r.start) + 1)
+                    .sum::<u64>();
+            self.bytes_in = next;
+            self.parsed = next;
+        }
         for r in lines {
             let text = line(r).unwrap_or_default();
             let next = self.bytes_in + text.len() as u64 + 1;
@@ -1122,6 +1141,9 @@ mod tests {
         assert_eq!(plain(a), plain(b));
         assert_eq!(hits(a, "7"), hits(b, "7"));
         assert_eq!(a.store.len, b.store.len);
+        assert_eq!(a.store.first, b.store.first);
+        assert_eq!(a.store.index, b.store.index);
+        assert_eq!((a.bytes_in, a.parsed), (b.bytes_in, b.parsed));
     }
 
     #[test]
@@ -1142,6 +1164,27 @@ mod tests {
         let (mut direct, mut pushed) = plain_lines_and_pushed(100, b"", &bytes, &ranges);
         assert_eq!(direct.line_count(), 300);
         same_history(&mut direct, &mut pushed);
+        // Thousands more, after lines in memory: those are evicted, and the ones never
+        // stored are indexed where they would have been (a page starts every 1,024 lines).
+        let many: Vec<u8> = (0..5000)
+            .flat_map(|i| format!("line {i} {}\r\n", "~".repeat(i % 13)).into_bytes())
+            .collect();
+        let mut at = 0;
+        let many_ranges: Vec<std::ops::Range<u32>> = memchr::memchr_iter(b'\n', &many)
+            .map(|end| {
+                let r = at as u32..(end - 1) as u32;
+                at = end + 1;
+                r
+            })
+            .collect();
+        let (mut direct, mut pushed) =
+            plain_lines_and_pushed(100, b"before\nand more\n", &many, &many_ranges);
+        assert_eq!(direct.store.index.len(), 5);
+        same_history(&mut direct, &mut pushed);
+        assert_eq!(
+            direct.plain_line(5001),
+            Some(format!("line 4999 {}", "~".repeat(4999 % 13)))
+        );
         // The fallbacks: a partial line, a style carried over, a clipped line erased, a line
         // past the text cap.
         let clipped = [b"z".repeat(LINE_TEXT_CAP + 1), b"\r\x1b[K".to_vec()].concat();

@@ -154,6 +154,24 @@ impl LineStore {
         }
     }
 
+    /// [`LineStore::skip`] for lines known by their lengths (each with its newline), from log
+    /// offset `base` on: every line in memory is evicted, these are counted and indexed.
+    pub(super) fn skip_lines(&mut self, lengths: impl Iterator<Item = u64>, base: u64, pen: Pen) {
+        self.first += self.len;
+        self.len = 0;
+        while let Some(block) = self.blocks.pop_front() {
+            self.spare = Some(block);
+        }
+        let mut at = base;
+        for length in lengths {
+            at += length;
+            self.first += 1;
+            if self.first.is_multiple_of(self.page_lines) {
+                self.index.push(Checkpoint { offset: at, pen });
+            }
+        }
+    }
+
     /// Drops every line in memory and every block, the spare one included; the index stays,
     /// so the dropped lines page back from the log.
     pub(super) fn evict_all(&mut self) {
