@@ -360,6 +360,8 @@ impl Pane {
             if !fed.text.is_empty() {
                 self.scrollback.push_owned(fed.text);
             }
+            self.scrollback
+                .push_plain_lines(fed.screen_bytes, fed.screen_lines);
             self.scrollback.push_plain_lines(fed.bytes, fed.lines);
             term.done_with_parts();
         }

@@ -9,6 +9,10 @@
 //! [`Term::finish`] scrolls what is left on the main screen into the history once the env
 //! ends. [`Term::render`] draws the screen into a ratatui buffer; [`encode_key`] turns a key
 //! into the bytes a terminal sends for it.
+//!
+//! A flood of plain lines takes a fast path with the same result: the lines that only scroll
+//! through the screen go to the history as they are, and the screenful they leave is kept as
+//! rows of text (a [`PlainScreen`]) until something else needs the emulator's own screen.
 
 use std::num::NonZeroU16;
 use std::ops::Range;
@@ -44,6 +48,81 @@ impl vt100::Callbacks for Scrolled {
     }
 }
 
+/// Rows of plain text: printable ASCII, no line ends, each a range of `text`.
+#[derive(Debug, Default)]
+struct PlainRows {
+    text: Vec<u8>,
+    rows: Vec<Range<u32>>,
+}
+
+impl PlainRows {
+    fn row(&self, i: usize) -> &[u8] {
+        self.rows
+            .get(i)
+            .map_or(&[][..], |r| &self.text[r.start as usize..r.end as usize])
+    }
+
+    /// The `lines` and then `tail` (ranges of `bytes`, from `from` on, in order) as these
+    /// rows, copied.
+    fn fill(&mut self, bytes: &[u8], from: usize, lines: &[Range<u32>], tail: Range<u32>) {
+        self.text.clear();
+        self.text.extend_from_slice(&bytes[from..tail.end as usize]);
+        // `from` is the first range's start, so it fits a u32 as they do.
+        let from = from as u32;
+        self.rows.clear();
+        self.rows.extend(
+            lines
+                .iter()
+                .chain(std::iter::once(&tail))
+                .map(|r| r.start - from..r.end - from),
+        );
+    }
+}
+
+impl PlainScreen {
+    /// `head` (a batch's bytes up to its first `\n`) ends the last row as plain text
+    /// without wrapping: after its text, more printable ASCII and `\r\n`, up to the width;
+    /// after a `\r`, only the line end.
+    fn continues_with(&self, head: &[u8], cols: usize) -> bool {
+        if self.cr {
+            return head == b"\n" || head == b"\r\n";
+        }
+        let last = self.rows.row(self.rows.rows.len().saturating_sub(1));
+        head.strip_suffix(b"\r\n")
+            .is_some_and(|text| unprintable(text) == 0 && last.len() + text.len() <= cols)
+    }
+
+    /// Append `head`'s text to the last row ([`PlainScreen::continues_with`] said it fits).
+    fn end_last_row(&mut self, head: &[u8]) {
+        if self.cr {
+            return;
+        }
+        let text = head.strip_suffix(b"\r\n").unwrap_or(head);
+        // The last row's text ends the buffer (see `fill`).
+        self.rows.text.extend_from_slice(text);
+        let end = u32::try_from(self.rows.text.len()).unwrap_or(u32::MAX);
+        if let Some(last) = self.rows.rows.last_mut() {
+            last.end = end;
+        }
+    }
+}
+
+/// The screen the fast path left: one row of plain text per screen row, top to bottom, the
+/// cursor on the last, in the default style. Meanwhile the emulator's own screen is blank
+/// with its cursor at the start of the last row, in the parser's ground state, with plain
+/// attributes and no scroll region (where the fast path's step 2 left it), and nothing is
+/// fed to it: [`Term::materialize`] writes these rows into it, as feeding the lines would
+/// have. Everything else the emulator holds (modes, the cursor's visibility) is this
+/// screen's too. Kept as text because a flood replaces the whole screen every batch: drawing
+/// each batch's last screenful into the emulator, and formatting those rows back into text
+/// when the next batch scrolls them off, cost about a third of the screen thread's time.
+#[derive(Debug, Default)]
+struct PlainScreen {
+    rows: PlainRows,
+    /// A `\r` followed the last row's text: the cursor is at its start (else just after it).
+    cr: bool,
+}
+
 /// One tty pane's emulator.
 pub struct Term {
     parser: vt100::Parser<Scrolled>,
@@ -58,19 +137,29 @@ pub struct Term {
     /// The fast path's lines of the last batch that scroll straight into the history (ranges
     /// of the bytes fed; see [`Fed`]), kept for its capacity.
     plain: Vec<Range<u32>>,
+    /// The screen as the fast path left it, not drawn into the emulator yet.
+    screen: Option<PlainScreen>,
+    /// The rows of the last batch's [`PlainScreen`] that scrolled off (see [`Fed`]), or the
+    /// buffers of one that was drawn into the emulator, kept for their capacity.
+    scrolled: PlainRows,
 }
 
 /// What scrolled off the main screen during one [`Term::feed_parts`], oldest first: `text`,
-/// rows as lines with SGR colour (each `\n`-ended), then `lines`, whole lines of printable
-/// ASCII in the default style, given as ranges of the bytes fed (no `\n` of their own), for
+/// rows as lines with SGR colour (each `\n`-ended), then `screen_lines` and `lines`, whole
+/// lines of printable ASCII in the default style, given as ranges of `screen_bytes` and of
+/// the bytes fed (no `\n` of their own), for
 /// [`crate::scrollback::Scrollback::push_plain_lines`].
 #[derive(Debug)]
 pub struct Fed<'a> {
     /// Rows scrolled off through the emulator, as `\n`-ended lines with SGR colour.
     pub text: Vec<u8>,
+    /// The text of the rows of the fast path's last screen that scrolled off.
+    pub screen_bytes: &'a [u8],
+    /// Those rows, after `text`: ranges of `screen_bytes`.
+    pub screen_lines: &'a [Range<u32>],
     /// The bytes fed.
     pub bytes: &'a [u8],
-    /// The plain lines after `text`: ranges of `bytes`.
+    /// The plain lines after `screen_lines`: ranges of `bytes`.
     pub lines: &'a [Range<u32>],
 }
 
@@ -78,9 +167,14 @@ impl Fed<'_> {
     /// All of it as history text (`\n`-ended lines).
     pub fn into_text(self) -> Vec<u8> {
         let mut text = self.text;
-        for line in self.lines {
-            text.extend_from_slice(&self.bytes[line.start as usize..line.end as usize]);
-            text.push(b'\n');
+        for (bytes, lines) in [
+            (self.screen_bytes, self.screen_lines),
+            (self.bytes, self.lines),
+        ] {
+            for line in lines {
+                text.extend_from_slice(&bytes[line.start as usize..line.end as usize]);
+                text.push(b'\n');
+            }
         }
         text
     }
@@ -103,6 +197,8 @@ impl Term {
             ground: true,
             fast_batches: 0,
             plain: Vec::new(),
+            screen: None,
+            scrolled: PlainRows::default(),
         }
     }
 
@@ -117,11 +213,13 @@ impl Term {
     pub fn done_with_parts(&mut self) {
         self.plain.clear();
         self.plain.shrink_to(PLAIN_KEEP);
+        self.scrolled.rows.clear();
     }
 
     /// Resize (rows pushed off the top go into the history, as the emulator decides).
     pub fn resize(&mut self, rows: u16, cols: u16) -> Vec<u8> {
         let (rows, cols) = clamp(rows, cols);
+        self.materialize();
         self.parser.set_size(rows, cols);
         self.take_scrolled(false)
     }
@@ -143,6 +241,7 @@ impl Term {
         let text = if let Some(history) = self.feed_plain_lines(bytes) {
             history
         } else {
+            self.materialize();
             self.region_seen |= sets_scroll_region(bytes);
             self.ground = ends_in_ground(bytes);
             self.parser.process(bytes);
@@ -150,9 +249,38 @@ impl Term {
         };
         Fed {
             text,
+            screen_bytes: &self.scrolled.text,
+            screen_lines: &self.scrolled.rows,
             bytes,
             lines: &self.plain,
         }
+    }
+
+    /// Draw the fast path's [`PlainScreen`] into the emulator (nothing when there is none):
+    /// from the top of its blank screen, each row's text and a line end but the last's, then
+    /// the last row's `\r`, which leaves the emulator as the lines fed at its bottom would.
+    fn materialize(&mut self) {
+        let Some(screen) = self.screen.take() else {
+            return;
+        };
+        let mut draw = Vec::with_capacity(screen.rows.text.len() + 2 * screen.rows.rows.len() + 4);
+        draw.extend_from_slice(b"\x1b[H");
+        for i in 0..screen.rows.rows.len() {
+            if i > 0 {
+                draw.extend_from_slice(b"\r\n");
+            }
+            draw.extend_from_slice(screen.rows.row(i));
+        }
+        if screen.cr {
+            draw.push(b'\r');
+        }
+        // Nothing scrolls: the rows are written top down, one per screen row.
+        self.parser.callbacks_mut().mute = true;
+        self.parser.process(&draw);
+        self.parser.callbacks_mut().mute = false;
+        // Its buffers serve the next one.
+        self.scrolled = screen.rows;
+        self.scrolled.rows.clear();
     }
 
     /// The fast path for a flood of plain lines (printable ASCII, each ending `\r\n` as a
@@ -169,6 +297,7 @@ impl Term {
     /// by a read still takes the fast path for the rest; the last line may end in `\r` (the
     /// `\n` that follows starts the next batch).
     fn feed_plain_lines(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        self.scrolled.rows.clear();
         let mut lines = std::mem::take(&mut self.plain);
         lines.clear();
         let history = self.feed_plain_lines_with(bytes, &mut lines);
@@ -211,10 +340,13 @@ impl Term {
         }
         let mut tail = &rest[start..];
         let mut ends = 2 * lines.len();
-        if let [body @ .., b'\r'] = tail {
+        let cr = if let [body @ .., b'\r'] = tail {
             tail = body;
             ends += 1;
-        }
+            true
+        } else {
+            false
+        };
         if lines.len() < 3 * rows || tail.len() > cols {
             return None;
         }
@@ -222,9 +354,35 @@ impl Term {
         if unprintable(rest) != ends {
             return None;
         }
+        // What the screen shows at the end: the last `keep` lines, then the rest on the last
+        // row. The lines before them only scroll through.
+        let keep = rows - 1;
+        let through = lines.len() - keep;
+        debug_assert!(through > 0, "3 screenfuls of lines at least");
+        let from = lines[through].start as usize;
+        // Offsets within `bytes`, whose length fits a u32 (checked above).
+        let tail = (first + start) as u32..(first + start + tail.len()) as u32;
+        let head = &bytes[..first];
+        if let Some(mut screen) = self.screen.take() {
+            if screen.continues_with(head, cols) {
+                // 1-2 on the fast path's own screen: the first line ends its last row, and
+                // the line feeds push every row off, all plain: they go to the history as
+                // they are (`Fed::screen_lines`).
+                screen.end_last_row(head);
+                std::mem::swap(&mut self.scrolled, &mut screen.rows);
+                // 3-4 as below.
+                screen.rows.fill(bytes, from, &lines[through..], tail);
+                screen.cr = cr;
+                lines.truncate(through);
+                self.screen = Some(screen);
+                self.fast_batches += 1;
+                return Some(Vec::new());
+            }
+            self.screen = Some(screen);
+            self.materialize();
+        }
         // 1. The first line the normal way; then the cursor must be at the start of the blank
         // last row, with plain attributes (what the fast path's lines are drawn with).
-        let head = &bytes[..first];
         self.region_seen |= sets_scroll_region(head);
         self.ground = ends_in_ground(head);
         self.parser.process(head);
@@ -245,22 +403,21 @@ impl Term {
             history.extend(self.take_scrolled(false));
             return Some(history);
         }
-        let keep = rows - 1;
-        let through = lines.len() - keep;
-        debug_assert!(through > 0, "3 screenfuls of lines at least");
         // 2. Line feeds push the rows above the cursor off the top (with their colours), as
         // the batch's first lines would: the screen is then blank.
         self.parser.process(&vec![b'\n'; keep]);
         history.extend(self.take_scrolled(false));
         // 3. The lines that would scroll through the screen go to the history as they are:
         // they stay in `lines`, after `history`.
-        let from = lines[through].start as usize;
+        // 4. The last screenful is kept as text, the emulator's screen left blank beneath it
+        // (see `PlainScreen`).
+        let mut screen = PlainScreen {
+            rows: std::mem::take(&mut self.scrolled),
+            cr,
+        };
+        screen.rows.fill(bytes, from, &lines[through..], tail);
         lines.truncate(through);
-        // 4. The last screenful onto the blank screen, the cursor on the last row: what
-        // scrolls off meanwhile is the blank rows.
-        self.parser.callbacks_mut().mute = true;
-        self.parser.process(&bytes[from..]);
-        self.parser.callbacks_mut().mute = false;
+        self.screen = Some(screen);
         self.ground = true;
         self.fast_batches += 1;
         Some(history)
@@ -279,6 +436,8 @@ impl Term {
         Some(
             Fed {
                 text,
+                screen_bytes: &self.scrolled.text,
+                screen_lines: &self.scrolled.rows,
                 bytes,
                 lines: &self.plain,
             }
@@ -310,6 +469,7 @@ impl Term {
     /// The env ended: back to the main screen, and every row down to the last one with text
     /// scrolled into the history, so that all of it can be searched and paged.
     pub fn finish(&mut self) -> Vec<u8> {
+        self.materialize();
         if self.parser.screen().alternate_screen() {
             self.parser.process(b"\x1b[?1049l");
         }
@@ -371,6 +531,15 @@ impl Term {
 
     /// Each row's text, trailing blanks removed (for copying and the pinned view).
     pub fn text_rows(&self) -> Vec<String> {
+        if let Some(screen) = &self.screen {
+            return (0..screen.rows.rows.len())
+                .map(|i| {
+                    String::from_utf8_lossy(screen.rows.row(i))
+                        .trim_end()
+                        .to_owned()
+                })
+                .collect();
+        }
         self.parser
             .screen()
             .rows(0, u16::MAX)
@@ -381,6 +550,10 @@ impl Term {
     /// Draw the screen into `area` of `buf` (cut to the area), with the cursor as a
     /// reversed cell when `cursor` and the child has not hidden it.
     pub fn render(&self, area: Rect, buf: &mut Buffer, cursor: bool) {
+        if let Some(plain) = &self.screen {
+            self.render_plain(plain, area, buf, cursor);
+            return;
+        }
         let screen = self.parser.screen();
         let (rows, cols) = self.size();
         let (cur_row, cur_col) = screen.cursor_position();
@@ -408,6 +581,37 @@ impl Term {
                     buf[(x, y)].set_symbol(" ").set_style(style);
                 }
                 col += width;
+            }
+        }
+    }
+}
+
+impl Term {
+    /// [`Term::render`] of the fast path's screen: what the emulator would draw for it.
+    fn render_plain(&self, plain: &PlainScreen, area: Rect, buf: &mut Buffer, cursor: bool) {
+        let (rows, cols) = self.size();
+        // The default cell's style (`cell_style` of a blank cell).
+        let style = Style::new().fg(Color::Reset).bg(Color::Reset);
+        let last = rows.saturating_sub(1);
+        let cur_col = if plain.cr {
+            0
+        } else {
+            u16::try_from(plain.rows.row(usize::from(last)).len()).unwrap_or(u16::MAX)
+        };
+        let show_cursor = cursor && !self.parser.screen().hide_cursor();
+        for row in 0..rows.min(area.height) {
+            let text = plain.rows.row(usize::from(row));
+            for col in 0..cols.min(area.width) {
+                let cell = &mut buf[(area.x + col, area.y + row)];
+                match text.get(usize::from(col)) {
+                    Some(&b) => cell.set_char(char::from(b)),
+                    None => cell.set_symbol(" "),
+                };
+                if show_cursor && (row, col) == (last, cur_col) {
+                    cell.set_style(style.add_modifier(Modifier::REVERSED));
+                } else {
+                    cell.set_style(style);
+                }
             }
         }
     }
@@ -590,6 +794,12 @@ mod tests {
         term.text_rows()
     }
 
+    /// The emulator's cursor, the fast path's screen drawn into it first.
+    fn cursor(term: &mut Term) -> (u16, u16) {
+        term.materialize();
+        term.parser.screen().cursor_position()
+    }
+
     #[test]
     fn cursor_moves_and_erase_land_where_a_terminal_puts_them() {
         let mut term = Term::new(4, 10);
@@ -703,7 +913,7 @@ mod tests {
             }
             fast_history.extend(fast.fast_path(&bytes).expect("the fast path"));
             assert_eq!(rows(&fast), rows(&slow), "prompt {prompt}");
-            assert_eq!(fast.parser.screen().cursor_position(), (4, 7));
+            assert_eq!(cursor(&mut fast), (4, 7));
             let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
             assert_eq!(text(&fast_history), text(&slow_history));
             assert!(text(&fast_history).contains("line 00095\n"));
@@ -782,14 +992,200 @@ mod tests {
             fast_history.extend(fast.fast_path(batch).expect("the fast path"));
         }
         assert_eq!(rows(&fast), rows(&slow));
-        assert_eq!(
-            fast.parser.screen().cursor_position(),
-            slow.parser.screen().cursor_position()
-        );
+        assert_eq!(cursor(&mut fast), cursor(&mut slow));
         let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
         assert_eq!(text(&fast_history), text(&slow_history));
         assert_eq!(text(&fast_history).lines().count(), 2000 - 5);
         assert_eq!(fast.fast_batches, 4);
+    }
+
+    /// Draw `term` into a buffer of `w` x `h` (after a fill, so every cell it leaves shows).
+    fn drawn(term: &Term, w: u16, h: u16, cursor: bool) -> Buffer {
+        let area = Rect::new(0, 0, w, h);
+        let mut buf = Buffer::filled(area, ratatui::buffer::Cell::new("#"));
+        term.render(area, &mut buf, cursor);
+        buf
+    }
+
+    /// The fast path's screen kept as text draws, reads and ends as the emulator's own
+    /// screen would: batch after batch of a flood cut anywhere (mid-line, after a `\r`, after
+    /// a `\n`, the last row exactly as wide as the screen), with the cursor shown or hidden,
+    /// cut by a smaller pane or inside a larger one, then drawn into the emulator by the
+    /// next thing that is not a plain flood.
+    #[test]
+    fn the_plain_screen_reads_as_the_emulators_own() {
+        let (rows_n, cols) = (6u16, 24u16);
+        let line = |i: usize| {
+            // Widths 0 to 24 (the screen's width), so some rows are full and some blank.
+            let text = format!("{i:04} {}", "~".repeat(i % 21));
+            text[..(i * 7 % 25).min(text.len())].to_string()
+        };
+        let flood: Vec<u8> = (0..3000)
+            .flat_map(|i| format!("{}\r\n", line(i)).into_bytes())
+            .collect();
+        for hidden in [false, true] {
+            let setup: &[u8] = if hidden {
+                b"\x1b[?25lstart\r\n"
+            } else {
+                b"start\r\n"
+            };
+            let mut slow = Term::new(rows_n, cols);
+            let mut fast = Term::new(rows_n, cols);
+            let mut slow_history = slow.feed(setup);
+            let mut fast_history = fast.feed(setup);
+            let mut at = 0;
+            let mut plain_batches = 0;
+            // Batch sizes that cut the lines everywhere, the `\r\n` pairs included.
+            for (n, size) in (0..).zip([997, 1201, 1500, 1024, 2047, 999, 3001].iter().cycle()) {
+                if at >= flood.len() || n > 60 {
+                    break;
+                }
+                let end = (at + size).min(flood.len());
+                let batch = &flood[at..end];
+                for chunk in batch.chunks(13) {
+                    slow_history.extend(slow.feed(chunk));
+                }
+                let had_screen = fast.screen.is_some();
+                fast_history.extend(fast.feed(batch));
+                plain_batches += usize::from(had_screen && fast.screen.is_some());
+                assert_eq!(rows(&fast), rows(&slow), "batch {n}");
+                for (w, h, cursor) in [(cols, rows_n, true), (10, 3, true), (30, 8, false)] {
+                    assert_eq!(
+                        drawn(&fast, w, h, cursor),
+                        drawn(&slow, w, h, cursor),
+                        "batch {n}, {w}x{h}, cursor {cursor}"
+                    );
+                }
+                at = end;
+            }
+            assert!(
+                plain_batches > 10,
+                "{plain_batches} batches on the plain screen"
+            );
+            let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
+            assert_eq!(text(&fast_history), text(&slow_history));
+            // Anything else draws the screen into the emulator first.
+            assert!(fast.screen.is_some());
+            for term in [&mut slow, &mut fast] {
+                term.feed(b"\x1b[2;3H\x1b[31mX");
+            }
+            assert!(fast.screen.is_none());
+            assert_eq!(rows(&fast), rows(&slow));
+            assert_eq!(cursor(&mut fast), cursor(&mut slow));
+            assert_eq!(
+                drawn(&fast, cols, rows_n, true),
+                drawn(&slow, cols, rows_n, true)
+            );
+            assert_eq!(fast.parser.screen().hide_cursor(), hidden);
+            assert_eq!(text(&fast.finish()), text(&slow.finish()));
+        }
+    }
+
+    /// Every way the emulator is read or changed takes the fast path's screen into account:
+    /// the cursor after a `\r` or a full last row, a resize, the end, a batch that does not
+    /// continue the screen as plain text (a `\r` and new text over the row, a lone `\n`).
+    #[test]
+    fn the_plain_screen_is_drawn_into_the_emulator_whenever_it_must_be() {
+        let lines = |from: usize, n: usize| -> Vec<u8> {
+            (from..from + n)
+                .flat_map(|i| format!("row {i:03}\r\n").into_bytes())
+                .collect()
+        };
+        // A 5 x 20 screen with the cursor on its last row, where a flood keeps it.
+        let on_last_row = || {
+            let mut term = Term::new(5, 20);
+            term.feed(b"\r\n\r\n\r\n\r\n");
+            term
+        };
+        // Each case: what ends the first flood, then the second batch.
+        let full = "x".repeat(20);
+        let cases: Vec<(Vec<u8>, Vec<u8>)> = vec![
+            (
+                b"part\r".to_vec(),
+                [b"\n".to_vec(), lines(100, 30)].concat(),
+            ),
+            (
+                b"part\r".to_vec(),
+                [b"over\r\n".to_vec(), lines(100, 30)].concat(),
+            ),
+            (b"part".to_vec(), [b"\n".to_vec(), lines(100, 30)].concat()),
+            (
+                b"part".to_vec(),
+                [b"ial\r\n".to_vec(), lines(100, 30)].concat(),
+            ),
+            (
+                full.clone().into_bytes(),
+                [b"\r\n".to_vec(), lines(100, 30)].concat(),
+            ),
+            (
+                full.clone().into_bytes(),
+                [b"y\r\n".to_vec(), lines(100, 30)].concat(),
+            ),
+            (b"part".to_vec(), b"\x1b[1mbold\x1b[m\r\n".to_vec()),
+            (b"".to_vec(), lines(100, 30)),
+        ];
+        for (i, (end, next)) in cases.iter().enumerate() {
+            let first = [lines(0, 40), end.clone()].concat();
+            let (mut slow, mut fast) = (on_last_row(), on_last_row());
+            let mut slow_history = Vec::new();
+            for chunk in first
+                .iter()
+                .chain(next)
+                .copied()
+                .collect::<Vec<_>>()
+                .chunks(3)
+            {
+                slow_history.extend(slow.feed(chunk));
+            }
+            let mut fast_history = fast.feed(&first);
+            assert!(fast.screen.is_some(), "case {i}");
+            assert_eq!(drawn(&fast, 20, 5, true), {
+                let mut probe = on_last_row();
+                probe.feed(&first);
+                probe.materialize();
+                drawn(&probe, 20, 5, true)
+            });
+            fast_history.extend(fast.feed(next));
+            assert_eq!(rows(&fast), rows(&slow), "case {i}");
+            assert_eq!(
+                drawn(&fast, 20, 5, true),
+                drawn(&slow, 20, 5, true),
+                "case {i}"
+            );
+            assert_eq!(cursor(&mut fast), cursor(&mut slow), "case {i}");
+            // A row that wrapped comes to the history joined to the next when both scroll off
+            // in one batch, as one line cut at the width when they leave in two (the slow
+            // side's small chunks): the same text either way.
+            let text = |h: &[u8]| {
+                String::from_utf8_lossy(h)
+                    .replace("\x1b[m", "")
+                    .replace(&format!("{full}\ny"), &format!("{full}y"))
+            };
+            assert_eq!(text(&fast_history), text(&slow_history), "case {i}");
+        }
+        // A resize and the end, straight from the plain screen.
+        for resize in [true, false] {
+            let flood = [lines(0, 40), b"tail".to_vec()].concat();
+            let (mut slow, mut fast) = (on_last_row(), on_last_row());
+            let mut slow_history = Vec::new();
+            for chunk in flood.chunks(3) {
+                slow_history.extend(slow.feed(chunk));
+            }
+            let mut fast_history = fast.feed(&flood);
+            assert!(fast.screen.is_some());
+            if resize {
+                slow_history.extend(slow.resize(3, 12));
+                fast_history.extend(fast.resize(3, 12));
+                assert!(fast.screen.is_none());
+                assert_eq!(rows(&fast), rows(&slow));
+                assert_eq!(cursor(&mut fast), cursor(&mut slow));
+            }
+            slow_history.extend(slow.finish());
+            fast_history.extend(fast.finish());
+            let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
+            assert_eq!(text(&fast_history), text(&slow_history), "resize {resize}");
+            assert!(text(&fast_history).ends_with("row 039\ntail\n"));
+        }
     }
 
     #[test]
