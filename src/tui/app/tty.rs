@@ -476,6 +476,78 @@ mod tests {
         );
     }
 
+    /// Output events of a flood, large ones kept as they came and small ones joined, read as
+    /// one stream: the history and the screen are what the emulator makes of every byte.
+    #[test]
+    fn a_flood_in_large_and_small_events_reads_as_one_stream() {
+        let mut app = running();
+        let _ = screen(&mut app, 60, 12);
+        let Some((rows, cols)) = app.panes[0].term.as_ref().map(crate::tui::term::Term::size)
+        else {
+            panic!("a running tty pane has a screen");
+        };
+        // Lines of up to the screen's width (none wraps), 270 KB of them.
+        let mut flood = String::new();
+        for i in 0..10_000 {
+            let width = 11 + i % (usize::from(cols) - 10);
+            let _ = write!(
+                flood,
+                "{:width$.width$}\r\n",
+                format!("line {i:05} {}", "~".repeat(80))
+            );
+        }
+        assert!(flood.len() > 200_000, "{}", flood.len());
+        let flood = flood.into_bytes();
+        let mut at_byte = 0usize;
+        let mut event = |app: &mut App, size: usize| {
+            let end = at_byte.saturating_add(size).min(flood.len());
+            let bytes = flood[at_byte..end].to_vec();
+            at_byte = end;
+            let _ = app.update(
+                Msg::Run(crate::event::RunEvent::Output {
+                    env: 0,
+                    stream: crate::event::Stream::Stdout,
+                    bytes,
+                }),
+                at(1),
+            );
+        };
+        // 100 KiB as it came; 3 KiB, then 5 KiB and 70 KiB joined to it; 1 KiB after those.
+        for size in [100 << 10, 3 << 10, 5 << 10, 70 << 10, 1 << 10] {
+            event(&mut app, size);
+        }
+        let pending = &app.panes[0].tty_pending;
+        assert_eq!(
+            pending.chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            [100 << 10, 78 << 10, 1 << 10]
+        );
+        assert_eq!(pending.len(), 179 << 10);
+        app.panes[0].settle_tty();
+        event(&mut app, usize::MAX);
+        let pane = &mut app.panes[0];
+        pane.settle_tty();
+        let mut emulator = crate::tui::term::Term::new(rows, cols);
+        let mut history = Vec::new();
+        for chunk in flood.chunks(7) {
+            history.extend(emulator.feed(chunk));
+        }
+        let history = String::from_utf8_lossy(&history).replace("\x1b[m", "");
+        let history: Vec<&str> = history.lines().collect();
+        assert_eq!(pane.scrollback.line_count(), history.len());
+        for (i, line) in history.iter().enumerate() {
+            assert_eq!(
+                pane.scrollback.plain_line(i).as_deref(),
+                Some(*line),
+                "line {i}"
+            );
+        }
+        assert_eq!(
+            pane.term.as_ref().map(crate::tui::term::Term::text_rows),
+            Some(emulator.text_rows())
+        );
+        assert!(pane.term.as_ref().is_some_and(|t| t.fast_batches() >= 3));
+    }
+
     /// A tty pane in input mode as drawn: the emulator's screen (a prompt drawn with cursor
     /// movement and erase), INPUT in the border and the key bar saying how to leave.
     #[test]
