@@ -6,7 +6,8 @@
 //! This module owns only the terminal and the threads around it:
 //! raw mode and the alternate screen (restored on every exit path: normal, error, panic,
 //! emergency), an input thread that turns crossterm events into [`Msg`]s, and the render
-//! loop, which draws only when something changed and at most [`FRAME`] apart. Runner events
+//! loop, which draws only when something changed and at most [`FRAME`] apart ([`FLOOD_FRAME`]
+//! while a flood comes in, see [`frame_after`]). Runner events
 //! arrive in the same bounded queue as input, put there by the runner's log writer itself (no
 //! thread in between), so a slow screen backpressures the pump; the queue gives each event's
 //! output credit back as the render loop takes it.
@@ -45,6 +46,24 @@ use self::terminal::{
 
 /// Shortest time between two frames (about 60 fps).
 const FRAME: Duration = Duration::from_millis(16);
+/// Shortest time between two frames while a flood comes in (about 30 fps).
+const FLOOD_FRAME: Duration = Duration::from_millis(33);
+/// Output taken in between two frames from which on the next waits [`FLOOD_FRAME`]: 512 KiB
+/// in a 16 ms frame is 32 MiB/s, far more than anyone reads.
+const FLOOD_BYTES: usize = 512 * 1024;
+
+/// How long after a frame the next may be drawn, given the output taken in since the one
+/// before: [`FRAME`], or [`FLOOD_FRAME`] while a flood comes in. A flood's lines fly by too
+/// fast to read at either rate, and half the frames halve what drawing them costs the screen
+/// thread (a tenth of its time under a tty flood), which shares the machine with the children
+/// it shows. Keys are drawn at once either way.
+fn frame_after(output_bytes: usize) -> Duration {
+    if output_bytes >= FLOOD_BYTES {
+        FLOOD_FRAME
+    } else {
+        FRAME
+    }
+}
 /// How often durations are refreshed when nothing else happens.
 const TICK: Duration = Duration::from_secs(1);
 /// Most messages handled before a frame is drawn during a flood.
@@ -185,6 +204,9 @@ fn render_loop(
 ) -> Result<bool, Error> {
     let mut app = App::new(plan, Instant::now(), app_options);
     let mut last_draw: Option<Instant> = None;
+    // The time from one frame to the next, and the output taken in since the last.
+    let mut frame = FRAME;
+    let mut output_bytes = 0;
     let mut next_tick = Instant::now() + TICK;
     let mut run_finished = false;
     // A key was handled since the last frame: draw now.
@@ -194,7 +216,7 @@ fn render_loop(
         let now = Instant::now();
         if screen.stream.is_none()
             && app.is_dirty()
-            && (answer || last_draw.is_none_or(|t| now >= t + FRAME))
+            && (answer || last_draw.is_none_or(|t| now >= t + frame))
         {
             let start = Instant::now();
             screen.terminal.draw(|frame| {
@@ -206,6 +228,8 @@ fn render_loop(
             app.clear_dirty();
             last_draw = Some(now);
             answer = false;
+            frame = frame_after(output_bytes);
+            output_bytes = 0;
             for (env, rows, cols) in app.take_resized() {
                 runner.send(Control::Resize { env, rows, cols });
             }
@@ -213,7 +237,7 @@ fn render_loop(
         // No frame is drawn while the plain stream shows, so nothing to wake for but the tick
         // (and the queue).
         let wake = if app.is_dirty() && screen.stream.is_none() {
-            last_draw.map_or(now, |t| t + FRAME)
+            last_draw.map_or(now, |t| t + frame)
         } else {
             next_tick
         };
@@ -244,6 +268,7 @@ fn render_loop(
                         RunEvent::Output { env, bytes, .. } => Some((*env, bytes.len())),
                         _ => None,
                     };
+                    output_bytes += output.map_or(0, |(_, n)| n);
                     let start = Instant::now();
                     let effect = app.update(Msg::Run(event), now);
                     if let Some((env, bytes)) = output
@@ -438,4 +463,18 @@ fn apply(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_further_apart_only_while_a_flood_comes_in() {
+        assert_eq!(frame_after(0), FRAME);
+        assert_eq!(frame_after(FLOOD_BYTES - 1), FRAME);
+        assert_eq!(frame_after(FLOOD_BYTES), FLOOD_FRAME);
+        assert_eq!(frame_after(usize::MAX), FLOOD_FRAME);
+        assert!(FLOOD_FRAME > FRAME && FLOOD_FRAME <= Duration::from_millis(50));
+    }
 }
