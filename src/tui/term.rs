@@ -406,7 +406,10 @@ impl Term {
         // 2. Line feeds push the rows above the cursor off the top (with their colours), as
         // the batch's first lines would: the screen is then blank.
         self.parser.process(&vec![b'\n'; keep]);
-        history.extend(self.take_scrolled(false));
+        // The last row pushed off is whole (the first line ended it): its line ends now, not
+        // when the emulator next scrolls a row off (a blank row leaves no text to end it by,
+        // and the lines after it go to the history first).
+        history.extend(self.take_scrolled(true));
         // 3. The lines that would scroll through the screen go to the history as they are:
         // they stay in `lines`, after `history`.
         // 4. The last screenful is kept as text, the emulator's screen left blank beneath it
@@ -1079,6 +1082,39 @@ mod tests {
             assert_eq!(fast.parser.screen().hide_cursor(), hidden);
             assert_eq!(text(&fast.finish()), text(&slow.finish()));
         }
+    }
+
+    /// On a screen of two rows the fast path pushes one row off at a time: a blank one still
+    /// reaches the history where the emulator puts it, before the lines after it, wherever
+    /// the batches are cut.
+    #[test]
+    fn a_blank_row_pushed_off_a_two_row_screen_keeps_its_place() {
+        let flood: Vec<u8> = (0..60)
+            .flat_map(|i| {
+                if i % 4 == 1 {
+                    b"\r\n".to_vec()
+                } else {
+                    format!("k{i:02} r\r\n").into_bytes()
+                }
+            })
+            .collect();
+        let mut fast_batches = 0;
+        for cut in 1..flood.len() / 2 {
+            let mut slow = Term::new(2, 9);
+            let mut fast = Term::new(2, 9);
+            let mut slow_history = Vec::new();
+            for chunk in flood.chunks(3) {
+                slow_history.extend(slow.feed(chunk));
+            }
+            let mut fast_history = fast.feed(&flood[..cut]);
+            fast_history.extend(fast.feed(&flood[cut..]));
+            fast_batches += fast.fast_batches;
+            slow_history.extend(slow.finish());
+            fast_history.extend(fast.finish());
+            let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
+            assert_eq!(text(&fast_history), text(&slow_history), "cut at {cut}");
+        }
+        assert!(fast_batches > 50, "{fast_batches} batches on the fast path");
     }
 
     /// Every way the emulator is read or changed takes the fast path's screen into account:
