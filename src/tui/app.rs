@@ -65,7 +65,9 @@ impl TtyPending {
     fn push(&mut self, bytes: Vec<u8>) {
         self.len += bytes.len();
         match self.chunks.last_mut() {
-            Some(last) if last.len() < TTY_JOIN => last.extend_from_slice(&bytes),
+            Some(last) if last.len() < TTY_JOIN && bytes.len() < TTY_JOIN => {
+                last.extend_from_slice(&bytes);
+            }
             _ => self.chunks.push(bytes),
         }
     }

@@ -512,14 +512,14 @@ mod tests {
                 at(1),
             );
         };
-        // 100 KiB as it came; 3 KiB, then 5 KiB and 70 KiB joined to it; 1 KiB after those.
+        // 100 KiB as it came; 3 KiB and then 5 KiB joined; 70 KiB as it came; 1 KiB after.
         for size in [100 << 10, 3 << 10, 5 << 10, 70 << 10, 1 << 10] {
             event(&mut app, size);
         }
         let pending = &app.panes[0].tty_pending;
         assert_eq!(
             pending.chunks.iter().map(Vec::len).collect::<Vec<_>>(),
-            [100 << 10, 78 << 10, 1 << 10]
+            [100 << 10, 8 << 10, 70 << 10, 1 << 10]
         );
         assert_eq!(pending.len(), 179 << 10);
         app.panes[0].settle_tty();
