@@ -247,6 +247,12 @@ impl Term {
             self.parser.process(bytes);
             self.take_scrolled(false)
         };
+        self.fed(text, bytes)
+    }
+
+    /// What the last feed of `bytes` scrolled off: `text`, then the plain rows and lines it
+    /// left in `scrolled` and `plain`.
+    fn fed<'a>(&'a self, text: Vec<u8>, bytes: &'a [u8]) -> Fed<'a> {
         Fed {
             text,
             screen_bytes: &self.scrolled.text,
@@ -436,16 +442,7 @@ impl Term {
     #[cfg(test)]
     fn fast_path(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
         let text = self.feed_plain_lines(bytes)?;
-        Some(
-            Fed {
-                text,
-                screen_bytes: &self.scrolled.text,
-                screen_lines: &self.scrolled.rows,
-                bytes,
-                lines: &self.plain,
-            }
-            .into_text(),
-        )
+        Some(self.fed(text, bytes).into_text())
     }
 
     /// Text would be drawn with plain attributes.
