@@ -794,6 +794,12 @@ mod tests {
         term.text_rows()
     }
 
+    /// History bytes as text, without the SGR resets the capture ends rows with (the plain
+    /// lines have none), so that both ways of reaching the history compare.
+    fn text(history: &[u8]) -> String {
+        String::from_utf8_lossy(history).replace("\x1b[m", "")
+    }
+
     /// The emulator's cursor, the fast path's screen drawn into it first.
     fn cursor(term: &mut Term) -> (u16, u16) {
         term.materialize();
@@ -914,7 +920,6 @@ mod tests {
             fast_history.extend(fast.fast_path(&bytes).expect("the fast path"));
             assert_eq!(rows(&fast), rows(&slow), "prompt {prompt}");
             assert_eq!(cursor(&mut fast), (4, 7));
-            let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
             assert_eq!(text(&fast_history), text(&slow_history));
             assert!(text(&fast_history).contains("line 00095\n"));
             assert!(!text(&fast_history).contains("line 00096"));
@@ -944,7 +949,6 @@ mod tests {
         let fast_history = fast.fast_path(&more).expect("the fast path mid-row");
         assert_eq!(fast.fast_batches, 1);
         assert_eq!(rows(&fast), rows(&slow));
-        let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
         assert_eq!(text(&fast_history), text(&slow_history));
         // After coloured text on that row, too: the first line goes the emulator's way.
         let mut slow = Term::new(5, 20);
@@ -993,7 +997,6 @@ mod tests {
         }
         assert_eq!(rows(&fast), rows(&slow));
         assert_eq!(cursor(&mut fast), cursor(&mut slow));
-        let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
         assert_eq!(text(&fast_history), text(&slow_history));
         assert_eq!(text(&fast_history).lines().count(), 2000 - 5);
         assert_eq!(fast.fast_batches, 4);
@@ -1062,7 +1065,6 @@ mod tests {
                 plain_batches > 10,
                 "{plain_batches} batches on the plain screen"
             );
-            let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
             assert_eq!(text(&fast_history), text(&slow_history));
             // Anything else draws the screen into the emulator first.
             assert!(fast.screen.is_some());
@@ -1108,7 +1110,6 @@ mod tests {
             fast_batches += fast.fast_batches;
             slow_history.extend(slow.finish());
             fast_history.extend(fast.finish());
-            let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
             assert_eq!(text(&fast_history), text(&slow_history), "cut at {cut}");
         }
         assert!(fast_batches > 50, "{fast_batches} batches on the fast path");
@@ -1189,11 +1190,7 @@ mod tests {
             // A row that wrapped comes to the history joined to the next when both scroll off
             // in one batch, as one line cut at the width when they leave in two (the slow
             // side's small chunks): the same text either way.
-            let text = |h: &[u8]| {
-                String::from_utf8_lossy(h)
-                    .replace("\x1b[m", "")
-                    .replace(&format!("{full}\ny"), &format!("{full}y"))
-            };
+            let text = |h: &[u8]| text(h).replace(&format!("{full}\ny"), &format!("{full}y"));
             assert_eq!(text(&fast_history), text(&slow_history), "case {i}");
         }
         // A resize and the end, straight from the plain screen.
@@ -1215,7 +1212,6 @@ mod tests {
             }
             slow_history.extend(slow.finish());
             fast_history.extend(fast.finish());
-            let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
             assert_eq!(text(&fast_history), text(&slow_history), "resize {resize}");
             assert!(text(&fast_history).ends_with("row 039\ntail\n"));
         }
@@ -1305,7 +1301,6 @@ mod tests {
         }
         assert_eq!(fast.fast_batches, 0);
         assert_eq!(rows(&fast), rows(&slow));
-        let text = |h: &[u8]| String::from_utf8_lossy(h).replace("\x1b[m", "");
         assert_eq!(text(&history), text(&slow_history));
         // The blank row the first line feed pushed off, then the hundred lines.
         assert_eq!(text(&history).lines().count(), 101);
